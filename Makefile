@@ -1,0 +1,44 @@
+# One install, one `make report`, one `make test`. Everything lives in .venv/ at the repo root.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+APT_PKGS := dataset-fashion-mnist chromium
+
+.PHONY: setup test bench report serve lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[runners,dev]'
+	$(BIN)/pip install -q --no-deps tf_keras==2.21.0
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -n 2 --durations=15
+
+bench: setup
+	$(BIN)/python -m bench
+
+report: setup
+	$(BIN)/tpulens run benchmarks.toml --profile default
+	$(BIN)/tpulens report --results results --out site
+
+serve: report
+	$(BIN)/tpulens serve site
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf site .pytest_cache

@@ -1,0 +1,65 @@
+"""The `tpulens` console script: one parser, one module per subcommand.
+
+Each subcommand module exposes HELP, add_arguments(parser) and run(args) -> exit code. Modules
+keep heavy imports (TensorFlow, pandas, plotly) inside run(), so `tpulens analyze` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tpulens.errors import InputError
+
+COMMANDS = {
+    "analyze": "analyzer.cli_analyze",
+    "compare": "analyzer.cli_compare",
+    "parse-log": "analyzer.cli_parse_log",
+    "rules": "analyzer.cli_rules",
+    "run": "runners.cli",
+    "report": "report.cli",
+    "serve": "report.cli_serve",
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tpulens",
+        description="Explain which ops of a TFLite model run on a Coral Edge TPU and why; "
+        "run compression experiments; publish the results as a static site.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Import only the module of the command being run (all of them for --help).
+    wanted = [a for a in argv if a in COMMANDS][:1] or list(COMMANDS)
+    for name in COMMANDS:
+        if name not in wanted:
+            sub.add_parser(name, add_help=False)
+            continue
+        module = importlib.import_module(COMMANDS[name])
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except InputError as err:
+        print(f"tpulens {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tpulens: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
