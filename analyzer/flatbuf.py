@@ -1,0 +1,115 @@
+"""A minimal, bounds-checked flatbuffer table reader over a memory map.
+
+Only what reading TFLite models needs: scalars, strings, tables and vectors of them. Every
+offset is checked against the buffer, so a damaged file raises FlatbufferError instead of
+reading garbage, looping for ever or allocating gigabytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U16 = struct.Struct("<H")
+_SIZES = {"?": 1, "b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "q": 8, "Q": 8, "f": 4, "d": 8}
+
+
+class FlatbufferError(ValueError):
+    """The bytes are not a well-formed flatbuffer (bad offset, length past the end…)."""
+
+
+class Table:
+    """One flatbuffer table: `buf` is any bytes-like object, `pos` the table's start."""
+
+    __slots__ = ("buf", "pos", "_vtable", "_vsize")
+
+    def __init__(self, buf, pos: int):
+        self.buf = buf
+        self.pos = pos
+        end = len(buf)
+        if pos < 0 or pos + 4 > end:
+            raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
+        vtable = pos - _I32.unpack_from(buf, pos)[0]
+        if vtable < 0 or vtable + 4 > end:
+            raise FlatbufferError(f"vtable offset {vtable} outside the file")
+        self._vtable = vtable
+        self._vsize = _U16.unpack_from(buf, vtable)[0]
+        if vtable + self._vsize > end:
+            raise FlatbufferError(f"vtable at {vtable} runs past the end of the file")
+
+    def _field(self, slot: int) -> int:
+        """Absolute position of the field at vtable offset `slot` (4, 6, 8…), or 0 if absent."""
+        if slot >= self._vsize:
+            return 0
+        rel = _U16.unpack_from(self.buf, self._vtable + slot)[0]
+        if not rel:
+            return 0
+        pos = self.pos + rel
+        if pos + 1 > len(self.buf):
+            raise FlatbufferError(f"field at {pos} outside the file")
+        return pos
+
+    def scalar(self, slot: int, fmt: str, default=0):
+        pos = self._field(slot)
+        if not pos:
+            return default
+        if pos + _SIZES[fmt] > len(self.buf):
+            raise FlatbufferError(f"scalar at {pos} runs past the end of the file")
+        return struct.unpack_from("<" + fmt, self.buf, pos)[0]
+
+    def _indirect(self, slot: int) -> int:
+        pos = self._field(slot)
+        if not pos:
+            return 0
+        if pos + 4 > len(self.buf):
+            raise FlatbufferError(f"offset at {pos} runs past the end of the file")
+        return pos + _U32.unpack_from(self.buf, pos)[0]
+
+    def table(self, slot: int) -> Table | None:
+        pos = self._indirect(slot)
+        return Table(self.buf, pos) if pos else None
+
+    def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
+        """(start of the elements, element count); (0, 0) when the field is absent."""
+        pos = self._indirect(slot)
+        if not pos:
+            return 0, 0
+        if pos + 4 > len(self.buf):
+            raise FlatbufferError(f"vector at {pos} outside the file")
+        count = _U32.unpack_from(self.buf, pos)[0]
+        if pos + 4 + count * elem_size > len(self.buf):
+            raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
+        return pos + 4, count
+
+    def string(self, slot: int) -> str | None:
+        start, count = self._vector(slot, 1)
+        if not start:
+            return None
+        return bytes(self.buf[start:start + count]).decode("utf-8", "replace")
+
+    def scalars(self, slot: int, fmt: str) -> tuple | None:
+        """A vector of scalars as a tuple, or None when the field is absent."""
+        start, count = self._vector(slot, _SIZES[fmt])
+        if not start:
+            return None
+        return struct.unpack_from(f"<{count}{fmt}", self.buf, start)
+
+    def byte_span(self, slot: int) -> tuple[int, int]:
+        """(offset, length) of a byte vector, without copying it."""
+        return self._vector(slot, 1)
+
+    def tables(self, slot: int) -> list[Table]:
+        start, count = self._vector(slot, 4)
+        offsets = struct.unpack_from(f"<{count}I", self.buf, start) if count else ()
+        return [Table(self.buf, start + 4 * i + off) for i, off in enumerate(offsets)]
+
+
+def root(buf, identifier: bytes | None = None) -> Table:
+    """The root table; checks the 4-byte file identifier when one is given."""
+    if len(buf) < 8:
+        raise FlatbufferError(f"only {len(buf)} bytes, too short for a flatbuffer")
+    if identifier is not None and bytes(buf[4:8]) != identifier:
+        raise FlatbufferError(
+            f"file identifier is {bytes(buf[4:8])!r}, expected {identifier!r}")
+    return Table(buf, _U32.unpack_from(buf, 0)[0])

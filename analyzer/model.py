@@ -1,0 +1,217 @@
+"""Read a .tflite file into plain dataclasses: subgraphs, operators, tensors, quantization.
+
+The file is memory-mapped and weight buffers are never copied: a tensor only records whether
+its buffer holds data and how many bytes, so memory does not grow with the weights.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analyzer import schema
+from analyzer.flatbuf import FlatbufferError, Table, root
+from tpulens.errors import InputError
+
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+@dataclass(frozen=True)
+class Quantization:
+    scale: tuple[float, ...] = ()
+    zero_point: tuple[int, ...] = ()
+    quantized_dimension: int = 0
+
+    @property
+    def per_axis(self) -> bool:
+        return len(self.scale) > 1
+
+
+@dataclass(frozen=True)
+class Tensor:
+    index: int
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...] | None
+    buffer_size: int
+    quantization: Quantization | None
+    is_variable: bool = False
+
+    @property
+    def is_constant(self) -> bool:
+        """Constant tensors carry their data in the model (weights, biases, shape params)."""
+        return self.buffer_size > 0
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.shape_signature is not None and -1 in self.shape_signature
+
+    @property
+    def num_elements(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+
+@dataclass(frozen=True)
+class Operator:
+    subgraph: int
+    index: int
+    opcode: str
+    custom_code: str | None
+    version: int
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    options: dict = field(default_factory=dict)
+    custom_options: tuple[int, int] = (0, 0)  # (offset, length) in the file
+
+
+@dataclass
+class Subgraph:
+    index: int
+    name: str
+    tensors: list[Tensor]
+    operators: list[Operator]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    def input_tensors(self, op: Operator) -> list[Tensor]:
+        return [self.tensors[i] for i in op.inputs if i >= 0]
+
+    def output_tensors(self, op: Operator) -> list[Tensor]:
+        return [self.tensors[i] for i in op.outputs if i >= 0]
+
+
+@dataclass
+class Model:
+    path: str
+    size_bytes: int
+    version: int
+    description: str
+    subgraphs: list[Subgraph]
+    metadata: dict[str, int]  # metadata name -> buffer index
+    buf: object = field(repr=False, default=b"")
+
+    @property
+    def operators(self) -> list[Operator]:
+        return [op for sg in self.subgraphs for op in sg.operators]
+
+
+def _opcode_name(code_table: Table) -> tuple[str, str | None, int]:
+    deprecated = code_table.scalar(4, "b", 0)
+    builtin = code_table.scalar(10, "i", 0)
+    code = max(builtin, deprecated)
+    name = schema.BUILTIN_OPERATORS.get(code, f"BUILTIN_{code}")
+    return name, code_table.string(6), code_table.scalar(8, "i", 1)
+
+
+def _options(op_table: Table) -> dict:
+    kind = op_table.scalar(10, "B", 0)
+    spec = schema.BUILTIN_OPTIONS.get(kind)
+    table = op_table.table(12) if spec else None
+    if table is None:
+        return {}
+    options = {}
+    for name, slot, fmt, default, is_vector in spec[1]:
+        options[name] = (list(table.scalars(slot, fmt) or ()) if is_vector
+                         else table.scalar(slot, fmt, default))
+    return options
+
+
+def _quantization(table: Table | None) -> Quantization | None:
+    if table is None:
+        return None
+    scale = table.scalars(8, "f") or ()
+    if not scale:
+        return None
+    return Quantization(scale, table.scalars(10, "q") or (), table.scalar(16, "i", 0))
+
+
+def _buffer_sizes(model_table: Table) -> list[int]:
+    sizes = []
+    for buffer in model_table.tables(12):
+        _, length = buffer.byte_span(4)
+        sizes.append(length or buffer.scalar(8, "Q", 0))  # `size` is used past 2 GB
+    return sizes
+
+
+def _subgraph(index: int, table: Table, opcodes: list, buffer_sizes: list[int]) -> Subgraph:
+    tensors = []
+    for t_index, t in enumerate(table.tables(4)):
+        buffer_index = t.scalar(8, "I", 0)
+        dtype_code = t.scalar(6, "b", 0)
+        tensors.append(Tensor(
+            index=t_index,
+            name=t.string(10) or f"tensor_{t_index}",
+            dtype=schema.TENSOR_TYPES.get(dtype_code, f"TYPE_{dtype_code}"),
+            shape=t.scalars(4, "i") or (),
+            shape_signature=t.scalars(18, "i"),
+            buffer_size=buffer_sizes[buffer_index] if buffer_index < len(buffer_sizes) else 0,
+            quantization=_quantization(t.table(12)),
+            is_variable=bool(t.scalar(14, "?", False)),
+        ))
+    operators = []
+    for o_index, o in enumerate(table.tables(10)):
+        code_index = o.scalar(4, "I", 0)
+        if code_index >= len(opcodes):
+            raise FlatbufferError(f"operator {o_index} uses opcode {code_index} of "
+                                  f"{len(opcodes)}")
+        name, custom_code, version = opcodes[code_index]
+        inputs = o.scalars(6, "i") or ()
+        outputs = o.scalars(8, "i") or ()
+        for t in (*inputs, *outputs):
+            if t >= len(tensors):
+                raise FlatbufferError(f"operator {o_index} refers to tensor {t} of "
+                                      f"{len(tensors)}")
+        operators.append(Operator(index, o_index, name, custom_code, version, inputs, outputs,
+                                  _options(o), o.byte_span(14)))
+    return Subgraph(index, table.string(12) or "", tensors, operators,
+                    table.scalars(6, "i") or (), table.scalars(8, "i") or ())
+
+
+def parse_model(buf, path: str = "<bytes>") -> Model:
+    """Parse TFLite flatbuffer bytes (or a memory map); raises FlatbufferError on damage."""
+    model = root(buf, TFLITE_IDENTIFIER)
+    opcodes = [_opcode_name(t) for t in model.tables(6)]
+    buffer_sizes = _buffer_sizes(model)
+    subgraphs = [_subgraph(i, t, opcodes, buffer_sizes) for i, t in enumerate(model.tables(8))]
+    metadata = {m.string(4) or "": m.scalar(6, "I", 0) for m in model.tables(14)}
+    return Model(path, len(buf), model.scalar(4, "I", 0), model.string(10) or "", subgraphs,
+                 metadata, buf)
+
+
+def open_bytes(path: str | os.PathLike):
+    """Memory-map a file for reading, with one-line errors for the usual mistakes."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, expected a .tflite file")
+    try:
+        with open(p, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                raise InputError(f"{p}: empty file, expected a .tflite model")
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except OSError as err:
+        raise InputError(f"{p}: cannot read: {err.strerror or err}") from None
+
+
+def read_model(path: str | os.PathLike) -> Model:
+    """Read a .tflite file; bad files raise InputError naming the file and the problem."""
+    buf = open_bytes(path)
+    if bytes(buf[4:8]) != TFLITE_IDENTIFIER:
+        found = bytes(buf[4:8])
+        raise InputError(f"{path}: not a TFLite model (flatbuffer identifier {found!r}, "
+                         f"expected {TFLITE_IDENTIFIER!r})")
+    try:
+        return parse_model(buf, str(path))
+    except (FlatbufferError, struct.error, IndexError, OverflowError, MemoryError) as err:
+        raise InputError(f"{path}: damaged or truncated TFLite model ({err})") from None
