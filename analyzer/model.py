@@ -39,6 +39,7 @@ class Tensor:
     shape_signature: tuple[int, ...] | None
     buffer_size: int
     quantization: Quantization | None
+    buffer_offset: int = 0  # where the constant data starts in the file (0: none or external)
     is_variable: bool = False
 
     @property
@@ -135,18 +136,21 @@ def _quantization(table: Table | None) -> Quantization | None:
     return Quantization(scale, table.scalars(10, "q") or (), table.scalar(16, "i", 0))
 
 
-def _buffer_sizes(model_table: Table) -> list[int]:
-    sizes = []
+def _buffer_spans(model_table: Table) -> list[tuple[int, int]]:
+    """(offset, size) of every buffer; models past 2 GB keep data after the flatbuffer."""
+    spans = []
     for buffer in model_table.tables(12):
-        _, length = buffer.byte_span(4)
-        sizes.append(length or buffer.scalar(8, "Q", 0))  # `size` is used past 2 GB
-    return sizes
+        start, length = buffer.byte_span(4)
+        spans.append((start, length) if length else
+                     (buffer.scalar(6, "Q", 0), buffer.scalar(8, "Q", 0)))
+    return spans
 
 
-def _subgraph(index: int, table: Table, opcodes: list, buffer_sizes: list[int]) -> Subgraph:
+def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, int]]) -> Subgraph:
     tensors = []
     for t_index, t in enumerate(table.tables(4)):
         buffer_index = t.scalar(8, "I", 0)
+        offset, size = buffers[buffer_index] if buffer_index < len(buffers) else (0, 0)
         dtype_code = t.scalar(6, "b", 0)
         tensors.append(Tensor(
             index=t_index,
@@ -154,8 +158,9 @@ def _subgraph(index: int, table: Table, opcodes: list, buffer_sizes: list[int]) 
             dtype=schema.TENSOR_TYPES.get(dtype_code, f"TYPE_{dtype_code}"),
             shape=t.scalars(4, "i") or (),
             shape_signature=t.scalars(18, "i"),
-            buffer_size=buffer_sizes[buffer_index] if buffer_index < len(buffer_sizes) else 0,
+            buffer_size=size,
             quantization=_quantization(t.table(12)),
+            buffer_offset=offset,
             is_variable=bool(t.scalar(14, "?", False)),
         ))
     operators = []
@@ -181,11 +186,26 @@ def parse_model(buf, path: str = "<bytes>") -> Model:
     """Parse TFLite flatbuffer bytes (or a memory map); raises FlatbufferError on damage."""
     model = root(buf, TFLITE_IDENTIFIER)
     opcodes = [_opcode_name(t) for t in model.tables(6)]
-    buffer_sizes = _buffer_sizes(model)
-    subgraphs = [_subgraph(i, t, opcodes, buffer_sizes) for i, t in enumerate(model.tables(8))]
+    buffers = _buffer_spans(model)
+    subgraphs = [_subgraph(i, t, opcodes, buffers) for i, t in enumerate(model.tables(8))]
     metadata = {m.string(4) or "": m.scalar(6, "I", 0) for m in model.tables(14)}
     return Model(path, len(buf), model.scalar(4, "I", 0), model.string(10) or "", subgraphs,
                  metadata, buf)
+
+
+_VALUE_FORMATS = {"INT32": "i", "INT64": "q", "UINT8": "B", "INT8": "b", "INT16": "h",
+                  "FLOAT32": "f", "BOOL": "?"}
+
+
+def constant_values(model: Model, tensor: Tensor, limit: int = 4096) -> tuple | None:
+    """The values of a small constant tensor (axes, paddings, strides…), else None."""
+    fmt = _VALUE_FORMATS.get(tensor.dtype)
+    if not fmt or not tensor.is_constant or not tensor.buffer_offset:
+        return None
+    count = tensor.buffer_size // struct.calcsize(fmt)
+    if count > limit or tensor.buffer_offset + tensor.buffer_size > len(model.buf):
+        return None
+    return struct.unpack_from(f"<{count}{fmt}", model.buf, tensor.buffer_offset)
 
 
 def open_bytes(path: str | os.PathLike):

@@ -1,0 +1,46 @@
+"""Edge TPU compiler versions and the runtime each one targets (EDGETPU_RULES.md §2.4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpulens.errors import InputError
+
+
+@dataclass(frozen=True)
+class Compiler:
+    version: str  # "16.0"
+    default_runtime: int
+    released: str
+    multiple_subgraphs: bool  # has -a/--enable_multiple_subgraphs
+    intermediate_tensors: bool  # has -i/--intermediate_tensors
+
+    @property
+    def key(self) -> tuple[int, int]:
+        major, minor = self.version.split(".")
+        return int(major), int(minor)
+
+
+COMPILERS = {
+    c.version: c
+    for c in (
+        Compiler("1.0", 10, "2019-05", False, False),
+        Compiler("2.0", 12, "2019-07", False, False),
+        Compiler("2.1", 13, "2020-03", False, True),
+        Compiler("14.1", 13, "2020-06", False, True),
+        Compiler("15.0", 13, "2020-11", True, True),
+        Compiler("16.0", 14, "2021-07", True, True),
+    )
+}
+DEFAULT_COMPILER = "16.0"
+
+
+def get_compiler(version: str | None) -> Compiler:
+    """Accept "16", "16.0" or a full "16.0.384591198" as printed by the compiler."""
+    text = (version or DEFAULT_COMPILER).strip()
+    parts = text.split(".")
+    key = ".".join((parts + ["0"])[:2])
+    if key not in COMPILERS:
+        known = ", ".join(COMPILERS)
+        raise InputError(f"unknown Edge TPU compiler version {text!r} (known: {known})")
+    return COMPILERS[key]
