@@ -1,0 +1,208 @@
+"""Read a results directory (records + analysis JSONs) into plain dataclasses.
+
+Broken or partial inputs never stop the build: unreadable files become `problems` that the
+overview lists, and records without metrics are kept so the site can show them as skipped or
+failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+MAX_PUBLISHED_MODEL_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Record:
+    """One result record (`results/<experiment>/<variant>.json`)."""
+
+    experiment: str
+    variant: str
+    status: str
+    metrics: dict[str, float]
+    metric_info: dict[str, dict]
+    params: dict
+    artifacts: dict
+    timings: dict
+    environment: dict
+    git_commit: str
+    created: str
+    notes: list[str]
+    path: str  # relative to the results directory
+    analysis_slug: str | None = None
+
+
+@dataclass
+class Analysis:
+    """One analysis JSON and where the site publishes it."""
+
+    slug: str
+    path: Path
+    raw: bytes
+    data: dict
+    tflite: Path | None = None
+    used_by: list[tuple[str, str]] = field(default_factory=list)  # (experiment, variant)
+
+
+@dataclass
+class Results:
+    records: list[Record]
+    analyses: list[Analysis]
+    problems: list[str]
+
+    def experiments(self) -> dict[str, list[Record]]:
+        """Records grouped by experiment, both sorted by name for a deterministic site."""
+        groups: dict[str, list[Record]] = {}
+        for record in self.records:
+            groups.setdefault(record.experiment, []).append(record)
+        return {name: sorted(groups[name], key=lambda r: r.variant) for name in sorted(groups)}
+
+    def analysis(self, slug: str | None) -> Analysis | None:
+        return next((a for a in self.analyses if a.slug == slug), None) if slug else None
+
+
+def slugify(text: str) -> str:
+    """A file-name-safe, lower-risk version of any user string (names may contain HTML)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return slug[:80] or "unnamed"
+
+
+def clean_metrics(raw: object) -> dict[str, float]:
+    """Keep only finite plain numbers: records are written by other tools and may hold junk."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key, value in raw.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if math.isfinite(value):
+            out[str(key)] = float(value)
+    return out
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _read_json(path: Path, problems: list[str], label: str) -> tuple[bytes, dict] | None:
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw)
+    except (OSError, ValueError) as err:
+        problems.append(f"{label}: unreadable ({err.__class__.__name__}: {err})")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{label}: not a JSON object")
+        return None
+    return raw, data
+
+
+def _record(data: dict, rel: str) -> Record:
+    parts = Path(rel).parts
+    notes = data.get("notes")
+    return Record(
+        experiment=str(data.get("experiment") or parts[0]),
+        variant=str(data.get("variant") or Path(rel).stem),
+        status=str(data.get("status") or "unknown"),
+        metrics=clean_metrics(data.get("metrics")),
+        metric_info={str(k): _dict(v) for k, v in _dict(data.get("metric_info")).items()},
+        params=_dict(data.get("params")),
+        artifacts=_dict(data.get("artifacts")),
+        timings=clean_metrics(data.get("timings")),
+        environment=_dict(data.get("environment")),
+        git_commit=str(data.get("git_commit") or ""),
+        created=str(data.get("created") or ""),
+        notes=[str(n) for n in notes] if isinstance(notes, list) else [],
+        path=rel,
+    )
+
+
+def _resolve(base: Path, value: object) -> Path | None:
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _publishable_model(path: Path | None) -> Path | None:
+    """The .tflite to publish beside its diagnostics page (for Netron), if present and small."""
+    if path is None or path.suffix != ".tflite" or not path.is_file():
+        return None
+    return path if path.stat().st_size <= MAX_PUBLISHED_MODEL_BYTES else None
+
+
+class _Slugs:
+    """Hands out unique page slugs in a deterministic order."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def new(self, text: str) -> str:
+        base = slugify(text)
+        slug, n = base, 2
+        while slug.lower() in self.taken:
+            slug, n = f"{base}-{n}", n + 1
+        self.taken.add(slug.lower())
+        return slug
+
+
+def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
+    """Read every record under results_dir and every analysis JSON they (or the caller) name."""
+    results_dir = Path(results_dir)
+    problems: list[str] = []
+    analyses: dict[Path, Analysis] = {}
+    slugs = _Slugs()
+
+    def add_analysis(path: Path, label: str) -> Analysis | None:
+        key = path.resolve()
+        if key in analyses:
+            return analyses[key]
+        read = _read_json(path, problems, label)
+        if read is None:
+            return None
+        raw, data = read
+        model = _dict(data.get("model"))
+        tflite = _resolve(path.parent, model.get("path"))
+        analysis = Analysis(slugs.new(path.stem), path, raw, data, _publishable_model(tflite))
+        analyses[key] = analysis
+        return analysis
+
+    records = []
+    record_paths = sorted(
+        p for p in results_dir.glob("*/*.json") if p.parent.name != "analysis"
+    )
+    for path in record_paths:
+        rel = path.relative_to(results_dir).as_posix()
+        read = _read_json(path, problems, rel)
+        if read is None:
+            continue
+        record = _record(read[1], rel)
+        analysis_path = _resolve(results_dir, record.artifacts.get("analysis"))
+        slug = None
+        if analysis_path is not None:
+            if analysis_path.is_file():
+                analysis = add_analysis(analysis_path, record.artifacts["analysis"])
+                if analysis is not None:
+                    slug = analysis.slug
+                    analysis.used_by.append((record.experiment, record.variant))
+                    tflite = _resolve(results_dir, record.artifacts.get("tflite"))
+                    analysis.tflite = analysis.tflite or _publishable_model(tflite)
+            else:
+                problems.append(f"{rel}: analysis {record.artifacts['analysis']} not found")
+        records.append(replace(record, analysis_slug=slug))
+
+    for path in sorted((results_dir / "analysis").glob("*.json")):
+        add_analysis(path, path.relative_to(results_dir).as_posix())
+    for path in extra_analyses:
+        if not Path(path).is_file():
+            problems.append(f"{path}: analysis file not found")
+            continue
+        add_analysis(Path(path), str(path))
+
+    records.sort(key=lambda r: (r.experiment, r.variant, r.path))
+    return Results(records, list(analyses.values()), problems)
+

@@ -1,0 +1,243 @@
+"""Experiment tables: records → pandas frames → rows of cells the templates render.
+
+Every metric cell carries its provenance (a badge and a tooltip), and a raw sort key so the
+shared table script sorts numbers as numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import pandas as pd
+
+from report import metrics as m
+from report.load import Record, Results
+
+
+@dataclass
+class Cell:
+    text: str
+    sort: float | str | None = None
+    title: str = ""
+    badge: str = ""
+    href: str = ""
+    cls: str = ""
+
+
+@dataclass
+class Table:
+    id: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    caption: str = ""
+    filterable: bool = True
+    column_titles: list[str] = field(default_factory=list)
+    row_ids: list[str] = field(default_factory=list)
+    # (column index, label, options): a drop-down that keeps rows whose cell equals the option
+    select_filters: list[tuple[int, str, list[str]]] = field(default_factory=list)
+
+
+def metric_cell(value: float | None, source: str, unit: str, environment: dict,
+                cls: str = "") -> Cell:
+    if value is None:
+        return Cell("–", sort=None, title="not measured", cls="missing")
+    return Cell(m.format_value(value, unit), sort=value, cls=cls,
+                title=m.provenance(source, environment), badge=m.SOURCE_BADGES.get(source, "?"))
+
+
+@dataclass
+class ExperimentData:
+    """One experiment's records as pandas frames: values and sources, one column per metric."""
+
+    slug: str
+    records: list[Record]
+    frame: pd.DataFrame
+    sources: pd.DataFrame
+    metas: dict[str, m.MetricMeta]
+
+    @property
+    def variants(self) -> list[str]:
+        return [r.variant for r in self.records]
+
+    def value(self, variant: str, key: str) -> float | None:
+        return _value(self.frame, variant, key)
+
+    def source(self, variant: str, key: str) -> str:
+        return _source(self.sources, variant, key)
+
+    def cell(self, record: Record, key: str, unit: str | None = None, cls: str = "") -> Cell:
+        unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
+        return metric_cell(self.value(record.variant, key), self.source(record.variant, key),
+                           unit, record.environment, cls)
+
+
+def experiment_data(results: Results, slug: str, records: list[Record]) -> ExperimentData:
+    values, sources = {}, {}
+    for record in records:
+        metrics = m.effective_metrics(record, results.analysis(record.analysis_slug))
+        values[record.variant] = {k: v for k, (v, _) in metrics.items()}
+        sources[record.variant] = {k: s for k, (_, s) in metrics.items()}
+    index = [r.variant for r in records]
+    frame = pd.DataFrame.from_dict(values, orient="index").reindex(index)
+    if len(frame.columns):
+        frame = frame[m.metric_order(set(frame.columns))]
+    source_frame = pd.DataFrame.from_dict(sources, orient="index").reindex(index)
+    return ExperimentData(slug, records, frame, source_frame,
+                          metas_for(records, list(frame.columns)))
+
+
+def _value(frame: pd.DataFrame, variant: str, key: str) -> float | None:
+    if key not in frame.columns:
+        return None
+    value = frame.at[variant, key]
+    return None if pd.isna(value) else float(value)
+
+
+def _source(sources: pd.DataFrame, variant: str, key: str) -> str:
+    if key not in sources.columns:
+        return ""
+    value = sources.at[variant, key]
+    return "" if pd.isna(value) else str(value)
+
+
+def metas_for(records: list[Record], keys: list[str]) -> dict[str, m.MetricMeta]:
+    infos: dict[str, dict] = {}
+    for record in records:
+        for key, info in record.metric_info.items():
+            infos.setdefault(key, info)
+    return {key: m.meta(key, infos.get(key)) for key in keys}
+
+
+def best_variants(data: ExperimentData) -> dict[str, list[str]]:
+    """Per metric, the ok variants holding the best value."""
+    ok = [r.variant for r in data.records if r.status == "ok"]
+    out = {}
+    for key, meta in data.metas.items():
+        column = data.frame.loc[ok, key].dropna()
+        out[key] = m.winners({str(k): float(v) for k, v in column.items()}, meta.better)
+    return out
+
+
+def comparison_table(data: ExperimentData, root: str) -> Table:
+    keys = list(data.frame.columns)
+    best = best_variants(data)
+    rows = []
+    for record in data.records:
+        row = [Cell(record.variant, sort=record.variant,
+                    href=f"{root}compare/{data.slug}.html?a={quote(record.variant)}"),
+               Cell(record.status, cls=f"status-{record.status}")]
+        row += [data.cell(record, key, cls="best" if record.variant in best[key] else "")
+                for key in keys]
+        slug = record.analysis_slug
+        row.append(Cell("diagnostics", href=f"{root}models/{slug}.html") if slug else Cell("–"))
+        row.append(Cell("; ".join(record.notes)))
+        rows.append(row)
+    metas = data.metas
+    columns = ["variant", "status"] + [_column_label(metas[k]) for k in keys] + ["model", "notes"]
+    titles = ["", ""] + [f"{k}: {metas[k].better} is better" for k in keys] + ["", ""]
+    return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles,
+                 caption="Best value per column in bold (ok records only). Badges say where a "
+                         "number comes from: m measured, p predicted, c compiler, l log.")
+
+
+def _column_label(meta: m.MetricMeta) -> str:
+    arrow = {"higher": " ↑", "lower": " ↓"}.get(meta.better, "")
+    return meta.label + arrow
+
+
+def params_table(data: ExperimentData) -> Table | None:
+    """Only the parameters that differ between variants: what actually distinguishes them."""
+    frame = pd.DataFrame([{k: _plain(v) for k, v in r.params.items()} for r in data.records],
+                         index=data.variants)
+    varying = sorted(c for c in frame.columns if frame[c].astype(str).nunique() > 1)
+    if not varying:
+        return None
+    rows = [[Cell(variant)] + [Cell("" if pd.isna(frame.at[variant, c]) else
+                                    str(frame.at[variant, c])) for c in varying]
+            for variant in frame.index]
+    return Table(f"params-{data.slug}", ["variant"] + varying, rows,
+                 caption="Parameters that differ between variants.")
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def quantization_table(data: ExperimentData) -> Table | None:
+    """Study 5's shape: test/train accuracy, ms per image, size in KB, objective score."""
+    if "objective" not in data.frame.columns:
+        return None
+    spec = [("accuracy", "test acc. %", lambda v: f"{v * 100:.2f}"),
+            ("train_accuracy", "train acc. %", lambda v: f"{v * 100:.2f}"),
+            ("latency_ms_p50", "ms / image", lambda v: f"{v:.3f}"),
+            ("size_bytes", "size KB", lambda v: f"{v / 1024:,.0f}"),
+            ("objective", "objective", lambda v: f"{v:.2f}")]
+    spec = [s for s in spec if s[0] in data.frame.columns]
+    rows = []
+    for record in data.records:
+        row = [Cell(record.variant)]
+        for key, _, fmt in spec:
+            cell = data.cell(record, key)
+            if cell.sort is not None:
+                cell.text = fmt(cell.sort)
+            row.append(cell)
+        rows.append(row)
+    return Table(f"quant-{data.slug}", ["variant"] + [s[1] for s in spec], rows,
+                 caption="Objective: the sum of the relative changes of size, latency and "
+                         "accuracy against the unquantized model (lower is better).")
+
+
+def compression_table(data: ExperimentData) -> Table | None:
+    """Study 4's shape: FP32 / INT8 top-1 and 'size → gzip (compression %)' per variant."""
+    frame = data.frame
+    if not {"size_bytes", "gzip_bytes"} <= set(frame.columns):
+        return None
+    records = data.records
+    rows = []
+    for key, label in (("accuracy", "FP32 top-1"), ("accuracy_int8", "INT8 top-1")):
+        if key in frame.columns:
+            rows.append([Cell(label)] + [data.cell(r, key, "fraction") for r in records])
+    row = [Cell("compression (size → gzip)")]
+    for record in records:
+        size, gzip = data.value(record.variant, "size_bytes"), data.value(record.variant,
+                                                                           "gzip_bytes")
+        cell = data.cell(record, "compression", "fraction")
+        if size is not None and gzip is not None and cell.sort is not None:
+            cell.text = f"{size:,.0f} → {gzip:,.0f} ({cell.sort * 100:.2f} %)"
+        row.append(cell)
+    rows.append(row)
+    return Table(f"compress-{data.slug}", ["model"] + data.variants, rows, filterable=False,
+                 caption="Compression = 1 − gzip size / size, as in the TFMOT tables.")
+
+
+def coco_table(data: ExperimentData) -> Table | None:
+    """Study 1's shape: one row per COCO metric, one column per variant (delta for a pair)."""
+    keys = [k for k in data.frame.columns if k.startswith("coco_")]
+    if not keys:
+        return None
+    records = [r for r in data.records if data.frame.loc[r.variant, keys].notna().any()]
+    pair = len(records) == 2
+    rows = []
+    for key in _coco_order(keys):
+        row = [Cell(key.removeprefix("coco_").replace("_", "/", 1))]
+        row += [data.cell(r, key, "AP") for r in records]
+        if pair:
+            a, b = (data.value(r.variant, key) for r in records)
+            valid = a is not None and b is not None and a >= 0 and b >= 0
+            row.append(Cell(f"{b - a:+.3f}", sort=b - a) if valid else Cell("–"))
+        rows.append(row)
+    names = [r.variant for r in records]
+    columns = ["metric"] + names + ([f"Δ {names[1]} − {names[0]}"] if pair else [])
+    return Table(f"coco-{data.slug}", columns, rows, filterable=False,
+                 caption="COCO metrics (pycocotools); -1 means no objects of that size.")
+
+
+def _coco_order(keys: list[str]) -> list[str]:
+    standard = ["coco_AP", "coco_AP50", "coco_AP75", "coco_APs", "coco_APm", "coco_APl",
+                "coco_ARmax1", "coco_ARmax10", "coco_ARmax100", "coco_ARs", "coco_ARm",
+                "coco_ARl"]
+    return [k for k in standard if k in keys] + sorted(k for k in keys if k not in standard)
