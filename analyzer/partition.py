@@ -68,6 +68,19 @@ def descendants(subgraph: Subgraph, tensors: set[int]) -> set[int]:
     return reached
 
 
+def live_ops(subgraph: Subgraph) -> set[int]:
+    """Ops whose results reach a subgraph output; the compiler drops the others."""
+    if not subgraph.outputs:
+        return {op.index for op in subgraph.operators}
+    needed = set(subgraph.outputs)
+    live = set()
+    for op in reversed(subgraph.operators):
+        if any(t in needed for t in op.outputs):
+            live.add(op.index)
+            needed.update(t for t in op.inputs if t >= 0)
+    return live
+
+
 def root_causes(subgraph: Subgraph, is_cause: Sequence[bool]) -> list[int | None]:
     """For every op, the earliest op with is_cause[op] among its ancestors (None if none)."""
     made = producers(subgraph)

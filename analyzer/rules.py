@@ -318,16 +318,17 @@ def no_fused_activation(ctx: OpContext) -> str | None:
 
 
 @rule(UNSPECIFIED, "DILATION",
-      "Use the same dilation rate in both spatial dimensions (and none on runtimes before 13 "
-      "for depthwise convolutions).", ops=("CONV_2D", "DEPTHWISE_CONV_2D"))
+      "Use the same dilation rate in both spatial dimensions (and none on runtimes before 13).",
+      ops=("DEPTHWISE_CONV_2D",))
 def equal_dilation(ctx: OpContext) -> str | None:
-    """Convolutions need the same dilation in x and y; depthwise convolutions on runtimes
-    before 13 must not be dilated at all."""
+    """Depthwise convolutions need the same dilation in x and y, and on runtimes before 13
+    must not be dilated at all. (Regular convolutions with unequal dilation, such as 1-D
+    temporal convolutions, were seen mapped by compiler 16.)"""
     h = ctx.op.options.get("dilation_h_factor", 1)
     w = ctx.op.options.get("dilation_w_factor", 1)
     if h != w:
         return f"dilation {h}x{w}"
-    if ctx.op.opcode == "DEPTHWISE_CONV_2D" and ctx.runtime < 13 and h > 1:
+    if ctx.runtime < 13 and h > 1:
         return f"dilation {h} on runtime {ctx.runtime}"
     return None
 
