@@ -498,8 +498,9 @@ def render_text(log: ParsedLog) -> str:
             width = max(len(r.operator) for r in model.rows) + 2
             out.append(f"  {'Operator'.ljust(width)}{'Count':<7}Status")
             out.extend(f"  {r.operator.ljust(width)}{r.count:<7}{r.status}" for r in model.rows)
+            state = {True: "complete", False: "INCOMPLETE"}.get(model.complete, "unknown")
             out.append(f"  ({model.ops_in_table} ops in table, {model.mapped_in_table} mapped; "
-                       f"table {'complete' if model.complete else 'INCOMPLETE' if model.complete is False else 'completeness unknown'})")
+                       f"table {state})")
     for error in log.errors:
         out.append(f"error [{error['code']}]: {error['message']}")
     for warning in log.warnings:
