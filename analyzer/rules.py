@@ -8,7 +8,6 @@ and one unit test per rule (the Arm Vela pattern). Sources: docs EDGETPU_RULES.m
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -141,7 +140,7 @@ def rule(status: str, reason_code: str, fix: str, ops: tuple[str, ...] | None = 
     """Register a check; order of registration is the order the compiler's checks win."""
 
     def register(check: Callable[[OpContext], str | None]):
-        RULES.append(Rule(check.__name__, inspect.cleandoc(check.__doc__ or ""), status,
+        RULES.append(Rule(check.__name__, " ".join((check.__doc__ or "").split()), status,
                           reason_code, fix, frozenset(ops) if ops else None, check))
         return check
 

@@ -36,7 +36,11 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         if name not in wanted:
             sub.add_parser(name, add_help=False)
             continue
-        module = importlib.import_module(COMMANDS[name])
+        try:
+            module = importlib.import_module(COMMANDS[name])
+        except ImportError as err:  # e.g. a light install without the runners' extras
+            sub.add_parser(name, help=f"(unavailable: {err})")
+            continue
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)

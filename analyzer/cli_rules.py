@@ -1,0 +1,26 @@
+"""Print the Edge TPU supported-ops reference (markdown), generated from the rule table."""
+
+from __future__ import annotations
+
+from analyzer.compilers import DEFAULT_COMPILER
+
+HELP = "print the Edge TPU supported-ops reference generated from the rule table"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--compiler-version", default=DEFAULT_COMPILER, metavar="V",
+                        help=f"compiler whose rules to print (default {DEFAULT_COMPILER})")
+    parser.add_argument("--json", action="store_true", help="print the table as JSON")
+
+
+def run(args) -> int:
+    import json
+
+    from analyzer import reference
+
+    if args.json:
+        print(json.dumps({"general": reference.general_rules(),
+                          "ops": reference.supported_ops(args.compiler_version)}, indent=1))
+    else:
+        print(reference.markdown(args.compiler_version), end="")
+    return 0
