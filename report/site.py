@@ -252,7 +252,7 @@ def build_site(results_dir: Path, out: Path, extra_analyses: list[Path] = (),
 def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
     experiments = experiments_of(results)
     rules = supported_ops()
-    nav = {"experiments": [(e.name, e.slug) for e in experiments],
+    nav = {"experiments": bool(experiments),
            "models": bool(results.analyses), "supported_ops": rules is not None}
     w = Writer(out, environment(), nav)
     w.write(MARKER, b"built by tpulens report\n")

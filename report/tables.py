@@ -54,18 +54,19 @@ class ExperimentData:
     slug: str
     records: list[Record]
     frame: pd.DataFrame
-    sources: pd.DataFrame
     metas: dict[str, m.MetricMeta]
+    values: dict[str, dict[str, float]]  # variant → metric → value (fast cell lookups)
+    sources: dict[str, dict[str, str]]  # variant → metric → provenance
 
     @property
     def variants(self) -> list[str]:
         return [r.variant for r in self.records]
 
     def value(self, variant: str, key: str) -> float | None:
-        return _value(self.frame, variant, key)
+        return self.values.get(variant, {}).get(key)
 
     def source(self, variant: str, key: str) -> str:
-        return _source(self.sources, variant, key)
+        return self.sources.get(variant, {}).get(key) or ""
 
     def cell(self, record: Record, key: str, unit: str | None = None, cls: str = "") -> Cell:
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
@@ -83,23 +84,8 @@ def experiment_data(results: Results, slug: str, records: list[Record]) -> Exper
     frame = pd.DataFrame.from_dict(values, orient="index").reindex(index)
     if len(frame.columns):
         frame = frame[m.metric_order(set(frame.columns))]
-    source_frame = pd.DataFrame.from_dict(sources, orient="index").reindex(index)
-    return ExperimentData(slug, records, frame, source_frame,
-                          metas_for(records, list(frame.columns)))
-
-
-def _value(frame: pd.DataFrame, variant: str, key: str) -> float | None:
-    if key not in frame.columns:
-        return None
-    value = frame.at[variant, key]
-    return None if pd.isna(value) else float(value)
-
-
-def _source(sources: pd.DataFrame, variant: str, key: str) -> str:
-    if key not in sources.columns:
-        return ""
-    value = sources.at[variant, key]
-    return "" if pd.isna(value) else str(value)
+    return ExperimentData(slug, records, frame, metas_for(records, list(frame.columns)),
+                          values, sources)
 
 
 def metas_for(records: list[Record], keys: list[str]) -> dict[str, m.MetricMeta]:

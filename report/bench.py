@@ -1,0 +1,68 @@
+"""Report benchmarks for `make bench`: build time against input size, and page weight.
+
+Inputs are synthetic (report.sample), generated outside the timed region. Each row is a dict:
+{"benchmark", "value", "unit", ...details}.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from report import sample
+from report.site import PLOTLY_ASSET, build_site
+
+RECORD_COUNTS = (10, 100, 1000)
+OPS = 1000
+
+
+def _timed_build(results: Path, out: Path, extra: list[Path] = (), repeat: int = 1) -> float:
+    """Best wall time of `repeat` builds (the first also pays template compilation)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        build_site(results, out, extra)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def page_weight(site: Path, page: str) -> int:
+    """Bytes a browser loads for `page`: the HTML and the site's own CSS/JS, not plotly.js."""
+    assets = [p for p in (site / "assets").iterdir() if p.name != Path(PLOTLY_ASSET).name]
+    return (site / page).stat().st_size + sum(p.stat().st_size for p in assets)
+
+
+def run(record_counts: tuple[int, ...] = RECORD_COUNTS, ops: int = OPS) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        build_site(sample.write_study_results(tmp / "warm"), tmp / "warm-site")  # imports
+        for n in record_counts:
+            results = sample.write_scaling_results(tmp / f"r{n}", n)
+            seconds = _timed_build(results, tmp / f"s{n}", repeat=2 if n <= 100 else 1)
+            rows.append({"benchmark": f"report.build_{n}_records", "value": round(seconds, 3),
+                         "unit": "s", "records": n,
+                         "ms_per_record": round(seconds * 1000 / n, 2)})
+        empty = tmp / "empty"
+        empty.mkdir()
+        analysis = sample.write(tmp, "big/analysis.json",
+                                sample.chain_analysis("big.tflite", ops, cut_every=ops // 4))
+        seconds = _timed_build(empty, tmp / "s-ops", [analysis], repeat=2)
+        html = tmp / "s-ops" / "models" / "analysis.html"
+        rows.append({"benchmark": f"report.diagnostics_{ops}_ops", "value": round(seconds, 3),
+                     "unit": "s", "page_bytes": html.stat().st_size})
+        study = tmp / "study-site"
+        build_site(tmp / "warm", study)
+        rows.append({"benchmark": "report.overview_weight_without_plotlyjs",
+                     "value": page_weight(study, "index.html"), "unit": "bytes"})
+        experiment = sorted((study / "experiments").glob("*.html"))[0]
+        rows.append({"benchmark": "report.experiment_weight_without_plotlyjs",
+                     "value": page_weight(study, f"experiments/{experiment.name}"),
+                     "unit": "bytes", "page": experiment.name})
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

@@ -1,0 +1,47 @@
+"""Build the static report site from a results directory.
+
+Reads results/<experiment>/<variant>.json records and the analysis JSONs they reference
+(plus any given with --analysis) and writes a self-contained site: overview with the verdict,
+one page per experiment (tables, Pareto charts, study tables), a compare page per experiment,
+one diagnostics page per analyzed model, supported ops, environment. All links are relative,
+so the directory works from file://, `tpulens serve` and GitHub Pages.
+
+Examples:
+  tpulens report --results results --out site
+  tpulens report --analysis my_model.json --screenshots docs/img
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "build the static site (dashboards and op-level diagnostics) from results/"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", type=Path, default=Path("results"),
+                        help="results directory (default: results)")
+    parser.add_argument("--out", type=Path, default=Path("site"),
+                        help="output directory, replaced on each build (default: site)")
+    parser.add_argument("--analysis", type=Path, nargs="+", default=[], metavar="JSON",
+                        help="extra analysis JSONs (tpulens analyze --json) to publish")
+    parser.add_argument("--screenshots", type=Path, metavar="DIR",
+                        help="also write overview.png and diagnostics.png into DIR "
+                             "(needs playwright and /usr/bin/chromium)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from report.site import build_site
+
+    result = build_site(args.results, args.out, args.analysis)
+    for problem in result.problems:
+        print(f"tpulens report: warning: {problem}", file=sys.stderr)
+    print(f"{len(result.pages)} pages written to {result.out}/ (open {result.out}/index.html)")
+    if args.screenshots:
+        from report.screenshots import take_screenshots
+
+        for path in take_screenshots(result.out, args.screenshots):
+            print(f"screenshot: {path}")
+    return 0
