@@ -1,0 +1,272 @@
+"""Put the compiler's real result beside the analyzer's prediction and list every difference.
+
+Truth comes from a compiled `*_edgetpu.tflite` (per-op placement, by tensor names) and/or a
+compiler log (per-(operator, status) counts, plus the summary and any failure). Where both are
+given, a CPU op's actual status is read from the log when its operator has only one non-mapped
+status there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from analyzer.compiled import EDGETPU_CUSTOM_CODE, is_compiled, match_placement
+from analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
+from tpulens.errors import InputError
+
+SCHEMA_VERSION = 1
+DEFAULT_COMPILER = "16.0"
+
+
+def truth_from_compiled(cpu_model, compiled_model) -> dict:
+    """(subgraph, index) of every CPU-model op → "TPU" | "CPU", read from the compiled model."""
+    return match_placement(cpu_model, compiled_model).placement
+
+
+@dataclass
+class OpDifference:
+    subgraph: int
+    index: int
+    opcode: str
+    output: str
+    predicted_placement: str
+    predicted_status: str
+    actual_placement: str
+    actual_status: str | None  # None: the compiled model says CPU but no log says why
+
+
+@dataclass
+class RowDifference:
+    operator: str
+    status: str
+    predicted: int
+    actual: int
+
+
+@dataclass
+class Comparison:
+    cpu_model: str
+    compiled_model: str | None
+    log: str | None
+    compiler_version: str
+    version_source: str  # argument | log | default
+    predicted: dict
+    actual: dict
+    op_differences: list[OpDifference] = field(default_factory=list)
+    row_differences: list[RowDifference] = field(default_factory=list)
+    summary_differences: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        return not (self.op_differences or self.row_differences or self.summary_differences)
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION, "agree": self.agree,
+            "cpu_model": self.cpu_model, "compiled_model": self.compiled_model, "log": self.log,
+            "compiler_version": self.compiler_version, "version_source": self.version_source,
+            "predicted": self.predicted, "actual": self.actual,
+            "op_differences": [asdict(d) for d in self.op_differences],
+            "row_differences": [asdict(d) for d in self.row_differences],
+            "summary_differences": list(self.summary_differences),
+            "warnings": list(self.warnings),
+        }
+
+
+def _log_statuses(model_log: ModelLog | None) -> dict[str, list[str]]:
+    """operator → the non-mapped statuses the log gives it."""
+    statuses: dict[str, list[str]] = {}
+    for row in model_log.rows if model_log else ():
+        if row.status != MAPPED and row.status not in statuses.setdefault(row.operator, []):
+            statuses[row.operator].append(row.status)
+    return statuses
+
+
+def _compare_rows(ops: list[dict], model_log: ModelLog, warnings: list[str]) -> list:
+    predicted = Counter((o["opcode"], o["status"]) for o in ops)
+    actual = model_log.histogram()
+    keys = set(predicted) | set(actual)
+    if model_log.complete is False:
+        logged = {operator for operator, _ in actual}
+        keys = {k for k in keys if k[0] in logged}
+        warnings.append("the log's table is incomplete: only operators it lists are compared")
+    return [RowDifference(op, status, predicted.get((op, status), 0), actual.get((op, status), 0))
+            for op, status in sorted(keys)
+            if predicted.get((op, status), 0) != actual.get((op, status), 0)]
+
+
+def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
+                     model_log: ModelLog | None = None, log_errors: list[dict] = ()) -> Comparison:
+    """Compare an analysis dict with the truth from a compiled model and/or one model's log."""
+    ops = analysis["ops"]
+    summary = analysis["summary"]
+    warnings: list[str] = []
+    predicted = {k: summary[k] for k in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs",
+                                         "verdict")}
+    actual: dict = {"source": []}
+    result = Comparison(str(cpu_model.path), None, None, analysis["compiler_version"], "",
+                        predicted, actual, warnings=warnings)
+    log_statuses = _log_statuses(model_log)
+
+    if compiled_model is not None:
+        actual["source"].append("compiler")
+        result.compiled_model = str(compiled_model.path)
+        match = match_placement(cpu_model, compiled_model)
+        warnings.extend(match.warnings)
+        placement = match.placement
+        tpu = sum(1 for p in placement.values() if p == "TPU")
+        actual.update(ops_total=len(placement), ops_tpu=tpu, ops_cpu=len(placement) - tpu,
+                      tpu_subgraphs=sum(1 for op in compiled_model.operators
+                                        if op.custom_code == EDGETPU_CUSTOM_CODE))
+        for op in ops:
+            where = placement.get((op["subgraph"], op["index"]))
+            if where is None:
+                continue
+            if where == "TPU":
+                status = MAPPED
+            else:
+                known = log_statuses.get(op["opcode"], [])
+                status = known[0] if len(known) == 1 else None
+            if where != op["placement"] or (status is not None and status != op["status"]):
+                result.op_differences.append(OpDifference(
+                    op["subgraph"], op["index"], op["opcode"],
+                    op["outputs"][0] if op["outputs"] else "", op["placement"], op["status"],
+                    where, status))
+
+    if model_log is not None:
+        actual["source"].append("log")
+        if model_log.rows:
+            result.row_differences = _compare_rows(ops, model_log, warnings)
+            mapped = model_log.mapped_in_table
+            if compiled_model is not None and model_log.complete and mapped != actual["ops_tpu"]:
+                warnings.append(f"the log maps {mapped} ops but the compiled model holds "
+                                f"{actual['ops_tpu']} on the TPU: are they from the same run?")
+            if model_log.complete:
+                actual.setdefault("ops_total", model_log.ops_in_table)
+                actual.setdefault("ops_tpu", mapped)
+                actual.setdefault("ops_cpu", model_log.ops_in_table - mapped)
+        for key in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs"):
+            if key in model_log.summary:
+                actual.setdefault(key, model_log.summary[key])
+
+    failed = [e for e in log_errors if e["code"] != "COMPILER_ERROR"] or list(log_errors)
+    if failed and not (model_log and model_log.rows):
+        actual["verdict"] = "fails"
+        actual["errors"] = [e["message"] for e in failed]
+        if predicted["verdict"] != "fails":
+            result.summary_differences.append(
+                f"the compiler failed ({failed[0]['code']}: {failed[0]['message']}) but the "
+                f"analyzer predicts verdict '{predicted['verdict']}'")
+    elif predicted["verdict"] == "fails" and (compiled_model is not None or (
+            model_log is not None and model_log.rows)):
+        result.summary_differences.append(
+            "the analyzer predicts the compiler fails (" + "; ".join(analysis["errors"])
+            + ") but it compiled the model")
+    if "tpu_subgraphs" in actual and actual["tpu_subgraphs"] != predicted["tpu_subgraphs"] \
+            and actual.get("verdict") != "fails":
+        result.summary_differences.append(
+            f"Edge TPU subgraphs: predicted {predicted['tpu_subgraphs']}, actual "
+            f"{actual['tpu_subgraphs']}")
+    return result
+
+
+def _log_model(log: ParsedLog, cpu_path: Path, log_path) -> ModelLog | None:
+    if not log.models:
+        return None
+    found = log.model_for(cpu_path.name)
+    if found is not None:
+        return found
+    if len(log.models) == 1:
+        return log.models[0]
+    names = ", ".join(m.name for m in log.models)
+    raise InputError(f"{log_path}: the log covers {len(log.models)} models ({names}) and none "
+                     f"is {cpu_path.name}")
+
+
+def _options_from_log(log: ParsedLog | None) -> dict:
+    """-a, -m and -i as given on a pasted command line, to predict under the same flags."""
+    flags = log.command["flags"] if log and log.command else {}
+    options = {"enable_multiple_subgraphs": bool(flags.get("enable_multiple_subgraphs"))}
+    runtime = str(flags.get("min_runtime_version", ""))
+    if runtime.isdigit():
+        options["min_runtime_version"] = int(runtime)
+    if isinstance(flags.get("intermediate_tensors"), str):
+        options["intermediate_tensors"] = tuple(
+            t for t in flags["intermediate_tensors"].split(",") if t)
+    return options
+
+
+def compare_files(cpu_path, compiled_path=None, log_path=None,
+                  compiler_version: str | None = None) -> Comparison:
+    """Read the files, predict with the analyzer, and compare (InputError on bad input)."""
+    from analyzer import analyze_file
+    from analyzer.model import read_model
+
+    if compiled_path is None and log_path is None:
+        raise InputError("nothing to compare with: give --compiled X_edgetpu.tflite and/or "
+                         "--log X_edgetpu.log")
+    cpu_path = Path(cpu_path)
+    cpu_model = read_model(cpu_path)
+    if is_compiled(cpu_model):
+        raise InputError(f"{cpu_path}: is a compiled Edge TPU model; pass the CPU model first "
+                         f"and this file with --compiled")
+    compiled_model = read_model(compiled_path) if compiled_path is not None else None
+    log = parse_log_file(log_path) if log_path is not None else None
+    model_log = _log_model(log, cpu_path, log_path) if log else None
+    if log is not None and not log.models and not log.errors:
+        raise InputError(f"{log_path}: no compiler output recognised")
+
+    source = "argument"
+    if compiler_version is None and log is not None and log.compiler_release:
+        compiler_version, source = log.compiler_release, "log"
+    elif compiler_version is None:
+        compiler_version, source = DEFAULT_COMPILER, "default"
+    analysis = analyze_file(cpu_path, compiler_version=compiler_version,
+                            **_options_from_log(log))
+    result = compare_analysis(analysis, cpu_model, compiled_model, model_log,
+                              log.errors if log else [])
+    result.version_source = source
+    result.log = str(log_path) if log_path is not None else None
+    if log is not None:
+        result.warnings[:0] = [f"log: {w}" for w in log.warnings]
+    if compiled_model is not None and not is_compiled(compiled_model):
+        result.warnings.append(f"{compiled_path}: holds no edgetpu-custom-op, so nothing runs "
+                               f"on the Edge TPU (or it is not a compiled model)")
+    if source == "default":
+        result.warnings.append(f"compiler version not given and not in a log: predicted for "
+                               f"{DEFAULT_COMPILER}")
+    return result
+
+
+def render_text(result: Comparison) -> str:
+    """The verdict, the counts side by side, and a table of every difference."""
+    p, a = result.predicted, result.actual
+    sources = " + ".join(a.get("source", [])) or "?"
+    out = [f"{Path(result.cpu_model).name}: prediction (compiler {result.compiler_version}, "
+           f"{result.version_source}) vs actual ({sources})",
+           f"  {'':14}{'predicted':>10}{'actual':>10}"]
+    for key in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs"):
+        out.append(f"  {key:14}{p.get(key, '-')!s:>10}{a.get(key, '-')!s:>10}")
+    if result.op_differences:
+        out.append("")
+        out.append(f"{len(result.op_differences)} op(s) differ:")
+        for d in result.op_differences:
+            out.append(f"  #{d.index} {d.opcode} ({d.output})")
+            out.append(f"      predicted {d.predicted_placement}: {d.predicted_status}")
+            out.append(f"      actual    {d.actual_placement}: "
+                       f"{d.actual_status or '(status not in any log)'}")
+    if result.row_differences:
+        out.append("")
+        out.append("log rows that differ (operator, status: predicted / actual):")
+        for d in result.row_differences:
+            out.append(f"  {d.operator}, {d.status}: {d.predicted} / {d.actual}")
+    for line in result.summary_differences:
+        out.append(f"differs: {line}")
+    for warning in result.warnings:
+        out.append(f"warning: {warning}")
+    out.append("")
+    out.append("AGREE" if result.agree else "DIFFER")
+    return "\n".join(out)
