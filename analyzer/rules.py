@@ -384,28 +384,24 @@ def reduction_axes(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "PAD_BATCH", "Pad only spatial and channel dimensions.", ops=("PAD",))
+@rule(UNSPECIFIED, "PAD_CHANNELS",
+      "On runtimes before 13 pad height/width only (or compile for runtime 13+).", ops=("PAD",))
 def pad_dimensions(ctx: OpContext) -> str | None:
-    """Pad never pads the batch dimension; on runtimes before 13 only x and/or y."""
+    """On runtimes before 13 Pad pads x and/or y only. (Padding the batch makes a tensor with
+    more than 3 dimensions above 1, which the rank rule already refuses.)"""
     pads = ctx.values(1)
-    if not pads or len(pads) % 2:
+    if ctx.runtime >= 13 or not pads or len(pads) != 8:
         return None
-    pairs = [pads[i:i + 2] for i in range(0, len(pads), 2)]
-    padded = {i for i, p in enumerate(pairs) if any(p)}
-    if len(pairs) == 4 and 0 in padded:
-        return "pads the batch dimension"
-    if ctx.runtime < 13 and len(pairs) == 4 and not padded <= {1, 2}:
+    padded = {i // 2 for i, p in enumerate(pads) if p}
+    if not padded <= {1, 2}:
         return f"pads dimensions {sorted(padded)} on runtime {ctx.runtime} (only height/width)"
     return None
 
 
-@rule(UNSPECIFIED, "BATCH_AXIS", "Split, stack or slice along a non-batch axis.",
-      ops=("SPLIT", "PACK"))
-def not_along_batch(ctx: OpContext) -> str | None:
-    """Split and Pack must not work along the batch axis."""
-    if ctx.op.opcode == "PACK":
-        axis = ctx.op.options.get("axis", 0)
-        return "packs along axis 0" if axis == 0 and len(ctx.outputs[0].shape) > 3 else None
+@rule(UNSPECIFIED, "SPLIT_BATCH", "Split along a non-batch axis.", ops=("SPLIT",))
+def split_not_along_batch(ctx: OpContext) -> str | None:
+    """Split must not work along the batch axis. (Pack along the batch makes a tensor with
+    more than 3 dimensions above 1, which the rank rule already refuses.)"""
     axis = ctx.values(0)
     src = ctx.input(1)
     if axis and src is not None and len(src.shape) == 4 and axis[0] % 4 == 0:

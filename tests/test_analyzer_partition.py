@@ -1,0 +1,90 @@
+"""Partitioning: which mappable ops the compiler keeps, and which CPU op cut off the rest."""
+
+from __future__ import annotations
+
+import pytest
+from test_analyzer_rules import analyze, conv
+from tflite_builder import Op, T, build
+
+from analyzer import rules
+from tpulens.errors import InputError
+
+
+def chain_with_cpu_op_in_middle() -> bytes:
+    """conv a -> LEAKY_RELU (CPU) -> conv b -> conv c."""
+    ta, oa = conv("in", "a")
+    tb, ob = conv("l", "b")
+    tc, oc = conv("b", "c")
+    return build([T("in", (1, 8, 8, 4)), *ta, T("l", (1, 8, 8, 4)), *tb, *tc],
+                 [oa, Op("LEAKY_RELU", ["a"], ["l"], 2), ob, oc])
+
+
+def placements(result: dict) -> list[str]:
+    return [o["placement"] for o in result["ops"]]
+
+
+def test_ops_after_a_cpu_op_fall_out_and_point_to_it():
+    result = analyze(chain_with_cpu_op_in_middle())
+    assert placements(result) == ["TPU", "CPU", "CPU", "CPU"]
+    after = result["ops"][2:]
+    assert {o["status"] for o in after} == {rules.AFTER_PARTITION}
+    assert {o["root_cause"] for o in after} == {1}
+    assert "LEAKY_RELU #1" in after[0]["explanation"]
+    assert result["summary"]["tpu_subgraphs"] == 1
+
+
+def test_enable_multiple_subgraphs_maps_every_partition():
+    result = analyze(chain_with_cpu_op_in_middle(), enable_multiple_subgraphs=True)
+    assert placements(result) == ["TPU", "CPU", "TPU", "TPU"]
+    assert result["summary"]["tpu_subgraphs"] == 2
+
+
+def test_leading_cpu_ops_do_not_stop_the_tpu_subgraph():
+    """CAST/QUANTIZE at the input run on the CPU; the Edge TPU part starts at their output."""
+    ta, oa = conv("q", "a")
+    result = analyze(build(
+        [T("f", (1, 8, 8, 4), "FLOAT32", scale=None), T("q", (1, 8, 8, 4)), *ta],
+        [Op("QUANTIZE", ["f"], ["q"]), oa]))
+    assert placements(result) == ["CPU", "TPU"]
+    assert result["ops"][0]["reason_code"] == "FLOAT_INPUT_QUANTIZE"
+
+
+def test_branch_joining_after_a_cpu_op_leaves_only_the_join_on_cpu():
+    """Like DeepLab: one branch hits a CPU op; the other branch still maps, the join does not."""
+    ta, oa = conv("in", "a")
+    tb, ob = conv("in", "b")
+    tc, oc = conv("cat", "c", shape=(1, 8, 8, 8))
+    result = analyze(build(
+        [T("in", (1, 8, 8, 4)), *ta, *tb, T("l", (1, 8, 8, 4)), T("cat", (1, 8, 8, 8)), *tc],
+        [oa, Op("LEAKY_RELU", ["a"], ["l"], 2), ob,
+         Op("CONCATENATION", ["l", "b"], ["cat"], 1, "ConcatenationOptions", {"Axis": 3}), oc]))
+    assert placements(result) == ["TPU", "CPU", "TPU", "CPU", "CPU"]
+    assert [o["root_cause"] for o in result["ops"]] == [None, None, None, 1, 1]
+
+
+def test_intermediate_tensors_end_the_tpu_subgraph():
+    ta, oa = conv("in", "a")
+    tb, ob = conv("a", "b")
+    data = build([T("in", (1, 8, 8, 4)), *ta, *tb], [oa, ob])
+    result = analyze(data, intermediate_tensors=["a"])
+    assert placements(result) == ["TPU", "CPU"]
+    assert (result["ops"][1]["reason_code"], result["ops"][1]["root_cause"]) == (
+        "INTERMEDIATE_TENSOR", 0)
+    with pytest.raises(InputError, match="no tensor named 'nope'"):
+        analyze(data, intermediate_tensors=["nope"])
+
+
+def test_ops_whose_results_are_unused_are_dropped():
+    ta, oa = conv("in", "a")
+    result = analyze(build(
+        [T("in", (1, 8, 8, 4)), *ta, T("dead", (1, 8, 8, 4))],
+        [oa, Op("LEAKY_RELU", ["in"], ["dead"], 2)], outputs=["a"]))
+    assert placements(result) == ["TPU", "TPU"]
+    assert result["ops"][1]["reason_code"] == "UNUSED_RESULT"
+
+
+def test_min_runtime_out_of_range_is_an_input_error():
+    with pytest.raises(InputError, match="runtimes are 10 to 14"):
+        analyze(chain_with_cpu_op_in_middle(), min_runtime_version=9)
+    with pytest.raises(InputError, match="unknown Edge TPU compiler version"):
+        analyze(chain_with_cpu_op_in_middle(), compiler="3.0")
