@@ -28,6 +28,19 @@ class StripCell:
 
 
 @dataclass
+class CpuReason:
+    """CPU ops that share one cause, with how many later ops they pushed off the TPU."""
+
+    opcode: str
+    status: str
+    reason_code: str
+    explanation: str
+    fix: str
+    op_links: list[tuple[str, str]]  # (href, label)
+    pushed: int
+
+
+@dataclass
 class ModelPage:
     slug: str
     name: str
@@ -40,6 +53,7 @@ class ModelPage:
     compiler_table: Table
     strips: list[tuple[int, list[StripCell]]]
     op_table: Table | None
+    cpu_reasons: list[CpuReason]
     used_by: list[tuple[str, str]]
     tflite_name: str | None
 
@@ -129,9 +143,10 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
             Cell(_tensors(op, "output_tensors"), title=_tensor_names(op, "output_tensors"),
                  cls="mono"),
             Cell(placement, cls=f"place-{placement.lower()}"),
-            Cell(str(op.get("status", "")), title=reason),
+            Cell(str(op.get("status", "")), title=reason,
+                 note=str(op.get("explanation") or "") if placement != "TPU" else ""),
             cause_cell,
-            Cell(str(op.get("fix") or ""), title=str(op.get("explanation") or "")),
+            Cell(str(op.get("fix") or "")),
         ])
         ids.append(op_id(subgraph, index))
     return Table(f"ops-{slug}", ["#", "op", "inputs", "outputs", "placement", "status",
@@ -139,6 +154,23 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
                  select_filters=[(4, "placement", sorted({r[4].text for r in rows}))],
                  caption="Hover a status for its reason code, a fix for the explanation, "
                          "a shape for the tensor name.")
+
+
+def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:
+    """Why ops leave the TPU, cause by cause: ops that fail on their own, grouped by opcode
+    and reason (ops that only follow a root cause are counted under it, not listed)."""
+    groups: dict[tuple, CpuReason] = {}
+    for op in ops:
+        if op.get("placement") == "TPU" or isinstance(op.get("root_cause"), int):
+            continue
+        key = (_opcode(op), str(op.get("status", "")), str(op.get("reason_code") or ""),
+               str(op.get("fix") or ""))
+        group = groups.setdefault(key, CpuReason(*key[:3], str(op.get("explanation") or ""),
+                                                 key[3], [], 0))
+        subgraph, index = op.get("subgraph", 0), op.get("index", "?")
+        group.op_links.append((f"#{op_id(subgraph, index)}", f"#{index}"))
+        group.pushed += causes.get((subgraph, index), 0)
+    return sorted(groups.values(), key=lambda g: (-g.pushed, -len(g.op_links), g.opcode))
 
 
 def compiler_table(slug: str, data: dict) -> Table:
@@ -200,6 +232,7 @@ def model_page(analysis: Analysis) -> ModelPage:
         compiler_table=compiler_table(analysis.slug, data),
         strips=partition_strips(ops, causes),
         op_table=op_table(analysis.slug, ops, causes) if ops else None,
+        cpu_reasons=cpu_reasons(ops, causes),
         used_by=sorted(analysis.used_by),
         tflite_name=f"{analysis.slug}.tflite" if analysis.tflite else None,
     )

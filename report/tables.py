@@ -24,6 +24,7 @@ class Cell:
     badge: str = ""
     href: str = ""
     cls: str = ""
+    note: str = ""  # a smaller second line (e.g. why an op stays on the CPU)
 
 
 @dataclass
