@@ -226,12 +226,16 @@ def open_bytes(path: str | os.PathLike):
 
 def read_model(path: str | os.PathLike) -> Model:
     """Read a .tflite file; bad files raise InputError naming the file and the problem."""
-    buf = open_bytes(path)
+    return model_from_bytes(open_bytes(path), str(path))
+
+
+def model_from_bytes(buf, name: str = "<bytes>") -> Model:
+    """Parse model bytes; anything malformed raises InputError naming `name`."""
     if bytes(buf[4:8]) != TFLITE_IDENTIFIER:
         found = bytes(buf[4:8])
-        raise InputError(f"{path}: not a TFLite model (flatbuffer identifier {found!r}, "
+        raise InputError(f"{name}: not a TFLite model (flatbuffer identifier {found!r}, "
                          f"expected {TFLITE_IDENTIFIER!r})")
     try:
-        return parse_model(buf, str(path))
+        return parse_model(buf, name)
     except (FlatbufferError, struct.error, IndexError, OverflowError, MemoryError) as err:
-        raise InputError(f"{path}: damaged or truncated TFLite model ({err})") from None
+        raise InputError(f"{name}: damaged or truncated TFLite model ({err})") from None

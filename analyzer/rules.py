@@ -417,6 +417,8 @@ def squeeze_without_relayout(ctx: OpContext) -> str | None:
     if ctx.runtime >= 13 or not ctx.inputs:
         return None
     shape = ctx.inputs[0].shape
+    if not shape:
+        return None
     first_big = next((i for i, d in enumerate(shape) if d > 1), len(shape))
     dims = ctx.op.options.get("squeeze_dims") or [i for i, d in enumerate(shape) if d == 1]
     late = [d % len(shape) for d in dims if d % len(shape) > first_big]

@@ -1,0 +1,116 @@
+"""Bad input never crashes or hangs: one line naming the file and the problem, exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyzer.analyze import analyze_model, make_options
+from analyzer.model import model_from_bytes, read_model
+from tpulens.cli import main
+from tpulens.errors import InputError
+
+SAMPLE = "pairs/edgetpu/deeplabv3_mnv2_dm05_pascal_quant.tflite"
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """Run the real console entry point in a subprocess: exit code and stderr."""
+    proc = subprocess.run([sys.executable, "-m", "tpulens.cli", *args], capture_output=True,
+                          text=True, timeout=60)
+    return proc.returncode, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def sample_bytes(corpus) -> bytes:
+    return (corpus / SAMPLE).read_bytes()
+
+
+def bad_files(tmp: Path, sample: bytes) -> dict[str, Path]:
+    files = {
+        "empty": b"",
+        "random bytes": bytes(range(256)) * 40,
+        "truncated": sample[: len(sample) // 3],
+        "wrong identifier": sample[:4] + b"XXXX" + sample[8:],
+        "text": b"this is not a model\n" * 10,
+    }
+    paths = {}
+    for name, data in files.items():
+        path = tmp / (name.replace(" ", "_") + ".tflite")
+        path.write_bytes(data)
+        paths[name] = path
+    paths["directory"] = tmp
+    paths["missing"] = tmp / "missing.tflite"
+    return paths
+
+
+@pytest.mark.parametrize("case", ["empty", "random bytes", "truncated", "wrong identifier",
+                                  "text", "directory", "missing"])
+def test_bad_file_gives_one_line_and_exit_2(tmp_path, sample_bytes, case):
+    path = bad_files(tmp_path, sample_bytes)[case]
+    code, err = run_cli("analyze", str(path))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in err
+
+
+def test_error_messages_name_the_problem(tmp_path, sample_bytes):
+    files = bad_files(tmp_path, sample_bytes)
+    expected = {"empty": "empty file", "wrong identifier": "not a TFLite model",
+                "truncated": "damaged or truncated", "directory": "is a directory",
+                "missing": "no such file"}
+    for case, words in expected.items():
+        with pytest.raises(InputError, match=words):
+            read_model(files[case])
+
+
+def _analyze_or_reject(data: bytes) -> None:
+    """A damaged model is either rejected with InputError or analysed without error."""
+    try:
+        model = model_from_bytes(data, "mutated.tflite")
+    except InputError as err:
+        assert str(err).startswith("mutated.tflite: ")
+        return
+    analyze_model(model, make_options())
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_real_models_never_crash(sample_bytes, data):
+    buf = bytearray(sample_bytes)
+    for _ in range(data.draw(st.integers(1, 8))):
+        pos = data.draw(st.integers(0, len(buf) - 1))
+        buf[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.one_of(st.none(), st.integers(8, len(buf))))
+    _analyze_or_reject(bytes(buf[:cut] if cut else buf))
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_small_model_headers_never_crash(corpus, data):
+    """Small models: every mutation lands in the flatbuffer structure, not in weights."""
+    sample = (corpus / "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_2x2x3.tflite"
+              ).read_bytes()
+    buf = bytearray(sample)
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(buf) - 1))
+        buf[pos] = data.draw(st.integers(0, 255))
+    _analyze_or_reject(bytes(buf))
+
+
+def test_good_model_exit_0_and_json(corpus, capsys):
+    assert main(["analyze", str(corpus / SAMPLE), "--json"]) == 0
+    assert '"ops_total": 71' in capsys.readouterr().out
+
+
+def test_analyzer_never_imports_tensorflow():
+    code = ("import sys, analyzer.analyze, analyzer.cli_analyze, analyzer.reference; "
+            "import analyzer.logs, analyzer.compiled, analyzer.compare; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'tf_keras', 'keras')]; print(bad); sys.exit(bool(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
