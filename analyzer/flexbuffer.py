@@ -22,6 +22,7 @@ _TYPED_VECTORS = {VECTOR_INT: INT, VECTOR_UINT: UINT, VECTOR_FLOAT: FLOAT, VECTO
 _FIXED_VECTORS = {16 + 3 * (n - 2) + k: ((INT, UINT, FLOAT)[k], n)
                   for n in (2, 3, 4) for k in range(3)}
 _MAX_DEPTH = 32
+_MAX_VALUES = 1_000_000  # shared offsets could otherwise make decoding explode
 
 
 class FlexBufferError(ValueError):
@@ -32,6 +33,7 @@ class _Reader:
     def __init__(self, buf):
         self.buf = memoryview(buf)
         self.size = len(self.buf)
+        self.budget = _MAX_VALUES
 
     def _check(self, pos: int, length: int) -> None:
         if pos < 0 or length < 0 or pos + length > self.size:
@@ -73,6 +75,9 @@ class _Reader:
     def value(self, pos: int, parent_width: int, packed: int, depth: int = 0):
         if depth > _MAX_DEPTH:
             raise FlexBufferError("nesting deeper than 32 levels")
+        self.budget -= 1
+        if self.budget < 0:
+            raise FlexBufferError(f"more than {_MAX_VALUES} values: damaged offsets")
         kind, width = packed >> 2, 1 << (packed & 3)
         if kind == NULL:
             return None

@@ -1,0 +1,118 @@
+"""Compiled `*_edgetpu.tflite` files of the corpus: custom ops, packages, per-op ground truth."""
+
+import csv
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from analyzer import compiled
+from analyzer.compare import truth_from_compiled
+from analyzer.model import read_model
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+pytestmark = pytest.mark.skipif(not (CORPUS / "PAIRS.tsv").is_file(),
+                                reason=f"ground-truth corpus not found at {CORPUS}")
+
+
+def _pairs() -> list[dict]:
+    if not (CORPUS / "PAIRS.tsv").is_file():
+        return []
+    with open(CORPUS / "PAIRS.tsv", newline="") as f:
+        return [r for r in csv.DictReader(f, delimiter="\t") if r["kind"] == "pair"]
+
+
+PAIRS = _pairs()
+
+
+def _histogram(text: str) -> Counter:
+    counts = Counter()
+    for item in text.split():
+        name, _, count = item.rpartition(":")
+        counts[name] += int(count)
+    return counts
+
+
+def _key(op) -> str:
+    return f"CUSTOM:{op.custom_code}" if op.opcode == "CUSTOM" else op.opcode
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p["cpu_model"][-60:])
+def test_truth_from_compiled_matches_pairs_tsv(pair):
+    cpu = read_model(CORPUS / pair["cpu_model"])
+    out = read_model(CORPUS / pair["edgetpu_model"])
+    truth = truth_from_compiled(cpu, out)
+    ops = {(sg.index, op.index): op for sg in cpu.subgraphs for op in sg.operators}
+    assert truth.keys() == ops.keys()
+    on_cpu = Counter(_key(ops[k]) for k, where in truth.items() if where == "CPU")
+    assert on_cpu == _histogram(pair["ops_left_on_cpu"])
+    desc = compiled.describe(out)
+    assert desc["tpu_subgraphs"] == int(pair["edgetpu_custom_ops"])
+    assert compiled.is_compiled(out) and not compiled.is_compiled(cpu)
+    assert Counter(desc["cpu_ops_histogram"]) == _histogram(pair["ops_left_on_cpu"])
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p["edgetpu_model"][-60:])
+def test_every_package_is_read(pair):
+    desc = compiled.describe(read_model(CORPUS / pair["edgetpu_model"]))
+    assert desc["warnings"] == []
+    for op in desc["custom_ops"]:
+        package = op["package"]
+        assert package["min_runtime_version"] in (10, 11, 12, 13, 14)
+        types = {e["type"] for e in package["executables"]}
+        assert types in ({"STAND_ALONE"}, {"EXECUTION_ONLY", "PARAMETER_CACHING"})
+        main = next(e for e in package["executables"] if e["type"] != "PARAMETER_CACHING")
+        # The executable's layers are the custom op's boundary tensors, by name.
+        assert main["inputs"] == op["inputs"] or set(main["inputs"]) <= set(op["inputs"])
+        assert set(main["outputs"]) <= set(op["outputs"])
+        assert all(e["chip"] == "beagle" for e in package["executables"])
+
+
+def test_describe_deeplab_boundary_and_cpu_ops():
+    path = CORPUS / "pairs/edgetpu/deeplabv3_mnv2_pascal_quant_edgetpu.tflite"
+    desc = compiled.describe(read_model(path))
+    assert desc["model"]["kind"] == "compiled"
+    assert [t["name"] for t in desc["boundary_tensors"]["inputs"]] == [
+        "MobilenetV2/MobilenetV2/input"]
+    assert [t["name"] for t in desc["boundary_tensors"]["outputs"]] == [
+        "aspp0/Relu", "image_pooling/Relu"]
+    assert desc["cpu_ops_histogram"] == {"ARG_MAX": 1, "CONCATENATION": 1, "CONV_2D": 2,
+                                         "RESIZE_BILINEAR": 3}
+    text = compiled.render_text(desc)
+    assert "1 Edge TPU subgraph(s), 7 op(s) left on the CPU" in text
+    assert "PARAMETER_CACHING" in text
+
+
+def test_compiler_16_options_carry_chip_ids():
+    path = CORPUS / "pairs/coral_transfer/mobilenet_v2_1.0_224_quant_edgetpu.tflite"
+    (op,) = compiled.describe(read_model(path))["custom_ops"]
+    assert op["options"]["chip_ids"] == [18] and op["options"]["extra_executables"] == 0
+    assert op["package"]["min_runtime_version"] == 14
+
+
+def test_damaged_package_is_reported_not_raised(tmp_path):
+    source = (CORPUS / "pairs/EdgeTPU_Analysis/InOut/model_padding"
+              / "model_padding_2x2x3_edgetpu.tflite")
+    model = read_model(source)
+    (op,) = [o for o in model.operators if o.custom_code == compiled.EDGETPU_CUSTOM_CODE]
+    offset, _ = op.custom_options
+    data = bytearray(source.read_bytes())
+    package_at = bytes(data).index(b"DWN1", offset) - 4
+    data[package_at:package_at + 4] = (10**9).to_bytes(4, "little")  # root offset past the end
+    damaged = tmp_path / "damaged_edgetpu.tflite"
+    damaged.write_bytes(bytes(data))
+    desc = compiled.describe(read_model(damaged))
+    assert desc["tpu_subgraphs"] == 1
+    assert desc["custom_ops"][0]["package"] is None
+    assert "unreadable" in desc["warnings"][0]
+
+
+def test_compiled_model_with_nothing_mapped_has_no_custom_op(tmp_path):
+    cpu = CORPUS / "pairs/Franco@39e2fdc/model.tflite"
+    copy = tmp_path / "model.tflite"
+    shutil.copy(cpu, copy)
+    model = read_model(copy)
+    assert not compiled.is_compiled(model)
+    assert set(truth_from_compiled(model, model).values()) == {"CPU"}
+    assert compiled.describe(model)["tpu_subgraphs"] == 0
