@@ -19,15 +19,27 @@ class FlatbufferError(ValueError):
     """The bytes are not a well-formed flatbuffer (bad offset, length past the end…)."""
 
 
+_VECTOR_STRUCTS: dict[tuple[int, str], struct.Struct] = {}
+_SCALAR_STRUCTS = {fmt: struct.Struct("<" + fmt) for fmt in _SIZES}
+
+
+def _vector_struct(count: int, fmt: str) -> struct.Struct:
+    key = (count, fmt)
+    found = _VECTOR_STRUCTS.get(key)
+    if found is None:
+        found = _VECTOR_STRUCTS[key] = struct.Struct(f"<{count}{fmt}")
+    return found
+
+
 class Table:
     """One flatbuffer table: `buf` is any bytes-like object, `pos` the table's start."""
 
-    __slots__ = ("buf", "pos", "_vtable", "_vsize")
+    __slots__ = ("buf", "pos", "end", "_vtable", "_vsize")
 
-    def __init__(self, buf, pos: int):
+    def __init__(self, buf, pos: int, end: int | None = None):
         self.buf = buf
         self.pos = pos
-        end = len(buf)
+        self.end = end = len(buf) if end is None else end
         if pos < 0 or pos + 4 > end:
             raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
         vtable = pos - _I32.unpack_from(buf, pos)[0]
@@ -45,40 +57,37 @@ class Table:
         rel = _U16.unpack_from(self.buf, self._vtable + slot)[0]
         if not rel:
             return 0
-        pos = self.pos + rel
-        if pos + 1 > len(self.buf):
-            raise FlatbufferError(f"field at {pos} outside the file")
-        return pos
+        return self.pos + rel
 
     def scalar(self, slot: int, fmt: str, default=0):
         pos = self._field(slot)
         if not pos:
             return default
-        if pos + _SIZES[fmt] > len(self.buf):
+        if pos + _SIZES[fmt] > self.end:
             raise FlatbufferError(f"scalar at {pos} runs past the end of the file")
-        return struct.unpack_from("<" + fmt, self.buf, pos)[0]
+        return _SCALAR_STRUCTS[fmt].unpack_from(self.buf, pos)[0]
 
     def _indirect(self, slot: int) -> int:
         pos = self._field(slot)
         if not pos:
             return 0
-        if pos + 4 > len(self.buf):
+        if pos + 4 > self.end:
             raise FlatbufferError(f"offset at {pos} runs past the end of the file")
         return pos + _U32.unpack_from(self.buf, pos)[0]
 
     def table(self, slot: int) -> Table | None:
         pos = self._indirect(slot)
-        return Table(self.buf, pos) if pos else None
+        return Table(self.buf, pos, self.end) if pos else None
 
     def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
         """(start of the elements, element count); (0, 0) when the field is absent."""
         pos = self._indirect(slot)
         if not pos:
             return 0, 0
-        if pos + 4 > len(self.buf):
+        if pos + 4 > self.end:
             raise FlatbufferError(f"vector at {pos} outside the file")
         count = _U32.unpack_from(self.buf, pos)[0]
-        if pos + 4 + count * elem_size > len(self.buf):
+        if pos + 4 + count * elem_size > self.end:
             raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
         return pos + 4, count
 
@@ -86,14 +95,14 @@ class Table:
         start, count = self._vector(slot, 1)
         if not start:
             return None
-        return bytes(self.buf[start:start + count]).decode("utf-8", "replace")
+        return self.buf[start:start + count].decode("utf-8", "replace")
 
     def scalars(self, slot: int, fmt: str) -> tuple | None:
         """A vector of scalars as a tuple, or None when the field is absent."""
         start, count = self._vector(slot, _SIZES[fmt])
         if not start:
             return None
-        return struct.unpack_from(f"<{count}{fmt}", self.buf, start)
+        return _vector_struct(count, fmt).unpack_from(self.buf, start)
 
     def byte_span(self, slot: int) -> tuple[int, int]:
         """(offset, length) of a byte vector, without copying it."""
@@ -101,8 +110,11 @@ class Table:
 
     def tables(self, slot: int) -> list[Table]:
         start, count = self._vector(slot, 4)
-        offsets = struct.unpack_from(f"<{count}I", self.buf, start) if count else ()
-        return [Table(self.buf, start + 4 * i + off) for i, off in enumerate(offsets)]
+        if not count:
+            return []
+        offsets = _vector_struct(count, "I").unpack_from(self.buf, start)
+        buf, end = self.buf, self.end
+        return [Table(buf, start + 4 * i + off, end) for i, off in enumerate(offsets)]
 
 
 def root(buf, identifier: bytes | None = None) -> Table:

@@ -188,7 +188,7 @@ def parse_model(buf, path: str = "<bytes>") -> Model:
     opcodes = [_opcode_name(t) for t in model.tables(6)]
     buffers = _buffer_spans(model)
     subgraphs = [_subgraph(i, t, opcodes, buffers) for i, t in enumerate(model.tables(8))]
-    metadata = {m.string(4) or "": m.scalar(6, "I", 0) for m in model.tables(14)}
+    metadata = {m.string(4) or "": m.scalar(6, "I", 0) for m in model.tables(16)}
     return Model(path, len(buf), model.scalar(4, "I", 0), model.string(10) or "", subgraphs,
                  metadata, buf)
 

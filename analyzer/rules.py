@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, cached_property
 
 from analyzer.compilers import Compiler
 from analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
@@ -96,15 +97,15 @@ class OpContext:
     compiler: Compiler
     runtime: int
 
-    @property
+    @cached_property
     def inputs(self) -> list[Tensor]:
         return self.subgraph.input_tensors(self.op)
 
-    @property
+    @cached_property
     def outputs(self) -> list[Tensor]:
         return self.subgraph.output_tensors(self.op)
 
-    @property
+    @cached_property
     def activations(self) -> list[Tensor]:
         """Non-constant, non-state inputs and all outputs: what the TPU computes on."""
         ins = [t for t in self.inputs if not t.is_constant and not t.is_variable]
@@ -473,5 +474,7 @@ def bilinear_resize_ratio(ctx: OpContext) -> str | None:
 _MAX_BILINEAR_RATIO = 8
 
 
-def checks_for(opcode: str) -> list[Rule]:
-    return [r for r in RULES if r.applies_to(opcode)]
+@cache
+def checks_for(opcode: str) -> tuple[Rule, ...]:
+    """The rules that apply to an op type, in check order (cached: called once per op)."""
+    return tuple(r for r in RULES if r.applies_to(opcode))
