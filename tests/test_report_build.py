@@ -27,6 +27,7 @@ from tpulens.errors import InputError
 
 HOSTILE = '"><script>window.__pwned=1;alert(1)</script>'
 HOSTILE_IMG = "'\"><img src=x onerror=\"window.__pwned=2;alert(2)\">"
+HOSTILE_FILE = "x'\"><svg onload=alert(3)>"  # no '/': file and directory names
 
 
 def read(site: Path, rel: str) -> str:
@@ -187,17 +188,21 @@ def test_hostile_names_render_inert(tmp_path):
     results = tmp_path / "results"
     ops = [sample.op(0, HOSTILE, "TPU", sample.MAPPED, name=HOSTILE_IMG),
            sample.op(1, "CUSTOM", "CPU", HOSTILE, "UNSUPPORTED_OP", name=HOSTILE)]
-    sample.write(results, f"analysis/{HOSTILE}.json", sample.analysis(HOSTILE_IMG, ops))
+    sample.write(results, f"analysis/{HOSTILE_FILE}.json", sample.analysis(HOSTILE_IMG, ops))
     record = sample.record(HOSTILE, HOSTILE_IMG, {"accuracy": 0.5, "size_bytes": 10},
-                           analysis=f"analysis/{HOSTILE}.json", notes=[HOSTILE])
+                           analysis=f"analysis/{HOSTILE_FILE}.json", notes=[HOSTILE])
     record["params"] = {HOSTILE: HOSTILE_IMG}
-    sample.write(results, f"{HOSTILE}/{HOSTILE_IMG}.json", record)
-    sample.write(results, f"{HOSTILE}/b.json", sample.record(HOSTILE, "b", {"accuracy": 0.4,
+    sample.write(results, f"{HOSTILE_FILE}/{HOSTILE_FILE}.json", record)
+    sample.write(results, f"{HOSTILE_FILE}/b.json", sample.record(HOSTILE, "b", {"accuracy": 0.4,
                                                                            "size_bytes": 5}))
     site = build_site(results, tmp_path / "site").out
+    assert len(list((site / "experiments").glob("*.html"))) == 1
+    assert len(list((site / "models").glob("*.analysis.json"))) == 1
+    assert HOSTILE_IMG in text_of(read(site, "index.html"))  # shown, as text
     for page in site.rglob("*.html"):
         text = page.read_text()
         assert "<script>window.__pwned" not in text and "<img src=x" not in text, page
+        assert "<svg" not in text, page
         for tag in re.findall(r"<script[^>]*>", text):
             assert tag in ('<script src="../assets/site.js">', '<script src="assets/site.js">',
                            '<script src="../assets/plotly.min.js">',
