@@ -32,7 +32,15 @@ STATUSES = (
 _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 _ROW = re.compile(r"([A-Z][A-Z0-9_]*)\s+(\d+)(?:\s+(\S.*))?")
 _HEADER = re.compile(r"Operator\s+Count\s+Status\b")
-_VERSION = re.compile(r"Edge ?TPU Compiler version\s+(\S+)", re.I)
+_VERSION = re.compile(r"Edge ?TPU Compiler version\s+(\d+(?:\.\d+)+)", re.I)
+# Pastes that lost their line breaks glue lines together ("…231 ms.Input model: a.tflite").
+_GLUED = re.compile(r"(?<=\S)(?=Edge TPU Compiler version|Models? compiled successfully|"
+                    r"Input model:|Output model:|Model successfully compiled|"
+                    r"Number of operations that will run|See the operation log|"
+                    r"On-chip memory|Off-chip memory|Number of Edge TPU subgraphs|"
+                    r"Total number of operations|Operation log:)")
+_GLUE_HINT = re.compile("Edge TPU|compiled successfully|model:|Number of|See the|-chip memory|"
+                        "Operation log:")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _FLAG_NAMES = {
     "-s": "show_operations", "-a": "enable_multiple_subgraphs", "-d": "search_delegate",
@@ -47,6 +55,7 @@ _SUMMARY = (
     ("Output size:", "output_size", "size"),
     ("On-chip memory used for caching model parameters:", "on_chip_used", "size"),
     ("On-chip memory remaining for caching model parameters:", "on_chip_remaining", "size"),
+    ("On-chip memory available for caching model parameters:", "on_chip_available", "size"),
     ("Off-chip memory used for streaming uncached model parameters:", "off_chip_used", "size"),
     ("Number of Edge TPU subgraphs:", "tpu_subgraphs", "int"),
     ("Total number of operations:", "ops_total", "int"),
@@ -440,8 +449,15 @@ def parse_log(text: str) -> ParsedLog:
         parser.log.kind = "empty"
         parser.log.warnings.append("empty text: nothing to parse")
         return parser.log
+    glued = 0
     for line in lines:
-        parser.line(line)
+        parts = _GLUED.split(line) if _GLUE_HINT.search(line, 1) else (line,)
+        glued += len(parts) - 1
+        for part in parts:
+            parser.line(part)
+    if glued:
+        parser.warn(f"{glued} line break(s) were missing (lines glued together) and were "
+                    f"restored")
     return parser.finish()
 
 

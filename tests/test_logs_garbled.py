@@ -217,3 +217,26 @@ def test_random_bytes_give_a_result_or_input_error(tmp_path_factory, blob):
         parse_log_file(path)
     except InputError as err:
         assert str(path) in str(err)
+
+
+# Compiler 2.0 stdout as pasted in a blog post that lost its line breaks.
+GLUED = """\
+Edge TPU Compiler version 2.0.267685300Model compiled successfully in 231 ms.Input model: m.tflite
+Input size: 3.03KiB
+Output model: m_edgetpu.tflite
+On-chip memory available for caching model parameters: 1.73MiB
+On-chip memory used for caching model parameters: 10.00KiB
+Number of Edge TPU subgraphs: 1
+Total number of operations: 3
+Operation log: m_edgetpu.logModel successfully compiled but not all operations are supported.
+"""
+
+
+def test_glued_lines_are_split_and_old_memory_line_is_read():
+    log = parse_log(GLUED)
+    assert (log.compiler_version, log.compile_time_ms) == ("2.0.267685300", 231)
+    (model,) = log.models
+    assert model.input_model == "m.tflite" and model.summary["operation_log"] == "m_edgetpu.log"
+    assert model.summary["on_chip_available_bytes"] == round(1.73 * 2**20)
+    assert model.not_all_mapped
+    assert any("glued" in w for w in log.warnings)
