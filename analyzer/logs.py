@@ -39,7 +39,7 @@ _GLUED = re.compile(r"(?<=\S)(?=Edge TPU Compiler version|Models? compiled succe
                     r"Number of operations that will run|See the operation log|"
                     r"On-chip memory|Off-chip memory|Number of Edge TPU subgraphs|"
                     r"Total number of operations|Operation log:)")
-_GLUE_HINT = re.compile("Edge TPU|compiled successfully|model:|Number of|See the|-chip memory|"
+_GLUE_HINT = re.compile("Edge TPU|successfully|model:|Number of|See the|-chip memory|"
                         "Operation log:")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _FLAG_NAMES = {
