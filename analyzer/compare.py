@@ -232,6 +232,9 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     result.log = str(log_path) if log_path is not None else None
     if log is not None:
         result.warnings[:0] = [f"log: {w}" for w in log.warnings]
+    if model_log is not None and model_log.input_model and \
+            Path(model_log.input_model).name != cpu_path.name:
+        result.warnings.append(f"the log is for {model_log.input_model}, not {cpu_path.name}")
     if compiled_model is not None and not is_compiled(compiled_model):
         result.warnings.append(f"{compiled_path}: holds no edgetpu-custom-op, so nothing runs "
                                f"on the Edge TPU (or it is not a compiled model)")
