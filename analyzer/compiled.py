@@ -72,7 +72,7 @@ def is_compiled(model) -> bool:
 
 
 def _strings(table: Table, slot: int) -> list:
-    """A flatbuffer vector of strings (or byte vectors) as memoryview slices."""
+    """A flatbuffer vector of strings (or byte vectors) as slices of the table's buffer."""
     start, count = table.byte_span(slot)
     buf = table.buf
     if start + 4 * count > len(buf):
@@ -107,7 +107,11 @@ def _executable(buf) -> Executable:
 
 
 def read_package(buf) -> Package:
-    """Read the DWN1 package header and its executables; raises FlatbufferError on damage."""
+    """Read the DWN1 package header and its executables; raises FlatbufferError on damage.
+
+    The package is copied to bytes once (the flatbuffer reader decodes strings from bytes).
+    """
+    buf = bytes(buf)
     package = root(buf, PACKAGE_IDENTIFIER)
     executables = []
     start, length = package.byte_span(_PKG_MULTI_EXECUTABLE)
