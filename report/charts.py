@@ -67,7 +67,7 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
                            y_meta.better if y_meta.better != "none" else "higher")
     traces = [
         {"type": "scatter", "mode": "markers+text", "name": "variant", "x": xs, "y": ys,
-         "text": names, "textposition": "top center",
+         "text": names, "textposition": "top center", "cliponaxis": False,
          "marker": {"size": 9, "color": POINT_COLOR},
          "hovertemplate": "%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"},
         {"type": "scatter", "mode": "lines+markers", "name": "Pareto front",

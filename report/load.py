@@ -33,7 +33,8 @@ class Record:
     created: str
     notes: list[str]
     path: str  # relative to the results directory
-    analysis_slug: str | None = None
+    analysis_slug: str | None = None  # diagnostics page of artifacts.analysis
+    compiled_slug: str | None = None  # ... of artifacts.compiled_analysis (real compiler)
 
 
 @dataclass
@@ -101,6 +102,11 @@ def _read_json(path: Path, problems: list[str], label: str) -> tuple[bytes, dict
     return raw, data
 
 
+def is_analysis(data: dict) -> bool:
+    """Analysis JSONs share results/analysis/ with other artifacts (e.g. comparisons)."""
+    return isinstance(data.get("summary"), dict) and ("ops" in data or "table" in data)
+
+
 def _record(data: dict, rel: str) -> Record:
     parts = Path(rel).parts
     notes = data.get("notes")
@@ -157,7 +163,7 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
     analyses: dict[Path, Analysis] = {}
     slugs = _Slugs()
 
-    def add_analysis(path: Path, label: str) -> Analysis | None:
+    def add_analysis(path: Path, label: str, quiet: bool = False) -> Analysis | None:
         key = path.resolve()
         if key in analyses:
             return analyses[key]
@@ -165,11 +171,31 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
         if read is None:
             return None
         raw, data = read
+        if not is_analysis(data):
+            if not quiet:
+                problems.append(f"{label}: not an analysis JSON (no summary/ops)")
+            return None
         model = _dict(data.get("model"))
         tflite = _resolve(path.parent, model.get("path"))
         analysis = Analysis(slugs.new(path.stem), path, raw, data, _publishable_model(tflite))
         analyses[key] = analysis
         return analysis
+
+    def referenced(record: Record, artifact: str, rel: str) -> str | None:
+        path = _resolve(results_dir, record.artifacts.get(artifact))
+        if path is None:
+            return None
+        if not path.is_file():
+            problems.append(f"{rel}: {artifact} {record.artifacts[artifact]} not found")
+            return None
+        analysis = add_analysis(path, str(record.artifacts[artifact]))
+        if analysis is None:
+            return None
+        analysis.used_by.append((record.experiment, record.variant))
+        tflite = _resolve(results_dir, record.artifacts.get(
+            "tflite" if artifact == "analysis" else "compiled_tflite"))
+        analysis.tflite = analysis.tflite or _publishable_model(tflite)
+        return analysis.slug
 
     records = []
     record_paths = sorted(
@@ -181,22 +207,11 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
         if read is None:
             continue
         record = _record(read[1], rel)
-        analysis_path = _resolve(results_dir, record.artifacts.get("analysis"))
-        slug = None
-        if analysis_path is not None:
-            if analysis_path.is_file():
-                analysis = add_analysis(analysis_path, record.artifacts["analysis"])
-                if analysis is not None:
-                    slug = analysis.slug
-                    analysis.used_by.append((record.experiment, record.variant))
-                    tflite = _resolve(results_dir, record.artifacts.get("tflite"))
-                    analysis.tflite = analysis.tflite or _publishable_model(tflite)
-            else:
-                problems.append(f"{rel}: analysis {record.artifacts['analysis']} not found")
-        records.append(replace(record, analysis_slug=slug))
+        records.append(replace(record, analysis_slug=referenced(record, "analysis", rel),
+                               compiled_slug=referenced(record, "compiled_analysis", rel)))
 
     for path in sorted((results_dir / "analysis").glob("*.json")):
-        add_analysis(path, path.relative_to(results_dir).as_posix())
+        add_analysis(path, path.relative_to(results_dir).as_posix(), quiet=True)
     for path in extra_analyses:
         if not Path(path).is_file():
             problems.append(f"{path}: analysis file not found")

@@ -12,8 +12,9 @@ from report.load import Analysis, Record
 
 # Metrics shown first, in this order; any other metric follows alphabetically.
 HEADLINE = (
-    "accuracy_int8", "accuracy", "train_accuracy", "coco_AP", "objective", "size_bytes",
-    "gzip_bytes", "compression", "latency_ms_p50", "latency_ms_p90", "edgetpu_share",
+    "accuracy_int8", "accuracy", "accuracy_keras", "accuracy_train", "train_accuracy", "coco_AP",
+    "objective", "size_bytes", "gzip_bytes", "compression_pct", "latency_ms_p50",
+    "latency_ms_p90", "latency_ms_p99", "edgetpu_latency_ms_p50", "edgetpu_share",
     "edgetpu_ops_tpu", "edgetpu_ops_cpu",
 )
 # The accuracy of the deployed .tflite, in order of preference, for charts and verdicts.
@@ -24,8 +25,10 @@ VERDICT_KEYS = ("accuracy_int8", "accuracy", "coco_AP", "objective", "size_bytes
 
 LABELS = {
     "accuracy": "accuracy", "accuracy_int8": "INT8 accuracy", "train_accuracy": "train accuracy",
+    "accuracy_train": "train accuracy", "accuracy_keras": "Keras accuracy",
+    "compression_pct": "compression", "edgetpu_latency_ms_p50": "Edge TPU latency p50",
     "objective": "objective score", "size_bytes": "size", "gzip_bytes": "gzip size",
-    "compression": "compression", "latency_ms_p50": "latency p50", "latency_ms_p90":
+    "latency_ms_p50": "latency p50", "latency_ms_p90":
     "latency p90", "edgetpu_share": "Edge TPU share", "edgetpu_ops_tpu": "ops on TPU",
     "edgetpu_ops_cpu": "ops on CPU", "coco_AP": "COCO AP",
 }
@@ -43,6 +46,8 @@ class MetricMeta:
 def meta(key: str, info: dict | None = None) -> MetricMeta:
     info = info or {}
     unit = str(info.get("unit") or _default_unit(key))
+    if key.startswith("coco_"):
+        unit = "AP"  # shown as pycocotools prints it: 0.824, and -1 for "no such objects"
     better = str(info.get("better") or _default_better(key))
     return MetricMeta(key, LABELS.get(key, key.replace("_", " ")), unit, better)
 
@@ -50,10 +55,12 @@ def meta(key: str, info: dict | None = None) -> MetricMeta:
 def _default_unit(key: str) -> str:
     if key.endswith("_bytes"):
         return "bytes"
-    if key.startswith("latency_ms") or key.endswith("_ms"):
+    if "latency_ms" in key or key.endswith("_ms"):
         return "ms"
-    if key.startswith(("accuracy", "train_accuracy")) or key in ("edgetpu_share", "compression"):
+    if key.startswith(("accuracy", "train_accuracy")) or key == "edgetpu_share":
         return "fraction"
+    if key == "compression_pct":
+        return "%"
     if key.startswith("coco_"):
         return "AP"
     if key.startswith("edgetpu_ops"):
@@ -62,10 +69,10 @@ def _default_unit(key: str) -> str:
 
 
 def _default_better(key: str) -> str:
-    if key.startswith(("accuracy", "coco_", "top")) or key in ("edgetpu_share", "compression",
+    if key.startswith(("accuracy", "coco_", "top")) or key in ("edgetpu_share", "compression_pct",
                                                               "edgetpu_ops_tpu"):
         return "higher"
-    if key.endswith(("_bytes", "_cpu")) or key.startswith("latency") or key == "objective":
+    if key.endswith(("_bytes", "_cpu")) or "latency" in key or key == "objective":
         return "lower"
     return "none"
 
@@ -79,8 +86,10 @@ def format_value(value: float | None, unit: str) -> str:
         return f"{value:,.0f} B"
     if unit == "ms":
         return f"{value:.3f} ms"
-    if unit == "ops":
-        return f"{value:.0f}"
+    if unit == "%":
+        return f"{value:.2f} %"
+    if unit in ("ops", "parameters", "values", "subgraphs") and value == int(value):
+        return f"{value:,.0f}"
     if unit == "AP":
         return "n/a (-1)" if value == -1 else f"{value:.3f}"
     return f"{value:.4g}"
@@ -103,7 +112,7 @@ def provenance(source: str, environment: dict) -> str:
 
 
 def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tuple[float, str]]:
-    """Record metrics plus derived ones (Edge TPU share, compression), each with its source."""
+    """Record metrics plus derived ones (Edge TPU share, compression %), each with its source."""
     out = {k: (v, str(record.metric_info.get(k, {}).get("source") or "")) for k, v in
            record.metrics.items()}
     tpu, cpu = out.get("edgetpu_ops_tpu"), out.get("edgetpu_ops_cpu")
@@ -117,8 +126,8 @@ def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tu
                 source = str(analysis.data.get("source") or summary.get("source") or "")
                 out["edgetpu_share"] = (on_tpu / total, source)
     size, gzip = out.get("size_bytes"), out.get("gzip_bytes")
-    if "compression" not in out and size and gzip and size[0] > 0:
-        out["compression"] = (1 - gzip[0] / size[0], size[1] or gzip[1])
+    if "compression_pct" not in out and size and gzip and size[0] > 0:
+        out["compression_pct"] = (100 * (1 - gzip[0] / size[0]), size[1] or gzip[1])
     return out
 
 

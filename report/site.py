@@ -170,7 +170,8 @@ def compare_payload(exp: Experiment, results: Results) -> dict:
             if value is not None:
                 meta, source = data.metas[key], data.source(record.variant, key)
                 entry["metrics"][key] = [value, m.format_value(value, meta.unit),
-                                         m.provenance(source, record.environment)]
+                                         m.provenance(source, record.environment),
+                                         m.SOURCE_BADGES.get(source, "?")]
         if analysis:
             adata = analysis.data
             entry["table"] = [[str(r.get("operator", "")), str(r.get("status", "")),

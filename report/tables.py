@@ -117,8 +117,9 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
                Cell(record.status, cls=f"status-{record.status}")]
         row += [data.cell(record, key, cls="best" if record.variant in best[key] else "")
                 for key in keys]
-        slug = record.analysis_slug
-        row.append(Cell("diagnostics", href=f"{root}models/{slug}.html") if slug else Cell("–"))
+        slug = record.compiled_slug or record.analysis_slug
+        label = "diagnostics (compiler)" if record.compiled_slug else "diagnostics"
+        row.append(Cell(label, href=f"{root}models/{slug}.html") if slug else Cell("–"))
         row.append(Cell("; ".join(record.notes)))
         rows.append(row)
     metas = data.metas
@@ -158,8 +159,9 @@ def quantization_table(data: ExperimentData) -> Table | None:
     """Study 5's shape: test/train accuracy, ms per image, size in KB, objective score."""
     if "objective" not in data.frame.columns:
         return None
+    train = m.first_present(("accuracy_train", "train_accuracy"), set(data.frame.columns))
     spec = [("accuracy", "test acc. %", lambda v: f"{v * 100:.2f}"),
-            ("train_accuracy", "train acc. %", lambda v: f"{v * 100:.2f}"),
+            (train or "accuracy_train", "train acc. %", lambda v: f"{v * 100:.2f}"),
             ("latency_ms_p50", "ms / image", lambda v: f"{v:.3f}"),
             ("size_bytes", "size KB", lambda v: f"{v / 1024:,.0f}"),
             ("objective", "objective", lambda v: f"{v:.2f}")]
@@ -185,16 +187,23 @@ def compression_table(data: ExperimentData) -> Table | None:
         return None
     records = data.records
     rows = []
-    for key, label in (("accuracy", "FP32 top-1"), ("accuracy_int8", "INT8 top-1")):
+    if "accuracy_int8" in frame.columns:
+        accuracies = (("accuracy", "FP32 top-1"), ("accuracy_int8", "INT8 top-1"))
+    else:  # the runners' names: the Keras model (fake-quant for QAT) and the deployed .tflite
+        accuracies = (("accuracy_keras", "Keras top-1 (FP32 / fake-quant)"),
+                      ("accuracy", "TFLite top-1 (deployed)"))
+    for key, label in accuracies:
         if key in frame.columns:
             rows.append([Cell(label)] + [data.cell(r, key, "fraction") for r in records])
     row = [Cell("compression (size → gzip)")]
     for record in records:
         size, gzip = data.value(record.variant, "size_bytes"), data.value(record.variant,
                                                                            "gzip_bytes")
-        cell = data.cell(record, "compression", "fraction")
-        if size is not None and gzip is not None and cell.sort is not None:
-            cell.text = f"{size:,.0f} → {gzip:,.0f} ({cell.sort * 100:.2f} %)"
+        cell = data.cell(record, "compression_pct", "%")
+        if size is not None and gzip is not None and size > 0:
+            cell = data.cell(record, "gzip_bytes")
+            cell.text = f"{size:,.0f} → {gzip:,.0f} ({(1 - gzip / size) * 100:.2f} %)"
+            cell.sort = 1 - gzip / size
         row.append(cell)
     rows.append(row)
     return Table(f"compress-{data.slug}", ["model"] + data.variants, rows, filterable=False,

@@ -103,7 +103,10 @@ function renderCompare(data, a, b) {
     tr.append(el("th", meta.label));
     for (const v of [va, vb]) {
       const td = el("td", v ? v[1] : "–");
-      if (v) td.title = v[2];
+      if (v) {
+        td.title = v[2];
+        td.append(el("sup", v[3], `src src-${v[3]}`));
+      }
       tr.append(td);
     }
     let cls = "";
@@ -136,6 +139,7 @@ function renderCompare(data, a, b) {
   }
   const ops = document.querySelector("#cmp-ops tbody");
   ops.replaceChildren();
+  document.getElementById("cmp-ops").hidden = counts.size === 0;
   for (const [op, status, na, nb] of Array.from(counts.values()).sort()) {
     const tr = el("tr", undefined, na !== nb ? "changed" : "");
     tr.append(el("td", op), el("td", status), el("td", String(na), na !== nb ? "worse" : ""),
