@@ -70,10 +70,7 @@ def test_complete_log_rows_match_the_model_they_were_compiled_from(log_path, mod
     assert model.complete is True and log.warnings == []
     cpu = read_model(CORPUS / model_path)
     assert model.ops_in_table == len(cpu.operators)
-    by_operator = Counter()
-    for row in model.rows:
-        by_operator[row.operator] += row.count
-    assert by_operator == Counter(op.opcode for op in cpu.operators)
+    assert _by_operator(model) == Counter(op.opcode for op in cpu.operators)
     pair = PAIRS[model_path]
     assert model.ops_in_table == int(pair["cpu_ops_total"])
     if pair["kind"] == "pair":
@@ -82,6 +79,43 @@ def test_complete_log_rows_match_the_model_they_were_compiled_from(log_path, mod
             if row.status != MAPPED:
                 on_cpu[row.operator] += row.count
         assert on_cpu == _histogram(pair["ops_left_on_cpu"])
+
+
+def _by_operator(model) -> Counter:
+    counts = Counter()
+    for row in model.rows:
+        counts[row.operator] += row.count
+    return counts
+
+
+def _claimed_model(cell: str) -> str | None:
+    """SOURCES.tsv 'yes (pairs/x.tflite)' / 'CPU model only (cpu_with_log/x.tflite; …)'."""
+    if not cell.startswith(("yes (", "CPU model only (")):
+        return None
+    path = cell.split("(", 1)[1].split(")")[0].split(";")[0].strip()
+    return path if path.endswith(".tflite") else None
+
+
+# SOURCES.tsv rows whose named corpus model is not the file that was compiled (checked by hand:
+# same file name, different conversion), or is absent from the corpus.
+NOT_THE_COMPILED_FILE = {
+    "EdgeTPU_Analysis__Ops__model_mobilenet__mobilenet_v2_1.0_224_quant_edgetpu.log":
+        "log lists 65 ops (AVERAGE_POOL_2D, no RESHAPE); the test_data model has 66",
+    "coral_transfer@d3b1cea__mobilenet_v2_1.0_224_quant_edgetpu.log":
+        "log lists 72 ops of a Keras transfer model; the test_data model has 66",
+    "EdgeTPU_Analysis__InOut__model_mobilenet_v2__model_mobilenet_v2_wo_fc_1024x1024x3"
+    "_edgetpu.log": "the named cpu_with_log model is not in the corpus",
+}
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if _claimed_model(s["tflite_in_corpus"])],
+                         ids=lambda s: s["file"][:50])
+def test_logs_named_in_sources_match_their_model(source):
+    model_path = CORPUS / _claimed_model(source["tflite_in_corpus"])
+    (model,) = parse_log_file(CORPUS / "logs" / source["file"]).models
+    matches = model_path.exists() and Counter(
+        op.opcode for op in read_model(model_path).operators) == _by_operator(model)
+    assert matches == (source["file"] not in NOT_THE_COMPILED_FILE)
 
 
 # Hand-read from each pasted log: what is cut and how the parser must notice it.
