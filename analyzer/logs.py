@@ -526,6 +526,7 @@ def render_text(log: ParsedLog) -> str:
 
 def bench(repeat: int = 20) -> list[dict]:
     """Log-parsing throughput on the corpus logs (for `make bench`); [] without the corpus."""
+    import os
     import time
 
     corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "logs"
@@ -541,4 +542,5 @@ def bench(repeat: int = 20) -> list[dict]:
     seconds = time.perf_counter() - start
     return [{"name": "parse_log corpus", "files": len(texts), "bytes": size * repeat,
              "seconds": round(seconds, 4), "mb_per_s": round(size * repeat / seconds / 1e6, 2),
-             "logs_per_s": round(len(texts) * repeat / seconds, 1)}]
+             "logs_per_s": round(len(texts) * repeat / seconds, 1),
+             "load_average_1min": round(os.getloadavg()[0], 2)}]
