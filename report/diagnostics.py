@@ -136,7 +136,7 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
         rows.append([
             Cell(str(index), sort=index if isinstance(index, int) else str(index),
                  cls="rc" if n else "",
-                 title=f"root cause of {n} ops leaving the TPU" if n else f"subgraph {subgraph}"),
+                 title=f"root cause of {n} ops leaving the TPU" if n else ""),
             Cell(_opcode(op), title=f"version {op.get('version', '?')}"),
             Cell(_tensors(op, "input_tensors"), title=_tensor_names(op, "input_tensors"),
                  cls="mono"),

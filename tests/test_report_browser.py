@@ -4,13 +4,17 @@ outside, hostile names inert, table filter/sort and the compare page work."""
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import pytest
 
 from report import sample
+from report.cli_serve import QuietHandler
 from report.screenshots import CHROMIUM, chromium
 from report.site import build_site
 
@@ -35,7 +39,9 @@ def site(tmp_path_factory) -> tuple[Path, Path]:
         analysis=f"analysis/{HOSTILE_FILE}.json", notes=[HOSTILE]))
     sample.write(results, f"{HOSTILE_FILE}/b.json", sample.record(
         HOSTILE, "b", {"accuracy": 0.4, "size_bytes": 5, "latency_ms_p50": 2.0}))
-    return results, build_site(results, root / "site").out
+    (root / "tiny.tflite").write_bytes(b"not really a model, just published bytes")
+    sample.write(root, "tiny.json", sample.chain_analysis("tiny.tflite", 4, 2))
+    return results, build_site(results, root / "site", [root / "tiny.json"]).out
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +161,37 @@ def test_compare_two_variants(site, browser):
     expected = round(c["metrics"]["size_bytes"] - a["metrics"]["size_bytes"])
     assert size.locator("td").nth(2).text_content() == f"{expected:+,} B"
     assert not watched.errors and not watched.outside
+
+
+def test_served_from_a_sub_path_with_netron_link(site, browser):
+    """GitHub Pages serves the site under /<repo>/: relative links must still resolve."""
+    _, root = site
+    handler = functools.partial(QuietHandler, directory=str(root.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/{root.name}/"
+    page = browser.new_page()
+    errors, outside = [], []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+
+    def route(r):
+        if r.request.url.startswith(base):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    try:
+        page.goto(base + "experiments/quantization.html")
+        page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
+        page.goto(base + "models/tiny.html")
+        href = page.get_attribute("a.netron", "href")
+        assert href == "https://netron.app/?url=" + quote(base + "models/tiny.tflite", safe="")
+        reply = page.request.get(base + "models/tiny.tflite")  # what Netron would fetch
+        assert reply.ok and reply.body() == (root.parent / "tiny.tflite").read_bytes()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not errors and not outside, (errors, outside)
