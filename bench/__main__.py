@@ -1,0 +1,44 @@
+"""Print every benchmark table: `make bench` (or `python -m bench [analyzer|logs|report|runners]`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pandas as pd
+
+
+def sections(names: list[str]) -> dict:
+    """Import each area's benchmark lazily: report and runners pull in heavier stacks."""
+    out: dict[str, list[dict]] = {}
+    if "analyzer" in names:
+        from bench import analyzer_bench
+
+        out.update(analyzer_bench.run())
+    if "logs" in names:
+        from analyzer import logs
+
+        out["Compiler-log parsing (corpus logs)"] = logs.bench()
+    if "report" in names:
+        from report import bench
+
+        out["Site build"] = bench.run()
+    if "runners" in names:
+        from runners import bench
+
+        out["Runners (quick profile)"] = bench.run()
+    return out
+
+
+def main(argv: list[str]) -> int:
+    names = argv or ["analyzer", "logs", "report", "runners"]
+    pd.set_option("display.width", 200, "display.max_columns", 20)
+    for title, rows in sections(names).items():
+        started = time.strftime("%H:%M:%S")
+        print(f"\n== {title} ({started})")
+        print(pd.DataFrame(rows).to_string(index=False) if rows else "(no rows)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
