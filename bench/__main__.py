@@ -1,4 +1,4 @@
-"""Print every benchmark table: `make bench` (or `python -m bench [analyzer|logs|report|runners]`)."""
+"""Print every benchmark table: `make bench` (or `python -m bench analyzer logs ...`)."""
 
 from __future__ import annotations
 
