@@ -41,6 +41,7 @@ class MetricMeta:
     label: str
     unit: str
     better: str  # higher | lower | none
+    description: str = ""
 
 
 def meta(key: str, info: dict | None = None) -> MetricMeta:
@@ -49,7 +50,8 @@ def meta(key: str, info: dict | None = None) -> MetricMeta:
     if key.startswith("coco_"):
         unit = "AP"  # shown as pycocotools prints it: 0.824, and -1 for "no such objects"
     better = str(info.get("better") or _default_better(key))
-    return MetricMeta(key, LABELS.get(key, key.replace("_", " ")), unit, better)
+    return MetricMeta(key, LABELS.get(key, key.replace("_", " ")), unit, better,
+                      str(info.get("description") or ""))
 
 
 def _default_unit(key: str) -> str:

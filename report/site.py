@@ -52,7 +52,7 @@ class BuildResult:
     problems: list[str]
 
 
-def environment() -> jinja2.Environment:
+def jinja_env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
@@ -255,7 +255,7 @@ def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
     rules = supported_ops()
     nav = {"experiments": bool(experiments),
            "models": bool(results.analyses), "supported_ops": rules is not None}
-    w = Writer(out, environment(), nav)
+    w = Writer(out, jinja_env(), nav)
     w.write(MARKER, b"built by tpulens report\n")
     for asset in sorted((TEMPLATES / "assets").iterdir()):
         w.write(f"assets/{asset.name}", asset.read_bytes())

@@ -124,10 +124,16 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         rows.append(row)
     metas = data.metas
     columns = ["variant", "status"] + [_column_label(metas[k]) for k in keys] + ["model", "notes"]
-    titles = ["", ""] + [f"{k}: {metas[k].better} is better" for k in keys] + ["", ""]
+    titles = ["", ""] + [_column_title(metas[k]) for k in keys] + ["", ""]
     return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles,
                  caption="Best value per column in bold (ok records only). Badges say where a "
                          "number comes from: m measured, p predicted, c compiler, l log.")
+
+
+def _column_title(meta: m.MetricMeta) -> str:
+    direction = f"{meta.better} is better" if meta.better != "none" else "no direction"
+    return f"{meta.key} ({meta.unit or 'no unit'}, {direction})" + (
+        f": {meta.description}" if meta.description else "")
 
 
 def _column_label(meta: m.MetricMeta) -> str:
@@ -137,8 +143,7 @@ def _column_label(meta: m.MetricMeta) -> str:
 
 def params_table(data: ExperimentData) -> Table | None:
     """Only the parameters that differ between variants: what actually distinguishes them."""
-    frame = pd.DataFrame([{k: _plain(v) for k, v in r.params.items()} for r in data.records],
-                         index=data.variants)
+    frame = pd.DataFrame([flatten(r.params) for r in data.records], index=data.variants)
     varying = sorted(c for c in frame.columns if frame[c].astype(str).nunique() > 1)
     if not varying:
         return None
@@ -149,10 +154,18 @@ def params_table(data: ExperimentData) -> Table | None:
                  caption="Parameters that differ between variants.")
 
 
-def _plain(value: object) -> object:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return json.dumps(value, sort_keys=True)
+def flatten(params: dict, prefix: str = "") -> dict[str, object]:
+    """Nested config as dotted keys (train.epochs); lists as JSON text."""
+    out: dict[str, object] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, str | int | float | bool) or value is None:
+            out[name] = value
+        else:
+            out[name] = json.dumps(value, sort_keys=True)
+    return out
 
 
 def quantization_table(data: ExperimentData) -> Table | None:
