@@ -277,6 +277,12 @@ def analyze_file(path, compiler_version: str | None = None,
 def make_options(compiler_version=None, enable_multiple_subgraphs=False,
                  intermediate_tensors=(), min_runtime_version=None) -> Options:
     compiler = get_compiler(compiler_version)
+    if enable_multiple_subgraphs and not compiler.multiple_subgraphs:
+        raise InputError(f"-a/--enable_multiple_subgraphs needs compiler 15.0 or newer, not "
+                         f"{compiler.version}")
+    if intermediate_tensors and not compiler.intermediate_tensors:
+        raise InputError(f"-i/--intermediate_tensors needs compiler 2.1 or newer, not "
+                         f"{compiler.version}")
     if min_runtime_version is not None and not 10 <= min_runtime_version <= 14:
         raise InputError(f"-m/--min_runtime_version {min_runtime_version}: Edge TPU runtimes "
                          "are 10 to 14")

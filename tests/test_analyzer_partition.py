@@ -88,3 +88,10 @@ def test_min_runtime_out_of_range_is_an_input_error():
         analyze(chain_with_cpu_op_in_middle(), min_runtime_version=9)
     with pytest.raises(InputError, match="unknown Edge TPU compiler version"):
         analyze(chain_with_cpu_op_in_middle(), compiler="3.0")
+
+
+def test_flags_the_compiler_did_not_have_yet_are_refused():
+    with pytest.raises(InputError, match="needs compiler 15.0 or newer"):
+        analyze(chain_with_cpu_op_in_middle(), compiler="14.1", enable_multiple_subgraphs=True)
+    with pytest.raises(InputError, match="needs compiler 2.1 or newer"):
+        analyze(chain_with_cpu_op_in_middle(), compiler="2.0", intermediate_tensors=["a"])
