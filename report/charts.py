@@ -65,14 +65,14 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
     front = m.pareto_front([(x, y) for _, x, y in pts],
                            x_meta.better if x_meta.better != "none" else "lower",
                            y_meta.better if y_meta.better != "none" else "higher")
-    traces = [
-        {"type": "scatter", "mode": "markers+text", "name": "variant", "x": xs, "y": ys,
-         "text": names, "textposition": "top center", "cliponaxis": False,
-         "marker": {"size": 9, "color": POINT_COLOR},
-         "hovertemplate": "%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"},
-        {"type": "scatter", "mode": "lines+markers", "name": "Pareto front",
-         "x": [xs[i] for i in front], "y": [ys[i] for i in front], "hoverinfo": "skip",
-         "line": {"color": FRONT_COLOR, "dash": "dot"},
+    hover = "%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"
+    traces = [  # only the front is labelled: labels of a dense cloud overlap
+        {"type": "scatter", "mode": "markers", "name": "variant", "x": xs, "y": ys,
+         "text": names, "marker": {"size": 9, "color": POINT_COLOR}, "hovertemplate": hover},
+        {"type": "scatter", "mode": "lines+markers+text", "name": "Pareto front",
+         "x": [xs[i] for i in front], "y": [ys[i] for i in front],
+         "text": [names[i] for i in front], "textposition": "top center", "cliponaxis": False,
+         "hovertemplate": hover, "line": {"color": FRONT_COLOR, "dash": "dot"},
          "marker": {"size": 13, "symbol": "diamond-open", "color": FRONT_COLOR}},
     ]
     title = f"{y_meta.label} vs {x_meta.label}"

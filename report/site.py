@@ -111,7 +111,7 @@ def verdict(exp: Experiment) -> list[dict]:
         meta = data.metas[key]
         rows.append({
             "objective": f"{meta.label} ({meta.better} is better)",
-            "winners": best[key],
+            "winners": winner_names(data, key, best[key]),
             "value": m.format_value(data.value(winner, key), meta.unit),
             "provenance": m.provenance(data.source(winner, key), record.environment),
             "badge": m.SOURCE_BADGES.get(data.source(winner, key), "?"),
@@ -125,6 +125,12 @@ def study_tables(data: ExperimentData) -> list[tuple[str, Table]]:
               ("Accuracy and compression", compression_table(data)),
               ("COCO metrics", coco_table(data))]
     return [(heading, t) for heading, t in tables if t is not None]
+
+
+def winner_names(data: ExperimentData, key: str, winners: list[str]) -> list[str]:
+    """The winners, or one phrase when every ok variant ties (no winner at all)."""
+    ok = sum(r.status == "ok" and data.value(r.variant, key) is not None for r in data.records)
+    return [f"all {ok} variants tie"] if len(winners) == ok > 1 else winners
 
 
 def summary_table(experiments: list[Experiment]) -> Table:
@@ -144,7 +150,7 @@ def summary_table(experiments: list[Experiment]) -> Table:
                 winner = best[key][0]
                 record = next(r for r in records if r.variant == winner)
                 cell = exp.data.cell(record, key)
-                cell.text = f"{winner}: {cell.text}"
+                cell.text = f"{', '.join(winner_names(exp.data, key, best[key]))}: {cell.text}"
                 row.append(cell)
             else:
                 row.append(Cell("–", cls="missing"))

@@ -120,7 +120,7 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         slug = record.compiled_slug or record.analysis_slug
         label = "diagnostics (compiler)" if record.compiled_slug else "diagnostics"
         row.append(Cell(label, href=f"{root}models/{slug}.html") if slug else Cell("–"))
-        row.append(Cell("; ".join(record.notes)))
+        row.append(Cell("\n".join(record.notes), cls="notes"))
         rows.append(row)
     metas = data.metas
     columns = ["variant", "status"] + [_column_label(metas[k]) for k in keys] + ["model", "notes"]
