@@ -1,0 +1,53 @@
+"""The analyze and rules commands as a user sees them."""
+
+import json
+
+from analyzer import reference, rules
+from tpulens.cli import main
+
+DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
+
+
+def test_text_report_reads_like_the_compiler_then_explains(corpus, capsys):
+    assert main(["analyze", str(corpus / DEEPLAB), "--compiler-version", "2.1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PREDICTION for ")
+    assert "Number of operations that will run on Edge TPU: 64" in out
+    assert "Number of operations that will run on CPU: 7" in out
+    assert f"{'RESIZE_BILINEAR':<31}{2:<11}{rules.UNSPECIFIED}" in out
+    assert "#65 CONCATENATION -> concat" in out and "root cause: op #63" in out
+
+
+def test_json_follows_the_contract(corpus, capsys):
+    main(["analyze", str(corpus / DEEPLAB), "--json", "-a"])
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"summary", "ops", "table", "errors", "options"}
+    op = result["ops"][65]
+    assert {k: op[k] for k in ("subgraph", "index", "opcode", "placement")} == {
+        "subgraph": 0, "index": 65, "opcode": "CONCATENATION", "placement": "TPU"}
+    assert result["summary"]["tpu_subgraphs"] == 2 and result["options"][
+        "enable_multiple_subgraphs"] is True
+
+
+def test_compiled_model_is_described(corpus, capsys):
+    compiled = corpus / DEEPLAB.replace(".tflite", "_edgetpu.tflite")
+    assert main(["analyze", str(compiled)]) == 0
+    assert "1 Edge TPU subgraph" in capsys.readouterr().out
+
+
+def test_rules_reference_lists_every_supported_op(capsys):
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    for row in reference.supported_ops():
+        assert f"| `{row['opcode']}` |" in out
+    assert main(["rules", "--compiler-version", "14.1", "--json"]) == 0
+    ops = {r["opcode"]: r for r in json.loads(capsys.readouterr().out)["ops"]}
+    assert ops["TRANSPOSE"]["available"] is False and ops["CONV_2D"]["available"] is True
+
+
+def test_supported_ops_doc_is_generated_from_the_table(capsys):
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "SUPPORTED_OPS.md"
+    main(["rules"])
+    assert doc.read_text() == capsys.readouterr().out, "regenerate: tpulens rules > " + str(doc)
