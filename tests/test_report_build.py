@@ -295,3 +295,22 @@ def test_diagnostics_of_a_real_corpus_model(tmp_path):
     for row in analysis["table"]:
         assert row["status"] in text
     assert (site / "models/deeplab.tflite").read_bytes() == model.read_bytes()
+
+
+def test_compiled_analysis_is_linked_and_other_artifacts_are_skipped(tmp_path):
+    results = tmp_path / "results"
+    predicted = sample.chain_analysis("m.tflite", 6, 3)
+    compiled = dict(sample.chain_analysis("m_edgetpu.tflite", 6), source="compiler")
+    sample.write(results, "analysis/e-v.json", predicted)
+    sample.write(results, "analysis/e-v.compiled_analysis.json", compiled)
+    sample.write(results, "analysis/e-v.comparison.json", {"disagreements": []})
+    record = sample.record("e", "v", {"accuracy": 0.5}, analysis="analysis/e-v.json")
+    record["artifacts"]["compiled_analysis"] = "analysis/e-v.compiled_analysis.json"
+    sample.write(results, "e/v.json", record)
+    site = build_site(results, tmp_path / "site")
+    assert not site.problems
+    pages = sorted(p.name for p in (site.out / "models").glob("*.html"))
+    assert pages == ["e-v.compiled_analysis.html", "e-v.html", "index.html"]
+    experiment = read(site.out, "experiments/e.html")
+    assert 'href="../models/e-v.compiled_analysis.html">diagnostics (compiler)' in experiment
+    assert "real edgetpu_compiler output" in read(site.out, "models/e-v.compiled_analysis.html")
