@@ -10,6 +10,7 @@ import mmap
 import os
 import struct
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from analyzer import schema
@@ -38,9 +39,14 @@ class Tensor:
     shape: tuple[int, ...]
     shape_signature: tuple[int, ...] | None
     buffer_size: int
-    quantization: Quantization | None
     buffer_offset: int = 0  # where the constant data starts in the file (0: none or external)
     is_variable: bool = False
+    quantization_table: Table | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def quantization(self) -> Quantization | None:
+        """Read on first use: most analyses never look at scales and zero points."""
+        return _quantization(self.quantization_table)
 
     @property
     def is_constant(self) -> bool:
@@ -159,9 +165,9 @@ def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, 
             shape=t.scalars(4, "i") or (),
             shape_signature=t.scalars(18, "i"),
             buffer_size=size,
-            quantization=_quantization(t.table(12)),
             buffer_offset=offset,
             is_variable=bool(t.scalar(14, "?", False)),
+            quantization_table=t.table(12),
         ))
     operators = []
     for o_index, o in enumerate(table.tables(10)):
