@@ -117,7 +117,9 @@ def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tu
     """Record metrics plus derived ones (Edge TPU share, compression %), each with its source."""
     out = {k: (v, str(record.metric_info.get(k, {}).get("source") or "")) for k, v in
            record.metrics.items()}
-    tpu, cpu = out.get("edgetpu_ops_tpu"), out.get("edgetpu_ops_cpu")
+    # A real compiler's counts, when the runners had one, beat the analyzer's prediction.
+    tpu = out.get("edgetpu_ops_tpu_compiler") or out.get("edgetpu_ops_tpu")
+    cpu = out.get("edgetpu_ops_cpu_compiler") or out.get("edgetpu_ops_cpu")
     if "edgetpu_share" not in out:
         if tpu and cpu is not None and tpu[0] + cpu[0] > 0:
             out["edgetpu_share"] = (tpu[0] / (tpu[0] + cpu[0]), tpu[1])

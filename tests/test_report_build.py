@@ -314,3 +314,18 @@ def test_compiled_analysis_is_linked_and_other_artifacts_are_skipped(tmp_path):
     experiment = read(site.out, "experiments/e.html")
     assert 'href="../models/e-v.compiled_analysis.html">diagnostics (compiler)' in experiment
     assert "real edgetpu_compiler output" in read(site.out, "models/e-v.compiled_analysis.html")
+
+
+def test_derived_metrics_prefer_the_real_compiler_and_keep_provenance():
+    from report.load import Record
+    from report.metrics import effective_metrics
+
+    metrics = {"edgetpu_ops_tpu": 9, "edgetpu_ops_cpu": 1, "edgetpu_ops_tpu_compiler": 6,
+               "edgetpu_ops_cpu_compiler": 4, "size_bytes": 1000, "gzip_bytes": 800}
+    info = {"edgetpu_ops_tpu": {"source": "predicted"},
+            "edgetpu_ops_tpu_compiler": {"source": "compiler"},
+            "size_bytes": {"source": "measured"}}
+    record = Record("e", "v", "ok", metrics, info, {}, {}, {}, {}, "", "", [], "e/v.json")
+    derived = effective_metrics(record, None)
+    assert derived["edgetpu_share"] == (6 / 10, "compiler")
+    assert derived["compression_pct"] == pytest.approx((100 * (1 - 800 / 1000), "measured"))
