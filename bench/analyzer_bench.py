@@ -93,9 +93,21 @@ def versus_tensorflow(path: Path) -> dict:
             "faster x": round(tf_s / ours_s, 1), "smaller x": round(tf_mb / ours_mb, 1)}
 
 
+def startup() -> list[dict]:
+    """Wall time of `tpulens analyze` on the smallest corpus model: start-up cost."""
+    corpus = sorted(CORPUS.rglob("*.tflite")) if CORPUS.is_dir() else []
+    if not corpus:
+        return []
+    tiny = min(corpus, key=lambda p: p.stat().st_size)
+    seconds, rss = process([str(ROOT / ".venv" / "bin" / "tpulens"), "analyze", str(tiny)], 5)
+    return [{"model": tiny.name, "bytes": tiny.stat().st_size, "wall s": round(seconds, 3),
+             "peak MB": rss, "target s": 0.5}]
+
+
 def run() -> dict[str, list[dict]]:
     paths = models()
     return {
+        "tpulens analyze start-up (best of 5)": startup(),
         "Analyzer in-process (best of 20)": [in_process(p) for p in paths],
         "Whole process: tpulens analyze vs tf.lite.experimental.Analyzer": [
             versus_tensorflow(p) for p in paths],
