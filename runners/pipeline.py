@@ -1,0 +1,290 @@
+"""Run a suite: skip up-to-date records, run the missing steps in worker processes (in
+dependency order, independent steps in parallel), and write one record per variant as soon as
+its steps are done.
+
+The main process never imports TensorFlow: planning and record assembly use only the config,
+the cache manifests and the standard library, so a fully cached run takes seconds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runners import cache, config, records
+from runners.environment import environment, git_commit
+from runners.plan import Plan, build_plan
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the CLI's last line and the benchmark."""
+
+    variants: int = 0
+    up_to_date: int = 0
+    written: int = 0
+    failed: list = field(default_factory=list)  # (experiment/variant, status)
+    steps_run: int = 0
+    steps_cached: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)  # stage → summed worker seconds
+
+
+def default_dirs(suite_path: Path) -> tuple[Path, Path]:
+    """(results dir, cache dir) next to benchmarks.toml."""
+    root = suite_path.resolve().parent
+    return root / "results", root / ".cache" / "tpulens"
+
+
+def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
+              only: list[str] | None = None, results_dir: Path | None = None,
+              cache_dir: Path | None = None, progress: bool = True) -> RunSummary:
+    start = time.perf_counter()
+    suite = config.load(suite_path)
+    default_results, default_cache = default_dirs(Path(suite_path))
+    results_dir = Path(results_dir or default_results)
+    cache_dir = Path(cache_dir or default_cache)
+    plan = build_plan(suite, profile, only)
+    summary = RunSummary(variants=len(plan.variants))
+    stale = []
+    for variant in plan.variants:
+        existing = records.read_record(
+            records.record_path(results_dir, variant.experiment, variant.variant))
+        if existing and existing.get("record_key") == variant.record_key \
+                and existing.get("status") == "ok":
+            summary.up_to_date += 1
+        else:
+            stale.append(variant)
+    if stale:
+        _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
+                suite.path.parent).run()
+    summary.seconds = round(time.perf_counter() - start, 2)
+    return summary
+
+
+class _Runner:
+    """Schedules the steps the stale variants need and writes their records."""
+
+    def __init__(self, plan: Plan, stale, results_dir, cache_dir, jobs, progress, summary,
+                 repo_dir):
+        self.plan, self.stale = plan, stale
+        self.results_dir, self.cache_dir = results_dir, cache_dir
+        self.jobs = max(1, jobs)
+        self.threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        self.progress, self.summary = progress, summary
+        self.git_commit = git_commit(repo_dir)
+        self.done: dict[str, dict] = {}  # key → manifest (outputs absolute)
+        self.failed: dict[str, tuple[str, str]] = {}  # key → (status, note)
+        self.by_name = {(v.experiment, v.variant): v for v in plan.variants}
+
+    def needed(self) -> list[str]:
+        """Keys of every step the stale variants (and their baselines) depend on, in order."""
+        wanted: list[str] = []
+
+        def visit(key):
+            if key in wanted:
+                return
+            for dep in self.plan.nodes[key].deps.values():
+                visit(dep)
+            wanted.append(key)
+
+        for variant in self.stale:
+            baseline = self._baseline(variant)
+            for v in (variant, baseline) if baseline else (variant,):
+                for key in v.steps.values():
+                    visit(key)
+        return wanted
+
+    def run(self) -> None:
+        pending = []
+        self.needed_keys = set(self.needed())
+        for key in self.needed():
+            node = self.plan.nodes[key]
+            manifest = cache.read_manifest(cache.step_dir(self.cache_dir, node.stage, key))
+            if manifest is not None:
+                self.done[key] = _absolute(manifest, self.cache_dir)
+                self.summary.steps_cached += 1
+            else:
+                pending.append(key)
+        written = set()
+        self._write_ready_records(written)
+        if pending:
+            self._execute(pending, written)
+        self._write_ready_records(written)
+
+    def _execute(self, pending: list[str], written: set) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), desc=f"tpulens run ({self.plan.profile})", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        context = multiprocessing.get_context("spawn")
+        running = {}
+        with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=(self.threads, str(self.cache_dir / "logs"))) as pool:
+            try:
+                while pending or running:
+                    self._propagate_failures(pending, bar)
+                    for key in [k for k in pending if self._ready(k)]:
+                        if len(running) >= self.jobs:
+                            break
+                        pending.remove(key)
+                        running[pool.submit(execute, self._payload(key))] = key
+                    if not running:
+                        for key in pending:  # nothing can make these ready any more
+                            self.failed[key] = ("failed", "blocked: a step it waits for "
+                                                          "never finished")
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        key = running.pop(future)
+                        self._finish(key, future, bar)
+                    bar.set_postfix_str(", ".join(self.plan.nodes[k].label
+                                                  for k in running.values())[:60])
+                    self._write_ready_records(written)
+            except BaseException:
+                for future in running:
+                    future.cancel()
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+                raise
+            finally:
+                bar.close()
+
+    def _ready(self, key: str) -> bool:
+        node = self.plan.nodes[key]
+        return all(d in self.done for d in node.deps.values()) and all(
+            a in self.done or a in self.failed or a not in self.needed_keys for a in node.after)
+
+    def _propagate_failures(self, pending: list[str], bar) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for key in list(pending):
+                bad = [d for d in self.plan.nodes[key].deps.values() if d in self.failed]
+                if bad:
+                    self.failed[key] = self.failed[bad[0]]
+                    pending.remove(key)
+                    bar.update(1)
+                    changed = True
+
+    def _payload(self, key: str) -> dict:
+        node = self.plan.nodes[key]
+        return {"key": key, "stage": node.stage, "config": node.config, "label": node.label,
+                "inputs": {role: self.done[dep] for role, dep in node.deps.items()},
+                "cache_dir": str(self.cache_dir), "profile": self.plan.profile,
+                "threads": self.threads}
+
+    def _finish(self, key: str, future, bar) -> None:
+        node = self.plan.nodes[key]
+        try:
+            outcome = future.result()
+        except Exception as err:  # a worker died (e.g. out of memory): record, go on
+            outcome = {"status": "failed", "note": f"worker crashed: {err!r}"}
+        bar.update(1)
+        if outcome["status"] == "ok":
+            self.done[key] = _absolute(outcome["manifest"], self.cache_dir)
+            self.summary.steps_run += 1
+            stage = node.stage
+            self.summary.stage_seconds[stage] = round(
+                self.summary.stage_seconds.get(stage, 0.0) + outcome["manifest"]["seconds"], 3)
+        else:
+            self.failed[key] = (outcome["status"], outcome["note"])
+            bar.write(f"{outcome['status']}: {node.label}: {outcome['note']}")
+
+    def _baseline(self, variant):
+        return self.by_name.get((variant.experiment, variant.baseline)) if variant.baseline \
+            else None
+
+    def _write_ready_records(self, written: set) -> None:
+        for variant in self.stale:
+            name = (variant.experiment, variant.variant)
+            if name in written:
+                continue
+            baseline = self._baseline(variant)
+            keys = list(variant.steps.values()) + (list(baseline.steps.values()) if baseline
+                                                   else [])
+            if not all(k in self.done or k in self.failed for k in keys):
+                continue
+            steps = {role: self.done[k] for role, k in variant.steps.items() if k in self.done}
+            failures = {role: self.failed[k] for role, k in variant.steps.items()
+                        if k in self.failed}
+            baseline_metrics = None
+            if baseline and "evaluate" in baseline.steps and \
+                    baseline.steps["evaluate"] in self.done:
+                baseline_metrics = self.done[baseline.steps["evaluate"]]["metrics"]
+            record = records.assemble(variant, steps, failures, baseline_metrics,
+                                      self.results_dir, self.cache_dir, self.git_commit,
+                                      environment(self.threads, None))
+            records.write_record(self.results_dir, record)
+            written.add(name)
+            self.summary.written += 1
+            if record["status"] != "ok":
+                self.summary.failed.append((f"{name[0]}/{name[1]}", record["status"]))
+
+
+def _absolute(manifest: dict, cache_dir: Path) -> dict:
+    """Manifest outputs are stored relative to the cache dir; resolve them."""
+    out = dict(manifest)
+    out["outputs"] = {k: str(cache_dir / v) if v and not os.path.isabs(v) else v
+                      for k, v in manifest.get("outputs", {}).items()}
+    return out
+
+
+def _init_worker(threads: int, log_dir: str) -> None:
+    """Quiet worker: native TF/LiteRT chatter goes to a per-worker log, not the progress bar;
+    TensorFlow is imported once here so step timings do not include the import."""
+    from runners import tfsetup
+
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log",
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    tfsetup.configure(threads)
+    try:
+        tfsetup.import_tf()
+    except ImportError:
+        pass  # steps that need TensorFlow will say so
+
+
+def execute(payload: dict) -> dict:
+    """Run one step in a worker; the manifest is written last and atomically."""
+    import importlib
+    import traceback
+
+    from runners.stages import Context, StepSkipped
+
+    cache_dir = Path(payload["cache_dir"])
+    out_dir = cache.fresh_dir(cache.step_dir(cache_dir, payload["stage"], payload["key"]))
+    module = importlib.import_module(f"runners.stages.{payload['stage']}")
+    ctx = Context(cache_dir=cache_dir, profile=payload["profile"], threads=payload["threads"])
+    start = time.perf_counter()
+    try:
+        result = module.run(payload["config"], payload["inputs"], out_dir, ctx)
+    except StepSkipped as err:
+        return {"status": "skipped", "note": str(err)}
+    except Exception as err:
+        (out_dir / "error.log").write_text(traceback.format_exc())
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return {"status": "failed", "note": f"{type(err).__name__}: {first[:300]} "
+                                            f"(traceback: {out_dir / 'error.log'})"}
+    manifest = {
+        "key": payload["key"], "stage": payload["stage"], "label": payload["label"],
+        "outputs": {k: _cache_relative(v, cache_dir) for k, v in result.outputs.items()},
+        "metrics": result.metrics, "metric_info": result.metric_info, "notes": result.notes,
+        "info": result.info, "seconds": round(time.perf_counter() - start, 3),
+    }
+    cache.atomic_write_json(out_dir / cache.MANIFEST, manifest)
+    return {"status": "ok", "manifest": manifest}
+
+
+def _cache_relative(path: str, cache_dir: Path) -> str:
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(cache_dir.resolve()))
+    except ValueError:
+        return str(resolved)

@@ -1,0 +1,113 @@
+"""`compile`: which ops run on the Edge TPU.
+
+With `edgetpu_compiler` on PATH the model is really compiled: its log is kept and parsed with
+`analyzer.logs.parse_log`, and the op counts come from the log (source `log`). Without it, the
+analyzer predicts the placement (source `predicted`). Either way the analyzer's per-op analysis
+JSON is written, and when a compiled `*_edgetpu.tflite` ships next to the model (zoo), the
+prediction is compared with the real compiler's output.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from runners.stages import StepResult
+
+COMPILER = "edgetpu_compiler"
+COMPILER_TIMEOUT_S = 600
+
+
+def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
+    from analyzer import analyze_file
+
+    tflite = inputs["tflite"]["outputs"].get("tflite")
+    if not tflite:
+        return StepResult(notes=["compile skipped: the step produced no .tflite"])
+    version = config.get("compiler_version", "16.0")
+    analysis = analyze_file(tflite, compiler_version=version)
+    result = StepResult()
+    summary = analysis["summary"]
+    result.metrics = {"edgetpu_ops_tpu": summary["ops_tpu"], "edgetpu_ops_cpu": summary["ops_cpu"],
+                      "edgetpu_tpu_subgraphs": summary["tpu_subgraphs"]}
+    source = "predicted"
+    result.info["verdict"] = summary["verdict"]
+    if shutil.which(COMPILER):
+        source = _compile_for_real(Path(tflite), out_dir, result)
+    _write_json(out_dir / "analysis.json", analysis)
+    result.outputs["analysis"] = str(out_dir / "analysis.json")
+    shipped = inputs["tflite"]["outputs"].get("compiled_tflite")
+    if shipped:
+        _compare_with_shipped(Path(tflite), Path(shipped), version, out_dir, result)
+        result.outputs.setdefault("compiled_tflite", shipped)
+    result.info["source"] = source
+    for name in ("edgetpu_ops_tpu", "edgetpu_ops_cpu", "edgetpu_tpu_subgraphs"):
+        result.metric_info[name] = {"source": source}
+    return result
+
+
+def _compile_for_real(tflite: Path, out_dir: Path, result: StepResult) -> str:
+    """Run edgetpu_compiler; op counts from its parsed log. Returns the metrics' source."""
+    from analyzer.logs import parse_log
+
+    proc = subprocess.run([COMPILER, "-s", "-o", str(out_dir), str(tflite)], capture_output=True,
+                          text=True, timeout=COMPILER_TIMEOUT_S, check=False)
+    log_text = proc.stdout + proc.stderr
+    (out_dir / "compiler.log").write_text(log_text)
+    result.outputs["compiler_log"] = str(out_dir / "compiler.log")
+    parsed = parse_log(log_text)
+    _write_json(out_dir / "compiler_log.json", parsed.to_json())
+    model = parsed.model_for(tflite.name) or (parsed.models[0] if parsed.models else None)
+    compiled = out_dir / f"{tflite.stem}_edgetpu.tflite"
+    if compiled.exists():
+        result.outputs["compiled_tflite"] = str(compiled)
+    if proc.returncode != 0 or model is None or not model.rows:
+        result.notes.append(f"{COMPILER} exited {proc.returncode}; op counts are predicted")
+        return "predicted"
+    result.metrics["edgetpu_ops_tpu"] = model.mapped_in_table
+    result.metrics["edgetpu_ops_cpu"] = model.ops_in_table - model.mapped_in_table
+    result.info["compiler_version"] = parsed.compiler_version
+    return "log"
+
+
+def _compare_with_shipped(cpu: Path, compiled: Path, version: str, out_dir: Path,
+                          result: StepResult) -> None:
+    """Prediction vs the real compiler's output, via analyzer.compare when it exists."""
+    from analyzer import analyze_file
+
+    try:
+        from analyzer.compare import compare_files
+    except ImportError:
+        compare_files = None
+    if compare_files is not None:
+        comparison = compare_files(cpu, compiled=compiled)
+        _write_json(out_dir / "comparison.json", comparison)
+        result.outputs["comparison"] = str(out_dir / "comparison.json")
+        _comparison_metrics(comparison, result)
+        return
+    compiled_analysis = analyze_file(compiled, compiler_version=version)
+    _write_json(out_dir / "compiled_analysis.json", compiled_analysis)
+    result.outputs["compiled_analysis"] = str(out_dir / "compiled_analysis.json")
+    result.notes.append("analyzer.compare not available: recorded the analysis of the shipped "
+                        "compiled model next to the prediction")
+
+
+def _comparison_metrics(comparison: dict, result: StepResult) -> None:
+    """Numbers from a comparison, taking only the keys it has."""
+    truth = comparison.get("truth") or comparison.get("actual") or {}
+    summary = truth.get("summary", truth) if isinstance(truth, dict) else {}
+    for src, dst in (("ops_tpu", "edgetpu_ops_tpu_compiler"),
+                     ("ops_cpu", "edgetpu_ops_cpu_compiler")):
+        if isinstance(summary.get(src), int):
+            result.metrics[dst] = summary[src]
+            result.metric_info[dst] = {"source": "compiler"}
+    disagreements = comparison.get("disagreements")
+    if isinstance(disagreements, list):
+        result.metrics["edgetpu_prediction_disagreements"] = len(disagreements)
+        result.metric_info["edgetpu_prediction_disagreements"] = {"source": "compiler"}
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2) + "\n")

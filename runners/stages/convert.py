@@ -1,0 +1,72 @@
+"""`convert`: Keras model → `.tflite`, by post-training quantization or quantization-aware
+training (QAT; with `preserve` = sparsity/clusters: PQAT, CQAT, PCQAT from TFMOT's
+collaborative-optimization schemes).
+
+PTQ methods: `float32` (no quantization), `dynamic_range` (int8 weights, float activations),
+`float16` (float16 weights), `int8` (full integer from a representative dataset; `io` picks
+float, uint8 or int8 input/output tensors).
+"""
+
+from __future__ import annotations
+
+from runners import datasets
+from runners.stages import StepResult
+from runners.stages import keras_utils as ku
+from runners.tfsetup import import_tf
+
+QAT_LEARNING_RATE = 1e-4
+
+
+def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
+    tf = import_tf()
+    compress = config["compress"]
+    data = ku.data(config, config["input_size"])
+    model = ku.load(inputs["model"]["outputs"]["model"])
+    metrics = {}
+    if "accuracy_keras" in inputs["model"]["metrics"]:
+        metrics["accuracy_keras"] = inputs["model"]["metrics"]["accuracy_keras"]
+    if compress["method"] == "qat":
+        model = quantize_aware(model, compress.get("preserve", []))
+        ku.compile_classifier(model, QAT_LEARNING_RATE)
+        model.fit(data.x_train, data.y_train, epochs=config["epochs"],
+                  batch_size=config["batch_size"], verbose=0, shuffle=True)
+        ku.recalibrate_batchnorm(model, data.x_train)
+        metrics["accuracy_keras"] = ku.accuracy(model, data.x_test, data.y_test)
+    samples = datasets.representative(data.x_train, config["dataset"]["calibration_samples"])
+    flatbuffer = convert(tf, model, compress["method"], compress.get("io", "float"), samples)
+    path = out_dir / "model.tflite"
+    path.write_bytes(flatbuffer)
+    return StepResult(outputs={"tflite": str(path)}, metrics=metrics)
+
+
+def quantize_aware(model, preserve: list[str]):
+    """Wrap a model for QAT; the scheme keeps earlier sparsity and/or clusters intact."""
+    import tensorflow_model_optimization as tfmot
+
+    quantize = tfmot.quantization.keras
+    combine = tfmot.experimental.combine
+    if not preserve:
+        return quantize.quantize_model(model)
+    if "clusters" in preserve:
+        scheme = combine.Default8BitClusterPreserveQuantizeScheme(
+            preserve_sparsity="sparsity" in preserve)
+    else:
+        scheme = combine.Default8BitPrunePreserveQuantizeScheme()
+    with quantize.quantize_scope():
+        return quantize.quantize_apply(quantize.quantize_annotate_model(model), scheme)
+
+
+def convert(tf, model, method: str, io: str, samples) -> bytes:
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if method != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if method == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if method in ("int8", "qat"):
+        converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if io != "float":
+            io_type = {"uint8": tf.uint8, "int8": tf.int8}[io]
+            converter.inference_input_type = io_type
+            converter.inference_output_type = io_type
+    return converter.convert()

@@ -1,0 +1,61 @@
+"""Small Keras helpers shared by the train, optimize and convert stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from runners import datasets
+from runners.tfsetup import import_tf
+
+
+def compile_classifier(model, learning_rate: float) -> None:
+    tf = import_tf()
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 accuracy of a logits model."""
+    logits = model.predict(x, batch_size=256, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def load(path: str | Path):
+    tf = import_tf()
+    return tf.keras.models.load_model(str(path), compile=False)
+
+
+def save(model, out_dir: Path) -> Path:
+    path = out_dir / "model.h5"
+    model.save(str(path), include_optimizer=False)
+    return path
+
+
+def data(config: dict, input_size: int) -> datasets.Split:
+    return datasets.prepared(config["dataset"], input_size)
+
+
+def recalibrate_batchnorm(model, x: np.ndarray, samples: int = 1024) -> None:
+    """Re-estimate BatchNorm moving statistics from one large training batch.
+
+    After a few dozen training steps the moving averages still lag the weights, and inference
+    accuracy falls to chance while training accuracy is fine; re-estimating the statistics from
+    data ("precise BN") fixes that without more training. QAT wrappers are looked through.
+    """
+    tf = import_tf()
+    layers = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, tf.keras.layers.BatchNormalization):
+            layers.append(inner)
+    if not layers:
+        return
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    model(x[:samples], training=True)
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
