@@ -57,6 +57,16 @@ class ModelPage:
     used_by: list[tuple[str, str]]
     tflite_name: str | None
 
+    @property
+    def title(self) -> str:
+        """Runner artifacts are all called model.tflite: name them by who uses them."""
+        if not self.used_by:
+            return self.name
+        users = ", ".join(f"{e}/{v}" for e, v in self.used_by[:3])
+        more = f" +{len(self.used_by) - 3}" if len(self.used_by) > 3 else ""
+        kind = " compiled" if self.source == "compiler" else ""
+        return f"{users}{more}{kind} ({self.name})"
+
 
 def op_id(subgraph: object, index: object) -> str:
     return f"op-{subgraph}-{index}"

@@ -290,7 +290,7 @@ def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
         w.write(f"models/{page.slug}.node_data.json", _json_bytes(node_data(analysis.data)))
         if analysis.tflite:
             w.write(f"models/{page.slug}.tflite", analysis.tflite.read_bytes())
-        w.page(f"models/{page.slug}.html", "model.html", title=page.name, m=page)
+        w.page(f"models/{page.slug}.html", "model.html", title=page.title, m=page)
     if models:
         w.page("models/index.html", "models.html", title="Model diagnostics", models=models)
     if rules is not None:

@@ -110,6 +110,8 @@ def best_variants(data: ExperimentData) -> dict[str, list[str]]:
 def comparison_table(data: ExperimentData, root: str) -> Table:
     keys = list(data.frame.columns)
     best = best_variants(data)
+    # A note every record carries (e.g. "no Edge TPU attached") is said once, in the caption.
+    common = set.intersection(*(set(r.notes) for r in data.records)) if data.records else set()
     rows = []
     for record in data.records:
         row = [Cell(record.variant, sort=record.variant,
@@ -120,14 +122,18 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         slug = record.compiled_slug or record.analysis_slug
         label = "diagnostics (compiler)" if record.compiled_slug else "diagnostics"
         row.append(Cell(label, href=f"{root}models/{slug}.html") if slug else Cell("–"))
-        row.append(Cell("\n".join(record.notes), cls="notes"))
+        row.append(Cell("\n".join(n for n in record.notes if n not in common), cls="notes"))
         rows.append(row)
     metas = data.metas
     columns = ["variant", "status"] + [_column_label(metas[k]) for k in keys] + ["model", "notes"]
     titles = ["", ""] + [_column_title(metas[k]) for k in keys] + ["", ""]
-    return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles,
-                 caption="Best value per column in bold (ok records only). Badges say where a "
-                         "number comes from: m measured, p predicted, c compiler, l log.")
+    if not any(row[-1].text for row in rows):  # no note left to show
+        rows, columns, titles = [row[:-1] for row in rows], columns[:-1], titles[:-1]
+    caption = ("Best value per column in bold (ok records only). Badges say where a number "
+               "comes from: m measured, p predicted, c compiler, l log.")
+    if common and len(data.records) > 1:
+        caption += " Every variant: " + "; ".join(sorted(common)) + "."
+    return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles, caption=caption)
 
 
 def _column_title(meta: m.MetricMeta) -> str:
