@@ -211,11 +211,17 @@ def environments(results: Results) -> list[dict]:
     out = []
     for key in sorted(groups):
         g = groups[key]
-        out.append({"environment": sorted((str(k), json.dumps(v) if isinstance(v, dict | list)
-                                           else str(v)) for k, v in g["environment"].items()),
+        out.append({"environment": sorted((str(k), _env_text(v))
+                                          for k, v in g["environment"].items()),
                     "records": sorted(g["records"]), "commits": sorted(g["commits"]),
                     "created": (min(g["created"]), max(g["created"])) if g["created"] else None})
     return out
+
+
+def _env_text(value: object) -> str:
+    if value is None:
+        return "–"
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
 
 
 def supported_ops() -> list[dict] | None:
