@@ -138,3 +138,24 @@ def keras_application(tf, spec, input_shape, classes):
     if "alpha" in spec:
         kwargs["alpha"] = spec["alpha"]
     return factory(**kwargs)
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates per image of the conv, depthwise and dense layers (the FLOP budget
+    EfficientNet's scaling trades against accuracy)."""
+    tf = import_tf()
+    layers = tf.keras.layers
+    total = 0
+    for layer in model.layers:
+        layer = getattr(layer, "layer", layer)  # look through tfmot wrappers
+        if isinstance(layer, layers.DepthwiseConv2D):
+            _, h, w, c = layer.output_shape
+            kh, kw = layer.kernel_size
+            total += h * w * c * kh * kw
+        elif isinstance(layer, layers.Conv2D):
+            _, h, w, c_out = layer.output_shape
+            kh, kw = layer.kernel_size
+            total += h * w * c_out * kh * kw * layer.input_shape[-1] // layer.groups
+        elif isinstance(layer, layers.Dense):
+            total += int(layer.input_shape[-1]) * layer.units
+    return int(total)

@@ -102,6 +102,7 @@ class _Runner:
     def run(self) -> None:
         pending = []
         self.needed_keys = set(self.needed())
+        self.priority = self._priorities()
         for key in self.needed():
             node = self.plan.nodes[key]
             manifest = cache.read_manifest(cache.step_dir(self.cache_dir, node.stage, key))
@@ -128,7 +129,9 @@ class _Runner:
             try:
                 while pending or running:
                     self._propagate_failures(pending, bar)
-                    for key in [k for k in pending if self._ready(k)]:
+                    ready = sorted((k for k in pending if self._ready(k)),
+                                   key=lambda k: -self.priority[k])
+                    for key in ready:
                         if len(running) >= self.jobs:
                             break
                         pending.remove(key)
@@ -153,6 +156,23 @@ class _Runner:
                 raise
             finally:
                 bar.close()
+
+    def _priorities(self) -> dict[str, int]:
+        """Steps that more steps wait for go first (training before evaluation), so both
+        workers stay busy and the long chains start early."""
+        dependents: dict[str, set] = {k: set() for k in self.needed_keys}
+        for key in self.needed_keys:
+            for dep in self.plan.nodes[key].deps.values():
+                dependents[dep].add(key)
+
+        memo: dict[str, set] = {}
+
+        def below(key):
+            if key not in memo:
+                memo[key] = set().union(*[{d} | below(d) for d in dependents[key]])
+            return memo[key]
+
+        return {k: len(below(k)) for k in self.needed_keys}
 
     def _ready(self, key: str) -> bool:
         node = self.plan.nodes[key]

