@@ -6,6 +6,7 @@ its buffer holds data and how many bytes, so memory does not grow with the weigh
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import struct
@@ -59,10 +60,7 @@ class Tensor:
 
     @property
     def num_elements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     def to_json(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}

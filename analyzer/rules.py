@@ -8,6 +8,7 @@ and one unit test per rule (the Arm Vela pattern). Sources: docs EDGETPU_RULES.m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -263,10 +264,7 @@ def three_innermost_dims(ctx: OpContext) -> str | None:
     """Tensors may have any rank, but only the 3 innermost dimensions may be larger than 1
     (so the batch must be 1)."""
     for t in ctx.activations:
-        outer = 1
-        for d in t.shape[:-3]:
-            outer *= d
-        if outer > 1:
+        if math.prod(t.shape[:-3]) > 1:
             return f"{t.name!r} has shape {_shape(t)}"
     return None
 
@@ -295,10 +293,7 @@ def constant_weights(ctx: OpContext) -> str | None:
 def one_dimensional_output(ctx: OpContext) -> str | None:
     """A fully-connected or softmax layer must produce a 1-D output (batch 1)."""
     for t in ctx.outputs:
-        outer = 1
-        for d in t.shape[:-1]:
-            outer *= d
-        if outer > 1:
+        if math.prod(t.shape[:-1]) > 1:
             return f"output {t.name!r} has shape {_shape(t)}"
     return None
 
