@@ -12,9 +12,9 @@ Entry point: `run_variant(params, cache_dir, profile)`. `params` is the variant'
 benchmarks.toml (merged with the experiment's), every key optional:
 
 - `export`: "keras" | "float" | "int8" (default "int8"): which model the record measures.
-- `seed` (0), `images` (150), `image_size` (160, multiple of 32), `classes` (Fashion-MNIST
+- `seed` (0), `images` (150), `image_size` (128, multiple of 32), `classes` (Fashion-MNIST
   names, default ["trouser", "bag"]): the generated dataset.
-- `epochs`, `batch_size` (16), `learning_rate` (2e-3): training; one training per distinct
+- `epochs` (60), `batch_size` (8), `learning_rate` (3e-3): training; one training per distinct
   (dataset, epochs, batch_size, learning_rate, seed, image_size) is shared by all variants.
 - `eval_split`: "test" (default), "val", "train" or "all".
 - `calibration_images`: training images used to calibrate int8 quantization.

@@ -18,7 +18,7 @@ from runners.detection.anchors import AnchorSpec, assign
 
 @dataclass(frozen=True)
 class ModelSpec:
-    image_size: int = 160
+    image_size: int = 128
     num_classes: int = 2
     alpha: float = 0.35  # MobileNetV2 width multiplier
     fpn_channels: int = 64
@@ -137,9 +137,9 @@ def train(
     annotations,
     num_classes,
     epochs,
-    batch_size=16,
+    batch_size=8,
     seed=0,
-    learning_rate=2e-3,
+    learning_rate=3e-3,
 ) -> TrainLog:
     """Train in place with focal loss (alpha .25, gamma 1.5) + Huber box loss, both normalized
     by the positive-anchor count, Adam with warm-up and cosine decay.
