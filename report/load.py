@@ -43,8 +43,8 @@ class Analysis:
 
     slug: str
     path: Path
-    raw: bytes
-    data: dict
+    raw: bytes  # published as is
+    data: dict  # normalize_analysis() of it: what the pages read
     tflite: Path | None = None
     used_by: list[tuple[str, str]] = field(default_factory=list)  # (experiment, variant)
 
@@ -100,6 +100,65 @@ def _read_json(path: Path, problems: list[str], label: str) -> tuple[bytes, dict
         problems.append(f"{label}: not a JSON object")
         return None
     return raw, data
+
+
+def _int(value: object, default: int | None) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else "" if value is None else json.dumps(value)
+
+
+def _tensors(value: object) -> list[dict]:
+    out = []
+    for t in value if isinstance(value, list) else []:
+        if isinstance(t, dict):
+            shape = t.get("shape")
+            out.append({"name": _str(t.get("name")), "dtype": _str(t.get("dtype")) or "?",
+                        "shape": [d for d in shape if _int(d, None) is not None]
+                        if isinstance(shape, list) else None})
+    return out
+
+
+def _op(op: dict, position: int) -> dict:
+    return {
+        "subgraph": _int(op.get("subgraph"), 0), "index": _int(op.get("index"), position),
+        "opcode": _str(op.get("opcode")) or "?", "custom_code": _str(op.get("custom_code")),
+        "version": _int(op.get("version"), None),
+        "outputs": [_str(o) for o in op.get("outputs") or [] if o is not None]
+        if isinstance(op.get("outputs"), list) else [],
+        "input_tensors": _tensors(op.get("input_tensors")),
+        "output_tensors": _tensors(op.get("output_tensors")),
+        "placement": "TPU" if op.get("placement") == "TPU" else "CPU",
+        "status": _str(op.get("status")), "reason_code": _str(op.get("reason_code")),
+        "root_cause": _int(op.get("root_cause"), None),
+        "explanation": _str(op.get("explanation")), "fix": _str(op.get("fix")),
+    }
+
+
+def normalize_analysis(data: dict) -> dict:
+    """The analysis with every field the pages read coerced to its contract type, so that a
+    hand-edited or foreign file renders (the original bytes are still what is published)."""
+    ops = data.get("ops") if isinstance(data.get("ops"), list) else []
+    table = data.get("table") if isinstance(data.get("table"), list) else []
+    summary = _dict(data.get("summary"))
+    return {
+        "model": {k: v for k, v in _dict(data.get("model")).items()
+                  if k in ("name", "path", "kind", "size_bytes")},
+        "source": _str(data.get("source") or summary.get("source")),
+        "summary": {k: v for k, v in summary.items()
+                    if isinstance(v, str | int | float) and not isinstance(v, bool)},
+        "options": _dict(data.get("options")),
+        "errors": [_str(e.get("message", e) if isinstance(e, dict) else e)
+                   for e in data.get("errors") or [] if e is not None]
+        if isinstance(data.get("errors"), list) else [],
+        "table": [{"operator": _str(r.get("operator")), "count": _int(r.get("count"), 0),
+                   "status": _str(r.get("status"))} for r in table if isinstance(r, dict)],
+        "ops": [_op(op, i) for i, op in enumerate(ops) if isinstance(op, dict)],
+        "subgraphs": [{"name": _str(_dict(sg).get("name"))} for sg in data.get("subgraphs")]
+        if isinstance(data.get("subgraphs"), list) else [],
+    }
 
 
 def is_analysis(data: dict) -> bool:
@@ -177,7 +236,8 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
             return None
         model = _dict(data.get("model"))
         tflite = _resolve(path.parent, model.get("path"))
-        analysis = Analysis(slugs.new(path.stem), path, raw, data, _publishable_model(tflite))
+        analysis = Analysis(slugs.new(path.stem), path, raw, normalize_analysis(data),
+                            _publishable_model(tflite))
         analyses[key] = analysis
         return analysis
 

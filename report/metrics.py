@@ -124,10 +124,10 @@ def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tu
         if tpu and cpu is not None and tpu[0] + cpu[0] > 0:
             out["edgetpu_share"] = (tpu[0] / (tpu[0] + cpu[0]), tpu[1])
         elif analysis is not None:
-            summary = analysis.data.get("summary") or {}
+            summary = analysis.data["summary"]
             total, on_tpu = summary.get("ops_total"), summary.get("ops_tpu")
             if isinstance(total, int | float) and isinstance(on_tpu, int | float) and total > 0:
-                source = str(analysis.data.get("source") or summary.get("source") or "")
+                source = analysis.data["source"]
                 out["edgetpu_share"] = (on_tpu / total, source)
     size, gzip = out.get("size_bytes"), out.get("gzip_bytes")
     if "compression_pct" not in out and size and gzip and size[0] > 0:

@@ -83,8 +83,11 @@ def _most_interesting_model(site: Path) -> Path | None:
         return None
 
     def cpu_ops(path: Path) -> int:
-        summary = json.loads(path.read_text()).get("summary") or {}
-        value = summary.get("ops_cpu")
+        try:
+            summary = json.loads(path.read_text()).get("summary")
+        except (ValueError, AttributeError):
+            return 0
+        value = summary.get("ops_cpu") if isinstance(summary, dict) else None
         return value if isinstance(value, int) else 0
 
     best = max(pages, key=lambda p: (cpu_ops(p) > 0, -abs(cpu_ops(p) - 8)))

@@ -164,12 +164,13 @@ def summary_table(experiments: list[Experiment]) -> Table:
 def compare_payload(exp: Experiment, results: Results) -> dict:
     """Small JSON the compare page's script reads: metrics and op placement per variant."""
     data = exp.data
-    signatures: list[list] = []
+    signatures: dict[tuple, int] = {}  # op sequence → its index in "opcodes" (insertion order)
     variants = []
     for record in data.records:
-        analysis = results.analysis(record.analysis_slug)
+        slug = record.compiled_slug or record.analysis_slug
+        analysis = results.analysis(slug)
         entry = {"name": record.variant, "status": record.status, "metrics": {},
-                 "model": f"../models/{record.analysis_slug}.html" if analysis else None,
+                 "model": f"../models/{slug}.html" if analysis else None,
                  "table": [], "placement": "", "sig": None}
         for key in data.frame.columns:
             value = data.value(record.variant, key)
@@ -180,21 +181,14 @@ def compare_payload(exp: Experiment, results: Results) -> dict:
                                          m.SOURCE_BADGES.get(source, "?")]
         if analysis:
             adata = analysis.data
-            entry["table"] = [[str(r.get("operator", "")), str(r.get("status", "")),
-                               r.get("count", 0)] for r in adata.get("table") or []
-                              if isinstance(r, dict)]
-            ops = [op for op in adata.get("ops") or [] if isinstance(op, dict)]
-            entry["placement"] = "".join("T" if op.get("placement") == "TPU" else "C"
-                                         for op in ops)
-            sig = [[op.get("subgraph", 0), op.get("index", 0), str(op.get("opcode", "?"))]
-                   for op in ops]
-            if sig not in signatures:
-                signatures.append(sig)
-            entry["sig"] = signatures.index(sig)
+            entry["table"] = [[r["operator"], r["status"], r["count"]] for r in adata["table"]]
+            entry["placement"] = "".join(op["placement"][0] for op in adata["ops"])
+            sig = tuple((op["subgraph"], op["index"], op["opcode"]) for op in adata["ops"])
+            entry["sig"] = signatures.setdefault(sig, len(signatures))
         variants.append(entry)
     metrics = [{"key": k, "label": data.metas[k].label, "unit": data.metas[k].unit,
                 "better": data.metas[k].better} for k in data.frame.columns]
-    return {"variants": variants, "metrics": metrics, "opcodes": signatures}
+    return {"variants": variants, "metrics": metrics, "opcodes": list(signatures)}
 
 
 def environments(results: Results) -> list[dict]:

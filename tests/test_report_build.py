@@ -12,14 +12,14 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from report import sample
 from report.charts import experiment_charts
 from report.cli_serve import make_server
 from report.diagnostics import node_data
-from report.load import load_results
+from report.load import load_results, normalize_analysis
 from report.metrics import pareto_front
 from report.site import build_site, experiments_of
 from tpulens.cli import main as tpulens_main
@@ -137,7 +137,7 @@ def test_diagnostics_page_links_root_causes_and_exports_node_data(study):
     assert (site / "models/detection-int8.analysis.json").read_bytes() == \
         (results / "analysis/detection-int8.json").read_bytes()
     exported = json.loads(read(site, "models/detection-int8.node_data.json"))
-    assert exported == node_data(analysis)
+    assert exported == node_data(normalize_analysis(analysis))
     results_map = exported["graphsData"]["main"]["results"]
     for op in analysis["ops"]:
         assert results_map[op["outputs"][0]]["value"] == (1 if op["placement"] == "TPU" else 0)
@@ -329,3 +329,34 @@ def test_derived_metrics_prefer_the_real_compiler_and_keep_provenance():
     derived = effective_metrics(record, None)
     assert derived["edgetpu_share"] == (6 / 10, "compiler")
     assert derived["compression_pct"] == pytest.approx((100 * (1 - 800 / 1000), "measured"))
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(record_junk=st.dictionaries(st.sampled_from(
+           ["metrics", "metric_info", "params", "artifacts", "environment", "notes", "status",
+            "experiment", "variant", "created", "git_commit"]), JSON, max_size=4),
+       analysis_junk=st.dictionaries(st.sampled_from(
+           ["model", "source", "summary", "table", "errors", "ops", "options", "subgraphs"]),
+           JSON, max_size=3),
+       op_junk=st.dictionaries(st.sampled_from(list(sample.op(0, "ADD", "TPU", "m"))), JSON,
+                               max_size=3))
+def test_malformed_records_and_analyses_never_crash_the_build(tmp_path_factory, record_junk,
+                                                              analysis_junk, op_junk):
+    results = tmp_path_factory.mktemp("junk") / "results"
+    ops = [sample.op(0, "ADD", "TPU", sample.MAPPED), sample.op(1, "CUSTOM", "CPU", "x")]
+    analysis = sample.analysis("m.tflite", ops)
+    ops[1].update(op_junk)
+    analysis.update(analysis_junk)
+    sample.write(results, "analysis/a.json", analysis)
+    record = sample.record("e", "v", {"accuracy": 0.5}, analysis="analysis/a.json")
+    record.update(record_junk)
+    sample.write(results, "e/v.json", record)
+    sample.write(results, "e/w.json", sample.record("e", "w", {"accuracy": 0.6}))
+    site = build_site(results, results.parent / "site", plotly_js="")
+    assert (site.out / "index.html").is_file()
