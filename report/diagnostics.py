@@ -118,8 +118,7 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
     for op in ops:
         subgraph, index, cause = op["subgraph"], op["index"], op["root_cause"]
         if cause is not None:
-            cause_cell = Cell(f"#{cause}", sort=cause, href=f"#{op_id(subgraph, cause)}",
-                              title="the CPU op that cut the TPU partition")
+            cause_cell = Cell(f"#{cause}", sort=cause, href=f"#{op_id(subgraph, cause)}")
         else:
             cause_cell = Cell("")
         n = causes.get((subgraph, index), 0)
@@ -141,6 +140,8 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
         ids.append(op_id(subgraph, index))
     return Table(f"ops-{slug}", ["#", "op", "inputs", "outputs", "placement", "status",
                                  "root cause", "fix"], rows, row_ids=ids,
+                 column_titles=["", "", "", "", "", "", "the CPU op that cut the TPU partition "
+                                "this op belonged to", ""],
                  select_filters=[(4, "placement", sorted({r[4].text for r in rows}))],
                  caption="Hover a status for its reason code, a fix for the explanation, "
                          "a shape for the tensor name.")
