@@ -360,3 +360,15 @@ def test_malformed_records_and_analyses_never_crash_the_build(tmp_path_factory, 
     sample.write(results, "e/w.json", sample.record("e", "w", {"accuracy": 0.6}))
     site = build_site(results, results.parent / "site", plotly_js="")
     assert (site.out / "index.html").is_file()
+
+
+def test_bench_rows_for_make_bench():
+    from report import bench
+
+    rows = bench.run(record_counts=(3, 6), ops=40)
+    names = [r["benchmark"] for r in rows]
+    assert names == ["report.build_3_records", "report.build_6_records",
+                     "report.diagnostics_40_ops", "report.overview_weight_without_plotlyjs",
+                     "report.experiment_weight_without_plotlyjs"]
+    assert all(r["value"] > 0 and r["unit"] in ("s", "bytes") for r in rows)
+    assert rows[3]["value"] < 100_000  # plotly.js (4.8 MB) is not part of the page weight
