@@ -279,5 +279,20 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
         add_analysis(Path(path), str(path))
 
     records.sort(key=lambda r: (r.experiment, r.variant, r.path))
-    return Results(records, list(analyses.values()), problems)
+    return Results(_unique_variants(records, problems), list(analyses.values()), problems)
+
+
+def _unique_variants(records: list[Record], problems: list[str]) -> list[Record]:
+    """Two files claiming the same experiment/variant both stay visible, told apart by path."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for record in records:
+        key = (record.experiment, record.variant)
+        if key in seen:
+            problems.append(f"{record.path}: duplicate variant {record.experiment}/"
+                            f"{record.variant}, shown as '{record.variant} [{record.path}]'")
+            record = replace(record, variant=f"{record.variant} [{record.path}]")
+        seen.add(key)
+        out.append(record)
+    return out
 

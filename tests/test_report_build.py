@@ -372,3 +372,13 @@ def test_bench_rows_for_make_bench():
                      "report.experiment_weight_without_plotlyjs"]
     assert all(r["value"] > 0 and r["unit"] in ("s", "bytes") for r in rows)
     assert rows[3]["value"] < 100_000  # plotly.js (4.8 MB) is not part of the page weight
+
+
+def test_duplicate_variant_names_stay_apart(tmp_path):
+    results = tmp_path / "results"
+    sample.write(results, "e/a.json", sample.record("e", "same", {"accuracy": 0.1}))
+    sample.write(results, "e/b.json", sample.record("e", "same", {"accuracy": 0.9}))
+    site = build_site(results, tmp_path / "site")
+    page = text_of(read(site.out, "experiments/e.html"))
+    assert "10.00 %" in page and "90.00 %" in page
+    assert any("duplicate variant e/same" in p for p in site.problems)
