@@ -32,6 +32,7 @@ def key(types, required=False, choices=(), schema=None) -> Key:
 
 
 NUM = (int, float)
+MAX_REPORTED = 10
 ANY = "any"  # marker: a table whose keys are passed on verbatim (detection params)
 
 SCHEMAS: dict[str, dict[str, Key]] = {
@@ -187,11 +188,14 @@ def load(path: str | Path) -> Suite:
         raise InputError(f"{path}: TOML syntax error: {err}") from None
     errors = validate(data)
     if errors:
-        first_path, message = errors[0]
-        line = locate(text, first_path)
-        where = f"{path}:{line}" if line else str(path)
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise InputError(f"{where}: {first_path}: {message}{more}")
+        lines = []
+        for key_path, message in errors[:MAX_REPORTED]:
+            line = locate(text, key_path)
+            lines.append(f"{path}:{line}: {key_path}: {message}" if line
+                         else f"{path}: {key_path}: {message}")
+        if len(errors) > MAX_REPORTED:
+            lines.append(f"(and {len(errors) - MAX_REPORTED} more problem(s))")
+        raise InputError("\n".join(lines))
     return Suite(path, data)
 
 
@@ -205,7 +209,10 @@ def validate(data: dict) -> list[tuple[str, str]]:
     return errors
 
 
-def _check_table(table: dict, schema_name: str, prefix: str, errors: list) -> None:
+def _check_table(table: dict, schema_name: str, prefix: str, errors: list,
+                 partial: bool = False) -> None:
+    """Types, choices and unknown keys; required keys too unless `partial` (an experiment's
+    defaults and its variants are checked for those once merged)."""
     if schema_name in ("profiles", "datasets", "models", "experiments"):
         item_schema = schema_name[:-1]
         for name, value in table.items():
@@ -215,7 +222,7 @@ def _check_table(table: dict, schema_name: str, prefix: str, errors: list) -> No
             if not isinstance(value, dict):
                 errors.append((path, f"expected a table, got {_type_name(value)}"))
                 continue
-            _check_table(value, item_schema, path, errors)
+            _check_table(value, item_schema, path, errors, partial)
         return
     schema = SCHEMAS[schema_name]
     for name, value in table.items():
@@ -224,13 +231,28 @@ def _check_table(table: dict, schema_name: str, prefix: str, errors: list) -> No
         if spec is None:
             errors.append((path, f"unknown key (allowed: {', '.join(sorted(schema))})"))
             continue
-        _check_value(value, spec, path, errors)
-    for name, spec in schema.items():
+        _check_value(value, spec, path, errors, partial or schema_name == "experiment"
+                     and name in ("defaults", "variants"))
+    if not partial:
+        _check_required(table, schema_name, prefix, errors)
+
+
+def _check_required(table: dict, schema_name: str, prefix: str, errors: list) -> None:
+    for name, spec in SCHEMAS[schema_name].items():
         if spec.required and name not in table:
             errors.append((_join(prefix, name), "required key is missing"))
+        value = table.get(name)
+        if schema_name == "experiment" and name in ("defaults", "variants"):
+            continue  # checked once merged, variant by variant
+        if spec.schema in SCHEMAS and isinstance(value, dict):
+            _check_required(value, spec.schema, _join(prefix, name), errors)
+        elif spec.schema in SCHEMAS and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    _check_required(item, spec.schema, f"{_join(prefix, name)}[{i}]", errors)
 
 
-def _check_value(value, spec: Key, path: str, errors: list) -> None:
+def _check_value(value, spec: Key, path: str, errors: list, partial: bool = False) -> None:
     ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
              for t in spec.types)
     if not ok:
@@ -244,14 +266,14 @@ def _check_value(value, spec: Key, path: str, errors: list) -> None:
     if spec.schema == ANY or spec.schema is None:
         return
     if isinstance(value, dict):
-        _check_table(value, spec.schema, path, errors)
+        _check_table(value, spec.schema, path, errors, partial)
     elif isinstance(value, list):
         for i, item in enumerate(value):
             item_path = f"{path}[{i}]"
             if not isinstance(item, dict):
                 errors.append((item_path, f"expected a table, got {_type_name(item)}"))
                 continue
-            _check_table(item, spec.schema, item_path, errors)
+            _check_table(item, spec.schema, item_path, errors, partial)
 
 
 def _check_references(data: dict, errors: list) -> None:
@@ -286,6 +308,7 @@ def _check_references(data: dict, errors: list) -> None:
                 if p not in profiles:
                     errors.append((f"{vpath}.profiles", f"unknown profile {p!r}"))
             merged = merge(exp.get("defaults", {}), variant)
+            _check_required(merged, "variant", vpath, errors)
             _check_variant(kind, merged, names, models, vpath, errors)
 
 

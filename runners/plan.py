@@ -120,7 +120,7 @@ def _classification(suite, ename, exp, profile_name, profile, nodes) -> list[Var
             deps["teacher"] = train_key(train["teacher"])
         config = {
             "dataset": dataset, "model": model,
-            "epochs": max(1, round(profile["epochs"] * train.get("epochs_scale", 1.0))),
+            "epochs": _epochs(profile["epochs"], train.get("epochs_scale", 1.0)),
             "batch_size": profile.get("batch_size", 64),
             "learning_rate": train.get("learning_rate", 1e-3),
             "seed": train.get("seed", 0),
@@ -140,19 +140,20 @@ def _classification(suite, ename, exp, profile_name, profile, nodes) -> list[Var
         model_input_size = nodes[model_key].config["model"]["input_size"]
         for i, step in enumerate(variant.get("optimize", [])):
             config = {"step": step, "dataset": dataset, "batch_size": profile.get("batch_size", 64),
-                      "epochs": max(1, round(profile["finetune_epochs"]
-                                             * step.get("epochs_scale", 1.0))),
+                      "epochs": _epochs(profile["finetune_epochs"], step.get("epochs_scale", 1.0)),
                       "input_size": model_input_size}
             model_key = _add(nodes, Node("optimize", config, {"model": model_key},
                                          f"{label}: {step['method']}"))
             steps[f"optimize{i}"] = model_key
         compress = dict(variant["compress"])
         compress.setdefault("io", "float")
+        if compress["method"] != "qat":
+            compress.pop("epochs_scale", None)  # only QAT trains: keep PTQ steps shareable
         convert_config = {"compress": compress, "dataset": dataset,
                           "input_size": model_input_size,
                           "batch_size": profile.get("batch_size", 64),
-                          "epochs": max(1, round(profile["finetune_epochs"]
-                                                 * compress.get("epochs_scale", 1.0)))
+                          "epochs": _epochs(profile["finetune_epochs"],
+                                            compress.get("epochs_scale", 1.0))
                           if compress["method"] == "qat" else 0}
         steps["convert"] = _add(nodes, Node("convert", convert_config, {"model": model_key},
                                             f"{label}: {compress['method']}"))
@@ -169,6 +170,11 @@ def _classification(suite, ename, exp, profile_name, profile, nodes) -> list[Var
         plans.append(VariantPlan(ename, name, "classification", params, steps,
                                  baseline=variant.get("evaluate", {}).get("objective_baseline")))
     return plans
+
+
+def _epochs(profile_epochs: int, scale: float) -> float:
+    """Epochs may be fractional: 0.5 trains one pass over half of the training subset."""
+    return round(max(0.05, profile_epochs * scale), 3)
 
 
 def _compile_and_evaluate(nodes, steps, variant, label, profile, dataset, input_size) -> None:

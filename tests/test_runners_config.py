@@ -81,13 +81,13 @@ def test_shared_steps_are_planned_once():
     suite = config.load(REPO / "benchmarks.toml")
     plan = build_plan(suite, "quick", only=["quantization", "collaborative"])
     trains = {v.steps["train"] for v in plan.variants}
-    assert len(trains) == 1  # one float model feeds all 13 variants
+    assert len(trains) == 1  # one float model feeds every variant of both studies
     by = {(v.experiment, v.variant): v for v in plan.variants}
     # the int8/int8-I/O PTQ model is the same step in both experiments
     assert by["quantization", "int8_int8_io"].steps["convert"] == \
         by["collaborative", "baseline"].steps["convert"]
     assert by["collaborative", "pruned"].steps["optimize0"] == \
-        by["collaborative", "pqat"].steps["optimize0"]
+        by["collaborative", "pcqat"].steps["optimize0"]
 
 
 def test_valid_minimal_suite(tmp_path):

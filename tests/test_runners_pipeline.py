@@ -288,3 +288,22 @@ def test_detection_contract(tmp_path, monkeypatch):
     monkeypatch.delattr(runners.detection, "run_variant")
     with pytest.raises(RuntimeError, match="run_variant is not available"):
         detection.run({"params": {}}, {}, tmp_path, Context(tmp_path, "quick", 1))
+
+
+def test_shipped_compiled_model_is_compared_with_the_prediction(corpus, tmp_path):
+    from runners.stages import compile as compile_stage
+
+    pairs = corpus / "pairs" / "test_data@086adea"
+    cpu = pairs / "mobilenet_v1_0.75_192_quant.tflite"
+    compiled = pairs / "mobilenet_v1_0.75_192_quant_edgetpu.tflite"
+    result = compile_stage.run(
+        {"compiler_version": "16.0"},
+        {"tflite": {"outputs": {"tflite": str(cpu), "compiled_tflite": str(compiled)}}},
+        tmp_path, Context(tmp_path, "default", 1))
+    comparison = json.loads(Path(result.outputs["comparison"]).read_text())
+    assert comparison["compiled_model"].endswith("_edgetpu.tflite")
+    assert result.metrics["edgetpu_ops_tpu_compiler"] == comparison["actual"]["ops_tpu"]
+    assert result.metric_info["edgetpu_ops_tpu_compiler"] == {"source": "compiler"}
+    assert result.metrics["edgetpu_prediction_disagreements"] == len(
+        comparison["op_differences"])
+    assert result.outputs["compiled_tflite"] == str(compiled)

@@ -78,39 +78,34 @@ def _compile_for_real(tflite: Path, out_dir: Path, result: StepResult) -> str:
 
 def _compare_with_shipped(cpu: Path, compiled: Path, version: str, out_dir: Path,
                           result: StepResult) -> None:
-    """Prediction vs the real compiler's output, via analyzer.compare when it exists."""
+    """Prediction vs the real compiler's output (analyzer.compare when it exists, else both
+    analyses side by side)."""
     from analyzer import analyze_file
 
     try:
         from analyzer.compare import compare_files
     except ImportError:
-        compare_files = None
-    if compare_files is not None:
-        comparison = compare_files(cpu, compiled=compiled)
-        _write_json(out_dir / "comparison.json", comparison)
-        result.outputs["comparison"] = str(out_dir / "comparison.json")
-        _comparison_metrics(comparison, result)
+        compiled_analysis = analyze_file(compiled, compiler_version=version)
+        _write_json(out_dir / "compiled_analysis.json", compiled_analysis)
+        result.outputs["compiled_analysis"] = str(out_dir / "compiled_analysis.json")
+        result.notes.append("analyzer.compare not available: recorded the analysis of the "
+                            "shipped compiled model next to the prediction")
         return
-    compiled_analysis = analyze_file(compiled, compiler_version=version)
-    _write_json(out_dir / "compiled_analysis.json", compiled_analysis)
-    result.outputs["compiled_analysis"] = str(out_dir / "compiled_analysis.json")
-    result.notes.append("analyzer.compare not available: recorded the analysis of the shipped "
-                        "compiled model next to the prediction")
-
-
-def _comparison_metrics(comparison: dict, result: StepResult) -> None:
-    """Numbers from a comparison, taking only the keys it has."""
-    truth = comparison.get("truth") or comparison.get("actual") or {}
-    summary = truth.get("summary", truth) if isinstance(truth, dict) else {}
+    comparison = compare_files(cpu, compiled_path=compiled, compiler_version=version).to_json()
+    _write_json(out_dir / "comparison.json", comparison)
+    result.outputs["comparison"] = str(out_dir / "comparison.json")
+    actual = comparison["actual"]
     for src, dst in (("ops_tpu", "edgetpu_ops_tpu_compiler"),
                      ("ops_cpu", "edgetpu_ops_cpu_compiler")):
-        if isinstance(summary.get(src), int):
-            result.metrics[dst] = summary[src]
+        if isinstance(actual.get(src), int):
+            result.metrics[dst] = actual[src]
             result.metric_info[dst] = {"source": "compiler"}
-    disagreements = comparison.get("disagreements")
-    if isinstance(disagreements, list):
-        result.metrics["edgetpu_prediction_disagreements"] = len(disagreements)
-        result.metric_info["edgetpu_prediction_disagreements"] = {"source": "compiler"}
+    result.metrics["edgetpu_prediction_disagreements"] = len(comparison["op_differences"])
+    result.metric_info["edgetpu_prediction_disagreements"] = {"source": "compiler"}
+    result.info["prediction_agrees"] = comparison["agree"]
+    if not comparison["agree"]:
+        result.notes.append(f"prediction differs from the shipped compiled model in "
+                            f"{len(comparison['op_differences'])} op(s): see the comparison")
 
 
 def _write_json(path: Path, obj) -> None:

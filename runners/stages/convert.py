@@ -28,8 +28,7 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
     if compress["method"] == "qat":
         model = quantize_aware(model, compress.get("preserve", []))
         ku.compile_classifier(model, QAT_LEARNING_RATE)
-        model.fit(data.x_train, data.y_train, epochs=config["epochs"],
-                  batch_size=config["batch_size"], verbose=0, shuffle=True)
+        ku.fit(model, data.x_train, data.y_train, config["epochs"], config["batch_size"])
         ku.recalibrate_batchnorm(model, data.x_train)
         metrics["accuracy_keras"] = ku.accuracy(model, data.x_test, data.y_test)
     samples = datasets.representative(data.x_train, config["dataset"]["calibration_samples"])

@@ -17,6 +17,21 @@ def compile_classifier(model, learning_rate: float) -> None:
                   metrics=["accuracy"])
 
 
+def fit(model, x: np.ndarray, y: np.ndarray, epochs: float, batch_size: int,
+        callbacks=()) -> None:
+    """Train for a possibly fractional number of epochs: whole epochs over all samples, then
+    one pass over a seeded random share of them."""
+    whole = int(epochs)
+    if whole:
+        model.fit(x, y, epochs=whole, batch_size=batch_size, verbose=0, shuffle=True,
+                  callbacks=list(callbacks))
+    part = round(len(x) * (epochs - whole))
+    if part >= batch_size:
+        idx = np.sort(np.random.default_rng(0).permutation(len(x))[:part])
+        model.fit(x[idx], y[idx], epochs=1, batch_size=batch_size, verbose=0, shuffle=True,
+                  callbacks=list(callbacks))
+
+
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of a logits model."""
     logits = model.predict(x, batch_size=256, verbose=0)

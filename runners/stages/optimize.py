@@ -36,8 +36,7 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
             preserve_sparsity=step.get("preserve_sparsity", False))
         strip = tfmot.clustering.keras.strip_clustering
     ku.compile_classifier(model, FINETUNE_LEARNING_RATE)
-    model.fit(data.x_train, data.y_train, epochs=config["epochs"],
-              batch_size=config["batch_size"], verbose=0, shuffle=True, callbacks=callbacks)
+    ku.fit(model, data.x_train, data.y_train, config["epochs"], config["batch_size"], callbacks)
     stripped = strip(model)
     ku.recalibrate_batchnorm(stripped, data.x_train)
     path = ku.save(stripped, out_dir)

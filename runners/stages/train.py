@@ -30,12 +30,10 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
         model.compile(optimizer=tf.keras.optimizers.Adam(config["learning_rate"]),
                       loss=distillation_loss(tf, **config["distill"]),
                       metrics=[packed_accuracy(tf)])
-        model.fit(data.x_train, targets, epochs=config["epochs"],
-                  batch_size=config["batch_size"], verbose=0, shuffle=True)
+        ku.fit(model, data.x_train, targets, config["epochs"], config["batch_size"])
     else:
         ku.compile_classifier(model, config["learning_rate"])
-        model.fit(data.x_train, data.y_train, epochs=config["epochs"],
-                  batch_size=config["batch_size"], verbose=0, shuffle=True)
+        ku.fit(model, data.x_train, data.y_train, config["epochs"], config["batch_size"])
     ku.recalibrate_batchnorm(model, data.x_train)
     path = ku.save(model, out_dir)
     return StepResult(
