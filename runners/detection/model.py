@@ -107,21 +107,34 @@ def targets_for(images_boxes, anchors: np.ndarray, num_classes: int):
     return tuple(np.stack(column) for column in zip(*parts, strict=True))
 
 
-def augment(rng, image: np.ndarray, boxes: np.ndarray):
-    """Random flips and colour jitter; boxes are normalized (ymin, xmin, ymax, xmax)."""
-    boxes = boxes.copy()
+def augment(rng, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray):
+    """Random zoom in/out (scale jitter), flips and colour jitter. Boxes are normalized
+    (ymin, xmin, ymax, xmax); a box less than half inside the new view is dropped."""
+    from PIL import Image
+
+    size = image.shape[0]
+    crop = size / rng.uniform(0.75, 1.35)  # > 1 zooms in
+    y0, x0 = rng.uniform(min(0.0, size - crop), max(0.0, size - crop), 2)
+    fill = tuple(int(v) for v in image.reshape(-1, 3).mean(axis=0))
+    view = Image.fromarray(image).transform(
+        (size, size), Image.EXTENT, (x0, y0, x0 + crop, y0 + crop), Image.BILINEAR, fillcolor=fill
+    )
+    image = np.asarray(view, np.float32)
+    moved = (boxes * size - [y0, x0, y0, x0]) / crop
+    clipped = np.clip(moved, 0, 1)
+    area = np.prod(moved[:, 2:] - moved[:, :2], axis=1)
+    kept = np.prod(clipped[:, 2:] - clipped[:, :2], axis=1) >= 0.5 * area
+    boxes, labels = clipped[kept], labels[kept]
     if rng.random() < 0.5:
         image = image[:, ::-1]
         boxes[:, [1, 3]] = 1 - boxes[:, [3, 1]]
     if rng.random() < 0.5:
         image = image[::-1]
         boxes[:, [0, 2]] = 1 - boxes[:, [2, 0]]
-    gain = rng.uniform(0.75, 1.25)
-    shift = rng.uniform(-25, 25, 3)
-    image = np.clip(image.astype(np.float32) * gain + shift, 0, 255)
+    image = np.clip(image * rng.uniform(0.75, 1.25) + rng.uniform(-25, 25, 3), 0, 255)
     if rng.random() < 0.2:
         image = np.repeat(image.mean(axis=-1, keepdims=True), 3, axis=-1)
-    return image, boxes
+    return image, boxes, labels
 
 
 @dataclass
@@ -195,9 +208,9 @@ def train(
             chosen = order[first : first + batch_size]
             batch, batch_boxes = [], []
             for index in chosen:
-                image, boxes = augment(rng, images[index], annotations[index][0])
+                image, boxes, labels = augment(rng, images[index], *annotations[index])
                 batch.append(image)
-                batch_boxes.append((boxes, annotations[index][1]))
+                batch_boxes.append((boxes, labels))
             class_targets, box_targets, weights = targets_for(batch_boxes, anchors, num_classes)
             loss = step(np.stack(batch), class_targets, box_targets, weights)
             epoch_losses.append(float(loss))

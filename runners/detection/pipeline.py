@@ -270,7 +270,7 @@ def latency_metrics(times: list[float]) -> dict:
 
 def run(params: dict, cache_dir: Path, profile: str) -> dict:
     cfg = settings.resolve(params, profile)
-    cache = Path(cache_dir) / "detection"
+    cache = Path(cache_dir)
     notes: list[str] = []
     timings: dict[str, float] = {}
     start = time.perf_counter()

@@ -13,7 +13,7 @@ EXPORTS = ("keras", "float", "int8")
 # Sizes per profile: `default` must finish cold (data + one training + exports + evaluations)
 # in about five minutes on a 2-core CPU, `quick` well under two.
 PROFILES = {
-    "quick": dict(images=40, image_size=96, epochs=15, calibration_images=8, latency_runs=10),
+    "quick": dict(images=40, image_size=96, epochs=25, calibration_images=8, latency_runs=10),
     "default": dict(images=150, image_size=128, epochs=60, calibration_images=40, latency_runs=50),
     "full": dict(images=150, image_size=160, epochs=150, calibration_images=110, latency_runs=200),
 }

@@ -1,0 +1,141 @@
+"""The detection experiment end to end on the `quick` profile: generate, train once, export
+float and int8 with TFLite_Detection_PostProcess, evaluate with COCO metrics; plus the
+cross-process cache lock and bring-your-own evaluation of an exported detector."""
+
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+import tflite
+
+from runners.detection import run_variant, store, synth
+from runners.detection.coco_eval import STAT_NAMES, ground_truth
+from runners.detection.datasets import load_voc
+from runners.detection.settings import resolve
+from tpulens.errors import InputError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    runs = {}
+    for export in ("int8", "float", "keras"):
+        start = time.perf_counter()
+        runs[export] = run_variant({"export": export}, cache, "quick")
+        runs[export]["seconds"] = time.perf_counter() - start
+    return runs
+
+
+def tensor_types(path: str):
+    """(opcode names with custom codes, {tensor type of every CONV_2D output}, input type)."""
+    model = tflite.Model.GetRootAsModel(Path(path).read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    names, conv_types = [], set()
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        opcode = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if opcode == tflite.BuiltinOperator.CUSTOM:
+            names.append(code.CustomCode().decode())
+        else:
+            names.append(tflite.opcode2name(opcode))
+        if opcode == tflite.BuiltinOperator.CONV_2D:
+            conv_types.add(graph.Tensors(op.Outputs(0)).Type())
+    return names, conv_types, graph.Tensors(graph.Inputs(0)).Type()
+
+
+def test_quick_profile_records(quick_runs):
+    for export, result in quick_runs.items():
+        metrics = result["metrics"]
+        expected = {f"coco_{n}" for n in STAT_NAMES} | {"coco_AP_bag", "coco_AP_trouser"}
+        assert expected | {"size_bytes", "latency_ms_p50"} <= set(metrics), export
+        assert all(-1 <= metrics[name] <= 1 for name in expected)
+        assert metrics["size_bytes"] > 100_000 and metrics["latency_ms_p50"] > 0
+        assert set(result["metric_info"]) == set(metrics)
+        json.dumps(result)  # the pipeline writes it as a JSON record
+    assert quick_runs["keras"]["artifacts"]["tflite"] is None
+    # the int8 variant trained; the others reused its model instead of training again
+    assert "reused from cache" not in quick_runs["int8"]["notes"][0]
+    assert "reused from cache" in quick_runs["float"]["notes"][0]
+    assert "reused from cache" in quick_runs["keras"]["notes"][0]
+
+
+def test_training_lowers_the_loss(quick_runs):
+    weights = Path(quick_runs["int8"]["artifacts"]["weights"])
+    info = json.loads((weights.parent / "train.json").read_text())
+    assert info["losses"][-1] < 0.85 * info["losses"][0]
+
+
+def test_exports_end_in_the_postprocess_op_and_int8_is_integer(quick_runs):
+    float_ops, float_convs, float_input = tensor_types(quick_runs["float"]["artifacts"]["tflite"])
+    int8_ops, int8_convs, int8_input = tensor_types(quick_runs["int8"]["artifacts"]["tflite"])
+    assert float_ops.count("TFLite_Detection_PostProcess") == 1
+    assert int8_ops.count("TFLite_Detection_PostProcess") == 1
+    assert float_convs == {tflite.TensorType.FLOAT32} and float_input == tflite.TensorType.FLOAT32
+    assert int8_convs == {tflite.TensorType.INT8} and int8_input == tflite.TensorType.UINT8
+    assert "DEQUANTIZE" in int8_ops and "QUANTIZE" in int8_ops
+    assert (
+        quick_runs["int8"]["metrics"]["size_bytes"]
+        < 0.5 * quick_runs["float"]["metrics"]["size_bytes"]
+    )
+
+
+def test_bring_your_own_tflite_matches_our_own_evaluation(quick_runs, tmp_path):
+    own = quick_runs["float"]
+    params = {
+        "tflite": own["artifacts"]["tflite"],
+        "dataset": own["artifacts"]["dataset"],
+        "eval_split": "test",
+    }
+    result = run_variant(params, tmp_path, "quick")
+    for name in STAT_NAMES:
+        assert result["metrics"][f"coco_{name}"] == pytest.approx(own["metrics"][f"coco_{name}"])
+    assert result["artifacts"]["tflite"] == own["artifacts"]["tflite"]
+    assert not list(tmp_path.rglob("*.h5"))  # nothing was trained
+    # the same test images as a COCO JSON (every image of it is evaluated by default)
+    voc = Path(own["artifacts"]["dataset"])
+    coco = tmp_path / "test.json"
+    coco.write_text(json.dumps(ground_truth(load_voc(voc, split="test"))))
+    params = {"tflite": own["artifacts"]["tflite"], "dataset": str(coco)}
+    from_coco = run_variant({**params, "images_dir": str(voc / "JPEGImages")}, tmp_path, "quick")
+    assert from_coco["metrics"]["coco_AP"] == pytest.approx(own["metrics"]["coco_AP"])
+
+
+def test_bring_your_own_needs_a_detector(tmp_path):
+    fake = tmp_path / "m.tflite"
+    fake.write_bytes(b"not a model")
+    voc = tmp_path / "voc"
+    synth.generate(voc, images=5, image_size=64)
+    with pytest.raises(InputError, match="m.tflite: not a TFLite flatbuffer|no TFLite_Detection"):
+        run_variant({"tflite": str(fake), "dataset": str(voc)}, tmp_path, "quick")
+    with pytest.raises(InputError, match="needs a 'dataset'"):
+        resolve({"tflite": str(fake)}, "quick")
+    with pytest.raises(InputError, match="unknown key 'epoch'"):
+        resolve({"epoch": 3}, "quick")
+
+
+def slow_build(target: Path, log: Path) -> None:
+    def build(tmp: Path) -> None:
+        with log.open("a") as handle:
+            handle.write("built\n")
+        time.sleep(0.5)
+        (tmp / "done").write_text("ok")
+
+    store.cached_dir(target, build)
+
+
+def test_cache_builds_once_across_processes(tmp_path):
+    target, log = tmp_path / "model-x", tmp_path / "log"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=slow_build, args=(target, log)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert log.read_text() == "built\n"
+    assert (target / "done").read_text() == "ok"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
