@@ -42,27 +42,48 @@ def run(record_counts: tuple[int, ...] = RECORD_COUNTS, ops: int = OPS) -> list[
             results = sample.write_scaling_results(tmp / f"r{n}", n)
             seconds = _timed_build(results, tmp / f"s{n}", repeat=2 if n <= 100 else 1)
             pages = sum(1 for _ in (tmp / f"s{n}").rglob("*.html"))
-            rows.append({"benchmark": f"report.build_{n}_records", "value": round(seconds, 3),
-                         "unit": "s", "detail": f"{pages} pages, "
-                         f"{seconds * 1000 / n:.2f} ms per record"})
+            rows.append(
+                {
+                    "benchmark": f"report.build_{n}_records",
+                    "value": round(seconds, 3),
+                    "unit": "s",
+                    "detail": f"{pages} pages, {seconds * 1000 / n:.2f} ms per record",
+                }
+            )
         empty = tmp / "empty"
         empty.mkdir()
-        analysis = sample.write(tmp, "big/analysis.json",
-                                sample.chain_analysis("big.tflite", ops, cut_every=ops // 4))
+        analysis = sample.write(
+            tmp, "big/analysis.json", sample.chain_analysis("big.tflite", ops, cut_every=ops // 4)
+        )
         seconds = _timed_build(empty, tmp / "s-ops", [analysis], repeat=2)
         html = tmp / "s-ops" / "models" / "analysis.html"
-        rows.append({"benchmark": f"report.diagnostics_{ops}_ops", "value": round(seconds, 3),
-                     "unit": "s", "detail": f"whole build; page {html.stat().st_size:,} bytes"})
+        rows.append(
+            {
+                "benchmark": f"report.diagnostics_{ops}_ops",
+                "value": round(seconds, 3),
+                "unit": "s",
+                "detail": f"whole build; page {html.stat().st_size:,} bytes",
+            }
+        )
         study = tmp / "study-site"
         build_site(tmp / "warm", study)
-        rows.append({"benchmark": "report.overview_weight_without_plotlyjs",
-                     "value": page_weight(study, "index.html"), "unit": "bytes",
-                     "detail": "index.html + style.css + site.js (study fixture)"})
+        rows.append(
+            {
+                "benchmark": "report.overview_weight_without_plotlyjs",
+                "value": page_weight(study, "index.html"),
+                "unit": "bytes",
+                "detail": "index.html + style.css + site.js (study fixture)",
+            }
+        )
         experiment = sorted((study / "experiments").glob("*.html"))[0]
-        rows.append({"benchmark": "report.experiment_weight_without_plotlyjs",
-                     "value": page_weight(study, f"experiments/{experiment.name}"),
-                     "unit": "bytes", "detail": f"experiments/{experiment.name} + css + js, "
-                     "charts as embedded JSON"})
+        rows.append(
+            {
+                "benchmark": "report.experiment_weight_without_plotlyjs",
+                "value": page_weight(study, f"experiments/{experiment.name}"),
+                "unit": "bytes",
+                "detail": f"experiments/{experiment.name} + css + js, charts as embedded JSON",
+            }
+        )
     return rows
 
 

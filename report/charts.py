@@ -34,13 +34,22 @@ class Chart:
 
 def _figure(data: list[dict], title: str, x: str, y: str, **layout) -> dict:
     axis = {"gridcolor": "#e5e5e5", "zeroline": False, "automargin": True}
-    return {"data": data, "layout": {
-        "title": {"text": title, "x": 0.01}, "height": 360,
-        "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
-        "font": {"family": "system-ui, sans-serif", "size": 12},
-        "xaxis": {**axis, "title": {"text": x}}, "yaxis": {**axis, "title": {"text": y}},
-        "legend": {"orientation": "h", "y": -0.25}, "hovermode": "closest",
-        "plot_bgcolor": "white", "paper_bgcolor": "white", **layout}}
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": title, "x": 0.01},
+            "height": 360,
+            "margin": {"l": 70, "r": 20, "t": 50, "b": 60},
+            "font": {"family": "system-ui, sans-serif", "size": 12},
+            "xaxis": {**axis, "title": {"text": x}},
+            "yaxis": {**axis, "title": {"text": y}},
+            "legend": {"orientation": "h", "y": -0.25},
+            "hovermode": "closest",
+            "plot_bgcolor": "white",
+            "paper_bgcolor": "white",
+            **layout,
+        },
+    }
 
 
 def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
@@ -62,42 +71,75 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
     names = [v for v, _, _ in pts]
     xs = [x * x_scale for _, x, _ in pts]
     ys = [y * y_scale for _, _, y in pts]
-    front = m.pareto_front([(x, y) for _, x, y in pts],
-                           x_meta.better if x_meta.better != "none" else "lower",
-                           y_meta.better if y_meta.better != "none" else "higher")
+    front = m.pareto_front(
+        [(x, y) for _, x, y in pts],
+        x_meta.better if x_meta.better != "none" else "lower",
+        y_meta.better if y_meta.better != "none" else "higher",
+    )
     hover = "%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"
     traces = [  # only the front is labelled: labels of a dense cloud overlap
-        {"type": "scatter", "mode": "markers", "name": "variant", "x": xs, "y": ys,
-         "text": names, "marker": {"size": 9, "color": POINT_COLOR}, "hovertemplate": hover},
-        {"type": "scatter", "mode": "lines+markers+text", "name": "Pareto front",
-         "x": [xs[i] for i in front], "y": [ys[i] for i in front],
-         "text": [names[i] for i in front], "textposition": "top center", "cliponaxis": False,
-         "hovertemplate": hover, "line": {"color": FRONT_COLOR, "dash": "dot"},
-         "marker": {"size": 13, "symbol": "diamond-open", "color": FRONT_COLOR}},
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "variant",
+            "x": xs,
+            "y": ys,
+            "text": names,
+            "marker": {"size": 9, "color": POINT_COLOR},
+            "hovertemplate": hover,
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers+text",
+            "name": "Pareto front",
+            "x": [xs[i] for i in front],
+            "y": [ys[i] for i in front],
+            "text": [names[i] for i in front],
+            "textposition": "top center",
+            "cliponaxis": False,
+            "hovertemplate": hover,
+            "line": {"color": FRONT_COLOR, "dash": "dot"},
+            "marker": {"size": 13, "symbol": "diamond-open", "color": FRONT_COLOR},
+        },
     ]
     title = f"{y_meta.label} vs {x_meta.label}"
-    caption = (f"Pareto front (no other variant is better on both axes): "
-               f"{', '.join(names[i] for i in front)}. "
-               f"x {_sources(data, names, x_key)}, y {_sources(data, names, y_key)}.")
-    return Chart(f"chart-{data.slug}-{kind}", title,
-                 _figure(traces, title, x_label, y_label), caption)
+    caption = (
+        f"Pareto front (no other variant is better on both axes): "
+        f"{', '.join(names[i] for i in front)}. "
+        f"x {_sources(data, names, x_key)}, y {_sources(data, names, y_key)}."
+    )
+    return Chart(
+        f"chart-{data.slug}-{kind}", title, _figure(traces, title, x_label, y_label), caption
+    )
 
 
 def size_chart(data: ExperimentData) -> Chart | None:
     if "gzip_bytes" not in data.frame.columns:
         return None
-    variants = [v for v in data.variants if data.value(v, "size_bytes") is not None
-                or data.value(v, "gzip_bytes") is not None]
+    variants = [
+        v
+        for v in data.variants
+        if data.value(v, "size_bytes") is not None or data.value(v, "gzip_bytes") is not None
+    ]
     traces = []
     for key, color in (("size_bytes", "#90a4ae"), ("gzip_bytes", POINT_COLOR)):
         values = [data.value(v, key) for v in variants]
-        traces.append({"type": "bar", "name": m.meta(key).label, "x": variants,
-                       "y": [None if x is None else x / 1024 for x in values],
-                       "marker": {"color": color}})
+        traces.append(
+            {
+                "type": "bar",
+                "name": m.meta(key).label,
+                "x": variants,
+                "y": [None if x is None else x / 1024 for x in values],
+                "marker": {"color": color},
+            }
+        )
     caption = f"File sizes, {_sources(data, variants, 'size_bytes')}."
-    return Chart(f"chart-{data.slug}-size", "size vs gzip size",
-                 _figure(traces, "size vs gzip size", "variant", "KiB", barmode="group"),
-                 caption)
+    return Chart(
+        f"chart-{data.slug}-size",
+        "size vs gzip size",
+        _figure(traces, "size vs gzip size", "variant", "KiB", barmode="group"),
+        caption,
+    )
 
 
 def share_chart(data: ExperimentData) -> Chart | None:
@@ -105,10 +147,22 @@ def share_chart(data: ExperimentData) -> Chart | None:
     if not variants:
         return None
     shares = [data.value(v, "edgetpu_share") * 100 for v in variants]
-    traces = [{"type": "bar", "name": "on Edge TPU", "x": variants, "y": shares,
-               "marker": {"color": TPU_COLOR}},
-              {"type": "bar", "name": "on CPU", "x": variants, "y": [100 - s for s in shares],
-               "marker": {"color": CPU_COLOR}}]
+    traces = [
+        {
+            "type": "bar",
+            "name": "on Edge TPU",
+            "x": variants,
+            "y": shares,
+            "marker": {"color": TPU_COLOR},
+        },
+        {
+            "type": "bar",
+            "name": "on CPU",
+            "x": variants,
+            "y": [100 - s for s in shares],
+            "marker": {"color": CPU_COLOR},
+        },
+    ]
     figure = _figure(traces, "Edge TPU mapped share", "variant", "% of ops", barmode="stack")
     figure["layout"]["yaxis"]["range"] = [0, 100]
     caption = f"Op placement, {_sources(data, variants, 'edgetpu_share')}."

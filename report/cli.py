@@ -21,15 +21,30 @@ HELP = "build the static site (dashboards and op-level diagnostics) from results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="results directory (default: results)")
-    parser.add_argument("--out", type=Path, default=Path("site"),
-                        help="output directory, replaced on each build (default: site)")
-    parser.add_argument("--analysis", type=Path, nargs="+", default=[], metavar="JSON",
-                        help="extra analysis JSONs (tpulens analyze --json) to publish")
-    parser.add_argument("--screenshots", type=Path, metavar="DIR",
-                        help="also write overview.png and diagnostics.png into DIR "
-                             "(needs playwright and /usr/bin/chromium)")
+    parser.add_argument(
+        "--results", type=Path, default=Path("results"), help="results directory (default: results)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("site"),
+        help="output directory, replaced on each build (default: site)",
+    )
+    parser.add_argument(
+        "--analysis",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="extra analysis JSONs (tpulens analyze --json) to publish",
+    )
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="also write overview.png and diagnostics.png into DIR "
+        "(needs playwright and /usr/bin/chromium)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,8 +17,9 @@ HELP = "serve a built site locally (http://127.0.0.1:8000)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("site", type=Path, nargs="?", default=Path("site"),
-                        help="site directory (default: site)")
+    parser.add_argument(
+        "site", type=Path, nargs="?", default=Path("site"), help="site directory (default: site)"
+    )
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any)")
 
 

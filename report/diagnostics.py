@@ -109,7 +109,8 @@ def partition_strips(ops: list[dict], causes: dict[tuple, int]) -> list[tuple[in
         if n:
             title += f" (root cause: {n} later ops left the TPU)"
         by_subgraph.setdefault(subgraph, []).append(
-            StripCell(f"#{op_id(subgraph, index)}", op["placement"], title, n > 0))
+            StripCell(f"#{op_id(subgraph, index)}", op["placement"], title, n > 0)
+        )
     return sorted(by_subgraph.items())
 
 
@@ -123,28 +124,55 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
             cause_cell = Cell("")
         n = causes.get((subgraph, index), 0)
         placement = op["placement"]
-        rows.append([
-            Cell(str(index), sort=index, cls="rc" if n else "",
-                 title=f"root cause of {n} ops leaving the TPU" if n else ""),
-            Cell(_opcode(op), title=f"version {op['version']}" if op["version"] else ""),
-            Cell(_tensors(op, "input_tensors"), title=_tensor_names(op, "input_tensors"),
-                 cls="mono"),
-            Cell(_tensors(op, "output_tensors"), title=_tensor_names(op, "output_tensors"),
-                 cls="mono"),
-            Cell(placement, cls=f"place-{placement.lower()}"),
-            Cell(op["status"], title=op["reason_code"],
-                 note=op["explanation"] if placement != "TPU" else ""),
-            cause_cell,
-            Cell(op["fix"]),
-        ])
+        rows.append(
+            [
+                Cell(
+                    str(index),
+                    sort=index,
+                    cls="rc" if n else "",
+                    title=f"root cause of {n} ops leaving the TPU" if n else "",
+                ),
+                Cell(_opcode(op), title=f"version {op['version']}" if op["version"] else ""),
+                Cell(
+                    _tensors(op, "input_tensors"),
+                    title=_tensor_names(op, "input_tensors"),
+                    cls="mono",
+                ),
+                Cell(
+                    _tensors(op, "output_tensors"),
+                    title=_tensor_names(op, "output_tensors"),
+                    cls="mono",
+                ),
+                Cell(placement, cls=f"place-{placement.lower()}"),
+                Cell(
+                    op["status"],
+                    title=op["reason_code"],
+                    note=op["explanation"] if placement != "TPU" else "",
+                ),
+                cause_cell,
+                Cell(op["fix"]),
+            ]
+        )
         ids.append(op_id(subgraph, index))
-    return Table(f"ops-{slug}", ["#", "op", "inputs", "outputs", "placement", "status",
-                                 "root cause", "fix"], rows, row_ids=ids,
-                 column_titles=["", "", "", "", "", "", "the CPU op that cut the TPU partition "
-                                "this op belonged to", ""],
-                 select_filters=[(4, "placement", sorted({r[4].text for r in rows}))],
-                 caption="Hover a status for its reason code, a fix for the explanation, "
-                         "a shape for the tensor name.")
+    return Table(
+        f"ops-{slug}",
+        ["#", "op", "inputs", "outputs", "placement", "status", "root cause", "fix"],
+        rows,
+        row_ids=ids,
+        column_titles=[
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "the CPU op that cut the TPU partition this op belonged to",
+            "",
+        ],
+        select_filters=[(4, "placement", sorted({r[4].text for r in rows}))],
+        caption="Hover a status for its reason code, a fix for the explanation, "
+        "a shape for the tensor name.",
+    )
 
 
 def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:
@@ -163,10 +191,17 @@ def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:
 
 
 def compiler_table(slug: str, data: dict) -> Table:
-    rows = [[Cell(row["operator"]), Cell(str(row["count"]), sort=row["count"]),
-             Cell(row["status"])] for row in data["table"]]
-    return Table(f"compiler-{slug}", ["Operator", "Count", "Status"], rows, filterable=False,
-                 caption="In the format of edgetpu_compiler's log.")
+    rows = [
+        [Cell(row["operator"]), Cell(str(row["count"]), sort=row["count"]), Cell(row["status"])]
+        for row in data["table"]
+    ]
+    return Table(
+        f"compiler-{slug}",
+        ["Operator", "Count", "Status"],
+        rows,
+        filterable=False,
+        caption="In the format of edgetpu_compiler's log.",
+    )
 
 
 def subgraph_names(data: dict) -> dict[int, str]:
@@ -186,8 +221,10 @@ def node_data(data: dict) -> dict:
         on_tpu = op["placement"] == "TPU"
         results = graphs.setdefault(name, {"results": {}})["results"]
         for tensor in op["outputs"]:
-            results[tensor] = {"value": 1 if on_tpu else 0,
-                                    "bgColor": TPU_COLOR if on_tpu else CPU_COLOR}
+            results[tensor] = {
+                "value": 1 if on_tpu else 0,
+                "bgColor": TPU_COLOR if on_tpu else CPU_COLOR,
+            }
     return {"graphsData": graphs}
 
 

@@ -115,25 +115,36 @@ def _tensors(value: object) -> list[dict]:
     for t in value if isinstance(value, list) else []:
         if isinstance(t, dict):
             shape = t.get("shape")
-            out.append({"name": _str(t.get("name")), "dtype": _str(t.get("dtype")) or "?",
-                        "shape": [d for d in shape if _int(d, None) is not None]
-                        if isinstance(shape, list) else None})
+            out.append(
+                {
+                    "name": _str(t.get("name")),
+                    "dtype": _str(t.get("dtype")) or "?",
+                    "shape": [d for d in shape if _int(d, None) is not None]
+                    if isinstance(shape, list)
+                    else None,
+                }
+            )
     return out
 
 
 def _op(op: dict, position: int) -> dict:
     return {
-        "subgraph": _int(op.get("subgraph"), 0), "index": _int(op.get("index"), position),
-        "opcode": _str(op.get("opcode")) or "?", "custom_code": _str(op.get("custom_code")),
+        "subgraph": _int(op.get("subgraph"), 0),
+        "index": _int(op.get("index"), position),
+        "opcode": _str(op.get("opcode")) or "?",
+        "custom_code": _str(op.get("custom_code")),
         "version": _int(op.get("version"), None),
         "outputs": [_str(o) for o in op.get("outputs") or [] if o is not None]
-        if isinstance(op.get("outputs"), list) else [],
+        if isinstance(op.get("outputs"), list)
+        else [],
         "input_tensors": _tensors(op.get("input_tensors")),
         "output_tensors": _tensors(op.get("output_tensors")),
         "placement": "TPU" if op.get("placement") == "TPU" else "CPU",
-        "status": _str(op.get("status")), "reason_code": _str(op.get("reason_code")),
+        "status": _str(op.get("status")),
+        "reason_code": _str(op.get("reason_code")),
         "root_cause": _int(op.get("root_cause"), None),
-        "explanation": _str(op.get("explanation")), "fix": _str(op.get("fix")),
+        "explanation": _str(op.get("explanation")),
+        "fix": _str(op.get("fix")),
     }
 
 
@@ -144,20 +155,38 @@ def normalize_analysis(data: dict) -> dict:
     table = data.get("table") if isinstance(data.get("table"), list) else []
     summary = _dict(data.get("summary"))
     return {
-        "model": {k: v for k, v in _dict(data.get("model")).items()
-                  if k in ("name", "path", "kind", "size_bytes")},
+        "model": {
+            k: v
+            for k, v in _dict(data.get("model")).items()
+            if k in ("name", "path", "kind", "size_bytes")
+        },
         "source": _str(data.get("source") or summary.get("source")),
-        "summary": {k: v for k, v in summary.items()
-                    if isinstance(v, str | int | float) and not isinstance(v, bool)},
+        "summary": {
+            k: v
+            for k, v in summary.items()
+            if isinstance(v, str | int | float) and not isinstance(v, bool)
+        },
         "options": _dict(data.get("options")),
-        "errors": [_str(e.get("message", e) if isinstance(e, dict) else e)
-                   for e in data.get("errors") or [] if e is not None]
-        if isinstance(data.get("errors"), list) else [],
-        "table": [{"operator": _str(r.get("operator")), "count": _int(r.get("count"), 0),
-                   "status": _str(r.get("status"))} for r in table if isinstance(r, dict)],
+        "errors": [
+            _str(e.get("message", e) if isinstance(e, dict) else e)
+            for e in data.get("errors") or []
+            if e is not None
+        ]
+        if isinstance(data.get("errors"), list)
+        else [],
+        "table": [
+            {
+                "operator": _str(r.get("operator")),
+                "count": _int(r.get("count"), 0),
+                "status": _str(r.get("status")),
+            }
+            for r in table
+            if isinstance(r, dict)
+        ],
         "ops": [_op(op, i) for i, op in enumerate(ops) if isinstance(op, dict)],
         "subgraphs": [{"name": _str(_dict(sg).get("name"))} for sg in data.get("subgraphs")]
-        if isinstance(data.get("subgraphs"), list) else [],
+        if isinstance(data.get("subgraphs"), list)
+        else [],
     }
 
 
@@ -236,8 +265,9 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
             return None
         model = _dict(data.get("model"))
         tflite = _resolve(path.parent, model.get("path"))
-        analysis = Analysis(slugs.new(path.stem), path, raw, normalize_analysis(data),
-                            _publishable_model(tflite))
+        analysis = Analysis(
+            slugs.new(path.stem), path, raw, normalize_analysis(data), _publishable_model(tflite)
+        )
         analyses[key] = analysis
         return analysis
 
@@ -252,23 +282,28 @@ def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
         if analysis is None:
             return None
         analysis.used_by.append((record.experiment, record.variant))
-        tflite = _resolve(results_dir, record.artifacts.get(
-            "tflite" if artifact == "analysis" else "compiled_tflite"))
+        tflite = _resolve(
+            results_dir,
+            record.artifacts.get("tflite" if artifact == "analysis" else "compiled_tflite"),
+        )
         analysis.tflite = analysis.tflite or _publishable_model(tflite)
         return analysis.slug
 
     records = []
-    record_paths = sorted(
-        p for p in results_dir.glob("*/*.json") if p.parent.name != "analysis"
-    )
+    record_paths = sorted(p for p in results_dir.glob("*/*.json") if p.parent.name != "analysis")
     for path in record_paths:
         rel = path.relative_to(results_dir).as_posix()
         read = _read_json(path, problems, rel)
         if read is None:
             continue
         record = _record(read[1], rel)
-        records.append(replace(record, analysis_slug=referenced(record, "analysis", rel),
-                               compiled_slug=referenced(record, "compiled_analysis", rel)))
+        records.append(
+            replace(
+                record,
+                analysis_slug=referenced(record, "analysis", rel),
+                compiled_slug=referenced(record, "compiled_analysis", rel),
+            )
+        )
 
     for path in sorted((results_dir / "analysis").glob("*.json")):
         add_analysis(path, path.relative_to(results_dir).as_posix(), quiet=True)
@@ -289,10 +324,11 @@ def _unique_variants(records: list[Record], problems: list[str]) -> list[Record]
     for record in records:
         key = (record.experiment, record.variant)
         if key in seen:
-            problems.append(f"{record.path}: duplicate variant {record.experiment}/"
-                            f"{record.variant}, shown as '{record.variant} [{record.path}]'")
+            problems.append(
+                f"{record.path}: duplicate variant {record.experiment}/"
+                f"{record.variant}, shown as '{record.variant} [{record.path}]'"
+            )
             record = replace(record, variant=f"{record.variant} [{record.path}]")
         seen.add(key)
         out.append(record)
     return out
-

@@ -12,25 +12,55 @@ from report.load import Analysis, Record
 
 # Metrics shown first, in this order; any other metric follows alphabetically.
 HEADLINE = (
-    "accuracy_int8", "accuracy", "accuracy_keras", "accuracy_train", "train_accuracy", "coco_AP",
-    "objective", "size_bytes", "gzip_bytes", "compression_pct", "latency_ms_p50",
-    "latency_ms_p90", "latency_ms_p99", "edgetpu_latency_ms_p50", "edgetpu_share",
-    "edgetpu_ops_tpu", "edgetpu_ops_cpu",
+    "accuracy_int8",
+    "accuracy",
+    "accuracy_keras",
+    "accuracy_train",
+    "train_accuracy",
+    "coco_AP",
+    "objective",
+    "size_bytes",
+    "gzip_bytes",
+    "compression_pct",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p99",
+    "edgetpu_latency_ms_p50",
+    "edgetpu_share",
+    "edgetpu_ops_tpu",
+    "edgetpu_ops_cpu",
 )
 # The accuracy of the deployed .tflite, in order of preference, for charts and verdicts.
 ACCURACY_KEYS = ("accuracy_int8", "accuracy", "coco_AP", "top1")
 LATENCY_KEYS = ("latency_ms_p50", "latency_ms_mean", "latency_ms")
-VERDICT_KEYS = ("accuracy_int8", "accuracy", "coco_AP", "objective", "size_bytes", "gzip_bytes",
-                "latency_ms_p50", "edgetpu_share")
+VERDICT_KEYS = (
+    "accuracy_int8",
+    "accuracy",
+    "coco_AP",
+    "objective",
+    "size_bytes",
+    "gzip_bytes",
+    "latency_ms_p50",
+    "edgetpu_share",
+)
 
 LABELS = {
-    "accuracy": "accuracy", "accuracy_int8": "INT8 accuracy", "train_accuracy": "train accuracy",
-    "accuracy_train": "train accuracy", "accuracy_keras": "Keras accuracy",
-    "compression_pct": "compression", "edgetpu_latency_ms_p50": "Edge TPU latency p50",
-    "objective": "objective score", "size_bytes": "size", "gzip_bytes": "gzip size",
-    "latency_ms_p50": "latency p50", "latency_ms_p90":
-    "latency p90", "edgetpu_share": "Edge TPU share", "edgetpu_ops_tpu": "ops on TPU",
-    "edgetpu_ops_cpu": "ops on CPU", "coco_AP": "COCO AP",
+    "accuracy": "accuracy",
+    "accuracy_int8": "INT8 accuracy",
+    "train_accuracy": "train accuracy",
+    "accuracy_train": "train accuracy",
+    "accuracy_keras": "Keras accuracy",
+    "compression_pct": "compression",
+    "edgetpu_latency_ms_p50": "Edge TPU latency p50",
+    "objective": "objective score",
+    "size_bytes": "size",
+    "gzip_bytes": "gzip size",
+    "latency_ms_p50": "latency p50",
+    "latency_ms_p90": "latency p90",
+    "edgetpu_share": "Edge TPU share",
+    "edgetpu_ops_tpu": "ops on TPU",
+    "edgetpu_ops_cpu": "ops on CPU",
+    "coco_AP": "COCO AP",
 }
 SOURCE_BADGES = {"measured": "m", "predicted": "p", "compiler": "c", "log": "l"}
 
@@ -50,8 +80,13 @@ def meta(key: str, info: dict | None = None) -> MetricMeta:
     if key.startswith("coco_"):
         unit = "AP"  # shown as pycocotools prints it: 0.824, and -1 for "no such objects"
     better = str(info.get("better") or _default_better(key))
-    return MetricMeta(key, LABELS.get(key, key.replace("_", " ")), unit, better,
-                      str(info.get("description") or ""))
+    return MetricMeta(
+        key,
+        LABELS.get(key, key.replace("_", " ")),
+        unit,
+        better,
+        str(info.get("description") or ""),
+    )
 
 
 def _default_unit(key: str) -> str:
@@ -71,8 +106,11 @@ def _default_unit(key: str) -> str:
 
 
 def _default_better(key: str) -> str:
-    if key.startswith(("accuracy", "coco_", "top")) or key in ("edgetpu_share", "compression_pct",
-                                                              "edgetpu_ops_tpu"):
+    if key.startswith(("accuracy", "coco_", "top")) or key in (
+        "edgetpu_share",
+        "compression_pct",
+        "edgetpu_ops_tpu",
+    ):
         return "higher"
     if key.endswith(("_bytes", "_cpu")) or "latency" in key or key == "objective":
         return "lower"
@@ -115,8 +153,10 @@ def provenance(source: str, environment: dict) -> str:
 
 def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tuple[float, str]]:
     """Record metrics plus derived ones (Edge TPU share, compression %), each with its source."""
-    out = {k: (v, str(record.metric_info.get(k, {}).get("source") or "")) for k, v in
-           record.metrics.items()}
+    out = {
+        k: (v, str(record.metric_info.get(k, {}).get("source") or ""))
+        for k, v in record.metrics.items()
+    }
     # A real compiler's counts, when the runners had one, beat the analyzer's prediction.
     tpu = out.get("edgetpu_ops_tpu_compiler") or out.get("edgetpu_ops_tpu")
     cpu = out.get("edgetpu_ops_cpu_compiler") or out.get("edgetpu_ops_cpu")
@@ -152,8 +192,9 @@ def winners(values: dict[str, float], better: str) -> list[str]:
     return sorted(name for name, value in values.items() if value == best)
 
 
-def pareto_front(points: list[tuple[float, float]], x_better: str = "lower",
-                 y_better: str = "higher") -> list[int]:
+def pareto_front(
+    points: list[tuple[float, float]], x_better: str = "lower", y_better: str = "higher"
+) -> list[int]:
     """Indices of the non-dominated points, ordered along x (ties broken by y)."""
     sx = 1 if x_better == "lower" else -1
     sy = -1 if y_better == "higher" else 1

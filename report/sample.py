@@ -9,9 +9,15 @@ import json
 import random
 from pathlib import Path
 
-SYNTHETIC_ENV = {"python": "3.11", "tensorflow": "2.21.0", "ai_edge_litert": "2.3.0",
-                 "cpu": "synthetic fixture", "machine": "x86_64", "threads": 2,
-                 "edgetpu_runtime": None}
+SYNTHETIC_ENV = {
+    "python": "3.11",
+    "tensorflow": "2.21.0",
+    "ai_edge_litert": "2.3.0",
+    "cpu": "synthetic fixture",
+    "machine": "x86_64",
+    "threads": 2,
+    "edgetpu_runtime": None,
+}
 INFO = {
     "accuracy": {"unit": "fraction", "better": "higher", "source": "measured"},
     "accuracy_int8": {"unit": "fraction", "better": "higher", "source": "measured"},
@@ -27,31 +33,61 @@ AFTER = "More than one subgraph is not supported"
 UNSUPPORTED = "Operation not supported"
 
 
-def record(experiment: str, variant: str, metrics: dict | None = None, status: str = "ok",
-           analysis: str | None = None, notes: list[str] = ()) -> dict:
+def record(
+    experiment: str,
+    variant: str,
+    metrics: dict | None = None,
+    status: str = "ok",
+    analysis: str | None = None,
+    notes: list[str] = (),
+) -> dict:
     info = {k: v for k, v in INFO.items() if k in (metrics or {})}
     for key in metrics or {}:
         if key.startswith("coco_"):
             info[key] = {"unit": "AP", "better": "higher", "source": "measured"}
     return {
-        "schema_version": 1, "experiment": experiment, "variant": variant, "status": status,
-        "params": {"variant": variant}, "metrics": metrics or {}, "metric_info": info,
+        "schema_version": 1,
+        "experiment": experiment,
+        "variant": variant,
+        "status": status,
+        "params": {"variant": variant},
+        "metrics": metrics or {},
+        "metric_info": info,
         "artifacts": {"analysis": analysis} if analysis else {},
-        "timings": {"evaluate": 1.0}, "environment": SYNTHETIC_ENV, "git_commit": "0000000",
-        "created": "2026-01-01T00:00:00Z", "notes": list(notes),
+        "timings": {"evaluate": 1.0},
+        "environment": SYNTHETIC_ENV,
+        "git_commit": "0000000",
+        "created": "2026-01-01T00:00:00Z",
+        "notes": list(notes),
     }
 
 
-def op(index: int, opcode: str, placement: str, status: str, reason: str = "MAPPED",
-       root_cause: int | None = None, name: str | None = None, dtype: str = "INT8") -> dict:
+def op(
+    index: int,
+    opcode: str,
+    placement: str,
+    status: str,
+    reason: str = "MAPPED",
+    root_cause: int | None = None,
+    name: str | None = None,
+    dtype: str = "INT8",
+) -> dict:
     out = name or f"t{index}"
     return {
-        "subgraph": 0, "index": index, "opcode": opcode, "custom_code": None, "version": 1,
-        "inputs": [f"t{index - 1}" if index else "input"], "outputs": [out],
-        "input_tensors": [{"name": f"t{index - 1}" if index else "input", "dtype": dtype,
-                           "shape": [1, 8, 8, 4]}],
+        "subgraph": 0,
+        "index": index,
+        "opcode": opcode,
+        "custom_code": None,
+        "version": 1,
+        "inputs": [f"t{index - 1}" if index else "input"],
+        "outputs": [out],
+        "input_tensors": [
+            {"name": f"t{index - 1}" if index else "input", "dtype": dtype, "shape": [1, 8, 8, 4]}
+        ],
         "output_tensors": [{"name": out, "dtype": dtype, "shape": [1, 8, 8, 4]}],
-        "placement": placement, "status": status, "reason_code": reason,
+        "placement": placement,
+        "status": status,
+        "reason_code": reason,
         "root_cause": root_cause,
         "explanation": "" if placement == "TPU" else f"{opcode} stays on the CPU",
         "fix": "" if placement == "TPU" else f"replace {opcode}",
@@ -68,14 +104,25 @@ def analysis(name: str, ops: list[dict], source: str = "predicted") -> dict:
     return {
         "schema_version": 1,
         "model": {"path": name, "name": name, "size_bytes": 1000 + 100 * len(ops), "kind": "cpu"},
-        "source": source, "compiler_version": "16.0",
-        "options": {"enable_multiple_subgraphs": False, "intermediate_tensors": [],
-                    "min_runtime_version": 14},
-        "summary": {"ops_total": len(ops), "ops_tpu": tpu, "ops_cpu": len(ops) - tpu,
-                    "tpu_subgraphs": 1 if tpu else 0, "verdict": verdict,
-                    "compiler_version": "16.0", "source": source},
+        "source": source,
+        "compiler_version": "16.0",
+        "options": {
+            "enable_multiple_subgraphs": False,
+            "intermediate_tensors": [],
+            "min_runtime_version": 14,
+        },
+        "summary": {
+            "ops_total": len(ops),
+            "ops_tpu": tpu,
+            "ops_cpu": len(ops) - tpu,
+            "tpu_subgraphs": 1 if tpu else 0,
+            "verdict": verdict,
+            "compiler_version": "16.0",
+            "source": source,
+        },
         "table": [{"operator": k[0], "count": n, "status": k[1]} for k, n in table.items()],
-        "errors": [], "ops": ops,
+        "errors": [],
+        "ops": ops,
     }
 
 
@@ -107,58 +154,85 @@ def write_study_results(results: Path) -> Path:
     """One experiment per study shape, plus skipped and failed records."""
     quant = {
         "float32": dict(accuracy=0.91, latency_ms_p50=2.0, size_bytes=320_000, objective=0.0),
-        "dynamic_range": dict(accuracy=0.89, latency_ms_p50=2.4, size_bytes=84_000,
-                              objective=-0.6),
-        "int8": dict(accuracy=0.905, latency_ms_p50=1.1, size_bytes=82_000, objective=-1.2,
-                     edgetpu_ops_tpu=12, edgetpu_ops_cpu=0),
+        "dynamic_range": dict(accuracy=0.89, latency_ms_p50=2.4, size_bytes=84_000, objective=-0.6),
+        "int8": dict(
+            accuracy=0.905,
+            latency_ms_p50=1.1,
+            size_bytes=82_000,
+            objective=-1.2,
+            edgetpu_ops_tpu=12,
+            edgetpu_ops_cpu=0,
+        ),
         "float16": dict(accuracy=0.91, latency_ms_p50=2.1, size_bytes=161_000, objective=-0.5),
     }
     for variant, metrics in quant.items():
         ref = f"analysis/quantization-{variant}.json" if "edgetpu_ops_tpu" in metrics else None
-        write(results, f"quantization/{variant}.json",
-              record("quantization", variant, metrics, analysis=ref))
+        write(
+            results,
+            f"quantization/{variant}.json",
+            record("quantization", variant, metrics, analysis=ref),
+        )
     write(results, "analysis/quantization-int8.json", chain_analysis("int8.tflite", 12))
-    write(results, "quantization/int8_uint8_io.json",
-          record("quantization", "int8_uint8_io", status="skipped",
-                 notes=["skipped: no representative dataset"]))
+    write(
+        results,
+        "quantization/int8_uint8_io.json",
+        record(
+            "quantization",
+            "int8_uint8_io",
+            status="skipped",
+            notes=["skipped: no representative dataset"],
+        ),
+    )
     collab = {
-        "baseline": dict(accuracy=0.93, accuracy_int8=0.925, size_bytes=528_128,
-                         gzip_bytes=434_879),
-        "pruned": dict(accuracy=0.92, accuracy_int8=0.915, size_bytes=528_128,
-                       gzip_bytes=334_154),
-        "pqat": dict(accuracy=0.921, accuracy_int8=0.921, size_bytes=512_032,
-                     gzip_bytes=303_997),
+        "baseline": dict(
+            accuracy=0.93, accuracy_int8=0.925, size_bytes=528_128, gzip_bytes=434_879
+        ),
+        "pruned": dict(accuracy=0.92, accuracy_int8=0.915, size_bytes=528_128, gzip_bytes=334_154),
+        "pqat": dict(accuracy=0.921, accuracy_int8=0.921, size_bytes=512_032, gzip_bytes=303_997),
     }
     for variant, metrics in collab.items():
-        write(results, f"collaborative/{variant}.json",
-              record("collaborative", variant, metrics))
-    write(results, "collaborative/pcqat.json",
-          record("collaborative", "pcqat", status="failed", notes=["failed: out of memory"]))
-    coco = {"AP": (0.824, 0.805), "AP50": (0.973, 0.969), "APs": (-1, -1),
-            "AP_car": (0.885, 0.855)}
+        write(results, f"collaborative/{variant}.json", record("collaborative", variant, metrics))
+    write(
+        results,
+        "collaborative/pcqat.json",
+        record("collaborative", "pcqat", status="failed", notes=["failed: out of memory"]),
+    )
+    coco = {"AP": (0.824, 0.805), "AP50": (0.973, 0.969), "APs": (-1, -1), "AP_car": (0.885, 0.855)}
     for i, variant in enumerate(("float", "int8")):
         metrics = {f"coco_{k}": v[i] for k, v in coco.items()}
         metrics["size_bytes"] = 12_000_000 / (1 + 3 * i)
         ref = f"analysis/detection-{variant}.json" if i else None
-        write(results, f"detection/{variant}.json", record("detection", variant, metrics,
-                                                           analysis=ref))
+        write(
+            results,
+            f"detection/{variant}.json",
+            record("detection", variant, metrics, analysis=ref),
+        )
     write(results, "analysis/detection-int8.json", chain_analysis("det_int8.tflite", 40, 15))
     return results
 
 
-def write_scaling_results(results: Path, n_records: int, per_experiment: int = 10,
-                          ops_per_model: int = 20) -> Path:
+def write_scaling_results(
+    results: Path, n_records: int, per_experiment: int = 10, ops_per_model: int = 20
+) -> Path:
     """n_records records, per_experiment variants each, every 5th with an analysis."""
     rng = random.Random(n_records)
     for i in range(n_records):
         exp, variant = f"exp{i // per_experiment:04d}", f"v{i % per_experiment:02d}"
-        metrics = dict(accuracy=rng.uniform(0.7, 0.95), latency_ms_p50=rng.uniform(0.5, 5),
-                       size_bytes=rng.randint(50_000, 500_000))
+        metrics = dict(
+            accuracy=rng.uniform(0.7, 0.95),
+            latency_ms_p50=rng.uniform(0.5, 5),
+            size_bytes=rng.randint(50_000, 500_000),
+        )
         metrics["gzip_bytes"] = int(metrics["size_bytes"] * rng.uniform(0.6, 0.95))
         ref = None
         if i % 5 == 0:
             ref = f"analysis/{exp}-{variant}.json"
-            write(results, ref, chain_analysis(f"{exp}-{variant}.tflite", ops_per_model,
-                                               ops_per_model // 2, seed=i))
+            write(
+                results,
+                ref,
+                chain_analysis(
+                    f"{exp}-{variant}.tflite", ops_per_model, ops_per_model // 2, seed=i
+                ),
+            )
         write(results, f"{exp}/{variant}.json", record(exp, variant, metrics, analysis=ref))
     return results

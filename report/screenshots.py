@@ -12,8 +12,14 @@ from pathlib import Path
 from tpulens.errors import InputError
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 VIEWPORT = {"width": 1200, "height": 760}
 
 
@@ -23,8 +29,9 @@ def chromium():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as err:
-        raise InputError("screenshots need the playwright package (pip install playwright)") \
-            from err
+        raise InputError(
+            "screenshots need the playwright package (pip install playwright)"
+        ) from err
     if not Path(CHROMIUM).exists():
         raise InputError(f"{CHROMIUM}: not found (apt-get install chromium)")
     with sync_playwright() as p:
@@ -38,8 +45,10 @@ def chromium():
 def offline_page(browser):
     """A page whose requests may only read local files."""
     page = browser.new_page(viewport=VIEWPORT)
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
-               else route.abort())
+    page.route(
+        "**/*",
+        lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
+    )
     return page
 
 

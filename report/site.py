@@ -54,8 +54,11 @@ class BuildResult:
 
 def jinja_env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.filters["fmt"] = m.format_value
@@ -71,8 +74,7 @@ class Writer:
 
     def page(self, rel: str, template: str, **context) -> None:
         root = "../" * rel.count("/")
-        html = self.env.get_template(template).render(root=root, nav=self.nav, page=rel,
-                                                      **context)
+        html = self.env.get_template(template).render(root=root, nav=self.nav, page=rel, **context)
         self.write(rel, html.encode())
         self.pages.append(rel)
 
@@ -109,21 +111,25 @@ def verdict(exp: Experiment) -> list[dict]:
         winner = best[key][0]
         record = next(r for r in data.records if r.variant == winner)
         meta = data.metas[key]
-        rows.append({
-            "objective": f"{meta.label} ({meta.better} is better)",
-            "winners": winner_names(data, key, best[key]),
-            "value": m.format_value(data.value(winner, key), meta.unit),
-            "provenance": m.provenance(data.source(winner, key), record.environment),
-            "badge": m.SOURCE_BADGES.get(data.source(winner, key), "?"),
-        })
+        rows.append(
+            {
+                "objective": f"{meta.label} ({meta.better} is better)",
+                "winners": winner_names(data, key, best[key]),
+                "value": m.format_value(data.value(winner, key), meta.unit),
+                "provenance": m.provenance(data.source(winner, key), record.environment),
+                "badge": m.SOURCE_BADGES.get(data.source(winner, key), "?"),
+            }
+        )
     return rows
 
 
 def study_tables(data: ExperimentData) -> list[tuple[str, Table]]:
     """The tables in the shape of the original write-ups, where their metrics exist."""
-    tables = [("Quantization objective", quantization_table(data)),
-              ("Accuracy and compression", compression_table(data)),
-              ("COCO metrics", coco_table(data))]
+    tables = [
+        ("Quantization objective", quantization_table(data)),
+        ("Accuracy and compression", compression_table(data)),
+        ("COCO metrics", coco_table(data)),
+    ]
     return [(heading, t) for heading, t in tables if t is not None]
 
 
@@ -141,9 +147,11 @@ def summary_table(experiments: list[Experiment]) -> Table:
         other = len(records) - sum(counts.values())
         best = best_variants(exp.data)
         present = set(exp.data.frame.columns)
-        row = [Cell(exp.name, href=f"experiments/{exp.slug}.html"),
-               Cell(str(len(records)), sort=len(records)),
-               Cell(f"{counts['ok']} / {counts['skipped']} / {counts['failed'] + other}")]
+        row = [
+            Cell(exp.name, href=f"experiments/{exp.slug}.html"),
+            Cell(str(len(records)), sort=len(records)),
+            Cell(f"{counts['ok']} / {counts['skipped']} / {counts['failed'] + other}"),
+        ]
         for keys in (m.ACCURACY_KEYS, ("size_bytes",), m.LATENCY_KEYS, ("edgetpu_share",)):
             key = m.first_present(keys, present)
             if key and best.get(key):
@@ -156,9 +164,20 @@ def summary_table(experiments: list[Experiment]) -> Table:
                 row.append(Cell("–", cls="missing"))
         row.append(Cell("compare", href=f"compare/{exp.slug}.html"))
         rows.append(row)
-    return Table("summary", ["experiment", "variants", "ok / skipped / failed",
-                             "best accuracy", "smallest", "fastest", "most on Edge TPU",
-                             "compare"], rows)
+    return Table(
+        "summary",
+        [
+            "experiment",
+            "variants",
+            "ok / skipped / failed",
+            "best accuracy",
+            "smallest",
+            "fastest",
+            "most on Edge TPU",
+            "compare",
+        ],
+        rows,
+    )
 
 
 def compare_payload(exp: Experiment, results: Results) -> dict:
@@ -169,16 +188,25 @@ def compare_payload(exp: Experiment, results: Results) -> dict:
     for record in data.records:
         slug = record.compiled_slug or record.analysis_slug
         analysis = results.analysis(slug)
-        entry = {"name": record.variant, "status": record.status, "metrics": {},
-                 "model": f"../models/{slug}.html" if analysis else None,
-                 "table": [], "placement": "", "sig": None}
+        entry = {
+            "name": record.variant,
+            "status": record.status,
+            "metrics": {},
+            "model": f"../models/{slug}.html" if analysis else None,
+            "table": [],
+            "placement": "",
+            "sig": None,
+        }
         for key in data.frame.columns:
             value = data.value(record.variant, key)
             if value is not None:
                 meta, source = data.metas[key], data.source(record.variant, key)
-                entry["metrics"][key] = [value, m.format_value(value, meta.unit),
-                                         m.provenance(source, record.environment),
-                                         m.SOURCE_BADGES.get(source, "?")]
+                entry["metrics"][key] = [
+                    value,
+                    m.format_value(value, meta.unit),
+                    m.provenance(source, record.environment),
+                    m.SOURCE_BADGES.get(source, "?"),
+                ]
         if analysis:
             adata = analysis.data
             entry["table"] = [[r["operator"], r["status"], r["count"]] for r in adata["table"]]
@@ -186,8 +214,15 @@ def compare_payload(exp: Experiment, results: Results) -> dict:
             sig = tuple((op["subgraph"], op["index"], op["opcode"]) for op in adata["ops"])
             entry["sig"] = signatures.setdefault(sig, len(signatures))
         variants.append(entry)
-    metrics = [{"key": k, "label": data.metas[k].label, "unit": data.metas[k].unit,
-                "better": data.metas[k].better} for k in data.frame.columns]
+    metrics = [
+        {
+            "key": k,
+            "label": data.metas[k].label,
+            "unit": data.metas[k].unit,
+            "better": data.metas[k].better,
+        }
+        for k in data.frame.columns
+    ]
     return {"variants": variants, "metrics": metrics, "opcodes": list(signatures)}
 
 
@@ -195,8 +230,9 @@ def environments(results: Results) -> list[dict]:
     groups: dict[str, dict] = {}
     for record in results.records:
         key = json.dumps(record.environment, sort_keys=True)
-        group = groups.setdefault(key, {"environment": record.environment, "records": [],
-                                        "commits": set(), "created": []})
+        group = groups.setdefault(
+            key, {"environment": record.environment, "records": [], "commits": set(), "created": []}
+        )
         group["records"].append(f"{record.experiment}/{record.variant}")
         if record.git_commit:
             group["commits"].add(record.git_commit)
@@ -205,10 +241,14 @@ def environments(results: Results) -> list[dict]:
     out = []
     for key in sorted(groups):
         g = groups[key]
-        out.append({"environment": sorted((str(k), _env_text(v))
-                                          for k, v in g["environment"].items()),
-                    "records": sorted(g["records"]), "commits": sorted(g["commits"]),
-                    "created": (min(g["created"]), max(g["created"])) if g["created"] else None})
+        out.append(
+            {
+                "environment": sorted((str(k), _env_text(v)) for k, v in g["environment"].items()),
+                "records": sorted(g["records"]),
+                "commits": sorted(g["commits"]),
+                "created": (min(g["created"]), max(g["created"])) if g["created"] else None,
+            }
+        )
     return out
 
 
@@ -238,8 +278,9 @@ def _prepare(out: Path) -> Path:
     return tmp
 
 
-def build_site(results_dir: Path, out: Path, extra_analyses: list[Path] = (),
-               plotly_js: str | None = None) -> BuildResult:
+def build_site(
+    results_dir: Path, out: Path, extra_analyses: list[Path] = (), plotly_js: str | None = None
+) -> BuildResult:
     """Render every page for results_dir into out (replaced atomically when done)."""
     results_dir, out = Path(results_dir), Path(out)
     if not results_dir.is_dir():
@@ -259,8 +300,11 @@ def build_site(results_dir: Path, out: Path, extra_analyses: list[Path] = (),
 def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
     experiments = experiments_of(results)
     rules = supported_ops()
-    nav = {"experiments": bool(experiments),
-           "models": bool(results.analyses), "supported_ops": rules is not None}
+    nav = {
+        "experiments": bool(experiments),
+        "models": bool(results.analyses),
+        "supported_ops": rules is not None,
+    }
     w = Writer(out, jinja_env(), nav)
     w.write(MARKER, b"built by tpulens report\n")
     for asset in sorted((TEMPLATES / "assets").iterdir()):
@@ -272,19 +316,38 @@ def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
     w.write(PLOTLY_ASSET, plotly_js.encode())
 
     models = [model_page(a) for a in results.analyses]
-    w.page("index.html", "overview.html", title="Overview", results=results,
-           experiments=experiments, verdicts={e.slug: verdict(e) for e in experiments},
-           summary=summary_table(experiments), models=models,
-           commits=sorted({r.git_commit for r in results.records if r.git_commit}),
-           created=sorted(r.created for r in results.records if r.created))
+    w.page(
+        "index.html",
+        "overview.html",
+        title="Overview",
+        results=results,
+        experiments=experiments,
+        verdicts={e.slug: verdict(e) for e in experiments},
+        summary=summary_table(experiments),
+        models=models,
+        commits=sorted({r.git_commit for r in results.records if r.git_commit}),
+        created=sorted(r.created for r in results.records if r.created),
+    )
     for exp in experiments:
         data = exp.data
-        w.page(f"experiments/{exp.slug}.html", "experiment.html", title=exp.name, exp=exp,
-               verdict=verdict(exp), comparison=comparison_table(data, "../"),
-               params=params_table(data), charts=experiment_charts(data),
-               studies=study_tables(data))
-        w.page(f"compare/{exp.slug}.html", "compare.html", title=f"Compare: {exp.name}",
-               exp=exp, payload=compare_payload(exp, results))
+        w.page(
+            f"experiments/{exp.slug}.html",
+            "experiment.html",
+            title=exp.name,
+            exp=exp,
+            verdict=verdict(exp),
+            comparison=comparison_table(data, "../"),
+            params=params_table(data),
+            charts=experiment_charts(data),
+            studies=study_tables(data),
+        )
+        w.page(
+            f"compare/{exp.slug}.html",
+            "compare.html",
+            title=f"Compare: {exp.name}",
+            exp=exp,
+            payload=compare_payload(exp, results),
+        )
     for analysis, page in zip(results.analyses, models, strict=True):
         w.write(f"models/{page.slug}.analysis.json", analysis.raw)
         w.write(f"models/{page.slug}.node_data.json", _json_bytes(node_data(analysis.data)))
@@ -295,6 +358,11 @@ def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
         w.page("models/index.html", "models.html", title="Model diagnostics", models=models)
     if rules is not None:
         w.page("supported-ops.html", "supported_ops.html", title="Supported ops", rules=rules)
-    w.page("environment.html", "environment.html", title="Environment",
-           environments=environments(results), problems=results.problems)
+    w.page(
+        "environment.html",
+        "environment.html",
+        title="Environment",
+        environments=environments(results),
+        problems=results.problems,
+    )
     return w.pages

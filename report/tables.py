@@ -40,12 +40,18 @@ class Table:
     select_filters: list[tuple[int, str, list[str]]] = field(default_factory=list)
 
 
-def metric_cell(value: float | None, source: str, unit: str, environment: dict,
-                cls: str = "") -> Cell:
+def metric_cell(
+    value: float | None, source: str, unit: str, environment: dict, cls: str = ""
+) -> Cell:
     if value is None:
         return Cell("–", sort=None, title="not measured", cls="missing")
-    return Cell(m.format_value(value, unit), sort=value, cls=cls,
-                title=m.provenance(source, environment), badge=m.SOURCE_BADGES.get(source, "?"))
+    return Cell(
+        m.format_value(value, unit),
+        sort=value,
+        cls=cls,
+        title=m.provenance(source, environment),
+        badge=m.SOURCE_BADGES.get(source, "?"),
+    )
 
 
 @dataclass
@@ -71,8 +77,13 @@ class ExperimentData:
 
     def cell(self, record: Record, key: str, unit: str | None = None, cls: str = "") -> Cell:
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
-        return metric_cell(self.value(record.variant, key), self.source(record.variant, key),
-                           unit, record.environment, cls)
+        return metric_cell(
+            self.value(record.variant, key),
+            self.source(record.variant, key),
+            unit,
+            record.environment,
+            cls,
+        )
 
 
 def experiment_data(results: Results, slug: str, records: list[Record]) -> ExperimentData:
@@ -85,8 +96,9 @@ def experiment_data(results: Results, slug: str, records: list[Record]) -> Exper
     frame = pd.DataFrame.from_dict(values, orient="index").reindex(index)
     if len(frame.columns):
         frame = frame[m.metric_order(set(frame.columns))]
-    return ExperimentData(slug, records, frame, metas_for(records, list(frame.columns)),
-                          values, sources)
+    return ExperimentData(
+        slug, records, frame, metas_for(records, list(frame.columns)), values, sources
+    )
 
 
 def metas_for(records: list[Record], keys: list[str]) -> dict[str, m.MetricMeta]:
@@ -114,11 +126,18 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
     common = set.intersection(*(set(r.notes) for r in data.records)) if data.records else set()
     rows = []
     for record in data.records:
-        row = [Cell(record.variant, sort=record.variant,
-                    href=f"{root}compare/{data.slug}.html?a={quote(record.variant)}"),
-               Cell(record.status, cls=f"status-{record.status}")]
-        row += [data.cell(record, key, cls="best" if record.variant in best[key] else "")
-                for key in keys]
+        row = [
+            Cell(
+                record.variant,
+                sort=record.variant,
+                href=f"{root}compare/{data.slug}.html?a={quote(record.variant)}",
+            ),
+            Cell(record.status, cls=f"status-{record.status}"),
+        ]
+        row += [
+            data.cell(record, key, cls="best" if record.variant in best[key] else "")
+            for key in keys
+        ]
         slug = record.compiled_slug or record.analysis_slug
         label = "diagnostics (compiler)" if record.compiled_slug else "diagnostics"
         row.append(Cell(label, href=f"{root}models/{slug}.html") if slug else Cell("–"))
@@ -129,8 +148,10 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
     titles = ["", ""] + [_column_title(metas[k]) for k in keys] + ["", ""]
     if not any(row[-1].text for row in rows):  # no note left to show
         rows, columns, titles = [row[:-1] for row in rows], columns[:-1], titles[:-1]
-    caption = ("Best value per column in bold (ok records only). Badges say where a number "
-               "comes from: m measured, p predicted, c compiler, l log.")
+    caption = (
+        "Best value per column in bold (ok records only). Badges say where a number "
+        "comes from: m measured, p predicted, c compiler, l log."
+    )
     if common and len(data.records) > 1:
         caption += " Every variant: " + "; ".join(sorted(common)) + "."
     return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles, caption=caption)
@@ -139,7 +160,8 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
 def _column_title(meta: m.MetricMeta) -> str:
     direction = f"{meta.better} is better" if meta.better != "none" else "no direction"
     return f"{meta.key} ({meta.unit or 'no unit'}, {direction})" + (
-        f": {meta.description}" if meta.description else "")
+        f": {meta.description}" if meta.description else ""
+    )
 
 
 def _column_label(meta: m.MetricMeta) -> str:
@@ -153,11 +175,20 @@ def params_table(data: ExperimentData) -> Table | None:
     varying = sorted(c for c in frame.columns if frame[c].astype(str).nunique() > 1)
     if not varying:
         return None
-    rows = [[Cell(variant)] + [Cell("" if pd.isna(frame.at[variant, c]) else
-                                    str(frame.at[variant, c])) for c in varying]
-            for variant in frame.index]
-    return Table(f"params-{data.slug}", ["variant"] + varying, rows,
-                 caption="Parameters that differ between variants.")
+    rows = [
+        [Cell(variant)]
+        + [
+            Cell("" if pd.isna(frame.at[variant, c]) else str(frame.at[variant, c]))
+            for c in varying
+        ]
+        for variant in frame.index
+    ]
+    return Table(
+        f"params-{data.slug}",
+        ["variant"] + varying,
+        rows,
+        caption="Parameters that differ between variants.",
+    )
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, object]:
@@ -179,11 +210,13 @@ def quantization_table(data: ExperimentData) -> Table | None:
     if "objective" not in data.frame.columns:
         return None
     train = m.first_present(("accuracy_train", "train_accuracy"), set(data.frame.columns))
-    spec = [("accuracy", "test acc. %", lambda v: f"{v * 100:.2f}"),
-            (train or "accuracy_train", "train acc. %", lambda v: f"{v * 100:.2f}"),
-            ("latency_ms_p50", "ms / image", lambda v: f"{v:.3f}"),
-            ("size_bytes", "size KB", lambda v: f"{v / 1024:,.0f}"),
-            ("objective", "objective", lambda v: f"{v:.2f}")]
+    spec = [
+        ("accuracy", "test acc. %", lambda v: f"{v * 100:.2f}"),
+        (train or "accuracy_train", "train acc. %", lambda v: f"{v * 100:.2f}"),
+        ("latency_ms_p50", "ms / image", lambda v: f"{v:.3f}"),
+        ("size_bytes", "size KB", lambda v: f"{v / 1024:,.0f}"),
+        ("objective", "objective", lambda v: f"{v:.2f}"),
+    ]
     spec = [s for s in spec if s[0] in data.frame.columns]
     rows = []
     for record in data.records:
@@ -194,9 +227,13 @@ def quantization_table(data: ExperimentData) -> Table | None:
                 cell.text = fmt(cell.sort)
             row.append(cell)
         rows.append(row)
-    return Table(f"quant-{data.slug}", ["variant"] + [s[1] for s in spec], rows,
-                 caption="Objective: the sum of the relative changes of size, latency and "
-                         "accuracy against the unquantized model (lower is better).")
+    return Table(
+        f"quant-{data.slug}",
+        ["variant"] + [s[1] for s in spec],
+        rows,
+        caption="Objective: the sum of the relative changes of size, latency and "
+        "accuracy against the unquantized model (lower is better).",
+    )
 
 
 def compression_table(data: ExperimentData) -> Table | None:
@@ -209,15 +246,19 @@ def compression_table(data: ExperimentData) -> Table | None:
     if "accuracy_int8" in frame.columns:
         accuracies = (("accuracy", "FP32 top-1"), ("accuracy_int8", "INT8 top-1"))
     else:  # the runners' names: the Keras model (fake-quant for QAT) and the deployed .tflite
-        accuracies = (("accuracy_keras", "Keras top-1 (FP32 / fake-quant)"),
-                      ("accuracy", "TFLite top-1 (deployed)"))
+        accuracies = (
+            ("accuracy_keras", "Keras top-1 (FP32 / fake-quant)"),
+            ("accuracy", "TFLite top-1 (deployed)"),
+        )
     for key, label in accuracies:
         if key in frame.columns:
             rows.append([Cell(label)] + [data.cell(r, key, "fraction") for r in records])
     row = [Cell("compression (size → gzip)")]
     for record in records:
-        size, gzip = data.value(record.variant, "size_bytes"), data.value(record.variant,
-                                                                           "gzip_bytes")
+        size, gzip = (
+            data.value(record.variant, "size_bytes"),
+            data.value(record.variant, "gzip_bytes"),
+        )
         cell = data.cell(record, "compression_pct", "%")
         if size is not None and gzip is not None and size > 0:
             cell = data.cell(record, "gzip_bytes")
@@ -225,8 +266,13 @@ def compression_table(data: ExperimentData) -> Table | None:
             cell.sort = 1 - gzip / size
         row.append(cell)
     rows.append(row)
-    return Table(f"compress-{data.slug}", ["model"] + data.variants, rows, filterable=False,
-                 caption="Compression = 1 − gzip size / size, as in the TFMOT tables.")
+    return Table(
+        f"compress-{data.slug}",
+        ["model"] + data.variants,
+        rows,
+        filterable=False,
+        caption="Compression = 1 − gzip size / size, as in the TFMOT tables.",
+    )
 
 
 def coco_table(data: ExperimentData) -> Table | None:
@@ -247,12 +293,28 @@ def coco_table(data: ExperimentData) -> Table | None:
         rows.append(row)
     names = [r.variant for r in records]
     columns = ["metric"] + names + ([f"Δ {names[1]} − {names[0]}"] if pair else [])
-    return Table(f"coco-{data.slug}", columns, rows, filterable=False,
-                 caption="COCO metrics (pycocotools); -1 means no objects of that size.")
+    return Table(
+        f"coco-{data.slug}",
+        columns,
+        rows,
+        filterable=False,
+        caption="COCO metrics (pycocotools); -1 means no objects of that size.",
+    )
 
 
 def _coco_order(keys: list[str]) -> list[str]:
-    standard = ["coco_AP", "coco_AP50", "coco_AP75", "coco_APs", "coco_APm", "coco_APl",
-                "coco_ARmax1", "coco_ARmax10", "coco_ARmax100", "coco_ARs", "coco_ARm",
-                "coco_ARl"]
+    standard = [
+        "coco_AP",
+        "coco_AP50",
+        "coco_AP75",
+        "coco_APs",
+        "coco_APm",
+        "coco_APl",
+        "coco_ARmax1",
+        "coco_ARmax10",
+        "coco_ARmax100",
+        "coco_ARs",
+        "coco_ARm",
+        "coco_ARl",
+    ]
     return [k for k in standard if k in keys] + sorted(k for k in keys if k not in standard)

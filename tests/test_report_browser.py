@@ -21,7 +21,7 @@ from report.site import build_site
 pytestmark = pytest.mark.slow
 
 HOSTILE = '"><script>window.__pwned=1;alert(1)</script>'
-HOSTILE_IMG = "'\"><img src=x onerror=\"window.__pwned=2;alert(2)\">"
+HOSTILE_IMG = '\'"><img src=x onerror="window.__pwned=2;alert(2)">'
 HOSTILE_FILE = "x'\"><svg onload=alert(3)>"  # no '/': file and directory names
 ALL_CHARTS_DRAWN = """() => [...document.querySelectorAll('.plotly-chart')]
     .every(d => d.querySelector('.main-svg'))"""
@@ -31,14 +31,27 @@ ALL_CHARTS_DRAWN = """() => [...document.querySelectorAll('.plotly-chart')]
 def site(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("browser")
     results = sample.write_study_results(root / "results")
-    ops = [sample.op(0, HOSTILE, "TPU", sample.MAPPED, name=HOSTILE_IMG),
-           sample.op(1, "CUSTOM", "CPU", HOSTILE, "UNSUPPORTED_OP", name=HOSTILE)]
+    ops = [
+        sample.op(0, HOSTILE, "TPU", sample.MAPPED, name=HOSTILE_IMG),
+        sample.op(1, "CUSTOM", "CPU", HOSTILE, "UNSUPPORTED_OP", name=HOSTILE),
+    ]
     sample.write(results, f"analysis/{HOSTILE_FILE}.json", sample.analysis(HOSTILE_IMG, ops))
-    sample.write(results, f"{HOSTILE_FILE}/{HOSTILE_FILE}.json", sample.record(
-        HOSTILE, HOSTILE_IMG, {"accuracy": 0.5, "size_bytes": 10, "latency_ms_p50": 1.0},
-        analysis=f"analysis/{HOSTILE_FILE}.json", notes=[HOSTILE]))
-    sample.write(results, f"{HOSTILE_FILE}/b.json", sample.record(
-        HOSTILE, "b", {"accuracy": 0.4, "size_bytes": 5, "latency_ms_p50": 2.0}))
+    sample.write(
+        results,
+        f"{HOSTILE_FILE}/{HOSTILE_FILE}.json",
+        sample.record(
+            HOSTILE,
+            HOSTILE_IMG,
+            {"accuracy": 0.5, "size_bytes": 10, "latency_ms_p50": 1.0},
+            analysis=f"analysis/{HOSTILE_FILE}.json",
+            notes=[HOSTILE],
+        ),
+    )
+    sample.write(
+        results,
+        f"{HOSTILE_FILE}/b.json",
+        sample.record(HOSTILE, "b", {"accuracy": 0.4, "size_bytes": 5, "latency_ms_p50": 2.0}),
+    )
     (root / "tiny.tflite").write_bytes(b"not really a model, just published bytes")
     sample.write(root, "tiny.json", sample.chain_analysis("tiny.tflite", 4, 2))
     return results, build_site(results, root / "site", [root / "tiny.json"]).out
@@ -62,8 +75,7 @@ class WatchedPage:
         self.outside: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"),
-                                          d.dismiss()))
+        self.page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
         self.page.route("**/*", self._route)
 
     def _route(self, route):
@@ -141,14 +153,15 @@ def test_op_table_filter_and_sort(site, browser):
     first = page.text_content("#cmp-quantization tbody tr:first-child td:first-child")
     records = [json.loads(p.read_text()) for p in (results / "quantization").glob("*.json")]
     with_acc = [r for r in records if "accuracy" in r["metrics"]]
-    assert first == min(with_acc, key=lambda r: (r["metrics"]["accuracy"]))["variant"]
+    assert first == min(with_acc, key=lambda r: r["metrics"]["accuracy"])["variant"]
     assert not watched.errors and not watched.outside
 
 
 def test_compare_two_variants(site, browser):
     results, root = site
-    a, b = (json.loads((results / f"quantization/{v}.json").read_text())
-            for v in ("float32", "int8"))
+    a, b = (
+        json.loads((results / f"quantization/{v}.json").read_text()) for v in ("float32", "int8")
+    )
     watched = WatchedPage(browser)
     page = watched.open((root / "compare/quantization.html").as_uri() + "?a=float32&b=int8")
     row = page.locator("#cmp-metrics tbody tr", has_text="accuracy").first

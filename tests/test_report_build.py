@@ -26,7 +26,7 @@ from tpulens.cli import main as tpulens_main
 from tpulens.errors import InputError
 
 HOSTILE = '"><script>window.__pwned=1;alert(1)</script>'
-HOSTILE_IMG = "'\"><img src=x onerror=\"window.__pwned=2;alert(2)\">"
+HOSTILE_IMG = '\'"><img src=x onerror="window.__pwned=2;alert(2)">'
 HOSTILE_FILE = "x'\"><svg onload=alert(3)>"  # no '/': file and directory names
 
 
@@ -66,16 +66,17 @@ def test_experiment_page_shows_every_record_with_provenance(study):
     results, site = study
     page = read(site, "experiments/quantization.html")
     records = records_of(results, "quantization")
-    body = page[page.index('<table id="cmp-quantization"'):]
-    body = body[body.index("<tbody>"):body.index("</table>")]
+    body = page[page.index('<table id="cmp-quantization"') :]
+    body = body[body.index("<tbody>") : body.index("</table>")]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
     assert len(rows) == len(records)  # skipped records are listed too
     skipped = next(r for r in records.values() if r["status"] == "skipped")
     assert skipped["notes"][0] in text_of(page)
     # every number carries a provenance tooltip and badge
     cells = re.findall(r'<td[^>]* data-v="[-0-9.e]+"[^>]*>', body)
-    assert cells and all('title="measured on synthetic fixture' in c or 'title="predicted' in c
-                         for c in cells)
+    assert cells and all(
+        'title="measured on synthetic fixture' in c or 'title="predicted' in c for c in cells
+    )
 
 
 def test_study_tables_follow_the_write_ups(study):
@@ -99,12 +100,15 @@ def test_study_tables_follow_the_write_ups(study):
 
 def test_charts_are_valid_plotly_figures_with_stable_ids(study):
     results, _ = study
-    charts = [c for e in experiments_of(load_results(results)) for c in
-              experiment_charts(e.data)]
+    charts = [c for e in experiments_of(load_results(results)) for c in experiment_charts(e.data)]
     ids = [c.id for c in charts]
     assert len(ids) == len(set(ids))
-    assert {"chart-quantization-acc-size", "chart-quantization-acc-latency",
-            "chart-collaborative-size", "chart-quantization-share"} <= set(ids)
+    assert {
+        "chart-quantization-acc-size",
+        "chart-quantization-acc-latency",
+        "chart-collaborative-size",
+        "chart-quantization-share",
+    } <= set(ids)
     for chart in charts:
         go.Figure(chart.figure)  # raises on any invalid property
 
@@ -134,8 +138,9 @@ def test_diagnostics_page_links_root_causes_and_exports_node_data(study):
     assert [c[0] for c in strip] == [op["placement"].lower() for op in analysis["ops"]]
     causes = {op["root_cause"] for op in analysis["ops"]} - {None}
     assert sum(1 for c in strip if c[1]) == len(causes)
-    assert (site / "models/detection-int8.analysis.json").read_bytes() == \
-        (results / "analysis/detection-int8.json").read_bytes()
+    assert (site / "models/detection-int8.analysis.json").read_bytes() == (
+        results / "analysis/detection-int8.json"
+    ).read_bytes()
     exported = json.loads(read(site, "models/detection-int8.node_data.json"))
     assert exported == node_data(normalize_analysis(analysis))
     results_map = exported["graphsData"]["main"]["results"]
@@ -172,8 +177,11 @@ def test_broken_and_partial_inputs_are_shown_not_fatal(tmp_path):
     sample.write(results, "exp/ok.json", sample.record("exp", "ok", {"accuracy": 0.5}))
     junk = sample.record("exp", "junk", {"accuracy": "high", "size_bytes": float("nan")})
     sample.write(results, "exp/junk.json", junk)
-    sample.write(results, "exp/lost.json",
-                 sample.record("exp", "lost", status="failed", analysis="analysis/none.json"))
+    sample.write(
+        results,
+        "exp/lost.json",
+        sample.record("exp", "lost", status="failed", analysis="analysis/none.json"),
+    )
     (results / "exp/broken.json").write_text("{not json")
     site = build_site(results, tmp_path / "site")
     assert any("broken.json" in p for p in site.problems)
@@ -186,15 +194,25 @@ def test_broken_and_partial_inputs_are_shown_not_fatal(tmp_path):
 
 def test_hostile_names_render_inert(tmp_path):
     results = tmp_path / "results"
-    ops = [sample.op(0, HOSTILE, "TPU", sample.MAPPED, name=HOSTILE_IMG),
-           sample.op(1, "CUSTOM", "CPU", HOSTILE, "UNSUPPORTED_OP", name=HOSTILE)]
+    ops = [
+        sample.op(0, HOSTILE, "TPU", sample.MAPPED, name=HOSTILE_IMG),
+        sample.op(1, "CUSTOM", "CPU", HOSTILE, "UNSUPPORTED_OP", name=HOSTILE),
+    ]
     sample.write(results, f"analysis/{HOSTILE_FILE}.json", sample.analysis(HOSTILE_IMG, ops))
-    record = sample.record(HOSTILE, HOSTILE_IMG, {"accuracy": 0.5, "size_bytes": 10},
-                           analysis=f"analysis/{HOSTILE_FILE}.json", notes=[HOSTILE])
+    record = sample.record(
+        HOSTILE,
+        HOSTILE_IMG,
+        {"accuracy": 0.5, "size_bytes": 10},
+        analysis=f"analysis/{HOSTILE_FILE}.json",
+        notes=[HOSTILE],
+    )
     record["params"] = {HOSTILE: HOSTILE_IMG}
     sample.write(results, f"{HOSTILE_FILE}/{HOSTILE_FILE}.json", record)
-    sample.write(results, f"{HOSTILE_FILE}/b.json", sample.record(HOSTILE, "b", {"accuracy": 0.4,
-                                                                           "size_bytes": 5}))
+    sample.write(
+        results,
+        f"{HOSTILE_FILE}/b.json",
+        sample.record(HOSTILE, "b", {"accuracy": 0.4, "size_bytes": 5}),
+    )
     site = build_site(results, tmp_path / "site").out
     assert len(list((site / "experiments").glob("*.html"))) == 1
     assert len(list((site / "models").glob("*.analysis.json"))) == 1
@@ -204,10 +222,12 @@ def test_hostile_names_render_inert(tmp_path):
         assert "<script>window.__pwned" not in text and "<img src=x" not in text, page
         assert "<svg" not in text, page
         for tag in re.findall(r"<script[^>]*>", text):
-            assert tag in ('<script src="../assets/site.js">', '<script src="assets/site.js">',
-                           '<script src="../assets/plotly.min.js">',
-                           '<script type="application/json" id="compare-data">') or \
-                tag.startswith('<script type="application/json" data-chart="chart-'), tag
+            assert tag in (
+                '<script src="../assets/site.js">',
+                '<script src="assets/site.js">',
+                '<script src="../assets/plotly.min.js">',
+                '<script type="application/json" id="compare-data">',
+            ) or tag.startswith('<script type="application/json" data-chart="chart-'), tag
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", p.name) for p in site.rglob("*"))
 
 
@@ -252,8 +272,9 @@ def test_serve_answers_on_localhost(study):
 
 
 def test_supported_ops_page_lists_the_rule_table(tmp_path):
-    reference = pytest.importorskip("analyzer.reference",
-                                    reason="analyzer.reference not written yet")
+    reference = pytest.importorskip(
+        "analyzer.reference", reason="analyzer.reference not written yet"
+    )
     results = tmp_path / "results"
     results.mkdir()
     page = text_of(read(build_site(results, tmp_path / "site").out, "supported-ops.html"))
@@ -266,8 +287,9 @@ def test_supported_ops_page_lists_the_rule_table(tmp_path):
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} absent (the shared corpus sits "
-                    "beside the checkout)")
+@pytest.mark.skipif(
+    not CORPUS.is_dir(), reason=f"{CORPUS} absent (the shared corpus sits beside the checkout)"
+)
 def test_diagnostics_of_a_real_corpus_model(tmp_path):
     from analyzer import analyze_file
 
@@ -275,9 +297,16 @@ def test_diagnostics_of_a_real_corpus_model(tmp_path):
     analysis = analyze_file(model)
     results = tmp_path / "results"
     sample.write(results, "analysis/deeplab.json", analysis)
-    sample.write(results, "segmentation/deeplab.json", sample.record(
-        "segmentation", "deeplab", {"size_bytes": model.stat().st_size},
-        analysis="analysis/deeplab.json"))
+    sample.write(
+        results,
+        "segmentation/deeplab.json",
+        sample.record(
+            "segmentation",
+            "deeplab",
+            {"size_bytes": model.stat().st_size},
+            analysis="analysis/deeplab.json",
+        ),
+    )
     site = build_site(results, tmp_path / "site").out
     page = read(site, "models/deeplab.html")
     ops = analysis["ops"]
@@ -320,34 +349,73 @@ def test_derived_metrics_prefer_the_real_compiler_and_keep_provenance():
     from report.load import Record
     from report.metrics import effective_metrics
 
-    metrics = {"edgetpu_ops_tpu": 9, "edgetpu_ops_cpu": 1, "edgetpu_ops_tpu_compiler": 6,
-               "edgetpu_ops_cpu_compiler": 4, "size_bytes": 1000, "gzip_bytes": 800}
-    info = {"edgetpu_ops_tpu": {"source": "predicted"},
-            "edgetpu_ops_tpu_compiler": {"source": "compiler"},
-            "size_bytes": {"source": "measured"}}
+    metrics = {
+        "edgetpu_ops_tpu": 9,
+        "edgetpu_ops_cpu": 1,
+        "edgetpu_ops_tpu_compiler": 6,
+        "edgetpu_ops_cpu_compiler": 4,
+        "size_bytes": 1000,
+        "gzip_bytes": 800,
+    }
+    info = {
+        "edgetpu_ops_tpu": {"source": "predicted"},
+        "edgetpu_ops_tpu_compiler": {"source": "compiler"},
+        "size_bytes": {"source": "measured"},
+    }
     record = Record("e", "v", "ok", metrics, info, {}, {}, {}, {}, "", "", [], "e/v.json")
     derived = effective_metrics(record, None)
     assert derived["edgetpu_share"] == (6 / 10, "compiler")
     assert derived["compression_pct"] == pytest.approx((100 * (1 - 800 / 1000), "measured"))
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                HealthCheck.function_scoped_fixture])
-@given(record_junk=st.dictionaries(st.sampled_from(
-           ["metrics", "metric_info", "params", "artifacts", "environment", "notes", "status",
-            "experiment", "variant", "created", "git_commit"]), JSON, max_size=4),
-       analysis_junk=st.dictionaries(st.sampled_from(
-           ["model", "source", "summary", "table", "errors", "ops", "options", "subgraphs"]),
-           JSON, max_size=3),
-       op_junk=st.dictionaries(st.sampled_from(list(sample.op(0, "ADD", "TPU", "m"))), JSON,
-                               max_size=3))
-def test_malformed_records_and_analyses_never_crash_the_build(tmp_path_factory, record_junk,
-                                                              analysis_junk, op_junk):
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    record_junk=st.dictionaries(
+        st.sampled_from(
+            [
+                "metrics",
+                "metric_info",
+                "params",
+                "artifacts",
+                "environment",
+                "notes",
+                "status",
+                "experiment",
+                "variant",
+                "created",
+                "git_commit",
+            ]
+        ),
+        JSON,
+        max_size=4,
+    ),
+    analysis_junk=st.dictionaries(
+        st.sampled_from(
+            ["model", "source", "summary", "table", "errors", "ops", "options", "subgraphs"]
+        ),
+        JSON,
+        max_size=3,
+    ),
+    op_junk=st.dictionaries(
+        st.sampled_from(list(sample.op(0, "ADD", "TPU", "m"))), JSON, max_size=3
+    ),
+)
+def test_malformed_records_and_analyses_never_crash_the_build(
+    tmp_path_factory, record_junk, analysis_junk, op_junk
+):
     results = tmp_path_factory.mktemp("junk") / "results"
     ops = [sample.op(0, "ADD", "TPU", sample.MAPPED), sample.op(1, "CUSTOM", "CPU", "x")]
     analysis = sample.analysis("m.tflite", ops)
@@ -367,9 +435,13 @@ def test_bench_rows_for_make_bench():
 
     rows = bench.run(record_counts=(3, 6), ops=40)
     names = [r["benchmark"] for r in rows]
-    assert names == ["report.build_3_records", "report.build_6_records",
-                     "report.diagnostics_40_ops", "report.overview_weight_without_plotlyjs",
-                     "report.experiment_weight_without_plotlyjs"]
+    assert names == [
+        "report.build_3_records",
+        "report.build_6_records",
+        "report.diagnostics_40_ops",
+        "report.overview_weight_without_plotlyjs",
+        "report.experiment_weight_without_plotlyjs",
+    ]
     assert all(r["value"] > 0 and r["unit"] in ("s", "bytes") for r in rows)
     assert rows[3]["value"] < 100_000  # plotly.js (4.8 MB) is not part of the page weight
 
