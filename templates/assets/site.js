@@ -88,6 +88,7 @@ function el(tag, text, cls) {
 
 function formatDelta(delta, unit) {
   if (unit === "fraction") return `${delta >= 0 ? "+" : ""}${(delta * 100).toFixed(2)} pp`;
+  if (unit === "%") return `${delta >= 0 ? "+" : ""}${delta.toFixed(2)} pp`;
   if (unit === "bytes") return `${delta >= 0 ? "+" : ""}${Math.round(delta).toLocaleString("en")} B`;
   return `${delta >= 0 ? "+" : ""}${Number(delta.toPrecision(4))}${unit ? " " + unit : ""}`;
 }
