@@ -433,7 +433,7 @@ def test_malformed_records_and_analyses_never_crash_the_build(
 def test_bench_rows_for_make_bench():
     from report import bench
 
-    rows = bench.run(record_counts=(3, 6), ops=40)
+    rows = bench.run(record_counts=(3, 6), ops=40, repeat=1)
     names = [r["benchmark"] for r in rows]
     assert names == [
         "report.build_3_records",
