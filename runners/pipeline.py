@@ -237,8 +237,8 @@ class _Runner:
                     baseline.steps["evaluate"] in self.done:
                 baseline_metrics = self.done[baseline.steps["evaluate"]]["metrics"]
             record = records.assemble(variant, steps, failures, baseline_metrics,
-                                      self.results_dir, self.cache_dir, self.git_commit,
-                                      environment(self.threads, None))
+                                      self.results_dir, self.git_commit,
+                                      environment(self.threads, None), self.plan.profile)
             records.write_record(self.results_dir, record)
             written.add(name)
             self.summary.written += 1

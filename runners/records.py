@@ -59,7 +59,7 @@ DESCRIPTIONS = {
     "macs": "multiply-accumulates per image (conv, depthwise, dense)",
 }
 STAGE_TIMING = {"train": "train", "optimize": "train", "convert": "compress",
-                "extract": "compress", "fetch": "fetch", "detection": "detection",
+                "extract": "extract", "fetch": "fetch", "detection": "detection",
                 "compile": "compile", "evaluate": "evaluate"}
 
 
@@ -87,8 +87,8 @@ def metric_info(metrics: dict, overrides: dict) -> dict:
 
 
 def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None,
-             results_dir: Path, cache_dir: Path, git_commit: str | None,
-             fallback_environment: dict) -> dict:
+             results_dir: Path, git_commit: str | None, fallback_environment: dict,
+             profile: str) -> dict:
     """One record from the variant's step manifests (`steps`: role → manifest) and failures
     (`failures`: role → (status, note))."""
     metrics, overrides, notes, timings, artifacts = {}, {}, [], {}, {}
@@ -131,7 +131,8 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
     return {
         "schema_version": SCHEMA_VERSION,
         "experiment": variant.experiment, "variant": variant.variant,
-        "kind": variant.kind, "status": status, "record_key": variant.record_key,
+        "kind": variant.kind, "profile": profile, "status": status,
+        "record_key": variant.record_key,
         "params": variant.params, "metrics": metrics,
         "metric_info": metric_info(metrics, overrides),
         "artifacts": artifacts, "timings": timings, "environment": environment,
