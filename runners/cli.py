@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                                  args.cache_dir, progress=not args.no_progress)
     print(f"{summary.variants} variants: {summary.up_to_date} up to date, "
           f"{summary.written} written; steps: {summary.steps_run} run, "
-          f"{summary.steps_cached} cached; {summary.seconds:.1f} s")
+          f"{summary.steps_cached} cached; {summary.seconds:.1f} s "
+          f"({summary.cpu_seconds:.0f} CPU-s in steps)")
     for name, status in summary.failed:
         print(f"  {status}: {name} (see its record's notes)")
     failed = any(status == "failed" for _, status in summary.failed)

@@ -32,6 +32,7 @@ class RunSummary:
     steps_cached: int = 0
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)  # stage → summed worker seconds
+    cpu_seconds: float = 0.0  # CPU time of the steps run (what a quiet machine must do)
 
 
 def default_dirs(suite_path: Path) -> tuple[Path, Path]:
@@ -211,6 +212,8 @@ class _Runner:
             stage = node.stage
             self.summary.stage_seconds[stage] = round(
                 self.summary.stage_seconds.get(stage, 0.0) + outcome["manifest"]["seconds"], 3)
+            self.summary.cpu_seconds = round(
+                self.summary.cpu_seconds + outcome["manifest"]["cpu_seconds"], 3)
         else:
             self.failed[key] = (outcome["status"], outcome["note"])
             bar.write(f"{outcome['status']}: {node.label}: {outcome['note']}")
@@ -282,7 +285,7 @@ def execute(payload: dict) -> dict:
     out_dir = cache.fresh_dir(cache.step_dir(cache_dir, payload["stage"], payload["key"]))
     module = importlib.import_module(f"runners.stages.{payload['stage']}")
     ctx = Context(cache_dir=cache_dir, profile=payload["profile"], threads=payload["threads"])
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         result = module.run(payload["config"], payload["inputs"], out_dir, ctx)
     except StepSkipped as err:
@@ -297,6 +300,7 @@ def execute(payload: dict) -> dict:
         "outputs": {k: _cache_relative(v, cache_dir) for k, v in result.outputs.items()},
         "metrics": result.metrics, "metric_info": result.metric_info, "notes": result.notes,
         "info": result.info, "seconds": round(time.perf_counter() - start, 3),
+        "cpu_seconds": round(time.process_time() - cpu_start, 3),
     }
     cache.atomic_write_json(out_dir / cache.MANIFEST, manifest)
     return {"status": "ok", "manifest": manifest}

@@ -99,6 +99,7 @@ def test_first_run_writes_records(toy_run):
     root, _, summary = toy_run
     assert summary.written == 2 and not summary.failed
     assert summary.steps_run == 7  # 1 train + 2 × (convert, compile, evaluate)
+    assert 0 < summary.cpu_seconds
     float32 = json.loads((root / "results/toy/float32.json").read_text())
     int8 = json.loads((root / "results/toy/int8.json").read_text())
     for record in (float32, int8):
