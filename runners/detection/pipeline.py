@@ -205,9 +205,8 @@ def evaluate_tflite(cfg: settings.Settings, path: Path, test: DetectionSet, name
     detector = TFLiteDetector(path, cfg.threads, cfg.float_range)
     predictions, images = [], []
     for sample in test.samples:
-        with datasets_image(sample) as image:
-            images.append(image)
-            found = detector.detect(image)
+        images.append(read_rgb(sample.image_path))
+        found = detector.detect(images[-1])
         predictions.append(to_detections(found.boxes, found.classes, found.scores, sample, names))
     metrics = coco_eval.coco_metrics(test, predictions)
     times = detector.latency_ms(images[0], cfg.latency_runs)
@@ -245,20 +244,11 @@ def evaluate_keras(cfg: settings.Settings, model_dir: Path, test: DetectionSet) 
     return metrics
 
 
-class datasets_image:
-    """Context manager yielding a sample's pixels as uint8 RGB."""
+def read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
 
-    def __init__(self, sample):
-        self.sample = sample
-
-    def __enter__(self) -> np.ndarray:
-        from PIL import Image
-
-        with Image.open(self.sample.image_path) as image:
-            return np.asarray(image.convert("RGB"))
-
-    def __exit__(self, *exc) -> None:
-        return None
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def latency_metrics(times: list[float]) -> dict:
