@@ -12,7 +12,8 @@ import tflite
 
 from runners.detection import run_variant, store, synth
 from runners.detection.coco_eval import STAT_NAMES, ground_truth
-from runners.detection.datasets import load_voc
+from runners.detection.datasets import Box, Sample, load_voc, voc_xml
+from runners.detection.pipeline import load_split
 from runners.detection.settings import resolve
 from tpulens.errors import InputError
 
@@ -139,3 +140,40 @@ def test_cache_builds_once_across_processes(tmp_path):
     assert log.read_text() == "built\n"
     assert (target / "done").read_text() == "ok"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def user_voc_folder(folder: Path, count: int) -> Path:
+    """A flat makesense-style folder (JPEG + XML side by side, no split files), car/truck."""
+    generated = synth.generate(folder / "gen", images=count, image_size=64, seed=5)
+    flat = folder / "flat"
+    flat.mkdir()
+    for sample in generated:
+        renamed = [
+            Box("car" if b.label == "bag" else "truck", b.xmin, b.ymin, b.xmax, b.ymax)
+            for b in sample.boxes
+        ]
+        image = flat / f"img_{sample.image_path.stem}.jpg"
+        image.write_bytes(sample.image_path.read_bytes())
+        xml = voc_xml(Sample(image, sample.width, sample.height, tuple(renamed)))
+        (flat / f"img_{sample.image_path.stem}.xml").write_text(xml)
+    return flat
+
+
+def test_seeded_split_of_a_folder_without_split_files(tmp_path):
+    flat = user_voc_folder(tmp_path, 15)
+    cfg = resolve({"dataset": str(flat)}, "quick")
+    parts = [load_split(cfg, flat, name).samples for name in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [11, 2, 2]
+    names = [s.image_path.name for p in parts for s in p]
+    assert sorted(names) == sorted(p.name for p in flat.glob("*.jpg"))
+    assert load_split(cfg, flat, "test").samples == parts[2]  # seeded: the same every time
+    assert parts[0] and load_split(cfg, flat, "train").classes == ("car", "truck")
+
+
+def test_training_on_the_users_own_dataset(tmp_path):
+    flat = user_voc_folder(tmp_path, 15)
+    params = {"dataset": str(flat), "export": "keras", "epochs": 1, "image_size": 64}
+    result = run_variant(params, tmp_path / "cache", "quick")
+    assert {"coco_AP_car", "coco_AP_truck"} <= set(result["metrics"])
+    assert "on 11 images" in result["notes"][0]
+    assert "2 'test' images" in result["notes"][-1]
