@@ -117,6 +117,12 @@ def test_bring_your_own_needs_a_detector(tmp_path):
         resolve({"tflite": str(fake)}, "quick")
     with pytest.raises(InputError, match="unknown key 'epoch'"):
         resolve({"epoch": 3}, "quick")
+    with pytest.raises(InputError, match="'epochs' = 'ten' has the wrong type"):
+        resolve({"epochs": "ten"}, "quick")
+    assert resolve({"learning_rate": 1, "classes": ["bag", "dress"]}, "full").classes == (
+        "bag",
+        "dress",
+    )
 
 
 def slow_build(target: Path, log: Path) -> None:

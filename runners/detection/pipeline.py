@@ -308,6 +308,9 @@ def run(params: dict, cache_dir: Path, profile: str) -> dict:
         f"COCO metrics on {len(test.samples)} '{cfg.eval_split}' images "
         f"({sum(len(s.boxes) for s in test.samples)} boxes)"
     )
+    empty = [name for name in ("APs", "APm", "APl") if metrics[f"coco_{name}"] == -1]
+    if empty:
+        notes.append(f"{', '.join(empty)} = -1: no test object in that COCO size range")
     artifacts["tflite"] = str(tflite_path) if tflite_path else None
     info = coco_eval.metric_info(tuple(names))
     info["size_bytes"] = {"unit": "bytes", "better": "lower", "source": "measured"}

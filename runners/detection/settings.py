@@ -42,19 +42,11 @@ class Settings:
     float_range: tuple[float, float] = (0.0, 255.0)
 
 
-# Keys the pipeline merges into every variant's table; they are not ours to validate.
-PIPELINE_KEYS = {
-    "name",
-    "experiment",
-    "variant",
-    "runner",
-    "description",
-    "title",
-    "stages",
-    "compile",
-    "compiler_version",
-    "tags",
-}
+def expected_type(key: str) -> tuple[type, ...]:
+    default = getattr(Settings(), key)
+    if default is None:
+        return (tuple,) if key == "labels" else (str,)
+    return (int, float) if isinstance(default, float) else (type(default),)
 
 
 def resolve(params: dict, profile: str) -> Settings:
@@ -63,11 +55,12 @@ def resolve(params: dict, profile: str) -> Settings:
     known = {field.name: field for field in fields(Settings)}
     values = dict(PROFILES[profile])
     for key, value in params.items():
-        if key in PIPELINE_KEYS:
-            continue
         if key not in known:
             raise InputError(f"detection params: unknown key '{key}' (known: {', '.join(known)})")
-        values[key] = tuple(value) if isinstance(value, list) else value
+        value = tuple(value) if isinstance(value, list) else value
+        if not isinstance(value, expected_type(key)) or isinstance(value, bool):
+            raise InputError(f"detection params: '{key}' = {value!r} has the wrong type")
+        values[key] = value
     if values.get("tflite") and "eval_split" not in params:
         values["eval_split"] = "all"  # someone else's detector: every image is unseen
     settings = replace(Settings(), **values)
