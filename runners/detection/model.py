@@ -29,9 +29,13 @@ class ModelSpec:
 BACKBONE_TAPS = ("block_6_expand_relu", "block_13_expand_relu", "out_relu")  # strides 8, 16, 32
 
 
-def build_detector(spec: ModelSpec):
-    """Image (float pixels 0..255) -> (box encodings [N, 4], class logits [N, K])."""
+def build_detector(spec: ModelSpec, seed: int | None = None):
+    """Image (float pixels 0..255) -> (box encodings [N, 4], class logits [N, K]); with a seed,
+    the initial weights (and TensorFlow's later random ops) are reproducible."""
     import tf_keras as keras
+
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
 
     layers = keras.layers
     image = keras.Input((spec.image_size, spec.image_size, 3), name="image")

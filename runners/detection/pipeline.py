@@ -116,7 +116,7 @@ def trained_model(cfg: settings.Settings, cache: Path, data: Path, data_key: str
         train_set = load_split(cfg, data, "train")
         spec = model_spec(cfg, train_set.classes)
         images, annotations = as_arrays(train_set, cfg.image_size)
-        detector = model.build_detector(spec)
+        detector = model.build_detector(spec, cfg.seed)
         log = model.train(
             detector,
             anchors.make_anchors(cfg.image_size, spec.anchors),
