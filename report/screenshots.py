@@ -6,6 +6,7 @@ proves the page needs nothing from the network.
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,20 +85,19 @@ def _shrink(path: Path) -> None:
 
 
 def _most_interesting_model(site: Path) -> Path | None:
-    """The diagnostics page with CPU ops (the point of the page), else the first one."""
-    import json
-
+    """A model split between TPU and CPU (the point of the page), else one with CPU ops."""
     pages = sorted((site / "models").glob("*.analysis.json"))
     if not pages:
         return None
 
-    def cpu_ops(path: Path) -> int:
+    def interest(path: Path) -> tuple[bool, bool, int]:
         try:
             summary = json.loads(path.read_text()).get("summary")
         except (ValueError, AttributeError):
-            return 0
-        value = summary.get("ops_cpu") if isinstance(summary, dict) else None
-        return value if isinstance(value, int) else 0
+            summary = None
+        summary = summary if isinstance(summary, dict) else {}
+        cpu = summary.get("ops_cpu") if isinstance(summary.get("ops_cpu"), int) else 0
+        return summary.get("verdict") == "partial", cpu > 0, cpu
 
-    best = max(pages, key=lambda p: (cpu_ops(p) > 0, -abs(cpu_ops(p) - 8)))
+    best = max(pages, key=interest)  # max keeps the first of equals: sorted, so deterministic
     return best.with_name(best.name.removesuffix(".analysis.json") + ".html")
