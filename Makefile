@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := dataset-fashion-mnist chromium
 
-.PHONY: setup test bench report serve lint clean
+.PHONY: setup test bench report serve screenshots lint clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ report: setup
 
 serve: report
 	$(BIN)/tpulens serve site
+
+# The README's pictures, taken by the project's own command (headless Debian chromium).
+screenshots: report
+	$(BIN)/tpulens report --results results --out site --screenshots docs/img
 
 lint: setup
 	$(BIN)/ruff check .
