@@ -4,6 +4,7 @@ cross-process cache lock and bring-your-own evaluation of an exported detector."
 
 import json
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -22,7 +23,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quick_runs(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
+    # Under pytest-xdist every worker running these tests shares one cache (the session's
+    # temp root), so the file lock lets one train and the others reuse its model.
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "detection-cache"
     runs = {}
     for export in ("int8", "float", "keras"):
         start = time.perf_counter()
@@ -59,8 +63,8 @@ def test_quick_profile_records(quick_runs):
         assert set(result["metric_info"]) == set(metrics)
         json.dumps(result)  # the pipeline writes it as a JSON record
     assert quick_runs["keras"]["artifacts"]["tflite"] is None
-    # the int8 variant trained; the others reused its model instead of training again
-    assert "reused from cache" not in quick_runs["int8"]["notes"][0]
+    # one training serves every variant: the later ones reuse the int8 variant's model
+    assert len({result["artifacts"]["weights"] for result in quick_runs.values()}) == 1
     assert "reused from cache" in quick_runs["float"]["notes"][0]
     assert "reused from cache" in quick_runs["keras"]["notes"][0]
 
