@@ -14,8 +14,10 @@ import math
 
 from runners.tfsetup import import_tf
 
-# (expand ratio, output filters, repeats, stride, kernel) at width/depth 1.0
-DEFAULT_MBCONV_BLOCKS = [[1, 8, 1, 1, 3], [4, 16, 1, 2, 3], [4, 24, 1, 2, 3], [4, 32, 1, 1, 3]]
+# (expand ratio, output filters, repeats, stride, kernel) at width/depth 1.0. Repeats grow as
+# ceil(repeats · 1.2^phi) (EfficientNet's rule): with all-ones every phi ≥ 1 would give 2, so the
+# stages repeat 1, 2, 2, 3 (phi 1 → 2, 3, 3, 4; phi 2 → 2, 3, 3, 5).
+DEFAULT_MBCONV_BLOCKS = [[1, 8, 1, 1, 3], [4, 16, 2, 2, 3], [4, 24, 2, 2, 3], [4, 32, 3, 1, 3]]
 DEFAULT_MOBILENET_FILTERS = [32, 64, 64, 128]
 # Keras' 0.99 needs hundreds of steps before the moving statistics are usable; these nets
 # train for a few dozen in the quick profile.

@@ -68,3 +68,13 @@ def test_distillation_loss_combines_hard_and_soft_terms():
     np.testing.assert_allclose(loss, 0.3 * hard + 0.7 * soft, rtol=1e-5)
     same = train.distillation_loss(tf, alpha=0.0, temperature=2.0)(packed, tf.constant(teacher))
     np.testing.assert_allclose(same.numpy(), 0.0, atol=1e-6)  # student = teacher: no soft loss
+
+
+def test_each_depth_step_adds_blocks():
+    base = {"builder": "efficientnet", "input_size": 32}
+    counts = []
+    for phi in (0, 1, 2):
+        spec = resolve_model(base, {"phi": phi, "dims": ["depth"]}) if phi else base
+        model = models.build(spec, (32, 32, 1), 10, 0)
+        counts.append(sum(type(layer).__name__ == "DepthwiseConv2D" for layer in model.layers))
+    assert counts[0] < counts[1] < counts[2]
