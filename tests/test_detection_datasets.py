@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runners.detection import datasets, synth
+from runners.detection import datasets, store, synth
 from runners.detection.datasets import Box, Sample
 from tpulens.errors import InputError
 
@@ -190,3 +190,20 @@ def test_generated_set_is_voc_deterministic_and_split(tmp_path):
     ]
     assert sizes == list(synth.split_sizes(12)) and sum(sizes) == 12
     assert synth.split_sizes(150) == (110, 20, 20)
+
+
+def test_labels_outside_the_given_classes(tmp_path):
+    write_image(tmp_path / "a.jpg")
+    write_xml(tmp_path, "a", [("car", 1, 2, 30, 40), ("bus", 3, 4, 5, 6)])
+    found = datasets.load_voc(tmp_path)
+    with pytest.raises(InputError, match=r"a\.jpg: class 'bus' is not one of \['car', 'truck'\]"):
+        datasets.make_set(list(found.samples), ("car", "truck"))
+
+
+def test_editing_one_annotation_changes_the_dataset_fingerprint(tmp_path):
+    write_image(tmp_path / "a.jpg")
+    xml = write_xml(tmp_path, "a", [("car", 1, 2, 30, 40)])
+    before = store.path_fingerprint(tmp_path)
+    assert store.path_fingerprint(tmp_path) == before
+    xml.write_text(xml.read_text().replace("<xmax>30</xmax>", "<xmax>31</xmax>"))
+    assert store.path_fingerprint(tmp_path) != before

@@ -44,8 +44,18 @@ class DetectionSet:
 
 
 def make_set(samples: list[Sample], classes: list[str] | tuple[str, ...] | None = None):
+    """A DetectionSet; classes default to the sorted labels found, and given classes must
+    cover every label (a label outside them would have no class index)."""
     found = sorted({box.label for sample in samples for box in sample.boxes})
-    return DetectionSet(tuple(samples), tuple(classes) if classes else tuple(found))
+    if not classes:
+        return DetectionSet(tuple(samples), tuple(found))
+    for sample in samples:
+        for box in sample.boxes:
+            if box.label not in classes:
+                raise InputError(
+                    f"{sample.image_path}: class '{box.label}' is not one of {list(classes)}"
+                )
+    return DetectionSet(tuple(samples), tuple(classes))
 
 
 def check_box(box: Box, width: int, height: int, where: str) -> Box:

@@ -23,7 +23,9 @@ def dataset_source(cfg: settings.Settings, cache: Path) -> tuple[Path, str]:
     """(path, cache key) of the data: the user's dataset, or the generated set (built once)."""
     if cfg.dataset:
         path = Path(cfg.dataset).resolve()
-        return path, store.content_key([str(path), path.stat().st_mtime_ns, cfg.images_dir])
+        images_dir = Path(cfg.images_dir) if cfg.images_dir else None
+        key = [store.path_fingerprint(path), images_dir and store.path_fingerprint(images_dir)]
+        return path, store.content_key(key)
     recipe = {
         "images": cfg.images,
         "image_size": cfg.image_size,

@@ -31,6 +31,16 @@ def source_key(*modules) -> str:
     return digest.hexdigest()[:12]
 
 
+def path_fingerprint(path: Path) -> str:
+    """Identity of a user's file or directory tree from names, sizes and modification times,
+    so editing one annotation invalidates what was trained on it."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    stats = [
+        (str(p.relative_to(path.parent)), p.stat().st_size, p.stat().st_mtime_ns) for p in files
+    ]
+    return content_key([str(path.resolve()), stats])
+
+
 @contextmanager
 def locked(target: Path):
     target.parent.mkdir(parents=True, exist_ok=True)
