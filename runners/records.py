@@ -108,18 +108,23 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
     if compile_step and compile_step["outputs"].get("analysis"):
         name = f"{variant.experiment}-{variant.variant}.json"
         dest = results_dir / "analysis" / name
-        atomic_write_bytes(dest, Path(compile_step["outputs"]["analysis"]).read_bytes())
+        if compile_step["outputs"].get("compiled_tflite"):
+            artifacts["compiled_tflite"] = _relative(
+                Path(compile_step["outputs"]["compiled_tflite"]), results_dir)
+        paths = {"model": artifacts.get("tflite"), "cpu_model": artifacts.get("tflite"),
+                 "compiled_model": artifacts.get("compiled_tflite")}
+        _copy_json(Path(compile_step["outputs"]["analysis"]), dest, paths)
         artifacts["analysis"] = f"analysis/{name}"
         for extra in ("comparison", "compiled_analysis", "compiler_log"):
             if compile_step["outputs"].get(extra):
                 src = Path(compile_step["outputs"][extra])
                 dest = results_dir / "analysis" / f"{variant.experiment}-{variant.variant}" \
                     f".{extra}{src.suffix}"
-                atomic_write_bytes(dest, src.read_bytes())
+                if src.suffix == ".json":
+                    _copy_json(src, dest, paths)
+                else:
+                    atomic_write_bytes(dest, src.read_bytes())
                 artifacts[extra] = f"analysis/{dest.name}"
-        if compile_step["outputs"].get("compiled_tflite"):
-            artifacts["compiled_tflite"] = _relative(
-                Path(compile_step["outputs"]["compiled_tflite"]), results_dir)
     if baseline_metrics is not None:
         score = objective(metrics, baseline_metrics)
         if score is not None:
@@ -157,6 +162,19 @@ def write_record(results_dir: Path, record: dict) -> Path:
     path = record_path(results_dir, record["experiment"], record["variant"])
     atomic_write_json(path, record)
     return path
+
+
+def _copy_json(src: Path, dest: Path, paths: dict) -> None:
+    """Copy an analysis/comparison JSON into results/, its model paths replaced by the record's
+    artifact paths (relative to results/; the cache path where the step ran means nothing
+    elsewhere)."""
+    data = json.loads(src.read_text())
+    if isinstance(data.get("model"), dict) and paths["model"]:
+        data["model"]["path"] = paths["model"]
+    for key in ("cpu_model", "compiled_model"):
+        if isinstance(data.get(key), str) and paths[key]:
+            data[key] = paths[key]
+    atomic_write_json(dest, data)
 
 
 def _relative(path: Path, base: Path) -> str:
