@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pandas as pd
 
@@ -34,8 +33,7 @@ def main(argv: list[str]) -> int:
     names = argv or ["analyzer", "logs", "report", "runners"]
     pd.set_option("display.width", 200, "display.max_columns", 20)
     for title, rows in sections(names).items():
-        started = time.strftime("%H:%M:%S")
-        print(f"\n== {title} ({started})")
+        print(f"\n== {title}")
         print(pd.DataFrame(rows).to_string(index=False) if rows else "(no rows)")
     return 0
 
