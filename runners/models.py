@@ -41,11 +41,7 @@ def small_cnn(tf, spec, input_shape, classes):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)
-    if spec.get("dense"):
-        x = layers.Dense(spec["dense"], activation="relu")(x)
-    if spec.get("dropout"):
-        x = layers.Dropout(spec["dropout"])(x)
-    return tf.keras.Model(inputs, layers.Dense(classes)(x), name="small_cnn")
+    return _classifier(tf, inputs, x, spec, classes, "small_cnn")
 
 
 def mobilenet(tf, spec, input_shape, classes):
@@ -65,11 +61,18 @@ def mobilenet(tf, spec, input_shape, classes):
         x = layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
         x = layers.ReLU(6.0)(x)
     x = layers.GlobalAveragePooling2D()(x)
+    return _classifier(tf, inputs, x, spec, classes, "mobilenet")
+
+
+def _classifier(tf, inputs, features, spec, classes, name):
+    """The optional dense + dropout head and the logits layer shared by the small nets."""
+    layers = tf.keras.layers
+    x = features
     if spec.get("dense"):
         x = layers.Dense(spec["dense"], activation="relu")(x)
     if spec.get("dropout"):
         x = layers.Dropout(spec["dropout"])(x)
-    return tf.keras.Model(inputs, layers.Dense(classes)(x), name="mobilenet")
+    return tf.keras.Model(inputs, layers.Dense(classes)(x), name=name)
 
 
 def round_filters(filters: int, width: float, divisor: int = 8) -> int:
