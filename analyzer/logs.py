@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tpulens.errors import InputError
+from tpulens.errors import InputError, existing_file
 
 SCHEMA_VERSION = 1
 MAPPED = "Mapped to Edge TPU"
@@ -480,11 +480,7 @@ def decode_log_bytes(data: bytes, name: str = "<log>") -> str:
 
 def parse_log_file(path) -> ParsedLog:
     """Read and parse a log file; unreadable or binary files raise InputError."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a compiler log")
+    p = existing_file(path, "a compiler log")
     try:
         data = p.read_bytes()
     except OSError as err:

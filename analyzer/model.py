@@ -12,11 +12,10 @@ import os
 import struct
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 from analyzer import schema
 from analyzer.flatbuf import FlatbufferError, Table, root
-from tpulens.errors import InputError
+from tpulens.errors import InputError, existing_file
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -214,11 +213,7 @@ def constant_values(model: Model, tensor: Tensor, limit: int = 4096) -> tuple | 
 
 def open_bytes(path: str | os.PathLike):
     """Memory-map a file for reading, with one-line errors for the usual mistakes."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a .tflite file")
+    p = existing_file(path, "a .tflite file")
     try:
         with open(p, "rb") as f:
             if os.fstat(f.fileno()).st_size == 0:
