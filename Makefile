@@ -18,13 +18,13 @@ $(STAMP): pyproject.toml
 	fi
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[runners,dev]' --config-settings editable_mode=compat
+	$(BIN)/pip install -q -e '.[runners,dev]'
 	$(BIN)/pip install -q --no-deps tf_keras==2.21.0
 	touch $(STAMP)
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
 
 bench: setup
 	$(BIN)/python -m bench

@@ -1,5 +1,5 @@
 """Edge TPU analysis of TFLite models, without TensorFlow and without the compiler."""
 
-from analyzer.analyze import analyze_file
+from tpulens.analyzer.analyze import analyze_file
 
 __all__ = ["analyze_file"]

@@ -6,9 +6,10 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 
-from analyzer import partition, rules
-from analyzer.compilers import Compiler, get_compiler
-from analyzer.model import Model, Operator, Subgraph, read_model
+from tpulens.analyzer import partition, rules
+from tpulens.analyzer.compilers import Compiler, get_compiler
+from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
+
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1

@@ -16,7 +16,7 @@ import json
 import sys
 import textwrap
 
-from analyzer.compilers import COMPILERS, DEFAULT_COMPILER
+from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER
 
 HELP = "predict the Edge TPU placement of every op of a .tflite, with causes and fixes"
 
@@ -37,14 +37,14 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analyzer.analyze import analyze_model, make_options, to_json
-    from analyzer.model import read_model
+    from tpulens.analyzer.analyze import analyze_model, make_options, to_json
+    from tpulens.analyzer.model import read_model
 
     options = make_options(args.compiler_version, args.enable_multiple_subgraphs,
                            [t for t in args.intermediate_tensors.split(",") if t],
                            args.min_runtime_version)
     model = read_model(args.model)
-    from analyzer import compiled
+    from tpulens.analyzer import compiled
 
     if compiled.is_compiled(model):
         desc = compiled.describe(model)

@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analyzer.compare import compare_files, render_text
+    from tpulens.analyzer.compare import compare_files, render_text
 
     result = compare_files(args.cpu_model, args.compiled, args.log, args.compiler_version)
     print(json.dumps(result.to_json(), indent=2) if args.json else render_text(result))

@@ -19,7 +19,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from analyzer.logs import parse_log_file, render_text
+    from tpulens.analyzer.logs import parse_log_file, render_text
+
     from tpulens.errors import InputError
 
     log = parse_log_file(args.log)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.compilers import DEFAULT_COMPILER
+from tpulens.analyzer.compilers import DEFAULT_COMPILER
 
 HELP = "print the Edge TPU supported-ops reference generated from the rule table"
 
@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import json
 
-    from analyzer import reference
+    from tpulens.analyzer import reference
 
     if args.json:
         print(json.dumps({"general": reference.general_rules(),

@@ -12,8 +12,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from analyzer.compiled import EDGETPU_CUSTOM_CODE, is_compiled, match_placement
-from analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
+from tpulens.analyzer.compiled import EDGETPU_CUSTOM_CODE, is_compiled, match_placement
+from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
+
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -202,8 +203,8 @@ def _options_from_log(log: ParsedLog | None) -> dict:
 def compare_files(cpu_path, compiled_path=None, log_path=None,
                   compiler_version: str | None = None) -> Comparison:
     """Read the files, predict with the analyzer, and compare (InputError on bad input)."""
-    from analyzer import analyze_file
-    from analyzer.model import read_model
+    from tpulens.analyzer import analyze_file
+    from tpulens.analyzer.model import read_model
 
     if compiled_path is None and log_path is None:
         raise InputError("nothing to compare with: give --compiled X_edgetpu.tflite and/or "

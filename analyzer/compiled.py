@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from analyzer import flexbuffer
-from analyzer.flatbuf import FlatbufferError, Table, root
+from tpulens.analyzer import flexbuffer
+from tpulens.analyzer.flatbuf import FlatbufferError, Table, root
 
 EDGETPU_CUSTOM_CODE = "edgetpu-custom-op"
 PACKAGE_IDENTIFIER = b"DWN1"

@@ -13,8 +13,9 @@ import struct
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from analyzer import schema
-from analyzer.flatbuf import FlatbufferError, Table, root
+from tpulens.analyzer import schema
+from tpulens.analyzer.flatbuf import FlatbufferError, Table, root
+
 from tpulens.errors import InputError, existing_file
 
 TFLITE_IDENTIFIER = b"TFL3"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyzer.model import Subgraph
+from tpulens.analyzer.model import Subgraph
 
 
 def producers(subgraph: Subgraph) -> dict[int, int]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer import rules
-from analyzer.compilers import COMPILERS, get_compiler
+from tpulens.analyzer import rules
+from tpulens.analyzer.compilers import COMPILERS, get_compiler
 
 RUNTIME_NAMES = {10: "all runtimes", 12: "runtime 12+", 13: "runtime 13+", 14: "runtime 14+"}
 

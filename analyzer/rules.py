@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from analyzer.compilers import Compiler
-from analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
+from tpulens.analyzer.compilers import Compiler
+from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
 
 MAPPED = "Mapped to Edge TPU"
 AFTER_PARTITION = "More than one subgraph is not supported"

@@ -15,17 +15,17 @@ def sections(names: list[str]) -> dict:
 
         out.update(analyzer_bench.run())
     if "logs" in names:
-        from analyzer import logs
+        from bench import logs_bench
 
-        out["Compiler-log parsing (corpus logs)"] = logs.bench()
+        out["Compiler-log parsing (corpus logs)"] = logs_bench.run()
     if "report" in names:
-        from report import bench
+        from bench import report_bench
 
-        out["Site build"] = bench.run()
+        out["Site build"] = report_bench.run()
     if "runners" in names:
-        from runners import bench
+        from bench import runners_bench
 
-        out["Runners (quick profile)"] = bench.run()
+        out["Runners (quick profile)"] = runners_bench.run()
     return out
 
 

@@ -11,8 +11,8 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from analyzer.analyze import analyze_model, make_options
-from analyzer.model import read_model
+from tpulens.analyzer.analyze import analyze_model, make_options
+from tpulens.analyzer.model import read_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -27,7 +27,7 @@ def mediapipe_model() -> Path | None:
     target = CACHE / "bench" / MEDIAPIPE_MODEL
     if target.exists():
         return target
-    from runners.stages import StepSkipped, fetch
+    from tpulens.runners.stages import StepSkipped, fetch
 
     try:
         result = fetch.run({"registry": "pypi", "package": "mediapipe", "version": "0.10.21"},

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from report import metrics as m
-from report.tables import ExperimentData
+from tpulens.report import metrics as m
+from tpulens.report.tables import ExperimentData
 
 TPU_COLOR, CPU_COLOR, FRONT_COLOR, POINT_COLOR = "#2e7d32", "#ef6c00", "#c62828", "#1565c0"
 

@@ -17,6 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tpulens import extras
+
 HELP = "build the static site (dashboards and op-level diagnostics) from results/"
 
 
@@ -48,14 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from report.site import build_site
+    extras.require("report")
+    from tpulens.report.site import build_site
 
     result = build_site(args.results, args.out, args.analysis)
     for problem in result.problems:
         print(f"tpulens report: warning: {problem}", file=sys.stderr)
     print(f"{len(result.pages)} pages written to {result.out}/ (open {result.out}/index.html)")
     if args.screenshots:
-        from report.screenshots import take_screenshots
+        from tpulens.report.screenshots import take_screenshots
 
         for path in take_screenshots(result.out, args.screenshots):
             print(f"screenshot: {path}")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from report.load import Analysis
-from report.tables import Cell, Table
+from tpulens.report.load import Analysis
+from tpulens.report.tables import Cell, Table
 
 TPU_COLOR, CPU_COLOR = "#2e7d32", "#ef6c00"
 SOURCE_LABELS = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from report.load import Analysis, Record
+from tpulens.report.load import Analysis, Record
 
 # Metrics shown first, in this order; any other metric follows alphabetically.
 HEADLINE = (

@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
-
-from report import metrics as m
-from report.charts import experiment_charts
-from report.diagnostics import model_page, node_data
-from report.load import Results, load_results, slugify
-from report.tables import (
+from tpulens.analyzer.reference import supported_ops
+from tpulens.report import metrics as m
+from tpulens.report.charts import experiment_charts
+from tpulens.report.diagnostics import model_page, node_data
+from tpulens.report.load import Results, load_results, slugify
+from tpulens.report.tables import (
     Cell,
     ExperimentData,
     Table,
@@ -31,9 +32,10 @@ from report.tables import (
     params_table,
     quantization_table,
 )
+
 from tpulens.errors import InputError
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = "tpulens.templates"  # the package holding the Jinja2 templates and assets/
 MARKER = ".tpulens-site"
 PLOTLY_ASSET = "assets/plotly.min.js"
 
@@ -54,7 +56,7 @@ class BuildResult:
 
 def jinja_env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.PackageLoader(TEMPLATES, "."),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -258,13 +260,6 @@ def _env_text(value: object) -> str:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value)
 
 
-def supported_ops() -> list[dict] | None:
-    """The analyzer's rule table, or None while `analyzer.reference` is not available."""
-    try:
-        from analyzer.reference import supported_ops as rules
-    except ImportError:
-        return None
-    return rules()
 
 
 def _prepare(out: Path) -> Path:
@@ -303,11 +298,11 @@ def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
     nav = {
         "experiments": bool(experiments),
         "models": bool(results.analyses),
-        "supported_ops": rules is not None,
+        "supported_ops": True,
     }
     w = Writer(out, jinja_env(), nav)
     w.write(MARKER, b"built by tpulens report\n")
-    for asset in sorted((TEMPLATES / "assets").iterdir()):
+    for asset in sorted((resources.files(TEMPLATES) / "assets").iterdir(), key=lambda a: a.name):
         w.write(f"assets/{asset.name}", asset.read_bytes())
     if plotly_js is None:
         from plotly.offline import get_plotlyjs
@@ -356,8 +351,7 @@ def _render(results: Results, out: Path, plotly_js: str | None) -> list[str]:
         w.page(f"models/{page.slug}.html", "model.html", title=page.title, m=page)
     if models:
         w.page("models/index.html", "models.html", title="Model diagnostics", models=models)
-    if rules is not None:
-        w.page("supported-ops.html", "supported_ops.html", title="Supported ops", rules=rules)
+    w.page("supported-ops.html", "supported_ops.html", title="Supported ops", rules=rules)
     w.page(
         "environment.html",
         "environment.html",

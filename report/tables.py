@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pandas as pd
-
-from report import metrics as m
-from report.load import Record, Results
+from tpulens.report import metrics as m
+from tpulens.report.load import Record, Results
 
 
 @dataclass

@@ -12,14 +12,19 @@ Profiles: `quick` (tests, minutes), `default` (`make report`), `full`.
 from __future__ import annotations
 
 import argparse
+from importlib import resources
 from pathlib import Path
+
+from tpulens import extras
+from tpulens.errors import InputError
 
 HELP = "run the benchmark experiments of benchmarks.toml (cached, parallel)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", default="benchmarks.toml", type=Path,
-                        help="suite file (default: ./benchmarks.toml)")
+    parser.add_argument("config", nargs="?", type=Path,
+                        help="suite file (default: ./benchmarks.toml, else the default suite "
+                             "shipped with tpulens)")
     parser.add_argument("--profile", default="default",
                         help="profile in the suite: quick, default or full (default: default)")
     parser.add_argument("-j", "--jobs", type=int, default=2,
@@ -38,14 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="validate the suite and list the variants; run nothing")
 
 
+def suite_path(given: Path | None) -> tuple[Path, Path]:
+    """(suite file, directory its results and cache default to). Without a suite argument:
+    ./benchmarks.toml, else the suite shipped in the package, writing under the current
+    directory rather than inside the installation."""
+    if given is not None or Path("benchmarks.toml").is_file():
+        path = given or Path("benchmarks.toml")
+        return path, path.resolve().parent
+    shipped = resources.files("tpulens") / "benchmarks.toml"
+    if not shipped.is_file():
+        raise InputError("no benchmarks.toml in this directory and none shipped with tpulens; "
+                         "pass a suite file: tpulens run SUITE.toml")
+    return Path(str(shipped)), Path.cwd()
+
+
 def run(args: argparse.Namespace) -> int:
-    from runners import config, pipeline
-    from runners.plan import build_plan
+    from tpulens.runners import config, pipeline
+    from tpulens.runners.plan import build_plan
 
     if args.jobs < 1:
-        from tpulens.errors import InputError
-
         raise InputError(f"-j/--jobs {args.jobs}: expected at least 1")
+    args.config, home = suite_path(args.config)
     if args.check:
         suite = config.load(args.config)
         plan = build_plan(suite, args.profile, args.only)
@@ -54,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.config}: valid; {len(plan.variants)} variants, {len(plan.nodes)} steps "
               f"in profile {args.profile!r}")
         return 0
-    summary = pipeline.run_suite(args.config, args.profile, args.jobs, args.only, args.results,
-                                 args.cache_dir, progress=not args.no_progress)
+    extras.require("runners")
+    summary = pipeline.run_suite(args.config, args.profile, args.jobs, args.only,
+                                 args.results or home / "results",
+                                 args.cache_dir or home / ".cache" / "tpulens",
+                                 progress=not args.no_progress)
     print(f"{summary.variants} variants: {summary.up_to_date} up to date, "
           f"{summary.written} written; steps: {summary.steps_run} run, "
           f"{summary.steps_cached} cached; {summary.seconds:.1f} s "

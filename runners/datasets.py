@@ -8,19 +8,14 @@ subsets first and only then converts to float32 in [0, 1]. Splits and subsets ar
 from __future__ import annotations
 
 import gzip
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tpulens.runners.dataset_files import FASHION_FILES
 
 from tpulens.errors import InputError
 
-DEBIAN_PACKAGE = "dataset-fashion-mnist"
-DEBIAN_DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_FILES = {"train_images": "train-images-idx3-ubyte",
-                 "train_labels": "train-labels-idx1-ubyte",
-                 "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
@@ -60,44 +55,6 @@ def find_idx_file(directory: Path, stem: str) -> Path:
         if candidate.exists():
             return candidate
     raise InputError(f"{directory}: missing {stem} (or {stem}.gz)")
-
-
-def debian_fashion_mnist_dir() -> Path:
-    """Where Debian's dataset-fashion-mnist put its IDX files (asks dpkg, then the default)."""
-    try:
-        listing = subprocess.run(["dpkg", "-L", DEBIAN_PACKAGE], capture_output=True, text=True,
-                                 check=False).stdout.splitlines()
-    except OSError:
-        listing = []
-    for line in listing:
-        if line.endswith(FASHION_FILES["train_images"] + ".gz") or line.endswith(
-                FASHION_FILES["train_images"]):
-            return Path(line).parent
-    if DEBIAN_DEFAULT_DIR.is_dir():
-        return DEBIAN_DEFAULT_DIR
-    raise InputError(f"Fashion-MNIST not found: install the Debian package {DEBIAN_PACKAGE} "
-                     "(make setup does) or set `path` in the dataset table")
-
-
-def resolve_path(table: dict, base: Path) -> Path:
-    """The dataset's directory: `path` (relative to benchmarks.toml) or Debian's Fashion-MNIST."""
-    if table.get("path"):
-        path = Path(table["path"])
-        return path if path.is_absolute() else (base / path).resolve()
-    if table["kind"] == "fashion_mnist":
-        return debian_fashion_mnist_dir()
-    raise InputError(f"dataset {table.get('id')!r}: `path` is required for kind "
-                     f"{table['kind']!r}")
-
-
-def fingerprint(table: dict) -> list:
-    """(name, size, mtime) of the dataset's files, so a changed dataset re-runs its steps."""
-    root = Path(table["path"])
-    if not root.exists():
-        raise InputError(f"dataset {table.get('id')!r}: {root} does not exist")
-    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-    return [[str(p.relative_to(root)) if root.is_dir() else p.name, p.stat().st_size,
-             p.stat().st_mtime_ns] for p in files]
 
 
 def load_idx_dataset(directory: Path) -> Split:
@@ -149,7 +106,7 @@ def _read_folder(root: Path, classes: list[str], size, grayscale: bool, image_mo
 
 def load_keras_dataset(name: str) -> Split:
     """A `keras.datasets` dataset (downloads on first use, so it needs a network)."""
-    from runners.tfsetup import import_tf
+    from tpulens.runners.tfsetup import import_tf
 
     tf = import_tf()
     module = getattr(tf.keras.datasets, name, None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from runners.tfsetup import import_tf
+from tpulens.runners.tfsetup import import_tf
 
 # (expand ratio, output filters, repeats, stride, kernel) at width/depth 1.0. Repeats grow as
 # ceil(repeats · 1.2^phi) (EfficientNet's rule): with all-ones every phi ≥ 1 would give 2, so the

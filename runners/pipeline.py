@@ -15,9 +15,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runners import cache, config, records
-from runners.environment import environment, git_commit
-from runners.plan import Plan, build_plan
+from tpulens.runners import cache, config, records
+from tpulens.runners.environment import environment, git_commit
+from tpulens.runners.plan import Plan, build_plan
 
 
 @dataclass
@@ -260,7 +260,7 @@ def _absolute(manifest: dict, cache_dir: Path) -> dict:
 def _init_worker(threads: int, log_dir: str) -> None:
     """Quiet worker: native TF/LiteRT chatter goes to a per-worker log, not the progress bar;
     TensorFlow is imported once here so step timings do not include the import."""
-    from runners import tfsetup
+    from tpulens.runners import tfsetup
 
     Path(log_dir).mkdir(parents=True, exist_ok=True)
     log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log",
@@ -279,11 +279,11 @@ def execute(payload: dict) -> dict:
     import importlib
     import traceback
 
-    from runners.stages import Context, StepSkipped
+    from tpulens.runners.stages import Context, StepSkipped
 
     cache_dir = Path(payload["cache_dir"])
     out_dir = cache.fresh_dir(cache.step_dir(cache_dir, payload["stage"], payload["key"]))
-    module = importlib.import_module(f"runners.stages.{payload['stage']}")
+    module = importlib.import_module(f"tpulens.runners.stages.{payload['stage']}")
     ctx = Context(cache_dir=cache_dir, profile=payload["profile"], threads=payload["threads"])
     start, cpu_start = time.perf_counter(), time.process_time()
     try:

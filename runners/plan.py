@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runners import datasets
-from runners.cache import content_key, tree_fingerprint
-from runners.config import Suite, merge
+from tpulens.runners import dataset_files
+from tpulens.runners.cache import content_key, tree_fingerprint
+from tpulens.runners.config import Suite, merge
 
 # Bump a stage's version when its code changes what it produces.
 STAGE_VERSIONS = {"train": 1, "optimize": 1, "convert": 1, "compile": 1, "evaluate": 1,
@@ -238,8 +238,8 @@ def resolve_dataset(suite: Suite, name: str, profile: dict) -> dict:
     table = dict(suite.data["datasets"][name])
     table["id"] = name
     if table["kind"] in ("fashion_mnist", "idx", "image_folder"):
-        table["path"] = str(datasets.resolve_path(table, suite.path.parent))
-        table["files"] = datasets.fingerprint(table)
+        table["path"] = str(dataset_files.resolve_path(table, suite.path.parent))
+        table["files"] = dataset_files.fingerprint(table)
     for k in ("train_samples", "test_samples", "eval_train_samples", "calibration_samples"):
         table[k] = profile[k]
     return table

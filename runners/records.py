@@ -18,7 +18,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runners.cache import atomic_write_bytes, atomic_write_json
+from tpulens.runners.cache import atomic_write_bytes, atomic_write_json
 
 SCHEMA_VERSION = 1
 

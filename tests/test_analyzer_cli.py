@@ -2,7 +2,8 @@
 
 import json
 
-from analyzer import reference, rules
+from tpulens.analyzer import reference, rules
+
 from tpulens.cli import main
 
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"

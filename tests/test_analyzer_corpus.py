@@ -1,6 +1,6 @@
 """Agreement with the real Edge TPU compiler on the ground-truth corpus (../shared/corpus)."""
 
-from analyzer import agreement
+import agreement
 
 
 def test_agreement_with_the_real_compiler(corpus, capsys):

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tpulens.analyzer.analyze import analyze_model, make_options
+from tpulens.analyzer.model import model_from_bytes, read_model
 
-from analyzer.analyze import analyze_model, make_options
-from analyzer.model import model_from_bytes, read_model
 from tpulens.cli import main
 from tpulens.errors import InputError
 

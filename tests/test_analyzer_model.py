@@ -5,9 +5,8 @@ from __future__ import annotations
 import tracemalloc
 
 import tflite
-
-from analyzer import schema
-from analyzer.model import read_model
+from tpulens.analyzer import schema
+from tpulens.analyzer.model import read_model
 
 
 def reference(path) -> dict:

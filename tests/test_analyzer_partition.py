@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_analyzer_rules import analyze, conv
 from tflite_builder import Op, T, build
+from tpulens.analyzer import rules
 
-from analyzer import rules
 from tpulens.errors import InputError
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from tflite_builder import Op, T, build, ints, u8
-
-from analyzer import rules
-from analyzer.analyze import analyze_model, make_options, to_json
-from analyzer.model import parse_model
+from tpulens.analyzer import rules
+from tpulens.analyzer.analyze import analyze_model, make_options, to_json
+from tpulens.analyzer.model import parse_model
 
 
 def analyze(data: bytes, compiler="16.0", **kw) -> dict:

@@ -5,7 +5,7 @@ import importlib.util
 import io
 from pathlib import Path
 
-from analyzer import schema
+from tpulens.analyzer import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 

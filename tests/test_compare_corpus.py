@@ -6,11 +6,16 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from tpulens.analyzer import analyze_file
+from tpulens.analyzer.compare import (
+    compare_analysis,
+    compare_files,
+    render_text,
+    truth_from_compiled,
+)
+from tpulens.analyzer.logs import MAPPED, parse_log
+from tpulens.analyzer.model import read_model
 
-from analyzer import analyze_file
-from analyzer.compare import compare_analysis, compare_files, render_text, truth_from_compiled
-from analyzer.logs import MAPPED, parse_log
-from analyzer.model import read_model
 from tpulens.cli import main
 from tpulens.errors import InputError
 

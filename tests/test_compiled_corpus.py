@@ -6,10 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from analyzer import compiled
-from analyzer.compare import truth_from_compiled
-from analyzer.model import read_model
+from tpulens.analyzer import compiled
+from tpulens.analyzer.compare import truth_from_compiled
+from tpulens.analyzer.model import read_model
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "PAIRS.tsv").is_file(),

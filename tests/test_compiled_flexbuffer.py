@@ -4,8 +4,7 @@ import pytest
 from flatbuffers import flexbuffers
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from analyzer.flexbuffer import FlexBufferError, loads
+from tpulens.analyzer.flexbuffer import FlexBufferError, loads
 
 
 def _plain(value):

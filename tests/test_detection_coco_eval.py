@@ -4,10 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from runners.detection import anchors
-from runners.detection.coco_eval import STAT_NAMES, Detection, coco_metrics
-from runners.detection.datasets import Box, DetectionSet, Sample
+from tpulens.runners.detection import anchors
+from tpulens.runners.detection.coco_eval import STAT_NAMES, Detection, coco_metrics
+from tpulens.runners.detection.datasets import Box, DetectionSet, Sample
 
 
 def one_image(*boxes, classes=("car", "truck")):

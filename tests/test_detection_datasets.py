@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tpulens.runners.detection import datasets, store, synth
+from tpulens.runners.detection.datasets import Box, Sample
 
-from runners.detection import datasets, store, synth
-from runners.detection.datasets import Box, Sample
 from tpulens.errors import InputError
 
 MAKESENSE_XML = """<annotation>

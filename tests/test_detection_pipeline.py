@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import tflite
+from tpulens.runners.detection import run_variant, store, synth
+from tpulens.runners.detection.coco_eval import STAT_NAMES, ground_truth
+from tpulens.runners.detection.datasets import Box, Sample, load_voc, voc_xml
+from tpulens.runners.detection.pipeline import load_split
+from tpulens.runners.detection.settings import resolve
 
-from runners.detection import run_variant, store, synth
-from runners.detection.coco_eval import STAT_NAMES, ground_truth
-from runners.detection.datasets import Box, Sample, load_voc, voc_xml
-from runners.detection.pipeline import load_split
-from runners.detection.settings import resolve
 from tpulens.errors import InputError
 
 pytestmark = pytest.mark.slow

@@ -5,9 +5,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from analyzer.logs import MAPPED, STATUSES, parse_log_file
-from analyzer.model import read_model
+from tpulens.analyzer.logs import MAPPED, STATUSES, parse_log_file
+from tpulens.analyzer.model import read_model
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "logs").is_dir(),

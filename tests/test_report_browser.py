@@ -12,11 +12,10 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
 import pytest
-
-from report import sample
-from report.cli_serve import QuietHandler
-from report.screenshots import CHROMIUM, chromium
-from report.site import build_site
+import sample_results as sample
+from tpulens.report.cli_serve import QuietHandler
+from tpulens.report.screenshots import CHROMIUM, chromium
+from tpulens.report.site import build_site
 
 pytestmark = pytest.mark.slow
 

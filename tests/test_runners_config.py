@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tpulens.runners import config
+from tpulens.runners.plan import build_plan, resolve_model
 
-from runners import config
-from runners.plan import build_plan, resolve_model
 from tpulens.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ import struct
 
 import numpy as np
 import pytest
+from tpulens.runners import dataset_files, datasets
 
-from runners import datasets
 from tpulens.errors import InputError
 
 
@@ -64,7 +64,7 @@ def test_idx_big_endian_ints_and_bad_files(tmp_path):
 
 
 def test_debian_fashion_mnist_is_found():
-    directory = datasets.debian_fashion_mnist_dir()
+    directory = dataset_files.debian_fashion_mnist_dir()
     train = datasets.read_idx(datasets.find_idx_file(directory, "train-labels-idx1-ubyte"))
     assert train.shape == (60000,) and set(np.unique(train)) == set(range(10))
 

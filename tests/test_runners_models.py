@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("tf_keras")
 
-from runners import models  # noqa: E402
-from runners.plan import resolve_model  # noqa: E402
-from runners.stages import train  # noqa: E402
-from runners.tfsetup import import_tf  # noqa: E402
+from tpulens.runners import models  # noqa: E402
+from tpulens.runners.plan import resolve_model  # noqa: E402
+from tpulens.runners.stages import train  # noqa: E402
+from tpulens.runners.tfsetup import import_tf  # noqa: E402
 
 
 @pytest.mark.parametrize("spec", [

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from runners import pipeline
+from tpulens.runners import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = ("accuracy", "latency_ms_p50", "size_bytes", "gzip_bytes", "edgetpu_ops_tpu",
             "edgetpu_ops_cpu")
-pytestmark = pytest.mark.slow
+# One worker builds the quick suite once; the other runs the rest meanwhile.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quick-suite")]
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from tflite_builder import Op, T, build
-
-from runners.tflite_weights import weight_stats, weight_tensors
+from tpulens.runners.tflite_weights import weight_stats, weight_tensors
 
 
 def conv_model(tmp_path, kernel: np.ndarray, zero_point: int = 0):

@@ -11,15 +11,16 @@ import importlib
 import sys
 
 from tpulens.errors import InputError
+from tpulens.extras import version
 
 COMMANDS = {
-    "analyze": "analyzer.cli_analyze",
-    "compare": "analyzer.cli_compare",
-    "parse-log": "analyzer.cli_parse_log",
-    "rules": "analyzer.cli_rules",
-    "run": "runners.cli",
-    "report": "report.cli",
-    "serve": "report.cli_serve",
+    "analyze": "tpulens.analyzer.cli_analyze",
+    "compare": "tpulens.analyzer.cli_compare",
+    "parse-log": "tpulens.analyzer.cli_parse_log",
+    "rules": "tpulens.analyzer.cli_rules",
+    "run": "tpulens.runners.cli",
+    "report": "tpulens.report.cli",
+    "serve": "tpulens.report.cli_serve",
 }
 
 
@@ -29,18 +30,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
         description="Explain which ops of a TFLite model run on a Coral Edge TPU and why; "
         "run compression experiments; publish the results as a static site.",
     )
+    parser.add_argument("--version", action="version", version=f"tpulens {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Import only the module of the command being run (all of them for --help).
     wanted = [a for a in argv if a in COMMANDS][:1] or list(COMMANDS)
-    for name in COMMANDS:
+    for name, module_name in COMMANDS.items():
         if name not in wanted:
             sub.add_parser(name, add_help=False)
             continue
-        try:
-            module = importlib.import_module(COMMANDS[name])
-        except ImportError as err:  # e.g. a light install without the runners' extras
-            sub.add_parser(name, help=f"(unavailable: {err})")
-            continue
+        module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)

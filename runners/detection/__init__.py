@@ -49,6 +49,6 @@ from pathlib import Path
 
 def run_variant(params: dict, cache_dir: Path, profile: str) -> dict:
     """Run one detection variant; steps shared with other variants come from `cache_dir`."""
-    from runners.detection.pipeline import run
+    from tpulens.runners.detection.pipeline import run
 
     return run(params, Path(cache_dir), profile)

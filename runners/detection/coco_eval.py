@@ -11,8 +11,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-
-from runners.detection.datasets import DetectionSet
+from tpulens.runners.detection.datasets import DetectionSet
 
 STAT_NAMES = (
     "AP",

@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
-from runners.detection.anchors import AnchorSpec, assign
+from tpulens.runners.detection.anchors import AnchorSpec, assign
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from tpulens.runners.detection import (
+    anchors,
+    coco_eval,
+    datasets,
+    export,
+    model,
+    settings,
+    store,
+    synth,
+)
+from tpulens.runners.detection.coco_eval import Detection
+from tpulens.runners.detection.datasets import DetectionSet
 
-from runners.detection import anchors, coco_eval, datasets, export, model, settings, store, synth
-from runners.detection.coco_eval import Detection
-from runners.detection.datasets import DetectionSet
 from tpulens.errors import InputError
 
 # ---------------------------------------------------------------- data
@@ -202,7 +211,7 @@ def to_detections(boxes, classes, scores, sample, names) -> list[Detection]:
 
 
 def evaluate_tflite(cfg: settings.Settings, path: Path, test: DetectionSet, names) -> dict:
-    from runners.detection.tflite_detector import TFLiteDetector
+    from tpulens.runners.detection.tflite_detector import TFLiteDetector
 
     detector = TFLiteDetector(path, cfg.threads, cfg.float_range)
     predictions, images = [], []

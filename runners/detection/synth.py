@@ -12,8 +12,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
-
-from runners.detection.datasets import Box, Sample, voc_xml
+from tpulens.runners.detection.datasets import Box, Sample, voc_xml
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = (

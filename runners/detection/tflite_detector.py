@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tpulens.runners.detection.export import POSTPROCESS_OP
 
-from runners.detection.export import POSTPROCESS_OP
 from tpulens.errors import InputError
 
 

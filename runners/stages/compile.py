@@ -14,14 +14,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from runners.stages import StepResult
+from tpulens.runners.stages import StepResult
 
 COMPILER = "edgetpu_compiler"
 COMPILER_TIMEOUT_S = 600
 
 
 def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
-    from analyzer import analyze_file
+    from tpulens.analyzer import analyze_file
 
     tflite = inputs["tflite"]["outputs"].get("tflite")
     if not tflite:
@@ -50,7 +50,7 @@ def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
 
 def _compile_for_real(tflite: Path, out_dir: Path, result: StepResult) -> str:
     """Run edgetpu_compiler; op counts from its parsed log. Returns the metrics' source."""
-    from analyzer.logs import parse_log
+    from tpulens.analyzer.logs import parse_log
 
     proc = subprocess.run([COMPILER, "-s", "-o", str(out_dir), str(tflite)], capture_output=True,
                           text=True, timeout=COMPILER_TIMEOUT_S, check=False)
@@ -78,19 +78,9 @@ def _compile_for_real(tflite: Path, out_dir: Path, result: StepResult) -> str:
 
 def _compare_with_shipped(cpu: Path, compiled: Path, version: str, out_dir: Path,
                           result: StepResult) -> None:
-    """Prediction vs the real compiler's output (analyzer.compare when it exists, else both
-    analyses side by side)."""
-    from analyzer import analyze_file
+    """Prediction vs the real compiler's output."""
+    from tpulens.analyzer.compare import compare_files
 
-    try:
-        from analyzer.compare import compare_files
-    except ImportError:
-        compiled_analysis = analyze_file(compiled, compiler_version=version)
-        _write_json(out_dir / "compiled_analysis.json", compiled_analysis)
-        result.outputs["compiled_analysis"] = str(out_dir / "compiled_analysis.json")
-        result.notes.append("analyzer.compare not available: recorded the analysis of the "
-                            "shipped compiled model next to the prediction")
-        return
     comparison = compare_files(cpu, compiled_path=compiled, compiler_version=version).to_json()
     _write_json(out_dir / "comparison.json", comparison)
     result.outputs["comparison"] = str(out_dir / "comparison.json")

@@ -9,10 +9,10 @@ float, uint8 or int8 input/output tensors).
 
 from __future__ import annotations
 
-from runners import datasets
-from runners.stages import StepResult
-from runners.stages import keras_utils as ku
-from runners.tfsetup import import_tf
+from tpulens.runners import datasets
+from tpulens.runners.stages import StepResult
+from tpulens.runners.stages import keras_utils as ku
+from tpulens.runners.tfsetup import import_tf
 
 QAT_LEARNING_RATE = 1e-4
 

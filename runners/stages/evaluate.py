@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from runners import datasets
-from runners.environment import environment
-from runners.stages import StepResult
-from runners.tflite_weights import weight_stats
+from tpulens.runners import datasets
+from tpulens.runners.environment import environment
+from tpulens.runners.stages import StepResult
+from tpulens.runners.tflite_weights import weight_stats
 
 EDGETPU_LIBRARY = "libedgetpu.so.1"
 EVAL_BATCH = 128

@@ -8,7 +8,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from runners.stages import StepResult
+from tpulens.runners.stages import StepResult
+
 from tpulens.errors import InputError
 
 

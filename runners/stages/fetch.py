@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from runners.stages import StepResult, StepSkipped
+from tpulens.runners.stages import StepResult, StepSkipped
 
 DOWNLOAD_TIMEOUT_S = 900
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from runners import datasets
-from runners.tfsetup import import_tf
+from tpulens.runners import datasets
+from tpulens.runners.tfsetup import import_tf
 
 
 def compile_classifier(model, learning_rate: float) -> None:

@@ -4,10 +4,9 @@ optionally sparsity-preserving), fine-tuned, then stripped so the next step sees
 from __future__ import annotations
 
 import numpy as np
-
-from runners.stages import StepResult
-from runners.stages import keras_utils as ku
-from runners.tfsetup import import_tf
+from tpulens.runners.stages import StepResult
+from tpulens.runners.stages import keras_utils as ku
+from tpulens.runners.tfsetup import import_tf
 
 FINETUNE_LEARNING_RATE = 1e-4
 

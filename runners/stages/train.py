@@ -8,11 +8,10 @@ The teacher's logits are computed once and packed next to the labels, so plain `
 from __future__ import annotations
 
 import numpy as np
-
-from runners import models
-from runners.stages import StepResult
-from runners.stages import keras_utils as ku
-from runners.tfsetup import import_tf
+from tpulens.runners import models
+from tpulens.runners.stages import StepResult
+from tpulens.runners.stages import keras_utils as ku
+from tpulens.runners.tfsetup import import_tf
 
 
 def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:

@@ -12,10 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.analyze import analyze_model, make_options, to_json
-from analyzer.compiled import match_placement
-from analyzer.logs import parse_log_file
-from analyzer.model import read_model
+from tpulens.analyzer.analyze import analyze_model, make_options, to_json
+from tpulens.analyzer.compiled import match_placement
+from tpulens.analyzer.logs import parse_log_file
+from tpulens.analyzer.model import read_model
 
 
 @dataclass

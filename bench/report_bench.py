@@ -10,8 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import sample
-from report.site import PLOTLY_ASSET, build_site
+from tpulens.report.site import PLOTLY_ASSET, build_site
+
+from tests import sample_results as sample
 
 RECORD_COUNTS = (10, 100, 1000)
 OPS = 1000

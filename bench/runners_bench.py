@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from runners import pipeline
+from tpulens.runners import pipeline
 
 SUITE = Path(__file__).resolve().parents[1] / "benchmarks.toml"
 

@@ -1,0 +1,89 @@
+"""The wheel a user installs from PyPI: built from this tree, installed non-editable into a fresh
+virtual environment with only the [report] extra, and used from outside the repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(bin dir, a working directory outside the repo, the wheel) of a fresh non-editable
+    install. pip reuses its cache, so this works offline once the dependencies were seen."""
+    root = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
+                    str(root / "dist"), str(REPO)], check=True, capture_output=True)
+    wheel = next((root / "dist").glob("tpulens-*.whl"))
+    venv.create(root / "venv", with_pip=True)
+    bin_dir = root / "venv" / "bin"
+    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q",
+                    f"{wheel}[report]"], check=True, capture_output=True)
+    work = root / "work"
+    work.mkdir()
+    return bin_dir, work, wheel
+
+
+def tpulens(installed, *args: str) -> subprocess.CompletedProcess:
+    bin_dir, work, _ = installed
+    return subprocess.run([str(bin_dir / "tpulens"), *args], cwd=work, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_only_the_tpulens_namespace_is_installed(installed):
+    _, _, wheel = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"tpulens"}
+    assert "tpulens/templates/base.html" in names and "tpulens/benchmarks.toml" in names
+    assert not [n for n in names if "sample_results" in n or "bench" in n.split("/")[-1]
+                and n.endswith(".py") or "agreement" in n]
+
+
+@pytest.mark.parametrize("name", ["analyzer", "report", "runners", "bench", "tests"])
+def test_generic_top_level_names_are_not_importable(installed, name):
+    bin_dir, work, _ = installed
+    probe = subprocess.run([str(bin_dir / "python"), "-c", f"import {name}"], cwd=work,
+                           capture_output=True, text=True)
+    assert probe.returncode != 0 and "No module named" in probe.stderr
+
+
+def test_version(installed):
+    out = tpulens(installed, "--version")
+    assert out.returncode == 0 and out.stdout.startswith("tpulens 0.")
+
+
+def test_analyze_a_corpus_model(installed, corpus):
+    model = corpus / "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_2x2x3.tflite"
+    out = tpulens(installed, "analyze", str(model))
+    assert out.returncode == 0, out.stderr
+    assert "Number of operations that will run on Edge TPU: 1" in out.stdout
+
+
+def test_report_on_the_committed_results(installed):
+    _, work, _ = installed
+    out = tpulens(installed, "report", "--results", str(REPO / "results"), "--out", "site")
+    assert out.returncode == 0, out.stderr
+    assert (work / "site" / "index.html").is_file()
+    assert (work / "site" / "assets" / "style.css").is_file()
+
+
+def test_run_check_falls_back_to_the_shipped_suite(installed):
+    out = tpulens(installed, "run", "--check", "--profile", "quick")
+    assert out.returncode == 0, out.stderr
+    assert "benchmarks.toml: valid" in out.stdout
+
+
+def test_run_without_the_runners_extra_is_one_line(installed):
+    out = tpulens(installed, "run", "--profile", "quick", "--no-progress")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0
+    assert "pip install 'tpulens[runners]'" in out.stderr
