@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from tpulens.analyzer import partition, rules
 from tpulens.analyzer.compilers import Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
+from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
 
 from tpulens.errors import InputError
 
@@ -19,7 +20,7 @@ SCHEMA_VERSION = 1
 class OpVerdict:
     subgraph: int
     index: int
-    placement: str  # "TPU" | "CPU"
+    placement: Placement
     status: str
     reason_code: str
     root_cause: int | None = None
@@ -90,7 +91,7 @@ def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
 
 
 def _verdict_for_failure(op: Operator, failed: rules.Rule, detail: str) -> OpVerdict:
-    return OpVerdict(op.subgraph, op.index, "CPU", failed.status, failed.reason_code, None,
+    return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code, None,
                      f"{failed.text} Here: {detail}.", failed.fix)
 
 
@@ -100,13 +101,15 @@ def _after_partition(op: Operator, cause: Operator | None, cause_verdict: OpVerd
              "parts as extra Edge TPU subgraphs" if options.compiler.multiple_subgraphs else
              "compiler 15+ can map later parts with -a/--enable_multiple_subgraphs")
     if cause is None:
-        return OpVerdict(op.subgraph, op.index, "CPU", rules.AFTER_PARTITION, "AFTER_PARTITION",
-                         None, "This op could run on the Edge TPU, but it lies outside the "
-                         "first Edge TPU subgraph, and the compiler maps only one.",
+        return OpVerdict(op.subgraph, op.index, Placement.CPU, Status.AFTER_PARTITION,
+                         "AFTER_PARTITION", None,
+                         "This op could run on the Edge TPU, but it lies outside the first Edge "
+                         "TPU subgraph, and the compiler maps only one.",
                          f"Make the ops before it mappable, or {multi}.")
     why = cause_verdict.status if cause_verdict else "it is cut off"
     return OpVerdict(
-        op.subgraph, op.index, "CPU", rules.AFTER_PARTITION, "AFTER_PARTITION", cause.index,
+        op.subgraph, op.index, Placement.CPU, Status.AFTER_PARTITION, "AFTER_PARTITION",
+        cause.index,
         f"This op could run on the Edge TPU, but it depends on {cause.opcode} #{cause.index}, "
         f"which stays on the CPU ({why}). The compiler maps only the first Edge TPU subgraph, "
         "so everything fed by that op follows it to the CPU.",
@@ -142,7 +145,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options) -> tupl
     for op, failed, epoch in zip(ops, failures, epoch_of, strict=True):
         if op.index not in live:
             verdicts.append(OpVerdict(
-                op.subgraph, op.index, "TPU", rules.MAPPED, "UNUSED_RESULT", None,
+                op.subgraph, op.index, Placement.TPU, Status.MAPPED, "UNUSED_RESULT", None,
                 "No model output depends on this op, so the compiler drops it: it is absent "
                 "from the compiled model and runs nowhere (counted with the Edge TPU ops, as "
                 "it costs no CPU time).",
@@ -151,12 +154,13 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options) -> tupl
             verdicts.append(failed)
         elif op.index in cut:
             verdicts.append(OpVerdict(
-                op.subgraph, op.index, "CPU", rules.AFTER_PARTITION, "INTERMEDIATE_TENSOR",
+                op.subgraph, op.index, Placement.CPU, Status.AFTER_PARTITION, "INTERMEDIATE_TENSOR",
                 cut[op.index], "This op reads a tensor named in -i/--intermediate_tensors (or "
                 "a result of one), so the compiler ends the Edge TPU subgraph before it.",
                 "Drop the tensor from -i/--intermediate_tensors to map this op."))
         elif epoch in chosen:
-            verdicts.append(OpVerdict(op.subgraph, op.index, "TPU", rules.MAPPED, "MAPPED"))
+            verdicts.append(
+                OpVerdict(op.subgraph, op.index, Placement.TPU, Status.MAPPED, "MAPPED"))
         else:
             cause = causes[op.index]
             verdicts.append(_after_partition(
@@ -186,7 +190,7 @@ def _intermediate_cut(subgraph: Subgraph, names: tuple[str, ...]) -> dict[int, i
 def analyze_model(model: Model, options: Options) -> Analysis:
     errors = model_errors(model)
     if errors:
-        verdicts = [OpVerdict(op.subgraph, op.index, "CPU", errors[0].split(" (")[0],
+        verdicts = [OpVerdict(op.subgraph, op.index, Placement.CPU, errors[0].split(" (")[0],
                               "MODEL_REJECTED", None,
                               f"The compiler rejects the whole model: {errors[0]}",
                               _model_fix(errors[0]))
@@ -213,7 +217,7 @@ def _model_fix(error: str) -> str:
 
 # ---- output ------------------------------------------------------------------------------
 
-def to_json(analysis: Analysis, source: str = "predicted") -> dict:
+def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
     model, options = analysis.model, analysis.options
     ops = []
     verdicts = {(v.subgraph, v.index): v for v in analysis.verdicts}
@@ -230,7 +234,7 @@ def to_json(analysis: Analysis, source: str = "predicted") -> dict:
                 "placement": v.placement, "status": v.status, "reason_code": v.reason_code,
                 "root_cause": v.root_cause, "explanation": v.explanation, "fix": v.fix,
             })
-    tpu = sum(1 for o in ops if o["placement"] == "TPU")
+    tpu = sum(1 for o in ops if o["placement"] == Placement.TPU)
     summary = {
         "ops_total": len(ops), "ops_tpu": tpu, "ops_cpu": len(ops) - tpu,
         "tpu_subgraphs": analysis.tpu_subgraphs, "verdict": _verdict(analysis, tpu, len(ops)),
@@ -254,10 +258,10 @@ def to_json(analysis: Analysis, source: str = "predicted") -> dict:
 
 def _verdict(analysis: Analysis, tpu: int, total: int) -> str:
     if analysis.errors:
-        return "fails"
+        return Verdict.FAILS
     if tpu == total:
-        return "full"
-    return "partial" if tpu else "none"
+        return Verdict.FULL
+    return Verdict.PARTIAL if tpu else Verdict.NONE
 
 
 def op_table(ops: list[dict]) -> list[dict]:

@@ -13,22 +13,13 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tpulens.analyzer.vocabulary import Status
+
 from tpulens.errors import InputError, existing_file
 
 SCHEMA_VERSION = 1
-MAPPED = "Mapped to Edge TPU"
-# The compiler's per-op status strings, byte for byte (docs: EDGETPU_RULES.md §4.1).
-STATUSES = (
-    MAPPED,
-    "More than one subgraph is not supported",
-    "Operation is otherwise supported, but not mapped due to some unspecified limitation",
-    "Operation is working on an unsupported data type",
-    "Operation not supported",
-    "Operation version not supported",
-    "Tensor has unsupported rank (up to 3 innermost dimensions mapped)",
-    "Filter, bias, or other param is not constant at compile-time",
-    "For example, a fully-connected or softmax layer with 2D output",
-)
+MAPPED = Status.MAPPED
+STATUSES = tuple(Status)
 _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 _ROW = re.compile(r"([A-Z][A-Z0-9_]*)\s+(\d+)(?:\s+(\S.*))?")
 _HEADER = re.compile(r"Operator\s+Count\s+Status\b")

@@ -15,17 +15,7 @@ from functools import cache, cached_property
 
 from tpulens.analyzer.compilers import Compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
-
-MAPPED = "Mapped to Edge TPU"
-AFTER_PARTITION = "More than one subgraph is not supported"
-UNSPECIFIED = ("Operation is otherwise supported, but not mapped due to some unspecified "
-               "limitation")
-UNSUPPORTED_DTYPE = "Operation is working on an unsupported data type"
-UNSUPPORTED_OP = "Operation not supported"
-UNSUPPORTED_VERSION = "Operation version not supported"
-UNSUPPORTED_RANK = "Tensor has unsupported rank (up to 3 innermost dimensions mapped)"
-NON_CONST_PARAM = "Filter, bias, or other param is not constant at compile-time"
-OUTPUT_2D = "For example, a fully-connected or softmax layer with 2D output"
+from tpulens.analyzer.vocabulary import Status
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
 
@@ -159,7 +149,7 @@ def _axes(values: tuple | None, rank: int) -> set[int] | None:
 
 # ---- model structure ---------------------------------------------------------------------
 
-@rule(AFTER_PARTITION, "SECOND_SUBGRAPH",
+@rule(Status.AFTER_PARTITION, "SECOND_SUBGRAPH",
       "Avoid control flow (tf.cond / tf.while_loop) in the exported function, or unroll it, so "
       "the model has a single subgraph.")
 def main_subgraph_only(ctx: OpContext) -> str | None:
@@ -172,7 +162,7 @@ def main_subgraph_only(ctx: OpContext) -> str | None:
 
 # ---- data types --------------------------------------------------------------------------
 
-@rule(UNSPECIFIED, "FLOAT_INPUT_QUANTIZE",
+@rule(Status.UNSPECIFIED, "FLOAT_INPUT_QUANTIZE",
       "Convert with integer I/O: converter.inference_input_type = tf.uint8 (or tf.int8) and "
       "converter.inference_output_type likewise, with a representative_dataset.",
       ops=("QUANTIZE",))
@@ -185,7 +175,7 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSUPPORTED_DTYPE, "UNSUPPORTED_DTYPE",
+@rule(Status.UNSUPPORTED_DTYPE, "UNSUPPORTED_DTYPE",
       "Quantize the whole model to 8 bits: converter.optimizations = [tf.lite.Optimize.DEFAULT], "
       "a representative_dataset, target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
       " and integer input/output types. Ops that must produce float or int64 (DEQUANTIZE, "
@@ -206,7 +196,7 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
 
 # ---- operator support --------------------------------------------------------------------
 
-@rule(UNSUPPORTED_OP, "UNSUPPORTED_OP",
+@rule(Status.UNSUPPORTED_OP, "UNSUPPORTED_OP",
       "Replace the op with a supported one (LeakyReLU/HardSwish -> ReLU/ReLU6 or PReLU with "
       "shared_axes=[1, 2]; TRANSPOSE -> keep NHWC or compile with compiler 16), or move it to "
       "the end of the model so only the tail runs on the CPU.")
@@ -218,7 +208,7 @@ def supported_operation(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSUPPORTED_OP, "RUNTIME_TOO_OLD",
+@rule(Status.UNSUPPORTED_OP, "RUNTIME_TOO_OLD",
       "Target a newer runtime: drop -m/--min_runtime_version or raise it, and use a compiler "
       "that supports the op (compiler 16 targets runtime 14).")
 def op_in_target_runtime(ctx: OpContext) -> str | None:
@@ -231,7 +221,7 @@ def op_in_target_runtime(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSUPPORTED_VERSION, "OP_VERSION",
+@rule(Status.UNSUPPORTED_VERSION, "OP_VERSION",
       "Convert with TensorFlow defaults that keep the older op version (for Resize: "
       "half_pixel_centers=False; for Dense: keep_num_dims=False / flatten first), or compile "
       "with Edge TPU compiler 16.")
@@ -256,7 +246,7 @@ def _max_version(opcode: str, compiler: Compiler) -> int | None:
 
 # ---- shapes ------------------------------------------------------------------------------
 
-@rule(UNSUPPORTED_RANK, "UNSUPPORTED_RANK",
+@rule(Status.UNSUPPORTED_RANK, "UNSUPPORTED_RANK",
       "Use batch size 1 (e.g. model.input.set_shape((1,) + shape[1:]) before converting) and "
       "keep tensors at most 3 dimensions beyond a batch of 1; avoid TimeDistributed, 5-D "
       "reshapes and dilated convolutions lowered to SPACE_TO_BATCH_ND.")
@@ -269,7 +259,7 @@ def three_innermost_dims(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(NON_CONST_PARAM, "NON_CONST_PARAM",
+@rule(Status.NON_CONST_PARAM, "NON_CONST_PARAM",
       "Make weights constants of the graph: use a Dense/Conv layer instead of a matmul of two "
       "activations, and freeze variables before converting.",
       ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"))
@@ -286,7 +276,7 @@ def constant_weights(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(OUTPUT_2D, "OUTPUT_NOT_1D",
+@rule(Status.OUTPUT_2D, "OUTPUT_NOT_1D",
       "Run with batch size 1 so the layer's output is 1-D (set the batch dimension to 1 "
       "before converting), or flatten before the Dense layer.",
       ops=("FULLY_CONNECTED", "SOFTMAX"))
@@ -304,7 +294,7 @@ _UNSPECIFIED_FIX = ("Change the layer so it meets the constraint, or let it run 
                     "at the end of the model; -a (compiler 15+) maps later parts too.")
 
 
-@rule(UNSPECIFIED, "FUSED_ACTIVATION", "Apply the activation as a separate layer.",
+@rule(Status.UNSPECIFIED, "FUSED_ACTIVATION", "Apply the activation as a separate layer.",
       ops=("AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION"))
 def no_fused_activation(ctx: OpContext) -> str | None:
     """Pooling and concatenation must not have a fused activation function."""
@@ -312,7 +302,7 @@ def no_fused_activation(ctx: OpContext) -> str | None:
     return f"fused activation {act}" if act else None
 
 
-@rule(UNSPECIFIED, "DILATION",
+@rule(Status.UNSPECIFIED, "DILATION",
       "Use the same dilation rate in both spatial dimensions (and none on runtimes before 13).",
       ops=("DEPTHWISE_CONV_2D",))
 def equal_dilation(ctx: OpContext) -> str | None:
@@ -328,7 +318,7 @@ def equal_dilation(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "STRIDED_SLICE",
+@rule(Status.UNSPECIFIED, "STRIDED_SLICE",
       "Use a plain slice: all strides 1, no ellipsis and no new-axis masks.",
       ops=("STRIDED_SLICE",))
 def plain_strided_slice(ctx: OpContext) -> str | None:
@@ -342,7 +332,7 @@ def plain_strided_slice(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "CONST_CONCAT_INPUT",
+@rule(Status.UNSPECIFIED, "CONST_CONCAT_INPUT",
       "Concatenate activations only; for zero padding use a PAD op.", ops=("CONCATENATION",))
 def concat_constant_is_zero_pad(ctx: OpContext) -> str | None:
     """If a Concatenation input is a constant tensor, there must be exactly 2 inputs and the
@@ -359,7 +349,7 @@ def concat_constant_is_zero_pad(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "REDUCE_AXES",
+@rule(Status.UNSPECIFIED, "REDUCE_AXES",
       "Reduce over height/width only, or over channels when their count is a multiple of 4; "
       "never over the batch.", ops=("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"))
 def reduction_axes(ctx: OpContext) -> str | None:
@@ -380,7 +370,7 @@ def reduction_axes(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "PAD_CHANNELS",
+@rule(Status.UNSPECIFIED, "PAD_CHANNELS",
       "On runtimes before 13 pad height/width only (or compile for runtime 13+).", ops=("PAD",))
 def pad_dimensions(ctx: OpContext) -> str | None:
     """On runtimes before 13 Pad pads x and/or y only. (Padding the batch makes a tensor with
@@ -394,7 +384,7 @@ def pad_dimensions(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "SPLIT_BATCH", "Split along a non-batch axis.", ops=("SPLIT",))
+@rule(Status.UNSPECIFIED, "SPLIT_BATCH", "Split along a non-batch axis.", ops=("SPLIT",))
 def split_not_along_batch(ctx: OpContext) -> str | None:
     """Split must not work along the batch axis. (Pack along the batch makes a tensor with
     more than 3 dimensions above 1, which the rank rule already refuses.)"""
@@ -405,7 +395,7 @@ def split_not_along_batch(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "SQUEEZE_RELAYOUT",
+@rule(Status.UNSPECIFIED, "SQUEEZE_RELAYOUT",
       "On runtimes before 13, squeeze only leading dimensions of size 1.", ops=("SQUEEZE",))
 def squeeze_without_relayout(ctx: OpContext) -> str | None:
     """On runtimes before 13, Squeeze maps only when no relayout is needed: the squeezed
@@ -421,7 +411,7 @@ def squeeze_without_relayout(ctx: OpContext) -> str | None:
     return f"squeezes dimension(s) {late} after a dimension > 1" if late else None
 
 
-@rule(UNSPECIFIED, "SOFTMAX_SIZE",
+@rule(Status.UNSPECIFIED, "SOFTMAX_SIZE",
       "Keep the softmax input at most 16,000 values, or run it on the CPU at the end.",
       ops=("SOFTMAX",))
 def softmax_size(ctx: OpContext) -> str | None:
@@ -430,7 +420,7 @@ def softmax_size(ctx: OpContext) -> str | None:
     return f"{n} elements" if n > 16000 else None
 
 
-@rule(UNSPECIFIED, "PRELU_ALPHA",
+@rule(Status.UNSPECIFIED, "PRELU_ALPHA",
       "Use keras.layers.PReLU(shared_axes=[1, 2]) so there is one alpha per channel.",
       ops=("PRELU",))
 def prelu_alpha_per_channel(ctx: OpContext) -> str | None:
@@ -441,7 +431,7 @@ def prelu_alpha_per_channel(ctx: OpContext) -> str | None:
     return None
 
 
-@rule(UNSPECIFIED, "WEIGHTS_FORMAT", "Convert with the default weights format.",
+@rule(Status.UNSPECIFIED, "WEIGHTS_FORMAT", "Convert with the default weights format.",
       ops=("FULLY_CONNECTED",))
 def default_weights_format(ctx: OpContext) -> str | None:
     """FullyConnected supports only the default weights format (not shuffled 4x16)."""
@@ -449,7 +439,7 @@ def default_weights_format(ctx: OpContext) -> str | None:
     return f"weights format {fmt}" if fmt else None
 
 
-@rule(UNSPECIFIED, "RESIZE_UPSCALE",
+@rule(Status.UNSPECIFIED, "RESIZE_UPSCALE",
       "Upsample in steps of at most 2x per op (or resize on the CPU at the end of the model).",
       ops=("RESIZE_BILINEAR",))
 def bilinear_resize_ratio(ctx: OpContext) -> str | None:

@@ -2,7 +2,8 @@
 
 import json
 
-from tpulens.analyzer import reference, rules
+from tpulens.analyzer import reference
+from tpulens.analyzer.vocabulary import Status
 
 from tpulens.cli import main
 
@@ -15,7 +16,7 @@ def test_text_report_reads_like_the_compiler_then_explains(corpus, capsys):
     assert out.startswith("PREDICTION for ")
     assert "Number of operations that will run on Edge TPU: 64" in out
     assert "Number of operations that will run on CPU: 7" in out
-    assert f"{'RESIZE_BILINEAR':<31}{2:<11}{rules.UNSPECIFIED}" in out
+    assert f"{'RESIZE_BILINEAR':<31}{2:<11}{Status.UNSPECIFIED}" in out
     assert "#65 CONCATENATION -> concat" in out and "root cause: op #63" in out
 
 

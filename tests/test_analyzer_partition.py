@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_analyzer_rules import analyze, conv
 from tflite_builder import Op, T, build
-from tpulens.analyzer import rules
+from tpulens.analyzer.vocabulary import Status
 
 from tpulens.errors import InputError
 
@@ -27,7 +27,7 @@ def test_ops_after_a_cpu_op_fall_out_and_point_to_it():
     result = analyze(chain_with_cpu_op_in_middle())
     assert placements(result) == ["TPU", "CPU", "CPU", "CPU"]
     after = result["ops"][2:]
-    assert {o["status"] for o in after} == {rules.AFTER_PARTITION}
+    assert {o["status"] for o in after} == {Status.AFTER_PARTITION}
     assert {o["root_cause"] for o in after} == {1}
     assert "LEAKY_RELU #1" in after[0]["explanation"]
     assert result["summary"]["tpu_subgraphs"] == 1

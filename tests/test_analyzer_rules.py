@@ -7,6 +7,7 @@ from tflite_builder import Op, T, build, ints, u8
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.model import parse_model
+from tpulens.analyzer.vocabulary import Status
 
 
 def analyze(data: bytes, compiler="16.0", **kw) -> dict:
@@ -128,34 +129,34 @@ def test_rule(rule):
 def test_rules_pass_when_constraints_are_met():
     assert single(Op("TRANSPOSE", ["x", "perm"], ["y"]),
                   [T("x", (1, 4, 6, 3)), T("perm", (4,), "INT32", data=ints(0, 2, 1, 3)),
-                   T("y", (1, 6, 4, 3))])["status"] == rules.MAPPED
+                   T("y", (1, 6, 4, 3))])["status"] == Status.MAPPED
     assert single(Op("RESIZE_BILINEAR", ["x", "size"], ["y"], 3, "ResizeBilinearOptions",
                      {"HalfPixelCenters": True}),
                   [T("x", (1, 4, 4, 3)), T("size", (2,), "INT32", data=ints(8, 8)),
-                   T("y", (1, 8, 8, 3))])["status"] == rules.MAPPED
+                   T("y", (1, 8, 8, 3))])["status"] == Status.MAPPED
     zero_pad = single(Op("CONCATENATION", ["x", "c"], ["y"], 1, "ConcatenationOptions",
                          {"Axis": 3}),
                       [T("x", (1, 2, 2, 2)), T("c", (1, 2, 2, 2), data=u8(*[0] * 8)),
                        T("y", (1, 2, 2, 4))])
-    assert zero_pad["status"] == rules.MAPPED
+    assert zero_pad["status"] == Status.MAPPED
     mean_hw = single(Op("MEAN", ["x", "axes"], ["y"], 1, "ReducerOptions", {}),
                      [T("x", (1, 4, 4, 6)), T("axes", (2,), "INT32", data=ints(1, 2)),
                       T("y", (1, 6))])
-    assert mean_hw["status"] == rules.MAPPED
+    assert mean_hw["status"] == Status.MAPPED
 
 
 def test_requantize_maps_but_not_below_runtime_13():
     tensors = [T("u", (1, 8)), T("s", (1, 8), "INT8")]
-    assert single(Op("QUANTIZE", ["u"], ["s"]), tensors)["status"] == rules.MAPPED
+    assert single(Op("QUANTIZE", ["u"], ["s"]), tensors)["status"] == Status.MAPPED
     old = single(Op("QUANTIZE", ["u"], ["s"]), tensors, min_runtime_version=12)
-    assert (old["status"], old["reason_code"]) == (rules.UNSUPPORTED_OP, "RUNTIME_TOO_OLD")
+    assert (old["status"], old["reason_code"]) == (Status.UNSUPPORTED_OP, "RUNTIME_TOO_OLD")
 
 
 def test_unknown_op_on_int32_side_output_is_not_a_dtype_problem():
     verdict = single(Op("TOPK_V2", ["x", "k"], ["v", "i"]),
                      [T("x", (1, 10)), T("k", (), "INT32", data=ints(3)), T("v", (1, 3)),
                       T("i", (1, 3), "INT32", scale=None)])
-    assert verdict["status"] == rules.UNSUPPORTED_OP
+    assert verdict["status"] == Status.UNSUPPORTED_OP
 
 
 # ---- model-level failures ----------------------------------------------------------------
