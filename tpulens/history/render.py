@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tpulens.analyzer.vocabulary import Change
+from tpulens.analyzer.vocabulary import Change, Placement
 from tpulens.history.diff import Diff, MetricChange, VariantDiff
 
 FORMATS = ("text", "markdown", "json")
@@ -140,7 +140,7 @@ def _metric_line(m: MetricChange) -> str:
 
 
 def _moved_summary(v: VariantDiff) -> str:
-    to_cpu = sum(op.head_placement != "TPU" for op in v.moved_ops)
+    to_cpu = sum(op.head_placement != Placement.TPU for op in v.moved_ops)
     to_tpu = len(v.moved_ops) - to_cpu
     parts = ([f"{to_cpu} op(s) moved to the CPU"] if to_cpu else []) + \
         ([f"{to_tpu} op(s) moved to the Edge TPU"] if to_tpu else [])
@@ -149,7 +149,7 @@ def _moved_summary(v: VariantDiff) -> str:
 
 def _cpu_status(op) -> str:
     """The compiler status that explains the CPU side of the move."""
-    return op.head_status if op.head_placement != "TPU" else f"was: {op.base_status}"
+    return op.head_status if op.head_placement != Placement.TPU else f"was: {op.base_status}"
 
 
 def _change(m: MetricChange) -> str:
