@@ -244,3 +244,18 @@ def test_git_ref_reads_the_committed_results_without_a_checkout(capsys, tmp_path
     assert git(repo, "status", "--porcelain") == " M results/quantization/int8_int8_io.json\n"
     code, _, err = diff(capsys, "--git", "no-such-ref", "results", "results")
     assert code == 2 and len(err.splitlines()) == 1 and "no-such-ref" in err
+
+
+def test_foreign_records_and_analyses_do_not_break_the_diff(capsys, tmp_path):
+    odd_ops = [{"subgraph": [1], "index": "x", "outputs": 5, "placement": "TPU"}, 7,
+               {"opcode": None, "outputs": [None], "placement": "CPU", "root_cause": "op 1"}]
+    for side, ops in (("base", 5), ("head", odd_ops)):
+        data = record("e", "v", {"accuracy": 0.9, "size_bytes": 100},
+                      analysis="analysis/e-v.json")
+        data.update(metrics={"accuracy": "high", "size_bytes": float("nan"), "ok": 1},
+                    samples={"latency_ms": ["fast", None]}, notes="none", environment=[1])
+        write(tmp_path / side, "e/v.json", data)
+        write(tmp_path / side, "analysis/e-v.json", {"ops": ops})
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["variants"][0]["metrics"][0]["metric"] == "ok"

@@ -73,6 +73,8 @@ def load_settings(config: Path | None):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{path}: TOML syntax error: {err}") from None
     problems = settings.problems(data)

@@ -217,12 +217,11 @@ def judge(metric: str, info: dict, base_value: float, head_value: float, base: d
 def moved_ops(base: dict, head: dict) -> list[MovedOp]:
     """Ops of head whose placement differs from the same op in base. Ops are matched by their
     first output tensor's name, then the rest by opcode and order within the subgraph."""
-    base_ops = [o for o in base.get("ops", []) if isinstance(o, dict)]
-    head_ops = [o for o in head.get("ops", []) if isinstance(o, dict)]
-    by_output = {(o.get("subgraph", 0), _output(o)): o for o in base_ops if _output(o)}
+    base_ops, head_ops = _ops(base), _ops(head)
+    by_output = {(o["subgraph"], o["output"]): o for o in base_ops if o["output"]}
     pairs, unmatched_base, unmatched_head = [], list(base_ops), []
     for op in head_ops:
-        match = by_output.pop((op.get("subgraph", 0), _output(op)), None) if _output(op) else None
+        match = by_output.pop((op["subgraph"], op["output"]), None) if op["output"] else None
         if match is None:
             unmatched_head.append(op)
         else:
@@ -230,22 +229,41 @@ def moved_ops(base: dict, head: dict) -> list[MovedOp]:
             unmatched_base.remove(match)
     queues: dict[tuple, list] = {}
     for op in unmatched_base:
-        queues.setdefault((op.get("subgraph", 0), op.get("opcode")), []).append(op)
+        queues.setdefault((op["subgraph"], op["opcode"]), []).append(op)
     for op in unmatched_head:
-        queue = queues.get((op.get("subgraph", 0), op.get("opcode")))
+        queue = queues.get((op["subgraph"], op["opcode"]))
         if queue:
             pairs.append((queue.pop(0), op))
     out = []
     for old, new in pairs:
-        if old.get("placement") == new.get("placement"):
+        if old["placement"] == new["placement"]:
             continue
-        on_cpu, ops = (new, head_ops) if new.get("placement") != Placement.TPU else (old, base_ops)
-        out.append(MovedOp(_int(new.get("subgraph")), _int(new.get("index")),
-                           str(new.get("opcode", "?")), _output(new) or "",
-                           str(old.get("placement")), str(new.get("placement")),
-                           str(old.get("status") or ""), str(new.get("status") or ""),
+        on_cpu, ops = (new, head_ops) if new["placement"] != Placement.TPU else (old, base_ops)
+        out.append(MovedOp(new["subgraph"], new["index"], new["opcode"], new["output"],
+                           old["placement"], new["placement"], old["status"], new["status"],
                            _root_cause(on_cpu, ops)))
     return sorted(out, key=lambda m: (m.subgraph, m.index))
+
+
+def _ops(analysis: dict) -> list[dict]:
+    """The fields of each op that placement changes are read from, with their contract types
+    (an analysis JSON may come from another tool or be edited by hand)."""
+    ops = analysis.get("ops")
+    out = []
+    for position, op in enumerate(ops if isinstance(ops, list) else []):
+        if not isinstance(op, dict):
+            continue
+        outputs = op.get("outputs")
+        first = outputs[0] if isinstance(outputs, list) and outputs else None
+        out.append({"subgraph": _int(op.get("subgraph")),
+                    "index": _int(op.get("index"), position),
+                    "opcode": _text(op.get("opcode")) or "?",
+                    "output": _text(first),
+                    "placement": Placement.TPU if op.get("placement") == Placement.TPU
+                    else Placement.CPU,
+                    "status": _text(op.get("status")),
+                    "root_cause": _int(op.get("root_cause"), None)})
+    return out
 
 
 def _variant(base: Entry, head: Entry, base_analysis, head_analysis,
@@ -253,8 +271,10 @@ def _variant(base: Entry, head: Entry, base_analysis, head_analysis,
     diff = VariantDiff(base.experiment, base.variant, str(base.record.get("status") or "unknown"),
                        str(head.record.get("status") or "unknown"))
     if diff.status_regressed:
+        notes = head.record.get("notes")
         diff.notes.append(f"status {diff.base_status} → {diff.head_status}: "
-                          + "; ".join(str(n) for n in head.record.get("notes", [])[:3]))
+                          + "; ".join(str(n) for n in (notes if isinstance(notes, list)
+                                                       else [])[:3]))
     base_metrics, head_metrics = metric_values(base.record), metric_values(head.record)
     info = {**_dict(base.record.get("metric_info")), **_dict(head.record.get("metric_info"))}
     for name in sorted(set(base_metrics) & set(head_metrics)):
@@ -286,20 +306,18 @@ def _analysis(entry: Entry, artifact: str) -> dict | str | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         return f"{path.name} unreadable ({type(err).__name__})"
     return data if isinstance(data, dict) else f"{path.name} is not a JSON object"
 
 
 def _root_cause(op: dict, ops: list[dict]) -> str:
-    index = op.get("root_cause")
-    if not isinstance(index, int):
+    index = op["root_cause"]
+    if index is None:
         return ""
-    cause = next((o for o in ops if o.get("index") == index
-                  and o.get("subgraph", 0) == op.get("subgraph", 0)), None)
-    if cause is None:
-        return f"op {index}"
-    return f"op {index} {cause.get('opcode', '?')}: {cause.get('status', '')}"
+    cause = next((o for o in ops if o["index"] == index and o["subgraph"] == op["subgraph"]),
+                 None)
+    return f"op {index} {cause['opcode']}: {cause['status']}" if cause else f"op {index}"
 
 
 def _environment(entries, analyses) -> dict[str, set[str]]:
@@ -325,18 +343,16 @@ def _runs(entries: dict[tuple[str, str], Entry]) -> list[str]:
     return sorted({e.run.commit_label for e in entries.values()})
 
 
-def _output(op: dict) -> str | None:
-    outputs = op.get("outputs")
-    return outputs[0] if isinstance(outputs, list) and outputs and isinstance(outputs[0], str) \
-        else None
-
-
 def _signed_percent(base: float, head: float) -> str:
     return f"{(head - base) / abs(base):+.1%}" if base else f"{head - base:+g}"
 
 
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _int(value: object, default: int | None = 0) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _dict(value: object) -> dict:

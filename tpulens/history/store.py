@@ -239,7 +239,7 @@ def _read_run(folder: Path, problems: list) -> Run:
 def _read_object(path: Path, label: str, problems: list) -> dict | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         problems.append(f"{label}: unreadable ({type(err).__name__}: {err})")
         return None
     if not isinstance(data, dict):
