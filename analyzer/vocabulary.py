@@ -1,6 +1,7 @@
 """The fixed words tpulens speaks, defined once: the compiler's per-op status strings, where an
-op runs, where a figure comes from, the model-level verdict and how sure a verdict is. The
-rules, the log parser, the runners and the report all use these."""
+op runs, where a figure comes from, the model-level verdict, how sure a verdict is and how a
+metric changed between runs. The rules, the log parser, the runners, the report and
+`tpulens diff` all use these."""
 
 from __future__ import annotations
 
@@ -44,3 +45,13 @@ class Verdict(StrEnum):
     PARTIAL = "partial"
     NONE = "none"
     FAILS = "fails"
+
+
+class Change(StrEnum):
+    """What happened to a metric between two result sets (`tpulens diff`, regressions)."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    UNCHANGED = "unchanged"  # within the metric's threshold, or not beyond noise
+    CHANGED = "changed"  # beyond the threshold, for a metric with no better direction
+    NOT_JUDGED = "not judged"  # e.g. latency measured on different CPUs

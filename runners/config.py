@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tpulens.errors import InputError
+from tpulens.history import settings as history_settings
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -42,6 +43,8 @@ SCHEMAS: dict[str, dict[str, Key]] = {
         "datasets": key(dict, schema="datasets"),
         "models": key(dict, schema="models"),
         "experiments": key(dict, required=True, schema="experiments"),
+        "history": key(dict, schema=ANY),  # checked by tpulens.history.settings
+        "diff": key(dict, schema=ANY),
     },
     "profile": {
         "description": key(str),
@@ -206,6 +209,7 @@ def validate(data: dict) -> list[tuple[str, str]]:
     if errors:
         return errors
     _check_references(data, errors)
+    errors.extend(history_settings.problems(data))
     return errors
 
 

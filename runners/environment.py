@@ -35,6 +35,18 @@ def git_commit(directory: Path) -> str | None:
     return proc.stdout.strip() or None
 
 
+def git_dirty(directory: Path, ignore: Path) -> bool | None:
+    """Whether tracked files differ from the commit, outside `ignore` (the results being
+    written); None outside a git checkout."""
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                               ":/", f":(exclude){Path(ignore).resolve()}"], cwd=directory,
+                              capture_output=True, text=True, check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
 def _version(dist: str) -> str | None:
     try:
         return importlib.metadata.version(dist)

@@ -61,8 +61,10 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
         else:
             stale.append(variant)
     if stale:
+        run = records.start_run(results_dir, suite.path.parent, profile)
         _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
-                suite.path.parent).run()
+                suite.path.parent, run).run()
+        records.finish_run(results_dir, suite.data)
     summary.seconds = round(time.perf_counter() - start, 2)
     return summary
 
@@ -71,8 +73,8 @@ class _Runner:
     """Schedules the steps the stale variants need and writes their records."""
 
     def __init__(self, plan: Plan, stale, results_dir, cache_dir, jobs, progress, summary,
-                 repo_dir):
-        self.plan, self.stale = plan, stale
+                 repo_dir, run):
+        self.plan, self.stale, self.history_run = plan, stale, run
         self.results_dir, self.cache_dir = results_dir, cache_dir
         self.jobs = max(1, jobs)
         self.threads = max(1, (os.cpu_count() or 1) // self.jobs)
@@ -242,7 +244,7 @@ class _Runner:
             record = records.assemble(variant, steps, failures, baseline_metrics,
                                       self.results_dir, self.git_commit,
                                       environment(self.threads, None), self.plan.profile)
-            records.write_record(self.results_dir, record)
+            records.write_record(self.results_dir, record, self.history_run)
             written.add(name)
             self.summary.written += 1
             if record["status"] != "ok":

@@ -18,7 +18,7 @@ from tpulens.runners.cache import content_key, tree_fingerprint
 from tpulens.runners.config import Suite, merge
 
 # Bump a stage's version when its code changes what it produces.
-STAGE_VERSIONS = {"train": 1, "optimize": 1, "convert": 1, "compile": 1, "evaluate": 1,
+STAGE_VERSIONS = {"train": 1, "optimize": 1, "convert": 1, "compile": 1, "evaluate": 2,
                   "fetch": 1, "extract": 1, "detection": 1}
 RECORD_VERSION = 4  # bump when records change shape: rewrites them from cached steps
 DETECTION_DIR = Path(__file__).parent / "detection"

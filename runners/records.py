@@ -1,4 +1,6 @@
-"""Result records (`results/<experiment>/<variant>.json`) assembled from step manifests.
+"""Result records (`results/<experiment>/<variant>.json`) assembled from step manifests, and
+written both as each variant's latest record and into the run's folder of the history
+(tpulens.history.store describes the layout).
 
 The objective score of the quantization study (STUDIES.md §5) is the sum of the relative
 changes against the float baseline, to be minimised:
@@ -15,10 +17,17 @@ the accuracy change with a plus sign, which would reward losing accuracy, so we 
 from __future__ import annotations
 
 import json
+import os
+import platform
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tpulens.runners.cache import atomic_write_bytes, atomic_write_json
+from tpulens.runners.environment import git_commit, git_dirty
+
+from tpulens.history import settings as history_settings
+from tpulens.history import store
 
 SCHEMA_VERSION = 1
 
@@ -91,10 +100,11 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
              profile: str) -> dict:
     """One record from the variant's step manifests (`steps`: role → manifest) and failures
     (`failures`: role → (status, note))."""
-    metrics, overrides, notes, timings, artifacts = {}, {}, [], {}, {}
+    metrics, overrides, notes, timings, artifacts, samples = {}, {}, [], {}, {}, {}
     environment = fallback_environment
     for manifest in steps.values():
         metrics.update(manifest["metrics"])
+        samples.update(manifest.get("info", {}).get("samples", {}))
         overrides.update(manifest.get("metric_info", {}))
         notes.extend(manifest.get("notes", []))
         stage = STAGE_TIMING[manifest["stage"]]
@@ -142,8 +152,9 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
         "metric_info": metric_info(metrics, overrides),
         "artifacts": artifacts, "timings": timings, "environment": environment,
         "git_commit": git_commit,
-        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime(store.TIME_FORMAT),
         "notes": notes,
+        **({"samples": samples} if samples else {}),
     }
 
 
@@ -158,10 +169,68 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
-def write_record(results_dir: Path, record: dict) -> Path:
+def start_run(results_dir: Path, repo_dir: Path, profile: str) -> store.Run:
+    """A new run (its folder appears with its first record). Records written before history
+    existed are first kept in history as the runs they came from."""
+    archive_legacy(results_dir)
+    run = store.new_run(datetime.now(UTC), git_commit(repo_dir),
+                        git_dirty(repo_dir, results_dir), platform.node() or None, profile)
+    base, n = run.id, 1
+    while store.run_dir(results_dir, run.id).exists():  # two runs within one second
+        n += 1
+        run = replace(run, id=f"{base}-{n}")
+    return run
+
+
+def finish_run(results_dir: Path, suite_data: dict) -> None:
+    """Drop the runs beyond the suite's retention (`[history] keep_runs` per variant)."""
+    store.prune(results_dir, history_settings.from_suite(suite_data).keep_runs)
+
+
+def write_record(results_dir: Path, record: dict, run: store.Run) -> Path:
+    """The record becomes the variant's latest and is kept, with its artifacts, in its run."""
+    record = {**record, "run": run.id}
     path = record_path(results_dir, record["experiment"], record["variant"])
     atomic_write_json(path, record)
+    _copy_into(results_dir, _run_folder(results_dir, run), record)
     return path
+
+
+def archive_legacy(results_dir: Path) -> None:
+    """Copy every latest record that names no run into history, as the run its `created` time
+    and `git_commit` stand for, and name that run in it."""
+    for path in sorted(Path(results_dir).glob("*/*.json")):
+        record = read_record(path)
+        if path.parent.name in (store.ANALYSIS, store.HISTORY) or not isinstance(record, dict) \
+                or "run" in record or "experiment" not in record or "variant" not in record:
+            continue
+        run = store.legacy_run(record)
+        record["run"] = run.id
+        _copy_into(results_dir, _run_folder(results_dir, run), record)
+        atomic_write_json(path, record)
+
+
+def _run_folder(results_dir: Path, run: store.Run) -> Path:
+    """The run's folder in history, with its run.json."""
+    folder = store.run_dir(results_dir, run.id)
+    if not (folder / store.RUN_FILE).exists():
+        atomic_write_json(folder / store.RUN_FILE, run.to_json())
+    return folder
+
+
+def _copy_into(results_dir: Path, folder: Path, record: dict) -> None:
+    """Write the record into a run folder with the artifacts it keeps in results/ (analysis
+    JSONs, compiler logs); paths to elsewhere (the step cache) are made relative to the folder."""
+    artifacts = {}
+    for name, value in record.get("artifacts", {}).items():
+        source = (results_dir / value).resolve()
+        if source.is_relative_to(results_dir.resolve()) and source.is_file():
+            atomic_write_bytes(folder / value, source.read_bytes())
+            artifacts[name] = value
+        else:
+            artifacts[name] = os.path.relpath(source, folder.resolve())
+    atomic_write_json(record_path(folder, record["experiment"], record["variant"]),
+                      {**record, "artifacts": artifacts})
 
 
 def _copy_json(src: Path, dest: Path, paths: dict) -> None:
@@ -178,6 +247,4 @@ def _copy_json(src: Path, dest: Path, paths: dict) -> None:
 
 
 def _relative(path: Path, base: Path) -> str:
-    import os
-
     return os.path.relpath(path.resolve(), base.resolve())

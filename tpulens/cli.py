@@ -21,6 +21,7 @@ COMMANDS = {
     "run": "tpulens.runners.cli",
     "report": "tpulens.report.cli",
     "serve": "tpulens.report.cli_serve",
+    "diff": "tpulens.history.cli_diff",
 }
 
 

@@ -4,6 +4,8 @@ Top-1 accuracy on the test split and a train subset (batched: the batch dimensio
 CPU latency per image (warm-up runs, then p50/p90/p99/mean over `latency_runs` single-image
 invokes, with the worker's thread count), file and gzip size, weight sparsity and unique values
 per channel, and, when an Edge TPU runtime loads, the compiled model's latency on the device.
+The latency samples themselves go into the record too (`samples`), so that `tpulens diff` can
+tell a slowdown from noise.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tpulens.runners.tflite_weights import weight_stats
 
 EDGETPU_LIBRARY = "libedgetpu.so.1"
 EVAL_BATCH = 128
+MAX_SAMPLES = 1000  # latency samples kept in a record (evenly spaced when there are more)
 
 
 def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
@@ -35,7 +38,7 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
         metrics.update(sparsity=round(stats.sparsity, 4),
                        unique_weights_per_channel_max=stats.unique_per_channel_max,
                        unique_weights_per_channel_mean=round(stats.unique_per_channel_mean, 2))
-    notes = []
+    notes, samples = [], {}
     if config["evaluate"].get("accuracy") and config.get("dataset"):
         data = datasets.prepared(config["dataset"], config["input_size"])
         x_train, y_train = datasets.subset(data.x_train, data.y_train,
@@ -45,14 +48,16 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
     if config["evaluate"].get("latency", True):
         interpreter = Interpreter(model_path=str(path), num_threads=ctx.threads)
         interpreter.allocate_tensors()
-        lat = latency(interpreter, config["latency_warmup"], config["latency_runs"])
+        lat, samples["latency_ms"] = latency(interpreter, config["latency_warmup"],
+                                             config["latency_runs"])
         metrics.update({f"latency_ms_{k}": v for k, v in lat.items()})
-    device_note, runtime = edgetpu_latency(inputs.get("compile"), config, metrics)
+    device_note, runtime = edgetpu_latency(inputs.get("compile"), config, metrics, samples)
     notes.append(device_note)
     return StepResult(metrics=metrics, notes=[n for n in notes if n],
                       info={"environment": environment(ctx.threads, runtime),
                             "latency_runs": config["latency_runs"],
-                            "latency_warmup": config["latency_warmup"]})
+                            "latency_warmup": config["latency_warmup"],
+                            "samples": samples})
 
 
 def _set_input(interpreter, detail, x: np.ndarray) -> None:
@@ -84,8 +89,9 @@ def top1(interpreter_cls, path: Path, x: np.ndarray, y: np.ndarray, threads: int
     return correct / len(x)
 
 
-def latency(interpreter, warmup: int, runs: int) -> dict:
-    """Milliseconds per single-image invoke: p50/p90/p99/mean after warm-up runs."""
+def latency(interpreter, warmup: int, runs: int) -> tuple[dict, list[float]]:
+    """Milliseconds per single-image invoke after warm-up runs: p50/p90/p99/mean, and the
+    samples in the order they were taken (at most MAX_SAMPLES of them)."""
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
         shape = [d if d > 0 else 1 for d in detail["shape"]]
@@ -103,10 +109,13 @@ def latency(interpreter, warmup: int, runs: int) -> dict:
         interpreter.invoke()
         times[i] = time.perf_counter() - start
     ms = times * 1000.0
-    return {"p50": round(float(np.percentile(ms, 50)), 4),
-            "p90": round(float(np.percentile(ms, 90)), 4),
-            "p99": round(float(np.percentile(ms, 99)), 4),
-            "mean": round(float(ms.mean()), 4)}
+    stats = {"p50": round(float(np.percentile(ms, 50)), 4),
+             "p90": round(float(np.percentile(ms, 90)), 4),
+             "p99": round(float(np.percentile(ms, 99)), 4),
+             "mean": round(float(ms.mean()), 4)}
+    kept = ms[np.linspace(0, runs - 1, MAX_SAMPLES).round().astype(int)] if runs > MAX_SAMPLES \
+        else ms
+    return stats, [round(float(t), 4) for t in kept]
 
 
 def load_edgetpu_delegate():
@@ -119,7 +128,7 @@ def load_edgetpu_delegate():
         return None, f"{EDGETPU_LIBRARY} not loadable: {str(err).splitlines()[0][:120]}"
 
 
-def edgetpu_latency(compile_manifest: dict | None, config: dict, metrics: dict):
+def edgetpu_latency(compile_manifest: dict | None, config: dict, metrics: dict, samples: dict):
     """Time the compiled model on the Edge TPU when a runtime and a compiled model exist."""
     delegate, why = load_edgetpu_delegate()
     if delegate is None:
@@ -132,6 +141,7 @@ def edgetpu_latency(compile_manifest: dict | None, config: dict, metrics: dict):
 
     interpreter = Interpreter(model_path=compiled, experimental_delegates=[delegate])
     interpreter.allocate_tensors()
-    lat = latency(interpreter, config["latency_warmup"], config["latency_runs"])
+    lat, samples["edgetpu_latency_ms"] = latency(interpreter, config["latency_warmup"],
+                                                 config["latency_runs"])
     metrics.update({f"edgetpu_latency_ms_{k}": v for k, v in lat.items()})
     return None, EDGETPU_LIBRARY

@@ -1,0 +1,261 @@
+"""`tpulens diff` on the committed results, on edited copies of them, and on latency samples
+measured here with LiteRT."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from sample_results import MAPPED, UNSUPPORTED, chain_analysis, op, record, write
+
+from tpulens.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results"
+VARIANT = "quantization/int8_int8_io"
+
+
+def diff(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["diff", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(autouse=True)
+def _no_suite(tmp_path, monkeypatch):
+    """Run where no benchmarks.toml is, so the built-in thresholds apply."""
+    monkeypatch.chdir(tmp_path)
+
+
+def edit(results: Path, variant: str, change) -> None:
+    path = results / f"{variant}.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def slower_and_less_accurate(data: dict) -> None:
+    data["metrics"]["accuracy"] -= 0.05
+    for name in list(data["metrics"]):
+        if name.startswith("latency_ms_"):
+            data["metrics"][name] *= 1.5
+
+
+def test_identical_result_sets_exit_0(capsys, tmp_path):
+    shutil.copytree(RESULTS, tmp_path / "copy")
+    code, out, _ = diff(capsys, RESULTS, tmp_path / "copy")
+    assert code == 0
+    assert out.startswith("tpulens diff: no regressions") and "34 variants compared" in out
+
+
+def test_less_accurate_and_slower_variant_exits_1_named_in_a_markdown_table(capsys, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+    edit(head, VARIANT, slower_and_less_accurate)
+    code, out, _ = diff(capsys, RESULTS, head, "--format", "markdown")
+    assert code == 1
+    assert out.startswith("### ❌ tpulens diff: 2 regression(s) in 1 variant(s)")
+    table = out.split("**Regressions**")[1].split("\n\n")[1].splitlines()
+    assert table[0].startswith("| variant | metric | base | head | change |")
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
+    assert {(r[0], r[1], r[-1]) for r in rows} == {
+        (VARIANT, "latency_ms_p50 (ms)", "**worse**"),
+        (VARIANT, "accuracy (fraction)", "**worse**")}
+    assert rows[0][1].startswith("latency_ms_p50") and "(+50.0%)" in rows[0][4]  # worst first
+    assert "(-5.9%)" in rows[1][4]
+    assert "33 variant(s) with every metric unchanged." in out
+
+
+def test_missing_directory_exits_2_with_one_line(capsys, tmp_path):
+    code, out, err = diff(capsys, RESULTS, tmp_path / "nope")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"tpulens diff: error: {tmp_path / 'nope'}: no such directory"]
+
+
+def test_directory_without_records_and_broken_record_exit_2(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = diff(capsys, RESULTS, tmp_path / "empty")
+    assert code == 2 and "no result records" in err and len(err.splitlines()) == 1
+    broken = tmp_path / "broken"
+    shutil.copytree(RESULTS, broken)
+    (broken / "zoo" / "mltk_resnet8_cifar10.json").write_text("{not json")
+    code, _, err = diff(capsys, RESULTS, broken)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "zoo/mltk_resnet8_cifar10.json: unreadable" in err
+
+
+def measured_samples(slower_ops: int | None, rounds: int = 10) -> tuple[list, list]:
+    """Latency samples of an 8-ADD float model (base) and of the same model again, or of one
+    with `slower_ops` ADDs (head), taken in alternating rounds so that both see the same load
+    on this machine."""
+    pytest.importorskip("ai_edge_litert")
+    from ai_edge_litert.interpreter import Interpreter
+    from tflite_builder import Op, T, build
+    from tpulens.runners.stages.evaluate import latency
+
+    def chain(n: int) -> bytes:
+        shape = (1, 64, 64, 16)
+        tensors = [T("x", shape, "FLOAT32", scale=None)]
+        tensors += [T(f"t{i}", shape, "FLOAT32", scale=None) for i in range(n)]
+        return build(tensors, [Op("ADD", ["x" if i == 0 else f"t{i - 1}", "x"], [f"t{i}"],
+                                  options_type="AddOptions") for i in range(n)])
+
+    interpreters = [Interpreter(model_content=chain(n), num_threads=1)
+                    for n in (8, slower_ops or 8)]
+    samples: tuple[list, list] = ([], [])
+    for interpreter in interpreters:
+        interpreter.allocate_tensors()
+    for _ in range(rounds):
+        for interpreter, kept in zip(interpreters, samples, strict=True):
+            kept.extend(latency(interpreter, 3, 20)[1])
+    return samples
+
+
+def timed_record(variant: str, samples: list[float]) -> dict:
+    import statistics
+
+    data = record("timing", variant, {"latency_ms_p50": statistics.median(samples)})
+    data["samples"] = {"latency_ms": samples}
+    return data
+
+
+def latency_verdict(capsys, tmp_path, base_samples, head_samples) -> dict:
+    write(tmp_path / "base", "timing/adds.json", timed_record("adds", base_samples))
+    write(tmp_path / "head", "timing/adds.json", timed_record("adds", head_samples))
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
+    (metric,) = json.loads(out)["variants"][0]["metrics"]
+    assert code == (1 if metric["change"] == "worse" else 0)
+    return metric
+
+
+def test_ordinary_latency_jitter_is_unchanged(capsys, tmp_path):
+    base, head = measured_samples(None)
+    metric = latency_verdict(capsys, tmp_path, base, head)
+    assert metric["change"] == "unchanged", metric
+    assert metric["note"].startswith("samples 200 vs 200: median")
+
+
+def test_a_real_slowdown_is_worse(capsys, tmp_path):
+    base, head = measured_samples(12)  # 12 ADDs instead of 8: about 50 % slower
+    metric = latency_verdict(capsys, tmp_path, base, head)
+    assert metric["change"] == "worse", metric
+    assert metric["relative"] > 0.25 and metric["p_value"] < 1e-6
+
+
+def test_a_shift_within_the_threshold_is_unchanged_even_when_significant(capsys, tmp_path):
+    base = [1.0 + 0.001 * (i % 10) for i in range(200)]
+    head = [v * 1.05 for v in base]  # 5 % slower on every sample: significant, but small
+    metric = latency_verdict(capsys, tmp_path, base, head)
+    assert metric["change"] == "unchanged" and metric["p_value"] < 1e-6
+
+
+def test_latency_from_another_cpu_is_not_judged(capsys, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+
+    def moved(data):
+        slower_and_less_accurate(data)
+        data["environment"]["cpu"] = "Some Other CPU"
+
+    edit(head, VARIANT, moved)
+    code, out, _ = diff(capsys, RESULTS, head, "--format", "json")
+    result = json.loads(out)
+    metrics = {m["metric"]: m for v in result["variants"] for m in v["metrics"]
+               if f"{v['experiment']}/{v['variant']}" == VARIANT}
+    assert code == 1  # the accuracy loss still counts
+    assert metrics["latency_ms_p50"]["change"] == "not judged"
+    assert metrics["latency_ms_p50"]["note"] == "measured with a different cpu"
+    assert metrics["accuracy"]["change"] == "worse"
+    cpu = next(e for e in result["environment"] if e["key"] == "cpu")
+    assert cpu["head"] == ["AMD EPYC", "Some Other CPU"] and cpu["base"] == ["AMD EPYC"]
+
+
+def test_ops_that_moved_to_the_cpu_with_status_and_root_cause(capsys, tmp_path):
+    base_ops = [op(i, "CONV_2D", "TPU", MAPPED) for i in range(4)]
+    head_ops = [op(0, "CONV_2D", "TPU", MAPPED), op(1, "MEAN", "CPU", UNSUPPORTED,
+                                                        "UNSUPPORTED_OP", name="t1"),
+                op(2, "CONV_2D", "CPU", "More than one subgraph is not supported",
+                   "AFTER_PARTITION", root_cause=1),
+                op(3, "CONV_2D", "CPU", "More than one subgraph is not supported",
+                   "AFTER_PARTITION", root_cause=1)]
+    for side, ops, cpu in (("base", base_ops, 0), ("head", head_ops, 3)):
+        metrics = {"edgetpu_ops_tpu": 4 - cpu, "edgetpu_ops_cpu": cpu}
+        write(tmp_path / side, "m/int8.json", record("m", "int8", metrics,
+                                                      analysis="analysis/m-int8.json"))
+        write(tmp_path / side, "analysis/m-int8.json", chain_analysis("x", 0) | {
+            "ops": ops})
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head")
+    assert code == 1
+    assert "m/int8: 3 op(s) moved to the CPU (predicted)" in out
+    assert "op 1 MEAN TPU → CPU: Operation not supported\n" in out
+    assert ("op 2 CONV_2D TPU → CPU: More than one subgraph is not supported "
+            "(root cause: op 1 MEAN: Operation not supported)") in out
+    assert "edgetpu_ops_cpu: 0 → 3" in out and "edgetpu_ops_tpu: 4 → 1" in out
+
+
+def test_added_and_removed_variants_and_a_failed_variant(capsys, tmp_path):
+    for side, names in (("base", ("a", "b", "gone")), ("head", ("a", "b", "new"))):
+        for name in names:
+            write(tmp_path / side, f"e/{name}.json", record("e", name, {"size_bytes": 100}))
+    write(tmp_path / "head", "e/b.json",
+          record("e", "b", status="failed", notes=["failed: out of memory"]))
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "markdown")
+    assert code == 1
+    assert "| e/b | ok | failed | status ok → failed: failed: out of memory; only in base: " \
+           "size_bytes |" in out
+    assert "**Variants added:** e/new" in out and "**Variants removed:** e/gone" in out
+
+
+def test_thresholds_come_from_the_suite(capsys, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+    edit(head, VARIANT, lambda d: d["metrics"].update(accuracy=d["metrics"]["accuracy"] - 0.05))
+    suite = tmp_path / "suite.toml"
+    suite.write_text("[diff.thresholds]\n\"accuracy*\" = { absolute = 0.1 }\n")
+    code, out, _ = diff(capsys, RESULTS, head, "--config", suite)
+    assert code == 0 and "no regressions" in out
+    suite.write_text("[diff.thresholds]\naccuracy = { relative = -1 }\n")
+    code, _, err = diff(capsys, RESULTS, head, "--config", suite)
+    assert code == 2
+    assert err.strip() == (f"tpulens diff: error: {suite}: diff.thresholds.accuracy: expected "
+                           "a number of at least 0, got -1")
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def test_git_ref_reads_the_committed_results_without_a_checkout(capsys, tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    shutil.copytree(RESULTS, repo / "results")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "results")
+    edit(repo / "results", VARIANT, slower_and_less_accurate)
+    monkeypatch.chdir(repo)
+    code, out, _ = diff(capsys, "--git", "main", "results", "results")
+    assert code == 1 and "2 regression(s) in 1 variant(s)" in out
+    assert "base: results at main (2b68f4e)" in out
+    assert git(repo, "status", "--porcelain") == " M results/quantization/int8_int8_io.json\n"
+    code, _, err = diff(capsys, "--git", "no-such-ref", "results", "results")
+    assert code == 2 and len(err.splitlines()) == 1 and "no-such-ref" in err
+
+
+def test_foreign_records_and_analyses_do_not_break_the_diff(capsys, tmp_path):
+    odd_ops = [{"subgraph": [1], "index": "x", "outputs": 5, "placement": "TPU"}, 7,
+               {"opcode": None, "outputs": [None], "placement": "CPU", "root_cause": "op 1"}]
+    for side, ops in (("base", 5), ("head", odd_ops)):
+        data = record("e", "v", {"accuracy": 0.9, "size_bytes": 100},
+                      analysis="analysis/e-v.json")
+        data.update(metrics={"accuracy": "high", "size_bytes": float("nan"), "ok": 1},
+                    samples={"latency_ms": ["fast", None]}, notes="none", environment=[1])
+        write(tmp_path / side, "e/v.json", data)
+        write(tmp_path / side, "analysis/e-v.json", {"ops": ops})
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["variants"][0]["metrics"][0]["metric"] == "ok"

@@ -1,0 +1,48 @@
+"""`tpulens run` keeps its history: consecutive runs with a changed setting both stay, with their
+latency samples, and the suite's retention drops the oldest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_runners_pipeline import SUITE, write_suite
+from tpulens.runners import pipeline
+
+from tpulens.cli import main
+from tpulens.history import store
+
+pytestmark = pytest.mark.slow
+
+
+def test_consecutive_runs_keep_their_records_and_retention_drops_the_oldest(tmp_path, capsys):
+    suite = write_suite(tmp_path)
+    results = tmp_path / "results"
+    first = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    suite.write_text(SUITE.replace("latency_runs = 10", "latency_runs = 12"))
+    second = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    assert (first.written, second.written, second.steps_run) == (2, 2, 2)  # evaluate only
+
+    history = store.load(results)
+    assert not history.problems and len(history.runs) == 2
+    old_run, new_run = history.runs
+    assert new_run.profile == "quick" and new_run.git_commit is None  # not a git checkout
+    series = history.series("toy", "int8")
+    assert [e.run for e in series] == [old_run, new_run]
+    assert [len(e.record["samples"]["latency_ms"]) for e in series] == [10, 12]
+    assert json.loads((results / "toy/int8.json").read_text())["run"] == new_run.id
+    assert series[0].artifact("analysis").is_file() and series[0].artifact("tflite").is_file()
+
+    code = main(["diff", str(store.run_dir(results, old_run.id)), str(results),
+                 "--format", "json"])
+    latency = {m["metric"]: m for v in json.loads(capsys.readouterr().out)["variants"]
+               for m in v["metrics"]}["latency_ms_p50"]
+    assert code in (0, 1) and latency["note"].startswith("samples 10 vs 12: median")
+
+    suite.write_text(SUITE.replace("latency_runs = 10", "latency_runs = 14")
+                     + "\n[history]\nkeep_runs = 1\n")
+    pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    history = store.load(results)
+    assert len(history.runs) == 1 and not store.run_dir(results, old_run.id).exists()
+    assert [len(e.record["samples"]["latency_ms"]) for e in history.series("toy", "int8")] \
+        == [14]

@@ -1,0 +1,359 @@
+"""Compare two result sets variant by variant: metrics, Edge TPU placement, environment.
+
+A metric's verdict:
+- no better direction: `changed` beyond its threshold, else `unchanged`;
+- latency with raw samples on both sides: `better`/`worse` only when the sample medians differ
+  by more than the threshold *and* a Mann-Whitney U test (as asv does) finds the shift
+  significant. Both are needed: hundreds of samples make a 2 % shift between two ordinary runs
+  of the same model "significant", and one stall can move a p99 or a mean by 10× in a run
+  whose median did not move. Without samples only the median (p50) is judged, by threshold;
+- latency measured on a different CPU or thread count: `not judged`;
+- anything else: `better`/`worse` beyond its threshold, else `unchanged`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+from tpulens.analyzer.vocabulary import Change, Placement
+from tpulens.history.settings import Settings
+from tpulens.history.store import Entry, metric_values, samples
+
+SCHEMA_VERSION = 1
+OK = "ok"
+# A latency metric and the sample set it summarises: latency_ms_p90 → samples["latency_ms"].
+TIMING = re.compile(r"^(?P<samples>.*latency_ms)_(?P<stat>p\d+|mean)$")
+TIMING_ENVIRONMENT = ("cpu", "machine", "threads")
+ENVIRONMENT_KEYS = ("python", "tensorflow", "ai_edge_litert", "cpu", "machine", "threads",
+                    "edgetpu_runtime", "edgetpu_compiler")
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    metric: str
+    unit: str
+    better: str  # higher | lower | none
+    base: float
+    head: float
+    change: Change
+    threshold: str  # as configured, e.g. "±10 %"
+    p_value: float | None = None  # Mann-Whitney U on the latency samples
+    note: str = ""
+
+    @property
+    def absolute(self) -> float:
+        return self.head - self.base
+
+    @property
+    def relative(self) -> float | None:
+        return (self.head - self.base) / abs(self.base) if self.base else None
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "change": str(self.change), "absolute": self.absolute,
+                "relative": self.relative}
+
+
+@dataclass(frozen=True)
+class MovedOp:
+    """An op that runs on the other side of the Edge TPU/CPU line in head."""
+
+    subgraph: int
+    index: int  # in head
+    opcode: str
+    output: str
+    base_placement: str
+    head_placement: str
+    base_status: str
+    head_status: str
+    root_cause: str  # the CPU op that cut the TPU partition, on the side where this op is on CPU
+
+
+@dataclass
+class VariantDiff:
+    experiment: str
+    variant: str
+    base_status: str
+    head_status: str
+    metrics: list[MetricChange] = field(default_factory=list)
+    moved_ops: list[MovedOp] = field(default_factory=list)
+    placement_source: str | None = None  # predicted | compiler: which analyses were compared
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}/{self.variant}"
+
+    @property
+    def status_regressed(self) -> bool:
+        return self.base_status == OK and self.head_status != OK
+
+    @property
+    def worse(self) -> list[MetricChange]:
+        return [m for m in self.metrics if m.change == Change.WORSE]
+
+    @property
+    def regressed(self) -> bool:
+        return self.status_regressed or bool(self.worse)
+
+    def to_json(self) -> dict:
+        return {"experiment": self.experiment, "variant": self.variant,
+                "base_status": self.base_status, "head_status": self.head_status,
+                "regressed": self.regressed,
+                "metrics": [m.to_json() for m in self.metrics],
+                "moved_ops": [asdict(op) for op in self.moved_ops],
+                "placement_source": self.placement_source, "notes": self.notes}
+
+
+@dataclass(frozen=True)
+class EnvironmentDifference:
+    key: str
+    base: list[str]
+    head: list[str]
+
+
+@dataclass
+class Diff:
+    base_label: str
+    head_label: str
+    base_runs: list[str]  # commit labels of the runs the compared records come from
+    head_runs: list[str]
+    variants: list[VariantDiff]
+    added: list[str]
+    removed: list[str]
+    environment: list[EnvironmentDifference]
+
+    @property
+    def regressions(self) -> list[tuple[VariantDiff, MetricChange]]:
+        """Every worse metric, the largest relative change first."""
+        found = [(v, m) for v in self.variants for m in v.worse]
+        return sorted(found, key=lambda vm: -abs(vm[1].relative if vm[1].relative is not None
+                                                  else float("inf")))
+
+    @property
+    def regressed(self) -> bool:
+        return any(v.regressed for v in self.variants)
+
+    def counts(self) -> Counter:
+        return Counter(str(m.change) for v in self.variants for m in v.metrics)
+
+    def to_json(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "regressed": self.regressed,
+                "base": {"label": self.base_label, "runs": self.base_runs},
+                "head": {"label": self.head_label, "runs": self.head_runs},
+                "counts": dict(sorted(self.counts().items())),
+                "variants": [v.to_json() for v in self.variants],
+                "added": self.added, "removed": self.removed,
+                "environment": [asdict(e) for e in self.environment]}
+
+
+def compare(base: dict[tuple[str, str], Entry], head: dict[tuple[str, str], Entry],
+            settings: Settings, base_label: str, head_label: str) -> Diff:
+    """Diff two snapshots (experiment, variant) → record, e.g. History.latest() of each."""
+    common = sorted(set(base) & set(head))
+    analyses = {side: {key: _analysis(entries[key], _artifact(base[key], head[key]))
+                       for key in common}
+                for side, entries in (("base", base), ("head", head))}
+    variants = [_variant(base[key], head[key], analyses["base"][key], analyses["head"][key],
+                         settings) for key in common]
+    return Diff(base_label, head_label, _runs(base), _runs(head), variants,
+                added=[head[k].name for k in sorted(set(head) - set(base))],
+                removed=[base[k].name for k in sorted(set(base) - set(head))],
+                environment=_environment_differences(
+                    _environment(base.values(), analyses["base"].values()),
+                    _environment(head.values(), analyses["head"].values())))
+
+
+def compare_samples(base: list[float], head: list[float]) -> tuple[float, float, float]:
+    """(base median, head median, two-sided Mann-Whitney U p-value) of two sample sets."""
+    from statistics import median
+
+    from scipy.stats import mannwhitneyu
+
+    return median(base), median(head), float(mannwhitneyu(base, head).pvalue)
+
+
+def judge(metric: str, info: dict, base_value: float, head_value: float, base: dict, head: dict,
+          settings: Settings) -> MetricChange:
+    """The verdict on one metric of one variant; `base`/`head` are the two records."""
+    unit, better = str(info.get("unit") or ""), str(info.get("better") or "none")
+    threshold = settings.threshold(metric, unit)
+    exceeded = threshold.exceeded(base_value, head_value)
+
+    def verdict(change: Change, p_value: float | None = None, note: str = "") -> MetricChange:
+        return MetricChange(metric, unit, better, base_value, head_value, change,
+                            threshold.describe(), p_value, note)
+
+    if head_value == base_value:
+        return verdict(Change.UNCHANGED)
+    if better not in ("higher", "lower"):
+        return verdict(Change.CHANGED if exceeded else Change.UNCHANGED)
+    direction = Change.BETTER if (head_value > base_value) == (better == "higher") \
+        else Change.WORSE
+    timing = TIMING.match(metric)
+    if not timing:
+        return verdict(direction if exceeded else Change.UNCHANGED)
+    differs = [k for k in TIMING_ENVIRONMENT
+               if _dict(base.get("environment")).get(k) != _dict(head.get("environment")).get(k)]
+    if differs:
+        return verdict(Change.NOT_JUDGED, note=f"measured with a different {', '.join(differs)}")
+    base_samples = samples(base, timing["samples"])
+    head_samples = samples(head, timing["samples"])
+    if not (base_samples and head_samples):
+        if timing["stat"] == "p50":
+            return verdict(direction if exceeded else Change.UNCHANGED,
+                           note="no latency samples: judged by threshold only")
+        return verdict(Change.NOT_JUDGED, note="no latency samples: only the median is judged")
+    base_median, head_median, p_value = compare_samples(base_samples, head_samples)
+    shifted = threshold.exceeded(base_median, head_median) and p_value < settings.significance
+    same_way = (head_median > base_median) == (head_value > base_value)
+    note = (f"samples {len(base_samples)} vs {len(head_samples)}: median "
+            f"{_signed_percent(base_median, head_median)}")
+    return verdict(direction if shifted and same_way else Change.UNCHANGED, p_value, note)
+
+
+def moved_ops(base: dict, head: dict) -> list[MovedOp]:
+    """Ops of head whose placement differs from the same op in base. Ops are matched by their
+    first output tensor's name, then the rest by opcode and order within the subgraph."""
+    base_ops, head_ops = _ops(base), _ops(head)
+    by_output = {(o["subgraph"], o["output"]): o for o in base_ops if o["output"]}
+    pairs, unmatched_base, unmatched_head = [], list(base_ops), []
+    for op in head_ops:
+        match = by_output.pop((op["subgraph"], op["output"]), None) if op["output"] else None
+        if match is None:
+            unmatched_head.append(op)
+        else:
+            pairs.append((match, op))
+            unmatched_base.remove(match)
+    queues: dict[tuple, list] = {}
+    for op in unmatched_base:
+        queues.setdefault((op["subgraph"], op["opcode"]), []).append(op)
+    for op in unmatched_head:
+        queue = queues.get((op["subgraph"], op["opcode"]))
+        if queue:
+            pairs.append((queue.pop(0), op))
+    out = []
+    for old, new in pairs:
+        if old["placement"] == new["placement"]:
+            continue
+        on_cpu, ops = (new, head_ops) if new["placement"] != Placement.TPU else (old, base_ops)
+        out.append(MovedOp(new["subgraph"], new["index"], new["opcode"], new["output"],
+                           old["placement"], new["placement"], old["status"], new["status"],
+                           _root_cause(on_cpu, ops)))
+    return sorted(out, key=lambda m: (m.subgraph, m.index))
+
+
+def _ops(analysis: dict) -> list[dict]:
+    """The fields of each op that placement changes are read from, with their contract types
+    (an analysis JSON may come from another tool or be edited by hand)."""
+    ops = analysis.get("ops")
+    out = []
+    for position, op in enumerate(ops if isinstance(ops, list) else []):
+        if not isinstance(op, dict):
+            continue
+        outputs = op.get("outputs")
+        first = outputs[0] if isinstance(outputs, list) and outputs else None
+        out.append({"subgraph": _int(op.get("subgraph")),
+                    "index": _int(op.get("index"), position),
+                    "opcode": _text(op.get("opcode")) or "?",
+                    "output": _text(first),
+                    "placement": Placement.TPU if op.get("placement") == Placement.TPU
+                    else Placement.CPU,
+                    "status": _text(op.get("status")),
+                    "root_cause": _int(op.get("root_cause"), None)})
+    return out
+
+
+def _variant(base: Entry, head: Entry, base_analysis, head_analysis,
+             settings: Settings) -> VariantDiff:
+    diff = VariantDiff(base.experiment, base.variant, str(base.record.get("status") or "unknown"),
+                       str(head.record.get("status") or "unknown"))
+    if diff.status_regressed:
+        notes = head.record.get("notes")
+        diff.notes.append(f"status {diff.base_status} → {diff.head_status}: "
+                          + "; ".join(str(n) for n in (notes if isinstance(notes, list)
+                                                       else [])[:3]))
+    base_metrics, head_metrics = metric_values(base.record), metric_values(head.record)
+    info = {**_dict(base.record.get("metric_info")), **_dict(head.record.get("metric_info"))}
+    for name in sorted(set(base_metrics) & set(head_metrics)):
+        diff.metrics.append(judge(name, _dict(info.get(name)), base_metrics[name],
+                                  head_metrics[name], base.record, head.record, settings))
+    for side, names in (("base", set(base_metrics) - set(head_metrics)),
+                        ("head", set(head_metrics) - set(base_metrics))):
+        if names:
+            diff.notes.append(f"only in {side}: {', '.join(sorted(names))}")
+    if isinstance(base_analysis, dict) and isinstance(head_analysis, dict):
+        diff.placement_source = str(head_analysis.get("source") or "")
+        diff.moved_ops = moved_ops(base_analysis, head_analysis)
+    for side, analysis in (("base", base_analysis), ("head", head_analysis)):
+        if isinstance(analysis, str):
+            diff.notes.append(f"{side} analysis: {analysis}")
+    return diff
+
+
+def _artifact(base: Entry, head: Entry) -> str:
+    """The analysis both records have: the real compiler's when both have one."""
+    both = base.artifact("compiled_analysis") and head.artifact("compiled_analysis")
+    return "compiled_analysis" if both else "analysis"
+
+
+def _analysis(entry: Entry, artifact: str) -> dict | str | None:
+    """The analysis JSON; an error message when it is unreadable; None when there is none."""
+    path = entry.artifact(artifact)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as err:
+        return f"{path.name} unreadable ({type(err).__name__})"
+    return data if isinstance(data, dict) else f"{path.name} is not a JSON object"
+
+
+def _root_cause(op: dict, ops: list[dict]) -> str:
+    index = op["root_cause"]
+    if index is None:
+        return ""
+    cause = next((o for o in ops if o["index"] == index and o["subgraph"] == op["subgraph"]),
+                 None)
+    return f"op {index} {cause['opcode']}: {cause['status']}" if cause else f"op {index}"
+
+
+def _environment(entries, analyses) -> dict[str, set[str]]:
+    values: dict[str, set[str]] = {}
+    for entry in entries:
+        for key, value in _dict(entry.record.get("environment")).items():
+            values.setdefault(key, set()).add(str(value))
+    for data in analyses:
+        if isinstance(data, dict):
+            values.setdefault("edgetpu_compiler", set()).add(
+                f"{data.get('compiler_version', '?')} ({data.get('source', '?')})")
+    return values
+
+
+def _environment_differences(base: dict, head: dict) -> list[EnvironmentDifference]:
+    keys = [k for k in ENVIRONMENT_KEYS if k in base or k in head]
+    keys += sorted((set(base) | set(head)) - set(ENVIRONMENT_KEYS))
+    return [EnvironmentDifference(k, sorted(base.get(k, ())), sorted(head.get(k, ())))
+            for k in keys if base.get(k, set()) != head.get(k, set())]
+
+
+def _runs(entries: dict[tuple[str, str], Entry]) -> list[str]:
+    return sorted({e.run.commit_label for e in entries.values()})
+
+
+def _signed_percent(base: float, head: float) -> str:
+    return f"{(head - base) / abs(base):+.1%}" if base else f"{head - base:+g}"
+
+
+def _int(value: object, default: int | None = 0) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
