@@ -22,6 +22,7 @@ from tpulens.analyzer.model import Operator, Subgraph
 from tpulens.analyzer.vocabulary import Placement
 from tpulens.report.diagnostics import CPU_COLOR, TPU_COLOR, op_id, root_cause_counts
 from tpulens.report.graph_layout import Box, Cluster, Layout, LayoutUnavailable, Node, layered
+from tpulens.report.op_groups import op_type
 
 MAX_OPS = 3000  # beyond this dot's layout time grows too fast for a site build (make bench)
 LOW_CONFIDENCE = "low"  # ops[].confidence of a verdict the analyzer is unsure of
@@ -142,7 +143,7 @@ def graph_spec(ops: list[dict]) -> GraphSpec:
     for position, op in enumerate(ops):
         by_subgraph.setdefault(op["subgraph"], []).append(position)
     spec = GraphSpec(
-        [Node(f"n{p}", _width(_label(op)), NODE_HEIGHT) for p, op in enumerate(ops)], [], [], []
+        [Node(f"n{p}", _width(op_type(op)), NODE_HEIGHT) for p, op in enumerate(ops)], [], [], []
     )
     for subgraph, positions in sorted(by_subgraph.items()):
         members = [ops[p] for p in positions]
@@ -178,10 +179,6 @@ def op_graph(data: dict, dot: str | None = None) -> OpGraph:
     return OpGraph(render_svg(ops, layout, spec), "", len(ops), len(spec.partitions))
 
 
-def _label(op: dict) -> str:
-    return op["custom_code"] if op["opcode"] == "CUSTOM" and op["custom_code"] else op["opcode"]
-
-
 def _width(label: str) -> float:
     return max(MIN_WIDTH, min(MAX_WIDTH, round(len(label) * CHAR_WIDTH + 14)))
 
@@ -191,7 +188,7 @@ def _short(label: str, limit: int) -> str:
 
 
 def _title(op: dict, pushed: int) -> str:
-    lines = [f"#{op['index']} {_label(op)}: {op['placement']}", op["status"]]
+    lines = [f"#{op['index']} {op_type(op)}: {op['placement']}", op["status"]]
     if pushed:
         lines.append(f"root cause: {pushed} later ops left the Edge TPU")
     if op.get("confidence") == LOW_CONFIDENCE:
@@ -263,5 +260,5 @@ def _node(op: dict, box: Box, placement: str, causes: dict[tuple, int]) -> str:
         f'data-subgraph="{text(subgraph)}"><title>{text(_title(op, pushed))}</title>'
         f'<rect x="{box.x:g}" y="{box.y:g}" width="{box.width:g}" height="{box.height:g}" '
         f'rx="3"/><text x="{box.x + box.width / 2:g}" y="{box.y + box.height / 2:g}">'
-        f"{text(_short(_label(op), MAX_LABEL))}</text>{badges}</a>"
+        f"{text(_short(op_type(op), MAX_LABEL))}</text>{badges}</a>"
     )
