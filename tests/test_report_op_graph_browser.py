@@ -15,9 +15,11 @@ from tpulens.report.load import normalize_analysis
 from tpulens.report.op_graph import op_graph
 from tpulens.report.screenshots import CHROMIUM, chromium, offline_page
 
+pytest.importorskip("playwright.sync_api")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(dot_binary() is None, reason="Graphviz `dot` not installed"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed"),
 ]
 VIEW = "() => document.querySelector('svg.op-graph').getAttribute('viewBox').split(' ').map(Number)"
 
@@ -41,9 +43,6 @@ def page_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (make setup installs Debian's chromium)")
     with chromium() as b:
         yield b
 
