@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tpulens.analyzer import partition
 from tpulens.analyzer.model import Operator, Subgraph
@@ -25,6 +25,7 @@ from tpulens.report.graph_layout import Box, Cluster, Layout, LayoutUnavailable,
 from tpulens.report.op_groups import op_type
 
 MAX_OPS = 3000  # beyond this dot's layout time grows too fast for a site build (make bench)
+MAX_OUTLINES = 100  # dot's time grows with the number of clusters: 1,500 took seconds
 LOW_CONFIDENCE = "low"  # ops[].confidence of a verdict the analyzer is unsure of
 NODE_HEIGHT = 22
 CHAR_WIDTH = 6.2  # of the 10 px label font, generous so labels stay inside their box
@@ -59,7 +60,7 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 @dataclass(frozen=True)
 class OpGraph:
     svg: str  # "" when no graph is drawn
-    note: str  # why there is no graph, for the page ("" when drawn)
+    note: str  # for the page: why there is no graph, or what it leaves out ("" if nothing)
     ops: int = 0
     partitions: int = 0
 
@@ -171,12 +172,18 @@ def op_graph(data: dict, dot: str | None = None) -> OpGraph:
             "the table lists every op.",
             len(ops),
         )
-    spec = graph_spec(ops)
+    spec, note = graph_spec(ops), ""
+    if len(spec.clusters) > MAX_OUTLINES:
+        note = (
+            f"{len(spec.clusters):,} outlines (Edge TPU subgraphs and subgraphs) are more than "
+            f"the {MAX_OUTLINES} a graph draws: ops are coloured by placement, not outlined."
+        )
+        spec = replace(spec, frames=[], partitions=[])
     try:
         layout = layered(spec.nodes, spec.links, spec.clusters, dot)
     except LayoutUnavailable as why:
         return OpGraph("", f"No op graph: {why}.", len(ops))
-    return OpGraph(render_svg(ops, layout, spec), "", len(ops), len(spec.partitions))
+    return OpGraph(render_svg(ops, layout, spec), note, len(ops), len(spec.partitions))
 
 
 def _width(label: str) -> float:

@@ -16,7 +16,7 @@ from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.diagnostics import root_cause_counts
 from tpulens.report.graph_layout import Cluster, Node, dot_binary, layered
 from tpulens.report.load import normalize_analysis
-from tpulens.report.op_graph import MAX_OPS, as_subgraph, op_graph, tpu_partitions
+from tpulens.report.op_graph import MAX_OPS, MAX_OUTLINES, as_subgraph, op_graph, tpu_partitions
 
 SVG = "{http://www.w3.org/2000/svg}"
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
@@ -249,3 +249,15 @@ def test_layout_keeps_a_cluster_in_one_box():
         assert inside(corners, outer) == (name in ("n0", "n1", "n2"))
     assert {(e.tail, e.head) for e in layout.edges} == set(edges)
     assert all(e.path.startswith("M") for e in layout.edges)
+
+
+@needs_dot
+def test_too_many_outlines_are_left_out_and_said():
+    ops = [sample.op(i, "ADD", "TPU", sample.MAPPED) for i in range(2 * (MAX_OUTLINES + 1))]
+    for i, op in enumerate(ops):
+        op["subgraph"] = i // 4  # 51 subgraphs, each framed with its own partition
+    graph = op_graph(normalize_analysis(sample.analysis("many.tflite", ops)))
+    assert "102 outlines" in graph.note and "not outlined" in graph.note
+    svg = ET.fromstring(graph.svg)
+    assert len(op_nodes(svg)) == len(ops)
+    assert not [r for r in svg.iter(f"{SVG}rect") if classes(r) & {"part", "sg"}]
