@@ -22,6 +22,10 @@ def sections(names: list[str]) -> dict:
         from bench import report_bench
 
         out["Site build"] = report_bench.run()
+    if "op_graph" in names:
+        from bench import op_graph_bench
+
+        out["Op graph (Graphviz layout + SVG of one analysis)"] = op_graph_bench.run()
     if "runners" in names:
         from bench import runners_bench
 
@@ -30,7 +34,7 @@ def sections(names: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or ["analyzer", "logs", "report", "runners"]
+    names = argv or ["analyzer", "logs", "report", "op_graph", "runners"]
     pd.set_option("display.width", 200, "display.max_columns", 20)
     for title, rows in sections(names).items():
         print(f"\n== {title}")
