@@ -3,7 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := dataset-fashion-mnist chromium
+APT_PKGS := dataset-fashion-mnist chromium graphviz
 
 .PHONY: setup test bench report serve screenshots lint clean
 
