@@ -1,11 +1,12 @@
 """The report on hostile and broken inputs (the red team's findings): special files, oversized
 and deeply nested JSON, unknown schema versions, wrong-type fields, model paths that leave the
-results and cache trees, records with very many metrics."""
+results and cache trees, records with very many metrics, a NUL byte sent to `tpulens serve`."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import sample_results as sample
 from tpulens.report import files
+from tpulens.report.cli_serve import make_server
 from tpulens.report.load import load_results
 from tpulens.report.site import build_site
 
@@ -205,6 +207,24 @@ def test_a_record_with_20000_metrics_builds_in_seconds(tmp_path):
     assert not site.problems
     assert seconds < 60, seconds  # 88 s with a pandas lookup per metric; about 7 s here
     assert "v2: 98 B" in (site.out / "index.html").read_text()  # the smallest, found
+
+
+def test_serve_answers_a_nul_byte_with_400(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    site = build_site(results, tmp_path / "site", plotly_js="").out
+    server = make_server(site, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for path in ("/index.html%00", "/index.html\x00", "/%00/../index.html"):
+            with socket.create_connection(server.server_address[:2], timeout=10) as conn:
+                conn.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+                reply = conn.makefile("rb").readline()
+            assert reply.startswith(b"HTTP/1.0 400 "), (path, reply)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_other_artifacts_beside_the_analyses_are_skipped_quietly(tmp_path):
