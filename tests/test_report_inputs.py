@@ -1,6 +1,7 @@
 """The report on hostile and broken inputs (the red team's findings): special files, oversized
 and deeply nested JSON, unknown schema versions, wrong-type fields, model paths that leave the
-results and cache trees, records with very many metrics, a NUL byte sent to `tpulens serve`."""
+results and cache trees, records with very many metrics, a NUL byte sent to `tpulens serve`;
+and the analysis-only site built anywhere."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from tpulens.report import files
 from tpulens.report.cli_serve import make_server
 from tpulens.report.load import load_results
 from tpulens.report.site import build_site
+
+from tpulens.cli import main as tpulens_main
 
 
 def problems_of(results: Path, extra: list[Path] = ()) -> list[str]:
@@ -207,6 +210,22 @@ def test_a_record_with_20000_metrics_builds_in_seconds(tmp_path):
     assert not site.problems
     assert seconds < 60, seconds  # 88 s with a pandas lookup per metric; about 7 s here
     assert "v2: 98 B" in (site.out / "index.html").read_text()  # the smallest, found
+
+
+def test_analysis_only_site_outside_any_repository(tmp_path, monkeypatch, corpus, capsys):
+    """The README recipe: analyze --json, then report --analysis, in an empty folder."""
+    model = corpus / "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.tflite").write_bytes(model.read_bytes())
+    assert tpulens_main(["analyze", "m.tflite", "--json"]) == 0
+    Path("m.json").write_text(capsys.readouterr().out)
+    assert tpulens_main(["report", "--analysis", "m.json"]) == 0
+    assert "5 pages written to site/" in capsys.readouterr().out
+    overview = Path("site/index.html").read_text()
+    assert "<h1>Model diagnostics</h1>" in overview and 'href="models/m.html"' in overview
+    assert Path("site/models/m.tflite").read_bytes() == model.read_bytes()
+    assert tpulens_main(["report", "--out", "site"]) == 2  # no --analysis: results/ is needed
+    assert "results: results directory not found" in capsys.readouterr().err
 
 
 def test_serve_answers_a_nul_byte_with_400(tmp_path, capsys):
