@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tpulens.analyzer.vocabulary import Placement, Source
+from tpulens.analyzer.vocabulary import Placement, Source, Verdict
 from tpulens.report.labels import PLACEMENT_COLORS, source_label
 from tpulens.report.load import Analysis
 from tpulens.report.tables import Cell, Table
@@ -51,6 +51,16 @@ class ModelPage:
     cpu_reasons: list[CpuReason]
     used_by: list[tuple[str, str]]
     tflite_name: str | None
+
+    @property
+    def rejected(self) -> bool:
+        """The compiler would refuse the whole model (`errors` says why)."""
+        return self.summary.get("verdict") == Verdict.FAILS
+
+    @property
+    def counts_only(self) -> bool:
+        """A compiler log gives per-operator counts, not per-op rows."""
+        return self.source == Source.LOG
 
     @property
     def title(self) -> str:
