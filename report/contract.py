@@ -31,6 +31,11 @@ def _kind(value: object) -> str:
     return _KINDS.get(type(value), "a number" if isinstance(value, int | float) else "unknown")
 
 
+def _short(text: str) -> str:
+    """Field names and values come from the file: a problem line quotes at most 60 chars."""
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def schema_problem(data: dict, newest: int) -> str | None:
     """None when `schema_version` is absent (hand-written files) or one this tpulens reads."""
     version = data.get("schema_version", 1)
@@ -48,7 +53,7 @@ class Fields:
         self.notes: list[str] = []
 
     def wrong(self, where: str, value: object, expected: str) -> None:
-        self.notes.append(f"{where} is {_kind(value)}, expected {expected}")
+        self.notes.append(f"{_short(where)} is {_kind(value)}, expected {expected}")
 
     def problem(self, label: str) -> str | None:
         """The file's one problem line, or None when every field had its type."""
@@ -92,7 +97,9 @@ class Fields:
         """A string from a fixed vocabulary; an unknown value is noted and kept as text."""
         value = self.text(data, key, where)
         if value and value not in choices:
-            self.notes.append(f"{where}{key} {value[:40]!r} is not one of {', '.join(choices)}")
+            self.notes.append(
+                f"{_short(where + key)} {_short(value)!r} is not one of {', '.join(choices)}"
+            )
         return value
 
     def numbers(self, data: dict, key: str) -> dict[str, float]:
@@ -102,7 +109,7 @@ class Fields:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.wrong(f"{key}.{name}", value, "a number")
             elif not math.isfinite(value):
-                self.notes.append(f"{key}.{name} is not finite")
+                self.notes.append(f"{_short(f'{key}.{name}')} is not finite")
             else:
                 out[name] = float(value)
         return out
