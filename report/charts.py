@@ -12,10 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from tpulens.analyzer.vocabulary import Placement
 from tpulens.report import metrics as m
+from tpulens.report.contract import RecordStatus
+from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.tables import ExperimentData
 
-TPU_COLOR, CPU_COLOR, FRONT_COLOR, POINT_COLOR = "#2e7d32", "#ef6c00", "#c62828", "#1565c0"
+from tpulens.metrics import Better
+
+FRONT_COLOR, POINT_COLOR = "#c62828", "#1565c0"
 
 
 @dataclass
@@ -58,7 +63,7 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
 
 def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Chart | None:
     """Accuracy against a cost, with the non-dominated variants joined and marked."""
-    ok = [r.variant for r in data.records if r.status == "ok"]
+    ok = [r.variant for r in data.records if r.status == RecordStatus.OK]
     pts = [(v, data.value(v, x_key), data.value(v, y_key)) for v in ok]
     pts = [(v, x, y) for v, x, y in pts if x is not None and y is not None]
     if not pts:
@@ -73,8 +78,8 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
     ys = [y * y_scale for _, _, y in pts]
     front = m.pareto_front(
         [(x, y) for _, x, y in pts],
-        x_meta.better if x_meta.better != "none" else "lower",
-        y_meta.better if y_meta.better != "none" else "higher",
+        x_meta.better if x_meta.better != Better.NONE else Better.LOWER,
+        y_meta.better if y_meta.better != Better.NONE else Better.HIGHER,
     )
     hover = "%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"
     traces = [  # only the front is labelled: labels of a dense cloud overlap
@@ -153,14 +158,14 @@ def share_chart(data: ExperimentData) -> Chart | None:
             "name": "on Edge TPU",
             "x": variants,
             "y": shares,
-            "marker": {"color": TPU_COLOR},
+            "marker": {"color": PLACEMENT_COLORS[Placement.TPU]},
         },
         {
             "type": "bar",
             "name": "on CPU",
             "x": variants,
             "y": [100 - s for s in shares],
-            "marker": {"color": CPU_COLOR},
+            "marker": {"color": PLACEMENT_COLORS[Placement.CPU]},
         },
     ]
     figure = _figure(traces, "Edge TPU mapped share", "variant", "% of ops", barmode="stack")

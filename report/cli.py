@@ -1,14 +1,16 @@
 """Build the static report site from a results directory.
 
 Reads results/<experiment>/<variant>.json records and the analysis JSONs they reference
-(plus any given with --analysis) and writes a self-contained site: overview with the verdict,
-one page per experiment (tables, Pareto charts, study tables), a compare page per experiment,
-one diagnostics page per analyzed model, supported ops, environment. All links are relative,
-so the directory works from file://, `tpulens serve` and GitHub Pages.
+(plus any given with --analysis; given alone, they make the whole site) and writes a
+self-contained site: overview with the verdict, one page per experiment (tables, Pareto
+charts, study tables), a compare page per experiment, one diagnostics page per analyzed model,
+supported ops, environment. All links are relative, so the directory works from file://,
+`tpulens serve` and GitHub Pages.
 
 Examples:
   tpulens report --results results --out site
-  tpulens report --analysis my_model.json --screenshots docs/img
+  tpulens analyze m.tflite --json > m.json && tpulens report --analysis m.json
+  tpulens report --results results --analysis my_model.json --screenshots docs/img
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ HELP = "build the static site (dashboards and op-level diagnostics) from results
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--results", type=Path, default=Path("results"), help="results directory (default: results)"
+        "--results",
+        type=Path,
+        help="results directory (default: results; with --analysis alone, none: a site of "
+        "those analyses only)",
     )
     parser.add_argument(
         "--out",
@@ -53,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     extras.require("report")
     from tpulens.report.site import build_site
 
-    result = build_site(args.results, args.out, args.analysis)
+    results = args.results
+    if results is None and not args.analysis:
+        results = Path("results")
+    result = build_site(results, args.out, args.analysis)
     for problem in result.problems:
         print(f"tpulens report: warning: {problem}", file=sys.stderr)
     print(f"{len(result.pages)} pages written to {result.out}/ (open {result.out}/index.html)")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 from tpulens.errors import InputError
 
@@ -26,6 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         pass
+
+    def send_head(self):
+        """A NUL byte in the path (`/index.html%00`) is a bad request: the file system cannot
+        name it, and http.server would fail on it with a traceback and no reply."""
+        if "\x00" in unquote(self.path):
+            self.send_error(HTTPStatus.BAD_REQUEST, "NUL byte in the path")
+            return None
+        return super().send_head()
 
 
 def make_server(site: Path, port: int) -> ThreadingHTTPServer:

@@ -1,22 +1,17 @@
 """Model diagnostics: one analysis JSON → summary, partition strip, per-op table, node data.
 
-Reads the Analysis JSON of docs/data-contracts.md defensively: a log-based analysis has no
-per-op rows, and hand-written files may miss fields.
+Reads the analysis as report.contract normalized it (every field at its type); a log-based
+analysis has no per-op rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tpulens.analyzer.vocabulary import Placement, Source, Verdict
+from tpulens.report.labels import PLACEMENT_COLORS, source_label
 from tpulens.report.load import Analysis
 from tpulens.report.tables import Cell, Table
-
-TPU_COLOR, CPU_COLOR = "#2e7d32", "#ef6c00"
-SOURCE_LABELS = {
-    "predicted": "prediction by the tpulens analyzer (no compiler run)",
-    "compiler": "real edgetpu_compiler output (compiled *_edgetpu.tflite)",
-    "log": "real edgetpu_compiler log (per-operator counts)",
-}
 
 
 @dataclass
@@ -58,13 +53,23 @@ class ModelPage:
     tflite_name: str | None
 
     @property
+    def rejected(self) -> bool:
+        """The compiler would refuse the whole model (`errors` says why)."""
+        return self.summary.get("verdict") == Verdict.FAILS
+
+    @property
+    def counts_only(self) -> bool:
+        """A compiler log gives per-operator counts, not per-op rows."""
+        return self.source == Source.LOG
+
+    @property
     def title(self) -> str:
         """Runner artifacts are all called model.tflite: name them by who uses them."""
         if not self.used_by:
             return self.name
         users = ", ".join(f"{e}/{v}" for e, v in self.used_by[:3])
         more = f" +{len(self.used_by) - 3}" if len(self.used_by) > 3 else ""
-        kind = " compiled" if self.source == "compiler" else ""
+        kind = " compiled" if self.source == Source.COMPILER else ""
         return f"{users}{more}{kind} ({self.name})"
 
 
@@ -147,7 +152,7 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
                 Cell(
                     op["status"],
                     title=op["reason_code"],
-                    note=op["explanation"] if placement != "TPU" else "",
+                    note=op["explanation"] if placement != Placement.TPU else "",
                 ),
                 cause_cell,
                 Cell(op["fix"]),
@@ -180,7 +185,7 @@ def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:
     and reason (ops that only follow a root cause are counted under it, not listed)."""
     groups: dict[tuple, CpuReason] = {}
     for op in ops:
-        if op["placement"] == "TPU" or op["root_cause"] is not None:
+        if op["placement"] == Placement.TPU or op["root_cause"] is not None:
             continue
         key = (_opcode(op), op["status"], op["reason_code"], op["fix"])
         group = groups.setdefault(key, CpuReason(*key[:3], op["explanation"], key[3], [], 0))
@@ -218,12 +223,12 @@ def node_data(data: dict) -> dict:
     for op in data["ops"]:
         subgraph = op["subgraph"]
         name = names.get(subgraph) or ("main" if subgraph == 0 else f"subgraph_{subgraph}")
-        on_tpu = op["placement"] == "TPU"
+        on_tpu = op["placement"] == Placement.TPU
         results = graphs.setdefault(name, {"results": {}})["results"]
         for tensor in op["outputs"]:
             results[tensor] = {
                 "value": 1 if on_tpu else 0,
-                "bgColor": TPU_COLOR if on_tpu else CPU_COLOR,
+                "bgColor": PLACEMENT_COLORS[op["placement"]],
             }
     return {"graphsData": graphs}
 
@@ -237,7 +242,7 @@ def model_page(analysis: Analysis) -> ModelPage:
         name=str(data["model"].get("name") or analysis.path.name),
         model=data["model"],
         source=data["source"],
-        source_label=SOURCE_LABELS.get(data["source"], "source not recorded"),
+        source_label=source_label(data["source"]).sentence,
         summary=data["summary"],
         options=data["options"],
         errors=data["errors"],

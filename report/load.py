@@ -1,19 +1,29 @@
 """Read a results directory (records + analysis JSONs) into plain dataclasses.
 
-Broken or partial inputs never stop the build: unreadable files become `problems` that the
-overview lists, and records without metrics are kept so the site can show them as skipped or
-failed.
+Broken, partial or hostile inputs never stop the build: unreadable files and ignored fields
+become `problems` that the overview lists, and records without metrics are kept so the site can
+show them as skipped or failed. Files are read through report.files (bounded, regular files,
+confined to the results and cache trees) and fields through report.contract.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-MAX_PUBLISHED_MODEL_BYTES = 32 * 1024 * 1024
+from tpulens.analyzer.analyze import SCHEMA_VERSION as ANALYSIS_SCHEMA
+from tpulens.report import files
+from tpulens.report.contract import (
+    Fields,
+    is_analysis,
+    normalize_analysis,
+    record_fields,
+    schema_problem,
+)
+from tpulens.runners.records import SCHEMA_VERSION as RECORD_SCHEMA
+
+CACHE = Path(".cache/tpulens")  # beside results/: where `tpulens run` keeps the .tflite files
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class Record:
     metrics: dict[str, float]
     metric_info: dict[str, dict]
     params: dict
-    artifacts: dict
+    artifacts: dict[str, str]
     timings: dict
     environment: dict
     git_commit: str
@@ -72,165 +82,9 @@ def slugify(text: str) -> str:
     return slug[:80] or "unnamed"
 
 
-def clean_metrics(raw: object) -> dict[str, float]:
-    """Keep only finite plain numbers: records are written by other tools and may hold junk."""
-    if not isinstance(raw, dict):
-        return {}
-    out = {}
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if math.isfinite(value):
-            out[str(key)] = float(value)
-    return out
-
-
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _read_json(path: Path, problems: list[str], label: str) -> tuple[bytes, dict] | None:
-    try:
-        raw = path.read_bytes()
-        data = json.loads(raw)
-    except (OSError, ValueError) as err:
-        problems.append(f"{label}: unreadable ({err.__class__.__name__}: {err})")
-        return None
-    if not isinstance(data, dict):
-        problems.append(f"{label}: not a JSON object")
-        return None
-    return raw, data
-
-
-def _int(value: object, default: int | None) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else "" if value is None else json.dumps(value)
-
-
-def _tensors(value: object) -> list[dict]:
-    out = []
-    for t in value if isinstance(value, list) else []:
-        if isinstance(t, dict):
-            shape = t.get("shape")
-            out.append(
-                {
-                    "name": _str(t.get("name")),
-                    "dtype": _str(t.get("dtype")) or "?",
-                    "shape": [d for d in shape if _int(d, None) is not None]
-                    if isinstance(shape, list)
-                    else None,
-                }
-            )
-    return out
-
-
-def _op(op: dict, position: int) -> dict:
-    return {
-        "subgraph": _int(op.get("subgraph"), 0),
-        "index": _int(op.get("index"), position),
-        "opcode": _str(op.get("opcode")) or "?",
-        "custom_code": _str(op.get("custom_code")),
-        "version": _int(op.get("version"), None),
-        "outputs": [_str(o) for o in op.get("outputs") or [] if o is not None]
-        if isinstance(op.get("outputs"), list)
-        else [],
-        "input_tensors": _tensors(op.get("input_tensors")),
-        "output_tensors": _tensors(op.get("output_tensors")),
-        "placement": "TPU" if op.get("placement") == "TPU" else "CPU",
-        "status": _str(op.get("status")),
-        "reason_code": _str(op.get("reason_code")),
-        "root_cause": _int(op.get("root_cause"), None),
-        "explanation": _str(op.get("explanation")),
-        "fix": _str(op.get("fix")),
-    }
-
-
-def normalize_analysis(data: dict) -> dict:
-    """The analysis with every field the pages read coerced to its contract type, so that a
-    hand-edited or foreign file renders (the original bytes are still what is published)."""
-    ops = data.get("ops") if isinstance(data.get("ops"), list) else []
-    table = data.get("table") if isinstance(data.get("table"), list) else []
-    summary = _dict(data.get("summary"))
-    return {
-        "model": {
-            k: v
-            for k, v in _dict(data.get("model")).items()
-            if k in ("name", "path", "kind", "size_bytes")
-        },
-        "source": _str(data.get("source") or summary.get("source")),
-        "summary": {
-            k: v
-            for k, v in summary.items()
-            if isinstance(v, str | int | float) and not isinstance(v, bool)
-        },
-        "options": _dict(data.get("options")),
-        "errors": [
-            _str(e.get("message", e) if isinstance(e, dict) else e)
-            for e in data.get("errors") or []
-            if e is not None
-        ]
-        if isinstance(data.get("errors"), list)
-        else [],
-        "table": [
-            {
-                "operator": _str(r.get("operator")),
-                "count": _int(r.get("count"), 0),
-                "status": _str(r.get("status")),
-            }
-            for r in table
-            if isinstance(r, dict)
-        ],
-        "ops": [_op(op, i) for i, op in enumerate(ops) if isinstance(op, dict)],
-        "subgraphs": [{"name": _str(_dict(sg).get("name"))} for sg in data.get("subgraphs")]
-        if isinstance(data.get("subgraphs"), list)
-        else [],
-    }
-
-
-def is_analysis(data: dict) -> bool:
-    """Analysis JSONs share results/analysis/ with other artifacts (e.g. comparisons)."""
-    return isinstance(data.get("summary"), dict) and ("ops" in data or "table" in data)
-
-
-def _record(data: dict, rel: str) -> Record:
-    parts = Path(rel).parts
-    notes = data.get("notes")
-    return Record(
-        experiment=str(data.get("experiment") or parts[0]),
-        variant=str(data.get("variant") or Path(rel).stem),
-        status=str(data.get("status") or "unknown"),
-        metrics=clean_metrics(data.get("metrics")),
-        metric_info={str(k): _dict(v) for k, v in _dict(data.get("metric_info")).items()},
-        params=_dict(data.get("params")),
-        artifacts=_dict(data.get("artifacts")),
-        timings=clean_metrics(data.get("timings")),
-        environment=_dict(data.get("environment")),
-        git_commit=str(data.get("git_commit") or ""),
-        created=str(data.get("created") or ""),
-        notes=[str(n) for n in notes] if isinstance(notes, list) else [],
-        path=rel,
-    )
-
-
-def _resolve(base: Path, value: object) -> Path | None:
-    if not isinstance(value, str) or not value:
-        return None
-    path = Path(value)
-    return path if path.is_absolute() else base / path
-
-
-def _publishable_model(path: Path | None) -> Path | None:
-    """The .tflite to publish beside its diagnostics page (for Netron), if present and small."""
-    if path is None or path.suffix != ".tflite" or not path.is_file():
-        return None
-    return path if path.stat().st_size <= MAX_PUBLISHED_MODEL_BYTES else None
-
-
-class _Slugs:
-    """Hands out unique page slugs in a deterministic order."""
+class Slugs:
+    """Hands out unique page slugs in a deterministic order (case-insensitively unique, for
+    file systems that fold case)."""
 
     def __init__(self) -> None:
         self.taken: set[str] = set()
@@ -244,77 +98,159 @@ class _Slugs:
         return slug
 
 
-def load_results(results_dir: Path, extra_analyses: list[Path] = ()) -> Results:
-    """Read every record under results_dir and every analysis JSON they (or the caller) name."""
-    results_dir = Path(results_dir)
-    problems: list[str] = []
-    analyses: dict[Path, Analysis] = {}
-    slugs = _Slugs()
+def _publishable_model(path: Path) -> Path | None:
+    """The .tflite to publish beside its diagnostics page (for Netron), if present and small."""
+    if path.suffix != ".tflite" or not path.is_file():
+        return None
+    return path if path.stat().st_size <= files.MAX_MODEL_BYTES else None
 
-    def add_analysis(path: Path, label: str, quiet: bool = False) -> Analysis | None:
+
+class _Loader:
+    """One load of a results directory (or none: an analysis-only site): the analyses read so
+    far by resolved path, the slugs handed out and the problems found."""
+
+    def __init__(self, results_dir: Path | None):
+        self.results_dir = results_dir.resolve() if results_dir else None
+        # Trees a results file may name a model in: results/ and the run cache beside it.
+        cache = (self.results_dir.parent / CACHE).resolve() if results_dir else None
+        self.trees = (self.results_dir, cache) if results_dir else ()
+        self.analyses: dict[Path, Analysis | None] = {}  # None: read, and unusable
+        self.slugs = Slugs()
+        self.problems: list[str] = []
+
+    def read(self, path: Path, label: str, limit: int, quiet: bool = False) -> tuple | None:
+        """(raw, data, Fields) of a JSON file, or None with the problem recorded."""
+        try:
+            raw, data = files.read_json_object(path, limit)
+        except files.Unusable as err:
+            self.problems.append(f"{label}: {err}")
+            return None
+        if quiet and not is_analysis(data):
+            return None  # another artifact beside the analyses (a comparison, a log)
+        return raw, data, Fields()
+
+    def note(self, fields: Fields, label: str) -> None:
+        if problem := fields.problem(label):
+            self.problems.append(problem)
+
+    def model(self, base: Path, value: str, trees: tuple[Path, ...], label: str) -> Path | None:
+        """The .tflite a JSON file names, if it may be published (inside `trees`)."""
+        try:
+            return _publishable_model(files.confined(base, value, trees))
+        except files.Unusable as err:
+            self.problems.append(f"{label}: model {value[:200]!r} not published: {err}")
+            return None
+
+    def analysis(self, path: Path, label: str, quiet: bool = False) -> Analysis | None:
+        """An analysis JSON, read once. Inside results/, its model path is relative to results/
+        (the runners rewrite it so) and may lead into results/ or the run cache; an analysis
+        named on the command line may also publish a model from its own folder."""
         key = path.resolve()
-        if key in analyses:
-            return analyses[key]
-        read = _read_json(path, problems, label)
+        if key in self.analyses:
+            return self.analyses[key]
+        self.analyses[key] = None
+        read = self.read(path, label, files.MAX_ANALYSIS_BYTES, quiet)
         if read is None:
             return None
-        raw, data = read
-        if not is_analysis(data):
-            if not quiet:
-                problems.append(f"{label}: not an analysis JSON (no summary/ops)")
+        raw, data, fields = read
+        problem = schema_problem(data, ANALYSIS_SCHEMA)
+        if problem is None and not is_analysis(data):
+            problem = "not an analysis JSON (no summary/ops)"
+        if problem:
+            self.problems.append(f"{label}: {problem}")
             return None
-        model = _dict(data.get("model"))
-        tflite = _resolve(path.parent, model.get("path"))
-        analysis = Analysis(
-            slugs.new(path.stem), path, raw, normalize_analysis(data), _publishable_model(tflite)
-        )
-        analyses[key] = analysis
+        normalized = normalize_analysis(data, fields)
+        self.note(fields, label)
+        if self.results_dir and key.is_relative_to(self.results_dir):
+            base, trees = self.results_dir, self.trees
+        else:
+            base, trees = key.parent, (*self.trees, key.parent)
+        value = normalized["model"].get("path")
+        tflite = self.model(base, value, trees, label) if value else None
+        analysis = Analysis(self.slugs.new(path.stem), path, raw, normalized, tflite)
+        self.analyses[key] = analysis
         return analysis
 
-    def referenced(record: Record, artifact: str, rel: str) -> str | None:
-        path = _resolve(results_dir, record.artifacts.get(artifact))
-        if path is None:
+    def record(self, path: Path) -> Record | None:
+        rel = path.relative_to(self.results_dir).as_posix()
+        read = self.read(path, rel, files.MAX_RECORD_BYTES)
+        if read is None:
             return None
-        if not path.is_file():
-            problems.append(f"{rel}: {artifact} {record.artifacts[artifact]} not found")
+        _, data, fields = read
+        problem = schema_problem(data, RECORD_SCHEMA)
+        if problem:
+            self.problems.append(f"{rel}: {problem}")
             return None
-        analysis = add_analysis(path, str(record.artifacts[artifact]))
+        parts = Path(rel).parts
+        record = Record(
+            experiment=fields.text(data, "experiment") or parts[0],
+            variant=fields.text(data, "variant") or Path(rel).stem,
+            path=rel,
+            **record_fields(fields, data),
+        )
+        self.note(fields, rel)
+        return replace(
+            record,
+            analysis_slug=self.referenced(record, "analysis", "tflite"),
+            compiled_slug=self.referenced(record, "compiled_analysis", "compiled_tflite"),
+        )
+
+    def referenced(self, record: Record, artifact: str, model: str) -> str | None:
+        """The slug of the analysis a record names (it must lie inside results/), with the
+        record's model file as the one to publish when the analysis names none."""
+        value = record.artifacts.get(artifact)
+        if not value:
+            return None
+        label = f"{record.path}: {artifact} {value[:200]!r}"
+        try:
+            path = files.confined(self.results_dir, value, self.trees[:1])
+        except files.Unusable as err:
+            self.problems.append(f"{label} not read: {err}")
+            return None
+        if not path.exists():
+            self.problems.append(f"{label} not found")
+            return None
+        analysis = self.analysis(path, value)
         if analysis is None:
             return None
         analysis.used_by.append((record.experiment, record.variant))
-        tflite = _resolve(
-            results_dir,
-            record.artifacts.get("tflite" if artifact == "analysis" else "compiled_tflite"),
-        )
-        analysis.tflite = analysis.tflite or _publishable_model(tflite)
+        if analysis.tflite is None and record.artifacts.get(model):
+            label = f"{record.path}: {model}"
+            analysis.tflite = self.model(
+                self.results_dir, record.artifacts[model], self.trees, label
+            )
         return analysis.slug
 
+    def results_files(self, pattern: str) -> list[Path]:
+        """Files matching `pattern` that really lie in results/ (a linked directory may not
+        bring in files from elsewhere)."""
+        found = []
+        for path in sorted(self.results_dir.glob(pattern)):
+            try:
+                files.confined(self.results_dir, str(path), self.trees[:1])
+            except files.Unusable as err:
+                rel = path.relative_to(self.results_dir).as_posix()
+                self.problems.append(f"{rel}: not read: {err}")
+                continue
+            found.append(path)
+        return found
+
+
+def load_results(results_dir: Path | None, extra_analyses: list[Path] = ()) -> Results:
+    """Read every record under results_dir (None: no records) and every analysis JSON they or
+    the caller name. An analysis named by the caller may publish a model from its own folder."""
+    loader = _Loader(results_dir)
     records = []
-    record_paths = sorted(p for p in results_dir.glob("*/*.json") if p.parent.name != "analysis")
-    for path in record_paths:
-        rel = path.relative_to(results_dir).as_posix()
-        read = _read_json(path, problems, rel)
-        if read is None:
-            continue
-        record = _record(read[1], rel)
-        records.append(
-            replace(
-                record,
-                analysis_slug=referenced(record, "analysis", rel),
-                compiled_slug=referenced(record, "compiled_analysis", rel),
-            )
-        )
-
-    for path in sorted((results_dir / "analysis").glob("*.json")):
-        add_analysis(path, path.relative_to(results_dir).as_posix(), quiet=True)
-    for path in extra_analyses:
-        if not Path(path).is_file():
-            problems.append(f"{path}: analysis file not found")
-            continue
-        add_analysis(Path(path), str(path))
-
+    if loader.results_dir:
+        paths = [p for p in loader.results_files("*/*.json") if p.parent.name != "analysis"]
+        records = [r for r in map(loader.record, paths) if r is not None]
+        for path in loader.results_files("analysis/*.json"):
+            loader.analysis(path, path.relative_to(loader.results_dir).as_posix(), quiet=True)
+    for path in map(Path, extra_analyses):
+        loader.analysis(path, str(path))
     records.sort(key=lambda r: (r.experiment, r.variant, r.path))
-    return Results(_unique_variants(records, problems), list(analyses.values()), problems)
+    analyses = [a for a in loader.analyses.values() if a is not None]
+    return Results(_unique_variants(records, loader.problems), analyses, loader.problems)
 
 
 def _unique_variants(records: list[Record], problems: list[str]) -> list[Record]:

@@ -1,7 +1,6 @@
-"""What a metric means (label, unit, direction), where its value came from, and who wins.
+"""Metrics as the site shows them: order, formatting, derived values and who wins.
 
-Records carry `metric_info` (unit, better, source); names the runners did not describe get
-sensible defaults from their name so new metrics still render.
+What a metric means comes from its record's `metric_info`, else from `tpulens.metrics`.
 """
 
 from __future__ import annotations
@@ -9,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpulens.report.load import Analysis, Record
+
+from tpulens.metrics import Better, label, meaning
 
 # Metrics shown first, in this order; any other metric follows alphabetically.
 HEADLINE = (
@@ -44,77 +45,31 @@ VERDICT_KEYS = (
     "edgetpu_share",
 )
 
-LABELS = {
-    "accuracy": "accuracy",
-    "accuracy_int8": "INT8 accuracy",
-    "train_accuracy": "train accuracy",
-    "accuracy_train": "train accuracy",
-    "accuracy_keras": "Keras accuracy",
-    "compression_pct": "compression",
-    "edgetpu_latency_ms_p50": "Edge TPU latency p50",
-    "objective": "objective score",
-    "size_bytes": "size",
-    "gzip_bytes": "gzip size",
-    "latency_ms_p50": "latency p50",
-    "latency_ms_p90": "latency p90",
-    "edgetpu_share": "Edge TPU share",
-    "edgetpu_ops_tpu": "ops on TPU",
-    "edgetpu_ops_cpu": "ops on CPU",
-    "coco_AP": "COCO AP",
-}
-SOURCE_BADGES = {"measured": "m", "predicted": "p", "compiler": "c", "log": "l"}
-
 
 @dataclass(frozen=True)
 class MetricMeta:
     key: str
     label: str
     unit: str
-    better: str  # higher | lower | none
+    better: str  # a Better value
     description: str = ""
 
 
 def meta(key: str, info: dict | None = None) -> MetricMeta:
+    """The metric's meaning, with what its record says (unit, direction, description) first."""
     info = info or {}
-    unit = str(info.get("unit") or _default_unit(key))
+    known = meaning(key)
+    unit = str(info.get("unit") or known.unit)
     if key.startswith("coco_"):
         unit = "AP"  # shown as pycocotools prints it: 0.824, and -1 for "no such objects"
-    better = str(info.get("better") or _default_better(key))
+    better = info.get("better")
     return MetricMeta(
         key,
-        LABELS.get(key, key.replace("_", " ")),
+        label(key),
         unit,
-        better,
-        str(info.get("description") or ""),
+        better if better in tuple(Better) else str(known.better),
+        str(info.get("description") or known.description),
     )
-
-
-def _default_unit(key: str) -> str:
-    if key.endswith("_bytes"):
-        return "bytes"
-    if "latency_ms" in key or key.endswith("_ms"):
-        return "ms"
-    if key.startswith(("accuracy", "train_accuracy")) or key == "edgetpu_share":
-        return "fraction"
-    if key == "compression_pct":
-        return "%"
-    if key.startswith("coco_"):
-        return "AP"
-    if key.startswith("edgetpu_ops"):
-        return "ops"
-    return ""
-
-
-def _default_better(key: str) -> str:
-    if key.startswith(("accuracy", "coco_", "top")) or key in (
-        "edgetpu_share",
-        "compression_pct",
-        "edgetpu_ops_tpu",
-    ):
-        return "higher"
-    if key.endswith(("_bytes", "_cpu")) or "latency" in key or key == "objective":
-        return "lower"
-    return "none"
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -133,22 +88,6 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "AP":
         return "n/a (-1)" if value == -1 else f"{value:.3f}"
     return f"{value:.4g}"
-
-
-def provenance(source: str, environment: dict) -> str:
-    """One sentence saying where a number comes from, shown as the cell's tooltip."""
-    if source == "measured":
-        cpu = environment.get("cpu") or "an unrecorded CPU"
-        machine = environment.get("machine") or "?"
-        threads = environment.get("threads")
-        where = f"{cpu} ({machine}" + (f", {threads} threads)" if threads else ")")
-        return f"measured on {where}"
-    return {
-        "predicted": "predicted by the tpulens analyzer (no edgetpu_compiler run)",
-        "compiler": "read from the compiled *_edgetpu.tflite (real edgetpu_compiler)",
-        "log": "parsed from an edgetpu_compiler log",
-        "derived": "computed from other metrics of this record",
-    }.get(source, "source not recorded")
 
 
 def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tuple[float, str]]:
@@ -186,18 +125,20 @@ def first_present(keys: tuple[str, ...], present: set[str]) -> str | None:
 
 def winners(values: dict[str, float], better: str) -> list[str]:
     """Names holding the best value (all of them on a tie); none when direction is unknown."""
-    if not values or better not in ("higher", "lower"):
+    if not values or better not in (Better.HIGHER, Better.LOWER):
         return []
-    best = max(values.values()) if better == "higher" else min(values.values())
+    best = max(values.values()) if better == Better.HIGHER else min(values.values())
     return sorted(name for name, value in values.items() if value == best)
 
 
 def pareto_front(
-    points: list[tuple[float, float]], x_better: str = "lower", y_better: str = "higher"
+    points: list[tuple[float, float]],
+    x_better: str = Better.LOWER,
+    y_better: str = Better.HIGHER,
 ) -> list[int]:
     """Indices of the non-dominated points, ordered along x (ties broken by y)."""
-    sx = 1 if x_better == "lower" else -1
-    sy = -1 if y_better == "higher" else 1
+    sx = 1 if x_better == Better.LOWER else -1
+    sy = -1 if y_better == Better.HIGHER else 1
     order = sorted(range(len(points)), key=lambda i: (sx * points[i][0], sy * points[i][1]))
     front, best_y = [], None
     for i in order:

@@ -10,6 +10,8 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
+from tpulens.analyzer.vocabulary import Verdict
+
 from tpulens.errors import InputError
 
 CHROMIUM = "/usr/bin/chromium"
@@ -97,7 +99,7 @@ def _most_interesting_model(site: Path) -> Path | None:
             summary = None
         summary = summary if isinstance(summary, dict) else {}
         cpu = summary.get("ops_cpu") if isinstance(summary.get("ops_cpu"), int) else 0
-        return summary.get("verdict") == "partial", cpu > 0, cpu
+        return summary.get("verdict") == Verdict.PARTIAL, cpu > 0, cpu
 
     best = max(pages, key=interest)  # max keeps the first of equals: sorted, so deterministic
     return best.with_name(best.name.removesuffix(".analysis.json") + ".html")

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import quote
 
 import pandas as pd
 from tpulens.report import metrics as m
+from tpulens.report.contract import RecordStatus
+from tpulens.report.labels import badge_legend, provenance, source_label
 from tpulens.report.load import Record, Results
+
+from tpulens.metrics import Better
 
 
 @dataclass
@@ -48,8 +53,8 @@ def metric_cell(
         m.format_value(value, unit),
         sort=value,
         cls=cls,
-        title=m.provenance(source, environment),
-        badge=m.SOURCE_BADGES.get(source, "?"),
+        title=provenance(source, environment),
+        badge=source_label(source).badge,
     )
 
 
@@ -74,6 +79,17 @@ class ExperimentData:
     def source(self, variant: str, key: str) -> str:
         return self.sources.get(variant, {}).get(key) or ""
 
+    @cached_property
+    def best(self) -> dict[str, list[str]]:
+        """Per metric, the ok variants holding the best value."""
+        ok = [r.variant for r in self.records if r.status == RecordStatus.OK]
+        return {
+            key: m.winners(
+                {v: self.values[v][key] for v in ok if key in self.values.get(v, {})}, meta.better
+            )
+            for key, meta in self.metas.items()
+        }
+
     def cell(self, record: Record, key: str, unit: str | None = None, cls: str = "") -> Cell:
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
         return metric_cell(
@@ -92,7 +108,7 @@ def experiment_data(results: Results, slug: str, records: list[Record]) -> Exper
         values[record.variant] = {k: v for k, (v, _) in metrics.items()}
         sources[record.variant] = {k: s for k, (_, s) in metrics.items()}
     index = [r.variant for r in records]
-    frame = pd.DataFrame.from_dict(values, orient="index").reindex(index)
+    frame = pd.DataFrame([values[v] for v in index], index=index)
     if len(frame.columns):
         frame = frame[m.metric_order(set(frame.columns))]
     return ExperimentData(
@@ -108,19 +124,9 @@ def metas_for(records: list[Record], keys: list[str]) -> dict[str, m.MetricMeta]
     return {key: m.meta(key, infos.get(key)) for key in keys}
 
 
-def best_variants(data: ExperimentData) -> dict[str, list[str]]:
-    """Per metric, the ok variants holding the best value."""
-    ok = [r.variant for r in data.records if r.status == "ok"]
-    out = {}
-    for key, meta in data.metas.items():
-        column = data.frame.loc[ok, key].dropna()
-        out[key] = m.winners({str(k): float(v) for k, v in column.items()}, meta.better)
-    return out
-
-
 def comparison_table(data: ExperimentData, root: str) -> Table:
     keys = list(data.frame.columns)
-    best = best_variants(data)
+    best = data.best
     # A note every record carries (e.g. "no Edge TPU attached") is said once, in the caption.
     common = set.intersection(*(set(r.notes) for r in data.records)) if data.records else set()
     rows = []
@@ -149,7 +155,7 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         rows, columns, titles = [row[:-1] for row in rows], columns[:-1], titles[:-1]
     caption = (
         "Best value per column in bold (ok records only). Badges say where a number "
-        "comes from: m measured, p predicted, c compiler, l log."
+        f"comes from: {badge_legend()}."
     )
     if common and len(data.records) > 1:
         caption += " Every variant: " + "; ".join(sorted(common)) + "."
@@ -157,30 +163,28 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
 
 
 def _column_title(meta: m.MetricMeta) -> str:
-    direction = f"{meta.better} is better" if meta.better != "none" else "no direction"
+    direction = f"{meta.better} is better" if meta.better != Better.NONE else "no direction"
     return f"{meta.key} ({meta.unit or 'no unit'}, {direction})" + (
         f": {meta.description}" if meta.description else ""
     )
 
 
 def _column_label(meta: m.MetricMeta) -> str:
-    arrow = {"higher": " ↑", "lower": " ↓"}.get(meta.better, "")
+    arrow = {Better.HIGHER: " ↑", Better.LOWER: " ↓"}.get(meta.better, "")
     return meta.label + arrow
 
 
 def params_table(data: ExperimentData) -> Table | None:
     """Only the parameters that differ between variants: what actually distinguishes them."""
-    frame = pd.DataFrame([flatten(r.params) for r in data.records], index=data.variants)
-    varying = sorted(c for c in frame.columns if frame[c].astype(str).nunique() > 1)
+    flat = [flatten(r.params) for r in data.records]
+    keys = set().union(*flat)
+    # A parameter one variant lacks differs from every value another may give it.
+    varying = sorted(k for k in keys if len({(k in p, json.dumps(p.get(k))) for p in flat}) > 1)
     if not varying:
         return None
     rows = [
-        [Cell(variant)]
-        + [
-            Cell("" if pd.isna(frame.at[variant, c]) else str(frame.at[variant, c]))
-            for c in varying
-        ]
-        for variant in frame.index
+        [Cell(record.variant)] + [Cell(_text(params.get(k))) for k in varying]
+        for record, params in zip(data.records, flat, strict=True)
     ]
     return Table(
         f"params-{data.slug}",
@@ -188,6 +192,10 @@ def params_table(data: ExperimentData) -> Table | None:
         rows,
         caption="Parameters that differ between variants.",
     )
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, object]:

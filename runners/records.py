@@ -29,44 +29,10 @@ from tpulens.runners.environment import git_commit, git_dirty
 from tpulens.history import settings as history_settings
 from tpulens.history import store
 
+from tpulens.metrics import metric_info
+
 SCHEMA_VERSION = 1
 
-METRIC_INFO = {
-    "accuracy": ("fraction", "higher", "measured"),
-    "accuracy_train": ("fraction", "higher", "measured"),
-    "accuracy_keras": ("fraction", "higher", "measured"),
-    "latency_ms_p50": ("ms", "lower", "measured"),
-    "latency_ms_p90": ("ms", "lower", "measured"),
-    "latency_ms_p99": ("ms", "lower", "measured"),
-    "latency_ms_mean": ("ms", "lower", "measured"),
-    "edgetpu_latency_ms_p50": ("ms", "lower", "measured"),
-    "edgetpu_latency_ms_p90": ("ms", "lower", "measured"),
-    "edgetpu_latency_ms_p99": ("ms", "lower", "measured"),
-    "edgetpu_latency_ms_mean": ("ms", "lower", "measured"),
-    "size_bytes": ("bytes", "lower", "measured"),
-    "gzip_bytes": ("bytes", "lower", "measured"),
-    "compression_pct": ("%", "higher", "measured"),
-    "sparsity": ("fraction", "none", "measured"),
-    "unique_weights_per_channel_max": ("values", "none", "measured"),
-    "unique_weights_per_channel_mean": ("values", "none", "measured"),
-    "params": ("parameters", "lower", "measured"),
-    "macs": ("MACs", "lower", "measured"),
-    "objective": ("score", "lower", "measured"),
-    "edgetpu_ops_tpu": ("ops", "higher", "predicted"),
-    "edgetpu_ops_cpu": ("ops", "lower", "predicted"),
-    "edgetpu_tpu_subgraphs": ("subgraphs", "none", "predicted"),
-    "edgetpu_ops_tpu_compiler": ("ops", "higher", "compiler"),
-    "edgetpu_ops_cpu_compiler": ("ops", "lower", "compiler"),
-    "edgetpu_prediction_disagreements": ("ops", "lower", "compiler"),
-}
-DESCRIPTIONS = {
-    "accuracy": "top-1 on the test split (LiteRT)",
-    "accuracy_train": "top-1 on a train subset (LiteRT)",
-    "accuracy_keras": "top-1 of the Keras model on the test split (fake-quant for QAT)",
-    "objective": "Δsize/size₀ + Δlatency/latency₀ − Δacc/acc₀ against the baseline",
-    "compression_pct": "100 × (1 − gzip/size)",
-    "macs": "multiply-accumulates per image (conv, depthwise, dense)",
-}
 STAGE_TIMING = {"train": "train", "optimize": "train", "convert": "compress",
                 "extract": "extract", "fetch": "fetch", "detection": "detection",
                 "compile": "compile", "evaluate": "evaluate"}
@@ -81,18 +47,6 @@ def objective(metrics: dict, baseline: dict) -> float | None:
             return None
         total += sign * (metrics[name] - baseline[name]) / baseline[name]
     return round(total, 4)
-
-
-def metric_info(metrics: dict, overrides: dict) -> dict:
-    out = {}
-    for name in metrics:
-        unit, better, source = METRIC_INFO.get(name, ("", "none", "measured"))
-        info = {"unit": unit, "better": better, "source": source}
-        if name in DESCRIPTIONS:
-            info["description"] = DESCRIPTIONS[name]
-        info.update(overrides.get(name, {}))
-        out[name] = info
-    return out
 
 
 def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None,

@@ -110,7 +110,9 @@ def test_crawl_every_page(site, browser):
             page.wait_for_function(ALL_CHARTS_DRAWN, timeout=15_000)
             charts += n
         assert page.evaluate("window.__pwned") is None, url
-        ids[url] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        page_ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+        assert len(page_ids) == len(set(page_ids)), f"{url}: duplicate ids"
+        ids[url] = set(page_ids)
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
             if href.startswith("https://netron.app/"):
                 continue  # the one outside link, for the user to follow
@@ -153,6 +155,19 @@ def test_op_table_filter_and_sort(site, browser):
     records = [json.loads(p.read_text()) for p in (results / "quantization").glob("*.json")]
     with_acc = [r for r in records if "accuracy" in r["metrics"]]
     assert first == min(with_acc, key=lambda r: r["metrics"]["accuracy"])["variant"]
+    assert not watched.errors and not watched.outside
+
+
+def test_overview_model_filter(site, browser):
+    """The overview's model table filters (it once shared its id with a heading and threw)."""
+    _, root = site
+    watched = WatchedPage(browser)
+    page = watched.open((root / "index.html").as_uri())
+    rows = page.locator("#models tbody tr:not([hidden])")
+    total = rows.count()
+    page.fill('input[data-filter="models"]', "detection/int8")
+    assert rows.count() == 1 < total
+    assert page.text_content('[data-count="models"]') == f"1 of {total} rows"
     assert not watched.errors and not watched.outside
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import threading
 import urllib.request
 from pathlib import Path
@@ -295,6 +296,11 @@ def test_diagnostics_of_a_real_corpus_model(tmp_path):
     model = CORPUS / "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
     analysis = analyze_file(model)
     results = tmp_path / "results"
+    # Where `tpulens run` keeps the model: the run cache beside results/ (a published tree).
+    cached = tmp_path / ".cache/tpulens/steps/convert-0/model.tflite"
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(model, cached)
+    analysis["model"]["path"] = "../.cache/tpulens/steps/convert-0/model.tflite"
     sample.write(results, "analysis/deeplab.json", analysis)
     sample.write(
         results,
@@ -306,7 +312,9 @@ def test_diagnostics_of_a_real_corpus_model(tmp_path):
             analysis="analysis/deeplab.json",
         ),
     )
-    site = build_site(results, tmp_path / "site").out
+    build = build_site(results, tmp_path / "site")
+    assert not build.problems
+    site = build.out
     page = read(site, "models/deeplab.html")
     ops = analysis["ops"]
     assert len(re.findall(r'<tr id="op-0-\d+">', page)) == len(ops)
@@ -453,3 +461,43 @@ def test_duplicate_variant_names_stay_apart(tmp_path):
     page = text_of(read(site.out, "experiments/e.html"))
     assert "10.00 %" in page and "90.00 %" in page
     assert any("duplicate variant e/same" in p for p in site.problems)
+
+
+def nav_labels(page: str) -> list[str]:
+    nav = page[page.index("<nav>") : page.index("</nav>")]
+    return re.findall(r'<a href="[^"]*">([^<]*)</a>', nav)
+
+
+def test_pages_and_navigation_come_from_the_publisher_registry(tmp_path, monkeypatch):
+    from tpulens.report import site as site_module
+    from tpulens.report.pages import PUBLISHERS
+    from tpulens.report.publisher import Publisher
+
+    assert len({p.name for p in PUBLISHERS}) == len({p.order for p in PUBLISHERS}) == len(
+        PUBLISHERS
+    )
+
+    class Notes(Publisher):  # what a new page module holds
+        name = "notes"
+        order = 55
+        nav_label = "Notes"
+        nav_href = "notes.html"
+
+        @classmethod
+        def publish(cls, content, writer):
+            writer.page("notes.html", "environment.html", title="Notes", environments=[],
+                        problems=[f"{len(content.models)} models"])
+
+    monkeypatch.setattr(site_module, "PUBLISHERS", (*PUBLISHERS, Notes))
+    results = sample.write_study_results(tmp_path / "results")
+    built = build_site(results, tmp_path / "site", plotly_js="")
+    assert "notes.html" in built.pages and "2 models" in read(built.out, "notes.html")
+    expected = ["Overview", "Experiments", "Model diagnostics", "Supported ops", "Notes",
+                "Environment"]
+    for rel in ("index.html", "notes.html", "models/detection-int8.html"):
+        assert nav_labels(read(built.out, rel)) == expected
+    monkeypatch.setattr(site_module, "PUBLISHERS", PUBLISHERS)
+    extra = sample.write(tmp_path, "mine.json", sample.chain_analysis("mine.tflite", 5, 3))
+    alone = build_site(None, tmp_path / "alone", [extra], plotly_js="")
+    assert nav_labels(read(alone.out, "index.html")) == [  # no experiment: no such entry
+        "Overview", "Model diagnostics", "Supported ops", "Environment"]

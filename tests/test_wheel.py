@@ -87,3 +87,17 @@ def test_run_without_the_runners_extra_is_one_line(installed):
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0
     assert "pip install 'tpulens[runners]'" in out.stderr
+
+
+def test_analysis_only_site_outside_the_repository(installed, corpus):
+    """The README recipe for one's own model, with no results/ anywhere near."""
+    _, work, _ = installed
+    model = corpus / "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_2x2x3.tflite"
+    (work / "m.tflite").write_bytes(model.read_bytes())
+    analysis = tpulens(installed, "analyze", "m.tflite", "--json")
+    assert analysis.returncode == 0, analysis.stderr
+    (work / "m.json").write_text(analysis.stdout)
+    out = tpulens(installed, "report", "--analysis", "m.json", "--out", "mine")
+    assert out.returncode == 0 and not out.stderr, out.stderr
+    assert (work / "mine" / "models" / "m.html").is_file()
+    assert (work / "mine" / "models" / "m.tflite").read_bytes() == model.read_bytes()

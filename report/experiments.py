@@ -1,0 +1,59 @@
+"""Experiments as the pages show them: a unique slug, the data frames and the verdict (the best
+ok variant per objective), shared by the overview and the experiment pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpulens.report import metrics as m
+from tpulens.report.contract import RecordStatus
+from tpulens.report.labels import provenance, source_label
+from tpulens.report.load import Results, Slugs
+from tpulens.report.tables import ExperimentData, experiment_data
+
+
+@dataclass
+class Experiment:
+    name: str
+    slug: str
+    data: ExperimentData
+
+
+def experiments_of(results: Results) -> list[Experiment]:
+    slugs = Slugs()
+    out = []
+    for name, records in results.experiments().items():
+        slug = slugs.new(name)
+        out.append(Experiment(name, slug, experiment_data(results, slug, records)))
+    return out
+
+
+def winner_names(data: ExperimentData, key: str, winners: list[str]) -> list[str]:
+    """The winners, or one phrase when every ok variant ties (no winner at all)."""
+    ok = sum(
+        r.status == RecordStatus.OK and data.value(r.variant, key) is not None
+        for r in data.records
+    )
+    return [f"all {ok} variants tie"] if len(winners) == ok > 1 else winners
+
+
+def verdict(exp: Experiment) -> list[dict]:
+    """Best ok variant per objective, with the value and where it was measured."""
+    data = exp.data
+    rows = []
+    for key in m.VERDICT_KEYS:
+        if key not in data.metas or not data.best.get(key):
+            continue
+        winner = data.best[key][0]
+        record = next(r for r in data.records if r.variant == winner)
+        meta, source = data.metas[key], data.source(winner, key)
+        rows.append(
+            {
+                "objective": f"{meta.label} ({meta.better} is better)",
+                "winners": winner_names(data, key, data.best[key]),
+                "value": m.format_value(data.value(winner, key), meta.unit),
+                "provenance": provenance(source, record.environment),
+                "badge": source_label(source).badge,
+            }
+        )
+    return rows

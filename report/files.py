@@ -1,0 +1,95 @@
+"""Reading files a results directory names, which may come from anyone (a pull request edits
+results/): regular files only, of bounded size and nesting, inside the trees they may come from.
+
+A FIFO must not block the build, a link to /dev/zero must not fill the memory, deeply nested
+JSON must not end in RecursionError, and a record must not publish a model file from elsewhere
+on the machine that builds the site.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_ANALYSIS_BYTES = 16 * 1024 * 1024  # about 35,000 ops; real models have hundreds
+MAX_MODEL_BYTES = 32 * 1024 * 1024  # a published .tflite (for Netron)
+MAX_DEPTH = 64  # the contracts nest 5 levels; hand-written params a few more
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class Unusable(Exception):
+    """Why a file cannot be used: the message follows '<file>: '."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. Opened non-blocking and checked on
+    the open descriptor, so a FIFO is refused instead of waited on and a file swapped in after
+    the check cannot be read past the limit."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
+        raise Unusable(f"unreadable ({getattr(err, 'strerror', None) or err})") from err
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise Unusable(f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special')})")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise Unusable(f"larger than the {limit:,}-byte limit")
+    return data
+
+
+def read_json_object(path: Path, limit: int) -> tuple[bytes, dict]:
+    """The raw bytes and the parsed object of a bounded JSON file."""
+    raw = read_regular(path, limit)
+    try:
+        data = json.loads(raw)
+    except RecursionError as err:
+        raise Unusable(f"JSON nested deeper than {MAX_DEPTH} levels") from err
+    except ValueError as err:
+        raise Unusable(f"unreadable ({err.__class__.__name__}: {err})") from err
+    if not isinstance(data, dict):
+        raise Unusable("not a JSON object")
+    if too_deep(data, MAX_DEPTH):
+        raise Unusable(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return raw, data
+
+
+def too_deep(value: object, limit: int) -> bool:
+    """Whether lists and objects nest deeper than `limit`, walked level by level (no recursion
+    to exhaust). Later steps (flattening params, printing options) recurse over what passes."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+        if not level:
+            return False
+    return True
+
+
+def confined(base: Path, value: str, roots: tuple[Path, ...]) -> Path:
+    """`value` (a path a JSON file names, relative to `base`) if it lies inside one of `roots`
+    once every link is followed; otherwise Unusable."""
+    if "\x00" in value:
+        raise Unusable("a NUL byte in the path")
+    try:
+        path = (base / value).resolve()
+    except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop
+        raise Unusable(f"unresolvable ({err})") from err
+    if not any(path.is_relative_to(root) for root in roots):
+        raise Unusable(f"outside {' and '.join(str(r) for r in roots)}")
+    return path

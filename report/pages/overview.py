@@ -1,0 +1,81 @@
+"""The overview (index.html): the verdict of every experiment, a summary table with the best
+variant per objective, and the analyzed models."""
+
+from __future__ import annotations
+
+from tpulens.report import metrics as m
+from tpulens.report.contract import RecordStatus
+from tpulens.report.experiments import Experiment, verdict, winner_names
+from tpulens.report.publisher import Publisher, SiteContent, Writer
+from tpulens.report.tables import Cell, Table
+
+SUMMARY_COLUMNS = [
+    "experiment",
+    "variants",
+    "ok / skipped / failed",
+    "best accuracy",
+    "smallest",
+    "fastest",
+    "most on Edge TPU",
+    "compare",
+]
+# The summary's "best …" columns: the first of each group an experiment has.
+SUMMARY_METRICS = (m.ACCURACY_KEYS, ("size_bytes",), m.LATENCY_KEYS, ("edgetpu_share",))
+
+
+class Overview(Publisher):
+    name = "overview"
+    order = 10
+    nav_label = "Overview"
+    nav_href = "index.html"
+
+    @classmethod
+    def publish(cls, content: SiteContent, writer: Writer) -> None:
+        records = content.results.records
+        writer.page(
+            "index.html",
+            "overview.html",
+            title="Overview",
+            results=content.results,
+            experiments=content.experiments,
+            verdicts={e.slug: verdict(e) for e in content.experiments},
+            summary=summary_table(content.experiments),
+            models=content.models,
+            commits=sorted({r.git_commit for r in records if r.git_commit}),
+            created=sorted(r.created for r in records if r.created),
+        )
+
+
+def _status_counts(exp: Experiment) -> Cell:
+    records = exp.data.records
+    ok, skipped = (
+        sum(r.status == status for r in records)
+        for status in (RecordStatus.OK, RecordStatus.SKIPPED)
+    )
+    return Cell(f"{ok} / {skipped} / {len(records) - ok - skipped}")
+
+
+def _best_cell(exp: Experiment, keys: tuple[str, ...]) -> Cell:
+    """The winner of the first of `keys` the experiment has, with its value."""
+    data = exp.data
+    key = m.first_present(keys, set(data.frame.columns))
+    if not key or not data.best.get(key):
+        return Cell("–", cls="missing")
+    winner = data.best[key][0]
+    cell = data.cell(next(r for r in data.records if r.variant == winner), key)
+    cell.text = f"{', '.join(winner_names(data, key, data.best[key]))}: {cell.text}"
+    return cell
+
+
+def summary_table(experiments: list[Experiment]) -> Table:
+    rows = [
+        [
+            Cell(exp.name, href=f"experiments/{exp.slug}.html"),
+            Cell(str(len(exp.data.records)), sort=len(exp.data.records)),
+            _status_counts(exp),
+            *(_best_cell(exp, keys) for keys in SUMMARY_METRICS),
+            Cell("compare", href=f"compare/{exp.slug}.html"),
+        ]
+        for exp in experiments
+    ]
+    return Table("summary", SUMMARY_COLUMNS, rows)

@@ -1,0 +1,77 @@
+"""The seam every page goes through: a Publisher writes one kind of page from the site's
+content with a Writer. The registry (tpulens.report.pages.PUBLISHERS) gives the build order and
+the navigation, so a new page is one module and one line there."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import jinja2
+from tpulens.report.diagnostics import ModelPage
+from tpulens.report.experiments import Experiment
+from tpulens.report.load import Results
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    href: str  # relative to the site root
+
+
+@dataclass
+class SiteContent:
+    """What every publisher reads: the loaded results and the page models built once."""
+
+    results: Results
+    experiments: list[Experiment]
+    models: list[ModelPage]
+
+
+class Writer:
+    """Renders templates into the output directory, with `root` set for relative links and
+    the navigation on every page; remembers the pages written."""
+
+    def __init__(self, out: Path, env: jinja2.Environment, nav: list[NavLink]):
+        self.out, self.env, self.nav, self.pages = out, env, nav, []
+
+    def page(self, rel: str, template: str, **context) -> None:
+        root = "../" * rel.count("/")
+        html = self.env.get_template(template).render(root=root, nav=self.nav, page=rel, **context)
+        self.write(rel, html.encode())
+        self.pages.append(rel)
+
+    def write(self, rel: str, data: bytes) -> None:
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def json(self, rel: str, data: object) -> None:
+        text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+        self.write(rel, text.encode())
+
+
+class Publisher:
+    """One kind of page. Set the class attributes and write the pages in `publish`."""
+
+    name: ClassVar[str]  # unique, for tests and messages
+    order: ClassVar[int]  # build and navigation order, lowest first
+    nav_label: ClassVar[str | None] = None  # None: not in the navigation bar
+    nav_href: ClassVar[str] = ""  # where the navigation entry leads
+
+    @classmethod
+    def has_content(cls, content: SiteContent) -> bool:
+        """Whether there is anything to show; the navigation leaves the page out otherwise."""
+        return True
+
+    @classmethod
+    def nav(cls, content: SiteContent) -> NavLink | None:
+        if cls.nav_label is None or not cls.has_content(content):
+            return None
+        return NavLink(cls.nav_label, cls.nav_href)
+
+    @classmethod
+    def publish(cls, content: SiteContent, writer: Writer) -> None:
+        raise NotImplementedError
