@@ -28,7 +28,6 @@ from tpulens.runners.environment import git_commit, git_dirty
 
 from tpulens.history import settings as history_settings
 from tpulens.history import store
-
 from tpulens.metrics import metric_info
 
 SCHEMA_VERSION = 1
