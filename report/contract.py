@@ -7,20 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-from enum import StrEnum
 
-from tpulens.analyzer.vocabulary import Placement, Source, Verdict
+from tpulens.analyzer.vocabulary import Placement, RecordStatus, Source, Verdict
 
 from tpulens.metrics import Better
-
-
-class RecordStatus(StrEnum):
-    """A record's `status`: the variant ran, was skipped (a note says why) or failed."""
-
-    OK = "ok"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
 
 SHOWN_NOTES = 5  # wrong fields named per problem line; the rest are counted
 
