@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 
 from tpulens.report.history import compare_link
-from tpulens.report.pages.regressions import FEED, summary
+from tpulens.report.pages.regressions import FEED, Regressions, summary
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 
 from tpulens.history.steps import Regression
@@ -34,6 +34,8 @@ class Feed(Publisher):
 
     @classmethod
     def publish(cls, content: SiteContent, writer: Writer) -> None:
+        if not Regressions.has_content(content):
+            return
         slugs = {exp.name: exp.slug for exp in content.experiments}
         writer.write(FEED, atom_feed(content.timeline.regressions, content.timeline.runs, slugs))
 

@@ -29,6 +29,8 @@ class Regressions(Publisher):
 
     @classmethod
     def publish(cls, content: SiteContent, writer: Writer) -> None:
+        if not cls.has_content(content):
+            return  # a site of analyses alone has no runs
         timeline = content.timeline
         slugs = {exp.name: exp.slug for exp in content.experiments}
         writer.page(
