@@ -3,8 +3,10 @@
 Reads results/<experiment>/<variant>.json records and the analysis JSONs they reference
 (plus any given with --analysis; given alone, they make the whole site) and writes a
 self-contained site: overview with the verdict, one page per experiment (tables, Pareto
-charts, study tables), a compare page per experiment, one diagnostics page per analyzed model,
-supported ops, environment. All links are relative, so the directory works from file://,
+charts, study tables), a compare page per experiment (any two variants in any two runs), a
+history page per experiment (each metric across the runs of results/history/), the regressions
+found there (with an Atom feed), one diagnostics page per analyzed model, supported ops,
+environment. All links are relative, so the directory works from file://,
 `tpulens serve` and GitHub Pages.
 
 Examples:
