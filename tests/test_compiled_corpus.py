@@ -145,3 +145,102 @@ def test_a_cpu_model_is_not_compiled(tmp_path):
     model = read_model(copy)
     assert not compiled.is_compiled(model)
     assert set(match_placement(model, model).placement.values()) == {"CPU"}
+
+
+def _chain_of_custom_ops(options: bytes, count: int) -> bytes:
+    """A model of `count` distinct edgetpu-custom-op ops in a chain, all pointing at one
+    custom-options vector (as the red team's compiled_shared_*.tflite, minus the shared op
+    table)."""
+    import flatbuffers
+    import tflite
+
+    b = flatbuffers.Builder(1024)
+
+    def ints(start, values):
+        start(b, len(values))
+        for v in reversed(values):
+            b.PrependInt32(v)
+        return b.EndVector()
+
+    shared = b.CreateByteVector(options)
+    tensors = []
+    for i in range(count + 1):
+        name = b.CreateString(f"t{i}")
+        shape = ints(tflite.TensorStartShapeVector, [1, 4])
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, shape)
+        tflite.TensorAddType(b, 3)  # UINT8
+        tflite.TensorAddName(b, name)
+        tensors.append(tflite.TensorEnd(b))
+    ops = []
+    for i in range(count):
+        ins = ints(tflite.OperatorStartInputsVector, [i])
+        outs = ints(tflite.OperatorStartOutputsVector, [i + 1])
+        tflite.OperatorStart(b)
+        tflite.OperatorAddInputs(b, ins)
+        tflite.OperatorAddOutputs(b, outs)
+        tflite.OperatorAddCustomOptions(b, shared)
+        ops.append(tflite.OperatorEnd(b))
+
+    def tables(start, items):
+        start(b, len(items))
+        for item in reversed(items):
+            b.PrependUOffsetTRelative(item)
+        return b.EndVector()
+
+    t_vec = tables(tflite.SubGraphStartTensorsVector, tensors)
+    o_vec = tables(tflite.SubGraphStartOperatorsVector, ops)
+    i_vec = ints(tflite.SubGraphStartInputsVector, [0])
+    out_vec = ints(tflite.SubGraphStartOutputsVector, [count])
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, t_vec)
+    tflite.SubGraphAddOperators(b, o_vec)
+    tflite.SubGraphAddInputs(b, i_vec)
+    tflite.SubGraphAddOutputs(b, out_vec)
+    graph = tflite.SubGraphEnd(b)
+    custom = b.CreateString(compiled.EDGETPU_CUSTOM_CODE)
+    tflite.OperatorCodeStart(b)
+    tflite.OperatorCodeAddDeprecatedBuiltinCode(b, 32)  # CUSTOM
+    tflite.OperatorCodeAddBuiltinCode(b, 32)
+    tflite.OperatorCodeAddCustomCode(b, custom)
+    code = tflite.OperatorCodeEnd(b)
+    codes = tables(tflite.ModelStartOperatorCodesVector, [code])
+    graphs = tables(tflite.ModelStartSubgraphsVector, [graph])
+    tflite.BufferStart(b)
+    buffers = tables(tflite.ModelStartBuffersVector, [tflite.BufferEnd(b)])
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddOperatorCodes(b, codes)
+    tflite.ModelAddSubgraphs(b, graphs)
+    tflite.ModelAddBuffers(b, buffers)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_a_shared_package_is_decoded_once(monkeypatch):
+    """2,000 Edge TPU ops sharing one 1.5 MB options buffer: decoded once, listed once."""
+    from tpulens.analyzer.model import model_from_bytes
+
+    real = read_model(CORPUS / "pairs/edgetpu/deeplabv3_mnv2_pascal_quant_edgetpu.tflite")
+    (op,) = [o for o in real.operators if compiled.is_edgetpu_op(o)]
+    offset, length = op.custom_options
+    model = model_from_bytes(_chain_of_custom_ops(bytes(real.buf[offset:offset + length]),
+                                                  2000), "chain_edgetpu.tflite")
+    calls = []
+    original = compiled.read_package
+    monkeypatch.setattr(compiled, "read_package", lambda buf: calls.append(1) or original(buf))
+    desc = compiled.analysis(model)
+    assert len(calls) == 1
+    assert desc["summary"]["tpu_subgraphs"] == 2000 and len(desc["edgetpu"]["packages"]) == 1
+    assert {c["package"] for c in desc["edgetpu"]["custom_ops"]} == {0}
+
+
+def test_report_accepts_a_compiled_analysis():
+    from tpulens.report.load import is_analysis, normalize_analysis
+
+    path = CORPUS / "pairs/edgetpu/deeplabv3_mnv2_pascal_quant_edgetpu.tflite"
+    desc = compiled.analysis(read_model(path))
+    assert is_analysis(desc)
+    data = normalize_analysis(desc)
+    assert data["source"] == "compiler" and len(data["ops"]) == 8
+    assert [op["placement"] for op in data["ops"]].count("TPU") == 1
