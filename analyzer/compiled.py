@@ -155,13 +155,8 @@ def analysis(model) -> dict:
     for sg in model.subgraphs:
         for op in sg.operators:
             item = by_position.get((sg.index, op.index))
-            ins, outs = sg.input_tensors(op), sg.output_tensors(op)
             ops.append({
-                "subgraph": sg.index, "index": op.index, "opcode": op.opcode,
-                "custom_code": op.custom_code, "version": op.version, "options": op.options,
-                "inputs": [t.name for t in ins], "outputs": [t.name for t in outs],
-                "input_tensors": [t.to_json() for t in ins],
-                "output_tensors": [t.to_json() for t in outs],
+                **sg.op_json(op),
                 "placement": Placement.TPU if item else Placement.CPU,
                 "status": Status.MAPPED if item else None,
                 "reason_code": "EDGETPU_SUBGRAPH" if item else "LEFT_ON_CPU",
