@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
-from tpulens.analyzer.compiled import match_placement
+from tpulens.analyzer.ground_truth import match_placement
 from tpulens.analyzer.logs import parse_log_file
 from tpulens.analyzer.model import read_model
 
