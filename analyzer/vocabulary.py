@@ -26,6 +26,7 @@ class Status(StrEnum):
 class Placement(StrEnum):
     TPU = "TPU"
     CPU = "CPU"
+    DROPPED = "dropped"  # feeds no model output: no compiler output shows where it goes
 
 
 class Source(StrEnum):
@@ -44,3 +45,19 @@ class Verdict(StrEnum):
     PARTIAL = "partial"
     NONE = "none"
     FAILS = "fails"
+
+
+class Confidence(StrEnum):
+    """How sure a verdict is: high when a documented or observed rule decides it far from any
+    fitted limit, low otherwise (the op's `confidence_reason` says why)."""
+
+    HIGH = "high"
+    LOW = "low"
+
+
+class EvidenceKind(StrEnum):
+    """Where a rule comes from."""
+
+    DOCUMENTED = "documented"  # Coral's documentation, TFLite's source or a Coral maintainer
+    OBSERVED = "observed"  # real compiler output: a compiled model or a compiler log
+    INFERRED = "inferred"  # reasoned from indirect evidence, never seen in compiler output
