@@ -165,14 +165,18 @@ def _reaches_mappable(flow: partition.Dataflow, mappable: list[bool]) -> list[bo
     return reaches
 
 
-def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options) -> tuple[
-        list[OpVerdict], int]:
-    """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs."""
+def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
+                     checked: dict | None = None) -> tuple[list[OpVerdict], int]:
+    """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs. `checked`
+    keeps each op's rule check between analyses that only change -a or -i."""
     ops = subgraph.operators
     folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
     ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
                             options.as_int8, folded) for op in ops]
-    failures = [first_failure(ctx) for ctx in ctxs]
+    key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
+    failures = (checked or {}).get(key) or [first_failure(ctx) for ctx in ctxs]
+    if checked is not None:
+        checked[key] = failures
     flow = partition.dataflow(subgraph)
     passes = [f is None for f in failures]
     at_tail = [not r for r in _reaches_mappable(flow, passes)]
@@ -261,6 +265,25 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
                     doubt[j] = doubt[i]
     if ctxs and ctxs[0].compiler.key >= (16, 0):
         _near_a_failing_compile(ctxs, failures, verdicts, own, flow)
+        _larger_than_seen(ctxs, verdicts)
+
+
+def _larger_than_seen(ctxs, verdicts) -> None:
+    """Compiler 16 may fail a whole compile with "large activation tensors" (and with -d keep
+    only an early part): when the Edge TPU part holds a tensor larger than any the corpus shows
+    it mapping, none of its verdicts is sure."""
+    compiler = ctxs[0].compiler
+    seen, where = corpus_evidence.LARGEST_MAPPED_ACTIVATION.get(
+        f"{compiler.key[0]}.{compiler.key[1]}", (None, ""))
+    if seen is None:
+        return
+    tpu = [v for v in verdicts if v.placement == Placement.TPU]
+    big = max((t.num_elements for v in tpu for t in ctxs[v.index].activations), default=0)
+    if big > seen:
+        for v in tpu:
+            v.unsure(f"the Edge TPU part holds a tensor of {big:,} elements, more than the "
+                     f"{seen:,} seen compiled ({where}): such compiles can fail with "
+                     "'large activation tensors'")
 
 
 def _near_a_failing_compile(ctxs, failures, verdicts, own, flow) -> None:
@@ -313,19 +336,21 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
     return cut
 
 
-def analyze_model(model: Model, options: Options, what_if: bool = True) -> Analysis:
+def analyze_model(model: Model, options: Options, what_if: bool = True,
+                  checked: dict | None = None) -> Analysis:
+    checked = {} if checked is None else checked
     errors = model_errors(model, options.compiler)
     if errors:
         analysis = _rejected(model, options, errors)
     else:
         verdicts, tpu_subgraphs = [], 0
         for sg in model.subgraphs:
-            sg_verdicts, count = analyze_subgraph(model, sg, options)
+            sg_verdicts, count = analyze_subgraph(model, sg, options, checked)
             verdicts += sg_verdicts
             tpu_subgraphs += count
         analysis = Analysis(model, options, verdicts, [], tpu_subgraphs)
     if what_if:
-        analysis.what_if = what_ifs(analysis)
+        analysis.what_if = what_ifs(analysis, checked)
     return analysis
 
 
@@ -339,7 +364,7 @@ def _counts(analysis: Analysis, skip: set[tuple[int, int]] = frozenset()) -> dic
     return {"ops_tpu": tpu, "ops_cpu": cpu, "ops_low_confidence": low}
 
 
-def what_ifs(analysis: Analysis) -> list[dict]:
+def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
     """The outcome with other compiler options, for a model with ops off the Edge TPU: -a, an
     -i cut before the first op near a size limit, the newest compiler, and full int8
     quantization for a model with float tensors."""
@@ -350,7 +375,7 @@ def what_ifs(analysis: Analysis) -> list[dict]:
     out = []
 
     def run(label: str, flags: list[str], new: Options, skip=frozenset(), **extra) -> None:
-        other = analyze_model(model, new, what_if=False)
+        other = analyze_model(model, new, what_if=False, checked=checked)
         out.append({"label": label, "flags": flags, **_counts(other, skip), **extra})
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
@@ -365,7 +390,8 @@ def what_ifs(analysis: Analysis) -> list[dict]:
         run(f"with compiler {newest.version}", ["--compiler-version", newest.version],
             replace(options, compiler=newest, min_runtime_version=None))
     if _has_float(model):
-        int8 = analyze_model(model, replace(options, as_int8=True), what_if=False)
+        int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
+                             checked=checked)
         vanish = {(v.subgraph, v.index) for v in int8.verdicts
                   if model.subgraphs[v.subgraph].operators[v.index].opcode == "DEQUANTIZE"
                   or _float_quantize(model, v)}

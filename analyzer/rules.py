@@ -351,6 +351,7 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
       "a representative_dataset, target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
       " and integer input/output types.",
       Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#659",
+               "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#70",
                "pairs/LeNet_TFLite@58c09cc/converted_model.tflite#0",
                "pairs/MyYolov5@0667147/yolov5n-fp16.tflite#0",
                "logs/Helmet-Detection__models__model_edgetpu.log"))
@@ -374,8 +375,8 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
       "shared_axes=[1, 2]; TRANSPOSE -> keep NHWC or compile with compiler 16), or move it to "
       "the end of the model so only the tail runs on the CPU.",
       Evidence(DOCUMENTED, "coral:models-intro#supported-operations", "google-coral/edgetpu#272",
-               "google-coral/edgetpu#242", "pairs/test_data@086adea/mobilenet_v2_1.0_224_quant"
-               ".tflite#0"))
+               "google-coral/edgetpu#242", "pairs/EdgeTPU-MOT@03eb91d/server_script/"
+               "yolov10n_saved_model/yolov10n_full_integer_quant.tflite#254"))
 def supported_operation(ctx: OpContext) -> str | None:
     """The op must be in Coral's list of supported operations."""
     if ctx.op.opcode not in SUPPORTED_OPS:
@@ -628,9 +629,7 @@ def pad_dimensions(ctx: OpContext) -> str | None:
       "Split along another axis (e.g. reshape the heads into the channels first), or use "
       "STRIDED_SLICE ops for the pieces.",
       Evidence(OBSERVED, "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#99",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#123",
-               "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov5nu_saved_model/"
-               "yolov5nu_full_integer_quant.tflite#269"),
+               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#123"),
       ops=("SPLIT",))
 def split_not_along_first_axis(ctx: OpContext) -> str | None:
     """Split must not work along the first axis (the batch for 4-D tensors, the heads of an
@@ -893,7 +892,7 @@ AFTER_PARTITION = partition_verdict(
     "as extra Edge TPU subgraphs.",
     Evidence(DOCUMENTED, "coral:models-intro#compiling", "google-coral/edgetpu#461",
              "google-coral/edgetpu#30",
-             "pairs/test_data@086adea/deeplabv3_mnv2_pascal_quant.tflite#0"))
+             "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#65"))
 INTERMEDIATE_TENSOR = partition_verdict(
     "intermediate_tensor", Status.AFTER_PARTITION, "INTERMEDIATE_TENSOR",
     f"An op that reads a tensor named in {FLAG_I} (or a result of one) runs on the CPU: the "
@@ -926,7 +925,7 @@ def custom_op_advice(ctx: OpContext, failed: Rule, at_tail: bool) -> str | None:
 
 @advice("ADVICE_CPU_TAIL", Evidence(DOCUMENTED, "google-coral/edgetpu#515",
                                     "google-coral/edgetpu#659",
-                                    "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#0"))
+                                    "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#70"))
 def cpu_tail_advice(ctx: OpContext, failed: Rule, at_tail: bool) -> str | None:
     """An op of an 8-bit model refused for its data type or type (the final DEQUANTIZE,
     ARG_MAX, detection post-processing) that feeds only the model's outputs, through other CPU
