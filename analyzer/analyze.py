@@ -115,6 +115,10 @@ def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None)
         r = failed[0]
         if r.evidence.kind == rules.INFERRED:
             return f"rule {r.reason_code} is inferred, no compiler output shows it"
+        newest = r.evidence.newest_compiler
+        if newest is not None and ctx.compiler.key > newest:
+            return (f"rule {r.reason_code} is known for compilers up to {newest[0]}.{newest[1]}, "
+                    f"not seen deciding with {ctx.compiler.version}")
         if r.limit is not None:
             return r.limit.uncertain(ctx) or ""
         if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
@@ -395,13 +399,17 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
         vanish = {(v.subgraph, v.index) for v in int8.verdicts
                   if model.subgraphs[v.subgraph].operators[v.index].opcode == "DEQUANTIZE"
                   or _float_quantize(model, v)}
-        blocking = Counter(model.subgraphs[v.subgraph].operators[v.index].opcode
+        blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
                            for v in int8.verdicts if (v.subgraph, v.index) not in vanish
                            and v.placement == Placement.CPU and v.root_cause is None
                            and v.reason_code not in ("AFTER_PARTITION",))
         out.append({"label": "if fully int8-quantized", "flags": [], **_counts(int8, vanish),
                     "blocking": [op for op, _ in blocking.most_common()]})
     return out
+
+
+def _op_name(op: Operator) -> str:
+    return op.custom_code or op.opcode if op.opcode == "CUSTOM" else op.opcode
 
 
 def _float_quantize(model: Model, v: OpVerdict) -> bool:

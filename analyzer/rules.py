@@ -116,10 +116,13 @@ class Evidence:
 
     kind: EvidenceKind
     citations: tuple[str, ...]
+    newest_compiler: tuple[int, int] | None = None  # the evidence says nothing about later ones
 
-    def __init__(self, kind: EvidenceKind, *citations: str):
+    def __init__(self, kind: EvidenceKind, *citations: str,
+                 newest_compiler: tuple[int, int] | None = None):
         object.__setattr__(self, "kind", EvidenceKind(kind))
         object.__setattr__(self, "citations", citations)
+        object.__setattr__(self, "newest_compiler", newest_compiler)
 
 
 @dataclass(frozen=True)
@@ -665,7 +668,8 @@ SOFTMAX_MAX_ELEMENTS = 16_000
 @rule(Status.UNSPECIFIED, "SOFTMAX_SIZE",
       "Keep the softmax input at most {max} values, or run it on the CPU at the end.",
       Evidence(DOCUMENTED, "coral:ops-table-2019#Softmax",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#116"),
+               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#116",
+               newest_compiler=(2, 1)),
       ops=("SOFTMAX",), limits={"max": SOFTMAX_MAX_ELEMENTS})
 def softmax_size(ctx: OpContext) -> str | None:
     """Softmax takes at most {max} elements."""
@@ -934,10 +938,12 @@ def cpu_tail_advice(ctx: OpContext, failed: Rule, at_tail: bool) -> str | None:
         return None
     if not any(t.dtype in QUANTIZED for t in ctx.inputs):
         return None  # a float op: the model itself is not quantized
-    if ctx.op.opcode == "DEQUANTIZE":
+    if ctx.op.opcode == "DEQUANTIZE" and set(ctx.op.outputs) & set(ctx.subgraph.outputs):
         only_if = ("If you want integer outputs instead, convert with "
                    "converter.inference_output_type = tf.uint8 (or tf.int8) and the converter "
                    "leaves this op out.")
+    elif ctx.op.opcode == "DEQUANTIZE":
+        only_if = "It turns 8-bit values into the floats the CPU ops after it need."
     else:
         only_if = (f"{ctx.op.opcode} has no Edge TPU version; keep it last so that only it "
                    "runs on the CPU.")

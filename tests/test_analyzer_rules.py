@@ -395,3 +395,15 @@ def test_custom_ops_get_custom_op_advice():
                            [oa, Op("CUSTOM", ["c"], ["p"], custom_code="MyOp"), ob]))["ops"][1]
     assert middle["fix"].startswith("MyOp is a custom op") and "Move it to the end" in middle[
         "fix"]
+
+
+def test_a_dequantize_feeding_post_processing_is_not_told_to_drop_itself():
+    ta, oa = conv("in", "c")
+    result = analyze(build(
+        [T("in", (1, 8, 8, 4)), *ta, T("f", (1, 8, 8, 4), "FLOAT32", scale=None),
+         T("boxes", (1, 10, 4), "FLOAT32", scale=None)],
+        [oa, Op("DEQUANTIZE", ["c"], ["f"]),
+         Op("CUSTOM", ["f"], ["boxes"], custom_code="TFLite_Detection_PostProcess")]))
+    dequantize = result["ops"][1]
+    assert "nothing needs fixing" in dequantize["fix"]
+    assert "inference_output_type" not in dequantize["fix"]
