@@ -109,29 +109,31 @@ def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
                                   ctx.inputs[0].dtype not in rules.QUANTIZED)
 
 
-def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None) -> str:
-    """Why this op's own verdict is unsure ("" when it is sure)."""
+def _own_confidence(ctx: rules.OpContext,
+                    failed: tuple[rules.Rule, str] | None) -> tuple[str, bool]:
+    """Why this op's own verdict is unsure ("" when it is sure), and whether the reason is a
+    tensor-size limit the op passes only just."""
     if failed is not None:
         r = failed[0]
         if r.evidence.kind == rules.INFERRED:
-            return f"rule {r.reason_code} is inferred, no compiler output shows it"
+            return f"rule {r.reason_code} is inferred, no compiler output shows it", False
         newest = r.evidence.newest_compiler
         if newest is not None and ctx.compiler.key > newest:
             return (f"rule {r.reason_code} is known for compilers up to {newest[0]}.{newest[1]}, "
-                    f"not seen deciding with {ctx.compiler.version}")
+                    f"not seen deciding with {ctx.compiler.version}"), False
         if r.limit is not None:
-            return r.limit.uncertain(ctx) or ""
+            return r.limit.uncertain(ctx) or "", False
         if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
                 ctx.op.opcode].runtime_documented:
-            return f"the runtime {ctx.op.opcode} needs is inferred, not documented"
-        return ""
+            return f"the runtime {ctx.op.opcode} needs is inferred, not documented", False
+        return "", False
     for r in rules.checks_for(ctx.op.opcode):
         why = r.limit.uncertain(ctx) if r.limit is not None else None
         if why:
-            return why
+            return why, r.limit.tensor_size
     if ctx.op.opcode not in corpus_evidence.MAPPED_OP_TYPES:
-        return f"{ctx.op.opcode} was never seen compiled"
-    return ""
+        return f"{ctx.op.opcode} was never seen compiled", False
+    return "", False
 
 
 def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
@@ -181,7 +183,9 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     failures = (checked or {}).get(key) or [first_failure(ctx) for ctx in ctxs]
     if checked is not None:
         checked[key] = failures
-    flow = partition.dataflow(subgraph)
+    flow = (checked or {}).get(("flow", subgraph.index)) or partition.dataflow(subgraph)
+    if checked is not None:
+        checked[("flow", subgraph.index)] = flow
     passes = [f is None for f in failures]
     at_tail = [not r for r in _reaches_mappable(flow, passes)]
     if subgraph.index:
@@ -245,7 +249,8 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
     compiled, and so is every mapped op it feeds (they would fall out with it). An op refused
     for an unsure reason is unsure unless a surely refused op cuts it off anyway; an op cut off
     by an unsure refusal is unsure."""
-    own = [_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)]
+    own, near = zip(*(_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)),
+                    strict=True) if ctxs else ((), ())
     doubt: list[int | None] = [None] * len(verdicts)
     for i in flow.order:
         v = verdicts[i]
@@ -268,7 +273,7 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
                 if doubt[j] is None:
                     doubt[j] = doubt[i]
     if ctxs and ctxs[0].compiler.key >= (16, 0):
-        _near_a_failing_compile(ctxs, failures, verdicts, own, flow)
+        _near_a_failing_compile(ctxs, failures, verdicts, near, flow)
         _larger_than_seen(ctxs, verdicts)
 
 
@@ -290,7 +295,7 @@ def _larger_than_seen(ctxs, verdicts) -> None:
                      "'large activation tensors'")
 
 
-def _near_a_failing_compile(ctxs, failures, verdicts, own, flow) -> None:
+def _near_a_failing_compile(ctxs, failures, verdicts, near, flow) -> None:
     """A tensor-size limit may be a compile that fails rather than a per-op refusal; exporters
     that compile with -d (compiler 16) then drop the partition's last ops in execution order,
     whether or not they depend on the failing op. Mapped ops that close to it are unsure."""
@@ -302,9 +307,7 @@ def _near_a_failing_compile(ctxs, failures, verdicts, own, flow) -> None:
         if f is not None:
             return (f[0].limit is not None and f[0].limit.tensor_size
                     and any(p in in_tpu for p in _producers_of(ctxs[i], flow)))
-        return i in in_tpu and any(
-            r.limit is not None and r.limit.tensor_size and r.limit.uncertain(ctxs[i])
-            for r in rules.checks_for(ctxs[i].op.opcode))
+        return i in in_tpu and near[i]
 
     sized = [i for i in range(len(verdicts)) if meets_limit(i)]
     if not sized:
@@ -343,7 +346,9 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
 def analyze_model(model: Model, options: Options, what_if: bool = True,
                   checked: dict | None = None) -> Analysis:
     checked = {} if checked is None else checked
-    errors = model_errors(model, options.compiler)
+    if ("errors", options.compiler) not in checked:
+        checked[("errors", options.compiler)] = model_errors(model, options.compiler)
+    errors = checked[("errors", options.compiler)]
     if errors:
         analysis = _rejected(model, options, errors)
     else:

@@ -23,6 +23,7 @@ from functools import cache, cached_property
 
 from tpulens.analyzer.compilers import Compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
+from tpulens.analyzer.partition import dataflow
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
@@ -152,6 +153,12 @@ class OpContext:
         """Non-constant, non-state inputs and all outputs: what the TPU computes on."""
         ins = [t for t in self.inputs if not self.constant(t) and not t.is_variable]
         return ins + [t for t in self.outputs if not t.is_variable]
+
+    @cached_property
+    def row(self) -> tuple[int, Tensor | None]:
+        """The longest row (x times channels) of the tensors computed on, and its tensor."""
+        rows = [(x * z, t) for t in self.activations for _, x, z in [yxz(t.shape)]]
+        return max(rows, key=lambda r: r[0], default=(0, None))
 
     def constant(self, tensor: Tensor) -> bool:
         return tensor.is_constant or tensor.index in self.folded
@@ -726,7 +733,7 @@ def bilinear_resize_ratio(ctx: OpContext) -> str | None:
 # ---- size limits fitted on the corpus (see docs/edgetpu-rules.md, "Size limits") ----------
 
 def _row(ctx: OpContext) -> int:
-    return max((x * z for t in ctx.activations for _, x, z in [yxz(t.shape)]), default=0)
+    return ctx.row[0]
 
 
 def _input_elements(ctx: OpContext) -> int:
@@ -804,11 +811,8 @@ def row_size(ctx: OpContext) -> str | None:
     """No tensor may have a row (its two innermost dimensions, x times channels) longer than
     about {max} values (fitted: mapped up to 174,447, refused from 408,000; the ultralytics
     #4719 log puts the limit below 230,400)."""
-    for t in ctx.activations:
-        _, x, z = yxz(t.shape)
-        if x * z > ROW_MAX:
-            return f"{t.name!r} has shape {_shape(t)}, a row of {x * z:,}"
-    return None
+    row, t = ctx.row
+    return f"{t.name!r} has shape {_shape(t)}, a row of {row:,}" if row > ROW_MAX else None
 
 
 # ---- whole-model refusals ----------------------------------------------------------------
@@ -876,8 +880,6 @@ GRAPH_CYCLE = "Op graph has a cycle"
 def acyclic(model: Model, compiler: Compiler) -> str | None:
     """Every op must be able to run once its inputs are ready; ops that wait, directly or
     through others, on their own results can never run, and no delegate can take them."""
-    from tpulens.analyzer.partition import dataflow
-
     stuck = dataflow(model.subgraphs[0]).stuck
     if not stuck:
         return None
