@@ -17,10 +17,6 @@ from tpulens.errors import InputError
 SCHEMA_VERSION = 1
 HIGH, LOW = Confidence.HIGH, Confidence.LOW
 
-# Exporters that compile with -d (ultralytics: `edgetpu_compiler -s -d -k 10`) retry a failed
-# compile without the last DELEGATE_SEARCH_STEP ops of the partition, in execution order.
-DELEGATE_SEARCH_STEP = 10
-
 
 @dataclass
 class OpVerdict:
@@ -109,31 +105,25 @@ def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
                                   ctx.inputs[0].dtype not in rules.QUANTIZED)
 
 
-def _own_confidence(ctx: rules.OpContext,
-                    failed: tuple[rules.Rule, str] | None) -> tuple[str, bool]:
-    """Why this op's own verdict is unsure ("" when it is sure), and whether the reason is a
-    tensor-size limit the op passes only just."""
+def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None) -> str:
+    """Why this op's own verdict is unsure ("" when it is sure)."""
     if failed is not None:
         r = failed[0]
         if r.evidence.kind == rules.INFERRED:
-            return f"rule {r.reason_code} is inferred, no compiler output shows it", False
-        newest = r.evidence.newest_compiler
-        if newest is not None and ctx.compiler.key > newest:
-            return (f"rule {r.reason_code} is known for compilers up to {newest[0]}.{newest[1]}, "
-                    f"not seen deciding with {ctx.compiler.version}"), False
+            return f"rule {r.reason_code} is inferred, no compiler output shows it"
         if r.limit is not None:
-            return r.limit.uncertain(ctx) or "", False
+            return r.limit.uncertain(ctx) or ""
         if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
                 ctx.op.opcode].runtime_documented:
-            return f"the runtime {ctx.op.opcode} needs is inferred, not documented", False
-        return "", False
+            return f"the runtime {ctx.op.opcode} needs is inferred, not documented"
+        return ""
     for r in rules.checks_for(ctx.op.opcode):
         why = r.limit.uncertain(ctx) if r.limit is not None else None
         if why:
-            return why, r.limit.tensor_size
+            return why
     if ctx.op.opcode not in corpus_evidence.MAPPED_OP_TYPES:
-        return f"{ctx.op.opcode} was never seen compiled", False
-    return "", False
+        return f"{ctx.op.opcode} was never seen compiled"
+    return ""
 
 
 def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
@@ -249,8 +239,7 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
     compiled, and so is every mapped op it feeds (they would fall out with it). An op refused
     for an unsure reason is unsure unless a surely refused op cuts it off anyway; an op cut off
     by an unsure refusal is unsure."""
-    own, near = zip(*(_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)),
-                    strict=True) if ctxs else ((), ())
+    own = [_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)]
     doubt: list[int | None] = [None] * len(verdicts)
     for i in flow.order:
         v = verdicts[i]
@@ -273,7 +262,6 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
                 if doubt[j] is None:
                     doubt[j] = doubt[i]
     if ctxs and ctxs[0].compiler.key >= (16, 0):
-        _near_a_failing_compile(ctxs, failures, verdicts, near, flow)
         _larger_than_seen(ctxs, verdicts)
 
 
@@ -293,36 +281,6 @@ def _larger_than_seen(ctxs, verdicts) -> None:
             v.unsure(f"the Edge TPU part holds a tensor of {big:,} elements, more than the "
                      f"{seen:,} seen compiled ({where}): such compiles can fail with "
                      "'large activation tensors'")
-
-
-def _near_a_failing_compile(ctxs, failures, verdicts, near, flow) -> None:
-    """A tensor-size limit may be a compile that fails rather than a per-op refusal; exporters
-    that compile with -d (compiler 16) then drop the partition's last ops in execution order,
-    whether or not they depend on the failing op. Mapped ops that close to it are unsure."""
-    tpu = [v.index for v in verdicts if v.placement == Placement.TPU]
-    in_tpu = set(tpu)
-
-    def meets_limit(i: int) -> bool:
-        f = failures[i]
-        if f is not None:
-            return (f[0].limit is not None and f[0].limit.tensor_size
-                    and any(p in in_tpu for p in _producers_of(ctxs[i], flow)))
-        return i in in_tpu and near[i]
-
-    sized = [i for i in range(len(verdicts)) if meets_limit(i)]
-    if not sized:
-        return
-    start = min(sized)
-    for i in tpu:
-        if i >= start - DELEGATE_SEARCH_STEP:
-            verdicts[i].unsure(
-                f"within {DELEGATE_SEARCH_STEP} ops of op #{start} in execution order, which "
-                "meets an empirical size limit: a compile with -d that fails there drops the "
-                "partition's last ops too")
-
-
-def _producers_of(ctx: rules.OpContext, flow: partition.Dataflow) -> list[int]:
-    return [flow.producer[t] for t in ctx.op.inputs if t in flow.producer]
 
 
 def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,

@@ -34,14 +34,13 @@ MAPPED_OP_TYPES = frozenset({
 
 # reason code -> (corpus ops where the verdict agrees with the compiler, ops where it does not)
 CONFIRMED = {
-    "AFTER_PARTITION": (486, 0),
+    "AFTER_PARTITION": (489, 0),
     "FLOAT_INPUT_QUANTIZE": (9, 0),
     "MAPPED": (2976, 0),
     "NON_8BIT_KERNEL_VERSION": (12, 0),
     "RESHAPE_SIZE": (2, 0),
     "RESIZE_UPSCALE": (8, 0),
     "ROW_SIZE": (12, 0),
-    "SOFTMAX_SIZE": (3, 0),
     "SPLIT_FIRST_AXIS": (4, 0),
     "TRANSPOSE_SIZE": (4, 0),
     "UNSUPPORTED_DTYPE": (446, 0),

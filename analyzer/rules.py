@@ -9,8 +9,8 @@ the model (@advice) live in the same registry, so one table drives the analysis,
 rules`, the site's supported-ops page and one test per rule (the Arm Vela pattern).
 
 Limits are named constants formatted into the rule text. Limits fitted on the corpus carry the
-values they were fitted on (the largest value seen mapped and the smallest seen refused, per
-measure), so an op between the two gets a low-confidence verdict.
+values they were fitted on (the largest value seen mapped and the smallest seen refused), so an
+op between the two gets a low-confidence verdict.
 """
 
 from __future__ import annotations
@@ -117,13 +117,10 @@ class Evidence:
 
     kind: EvidenceKind
     citations: tuple[str, ...]
-    newest_compiler: tuple[int, int] | None = None  # the evidence says nothing about later ones
 
-    def __init__(self, kind: EvidenceKind, *citations: str,
-                 newest_compiler: tuple[int, int] | None = None):
+    def __init__(self, kind: EvidenceKind, *citations: str):
         object.__setattr__(self, "kind", EvidenceKind(kind))
         object.__setattr__(self, "citations", citations)
-        object.__setattr__(self, "newest_compiler", newest_compiler)
 
 
 @dataclass(frozen=True)
@@ -178,50 +175,29 @@ class OpContext:
 
 
 @dataclass(frozen=True)
-class Measure:
-    """One way to size an op for an empirical limit, with the corpus values it was fitted
-    on: the largest seen mapped and the smallest seen refused."""
+class Limit:
+    """An empirical limit: `measure` of an op against `threshold`, with the corpus values the
+    threshold was fitted on (the largest seen mapped, the smallest seen refused). Between the
+    two nothing is known, so a verdict there is unsure."""
 
-    name: str
+    threshold: int
+    name: str  # what is measured, in words
     of: Callable[[OpContext], int]
     largest_mapped: int | None  # None: no op of these types was seen mapped
     smallest_refused: int | None  # None: none was seen refused
 
-    def side(self, ctx: OpContext) -> bool | None:
-        """True: at or above a refused value; False: at or below a mapped one; None: between."""
+    def uncertain(self, ctx: OpContext) -> str | None:
+        """Why the verdict for this op is unsure, or None when it lies outside the interval."""
         value = self.of(ctx)
         if self.smallest_refused is not None and value >= self.smallest_refused:
-            return True
+            return None
         if self.largest_mapped is not None and value <= self.largest_mapped:
-            return False
-        return None
-
-    def seen(self) -> str:
+            return None
         mapped = f"{self.largest_mapped:,}" if self.largest_mapped is not None else "nothing"
         refused = (f"refused from {self.smallest_refused:,}" if self.smallest_refused
                    is not None else "never seen refused")
-        return f"seen mapped up to {mapped}, {refused}"
-
-
-@dataclass(frozen=True)
-class Limit:
-    """An empirical size limit: the first measure decides against `threshold`; every measure
-    that fits the same evidence must agree, away from its fitted interval, for a verdict to be
-    sure. A tensor-size limit may in truth be a compile that fails ("large activation
-    tensors"), which exporters compiling with -d answer by dropping the partition's last ops."""
-
-    threshold: int
-    measures: tuple[Measure, ...]
-    tensor_size: bool = True
-
-    def uncertain(self, ctx: OpContext) -> str | None:
-        """Why the verdict for this op is unsure, or None when every measure is clear."""
-        sides = [m.side(ctx) for m in self.measures]
-        if None not in sides and len(set(sides)) == 1:
-            return None
-        m = next((m for m, s in zip(self.measures, sides, strict=True) if s is None),
-                 self.measures[0])
-        return f"near an empirical size limit: {m.name} {m.of(ctx):,} ({m.seen()})"
+        return (f"near an empirical size limit: {self.name} {value:,} (seen mapped up to "
+                f"{mapped}, {refused})")
 
 
 @dataclass(frozen=True)
@@ -673,13 +649,16 @@ SOFTMAX_MAX_ELEMENTS = 16_000
 
 
 @rule(Status.UNSPECIFIED, "SOFTMAX_SIZE",
-      "Keep the softmax input at most {max} values, or run it on the CPU at the end.",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Softmax",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#116",
-               newest_compiler=(2, 1)),
+      "Keep the softmax input at most {max} values, run it on the CPU at the end, or compile "
+      "with compiler 16.",
+      Evidence(DOCUMENTED, "coral:ops-table-2019#Softmax", "ultralytics/ultralytics#4089",
+               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#116"),
       ops=("SOFTMAX",), limits={"max": SOFTMAX_MAX_ELEMENTS})
 def softmax_size(ctx: OpContext) -> str | None:
-    """Softmax takes at most {max} elements."""
+    """Before compiler 16, Softmax takes at most {max} elements. Compiler 16 maps far larger
+    ones (a YOLOv8 head's [1, 4, 8400, 16] softmax is not refused)."""
+    if ctx.compiler.key >= (16, 0):
+        return None
     n = ctx.inputs[0].num_elements if ctx.inputs else 0
     return f"{n} elements" if n > SOFTMAX_MAX_ELEMENTS else None
 
@@ -720,8 +699,7 @@ RESIZE_MAX_UPSCALE = 8
       Evidence(OBSERVED, "coral:models-intro#supported-operations",
                "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#63"),
       ops=("RESIZE_BILINEAR",), limits={"max": RESIZE_MAX_UPSCALE},
-      limit=Limit(RESIZE_MAX_UPSCALE, (Measure("upscale factor", _upscale, None, 33),),
-                  tensor_size=False))
+      limit=Limit(RESIZE_MAX_UPSCALE, "upscale factor", _upscale, None, 33))
 def bilinear_resize_ratio(ctx: OpContext) -> str | None:
     """ResizeBilinear is refused when it enlarges a tensor by more than about {max}x in height
     or width (the compiler avoids the precision loss: 1x1 -> 33x33 stays on the CPU). The
@@ -740,19 +718,13 @@ def _input_elements(ctx: OpContext) -> int:
     return ctx.inputs[0].num_elements if ctx.inputs else 0
 
 
-def _output_yx(ctx: OpContext) -> int:
-    return max((y * x for t in ctx.outputs for y, x, _ in [yxz(t.shape)]), default=0)
-
-
 def _elements(ctx: OpContext) -> int:
     return max((t.num_elements for t in ctx.activations), default=0)
 
 
 TRANSPOSE_MAX_ELEMENTS = 90_000
-TRANSPOSE_LIMIT = Limit(TRANSPOSE_MAX_ELEMENTS, (
-    Measure("input elements", _input_elements, 69_696, 112_896),
-    Measure("output height x width", _output_yx, 3_168, 4_032),
-))
+TRANSPOSE_LIMIT = Limit(TRANSPOSE_MAX_ELEMENTS, "input elements", _input_elements, 69_696,
+                        112_896)
 
 
 @rule(Status.UNSPECIFIED, "TRANSPOSE_SIZE",
@@ -764,19 +736,18 @@ TRANSPOSE_LIMIT = Limit(TRANSPOSE_MAX_ELEMENTS, (
                "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov5nu_saved_model/"
                "yolov5nu_full_integer_quant.tflite#254",
                "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov5nu_saved_model/"
-               "yolov5nu_full_integer_quant.tflite#237", "google-coral/edgetpu#433"),
+               "yolov5nu_full_integer_quant.tflite#237", "ultralytics/ultralytics#4089",
+               "google-coral/edgetpu#433"),
       ops=("TRANSPOSE",), limits={"max": TRANSPOSE_MAX_ELEMENTS}, limit=TRANSPOSE_LIMIT)
 def transpose_size(ctx: OpContext) -> str | None:
     """Transpose is refused when its input holds more than about {max} elements (fitted: mapped
-    up to 69,696, refused from 112,896, in one source)."""
+    up to 69,696, refused from 112,896; a YOLOv8 log shows four refused, one mapped)."""
     n = _input_elements(ctx)
     return f"input has {n:,} elements" if n > TRANSPOSE_MAX_ELEMENTS else None
 
 
 RESHAPE_MAX_ELEMENTS = 800_000
-RESHAPE_LIMIT = Limit(RESHAPE_MAX_ELEMENTS, (
-    Measure("elements", _elements, 408_000, 1_632_000),
-))
+RESHAPE_LIMIT = Limit(RESHAPE_MAX_ELEMENTS, "elements", _elements, 408_000, 1_632_000)
 
 
 @rule(Status.UNSPECIFIED, "RESHAPE_SIZE",
@@ -794,7 +765,7 @@ def reshape_size(ctx: OpContext) -> str | None:
 
 
 ROW_MAX = 200_000
-ROW_LIMIT = Limit(ROW_MAX, (Measure("row (x times channels)", _row, 174_447, 408_000),))
+ROW_LIMIT = Limit(ROW_MAX, "row (x times channels)", _row, 174_447, 408_000)
 
 
 @rule(Status.UNSPECIFIED, "ROW_SIZE",
@@ -805,7 +776,7 @@ ROW_LIMIT = Limit(ROW_MAX, (Measure("row (x times channels)", _row, 174_447, 408
                "pairs/Segments-Runner@25720c2/test_data/model/"
                "tf2_ssd_mobilenet_v2_coco17_ptq_segment_2_of_3.tflite#27",
                "logs/road-signs-recognition-model__yolov5s-int8_edgetpu.log",
-               "ultralytics/ultralytics#4719"),
+               "ultralytics/ultralytics#4719", "ultralytics/ultralytics#4089"),
       limits={"max": ROW_MAX}, limit=ROW_LIMIT)
 def row_size(ctx: OpContext) -> str | None:
     """No tensor may have a row (its two innermost dimensions, x times channels) longer than

@@ -33,7 +33,7 @@ class Point:
     rule: str
     source: str
     where: str  # corpus path#op
-    values: tuple[int, ...]  # one per measure of the rule's limit
+    value: int  # the rule's limit measure
     refused: bool
 
 
@@ -64,20 +64,15 @@ def evidence(corpus: Path) -> list[Point]:
                 if place == "TPU" or refused:
                     points.append(Point(r.name, row["cpu_model"].split("/")[1],
                                         f"{row['cpu_model']}#{op.index}",
-                                        tuple(m.of(ctx) for m in r.limit.measures), refused))
+                                        r.limit.of(ctx), refused))
     return points
 
 
-def envelope(points: list[Point], rule: str, held_out: str | None = None) -> list[tuple]:
-    """Per measure: (largest value seen mapped, smallest seen refused), None where unseen."""
+def envelope(points: list[Point], rule: str, held_out: str | None = None) -> tuple:
+    """(largest value seen mapped, smallest seen refused), None where unseen."""
     kept = [p for p in points if p.rule == rule and p.source != held_out]
-    n = len(next(r for r in fitted_rules() if r.name == rule).limit.measures)
-    out = []
-    for k in range(n):
-        mapped = [p.values[k] for p in kept if not p.refused]
-        refused = [p.values[k] for p in kept if p.refused]
-        out.append((max(mapped, default=None), min(refused, default=None)))
-    return out
+    return (max((p.value for p in kept if not p.refused), default=None),
+            min((p.value for p in kept if p.refused), default=None))
 
 
 def threshold(bounds: tuple) -> float:
@@ -97,14 +92,12 @@ def refitted(points: list[Point], held_out: str):
         for i, r in enumerate(saved_rules):
             if r.limit is None:
                 continue
-            bounds = envelope(points, r.name, held_out)
+            lo, hi = envelope(points, r.name, held_out)
             name = THRESHOLDS[r.name]
             saved[name] = getattr(rules, name)
-            setattr(rules, name, threshold(bounds[0]))
-            measures = tuple(dataclasses.replace(m, largest_mapped=lo, smallest_refused=hi)
-                             for m, (lo, hi) in zip(r.limit.measures, bounds, strict=True))
-            rules.RULES[i] = dataclasses.replace(
-                r, limit=dataclasses.replace(r.limit, measures=measures))
+            setattr(rules, name, threshold((lo, hi)))
+            rules.RULES[i] = dataclasses.replace(r, limit=dataclasses.replace(
+                r.limit, largest_mapped=lo, smallest_refused=hi))
         rules.checks_for.cache_clear()
         yield {name: getattr(rules, name) for name in saved}
     finally:

@@ -186,8 +186,9 @@ BOUNDARIES = {
     "SPLIT_FIRST_AXIS": (lambda: split((4, 49, 32), 0), lambda: split((1, 4, 32), 1)),
     "SQUEEZE_RELAYOUT": (lambda: squeeze((1, 5, 1, 10), [2], (1, 5, 10)),
                          lambda: squeeze((1, 1, 5, 10), [1], (1, 5, 10))),
-    "SOFTMAX_SIZE": (lambda: unary("SOFTMAX", (1, rules.SOFTMAX_MAX_ELEMENTS + 1)),
-                     lambda: unary("SOFTMAX", (1, rules.SOFTMAX_MAX_ELEMENTS))),
+    "SOFTMAX_SIZE": (lambda: unary("SOFTMAX", (1, rules.SOFTMAX_MAX_ELEMENTS + 1),
+                                   compiler="15.0"),
+                     lambda: unary("SOFTMAX", (1, rules.SOFTMAX_MAX_ELEMENTS), compiler="15.0")),
     "PRELU_ALPHA": (lambda: prelu((4, 4, 3)), lambda: prelu((1, 1, 3))),
     "WEIGHTS_FORMAT": (lambda: weights_format(1), lambda: weights_format(0)),
     "RESIZE_UPSCALE": (lambda: resize(rules.RESIZE_MAX_UPSCALE + 1),
@@ -246,10 +247,12 @@ def test_rule_passes_at_its_boundary(rule):
 
 
 def test_compiler_16_maps_what_older_compilers_refused():
-    """Run-time FC weights, 2-D FC output: compiler 16 maps them (observed), 15 does not."""
+    """Run-time FC weights, 2-D FC output, a large N-D softmax: compiler 16 maps them
+    (observed), 15 does not."""
     assert fully_connected(1, False)["status"] == Status.MAPPED
     assert fully_connected(2)["status"] == Status.MAPPED
     assert resize_nearest(3, "16.0")["status"] == Status.MAPPED
+    assert unary("SOFTMAX", (1, 4, 8400, 16))["status"] == Status.MAPPED
 
 
 def test_unknown_op_on_int32_side_output_is_not_a_dtype_problem():
