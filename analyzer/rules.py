@@ -818,6 +818,48 @@ def model_quantized(model: Model, compiler: Compiler) -> str | None:
     return None
 
 
+# The first op-code version each compiler's own TFLite was seen unable to parse: the whole
+# compile fails ("Didn't find op for builtin opcode …"). Older compilers know fewer versions, so
+# a version one compiler cannot parse, no older one can either.
+UNPARSED_VERSIONS = {
+    (16, 0): {"TRANSPOSE_CONV": 4, "CONV_2D": 6, "QUANTIZE": 3, "EXP": 2},
+    (15, 0): {"REVERSE_V2": 3, "RSQRT": 2, "DEPTH_TO_SPACE": 2},
+    (14, 1): {"CONV_2D": 5},
+    (2, 1): {"TRANSPOSE_CONV": 3},
+    (2, 0): {"RESIZE_BILINEAR": 3},
+}
+
+
+def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
+    found = [v[opcode] for key, v in UNPARSED_VERSIONS.items()
+             if key >= compiler.key and opcode in v]
+    return min(found, default=None)
+
+
+@model_rule("Model could not be parsed", "OP_VERSION_UNKNOWN",
+            "Convert with an older TensorFlow (2.8 for compiler 16) or with "
+            "converter.experimental_new_converter = False, so the op keeps an older version; or "
+            "rebuild the layer from other ops.",
+            Evidence(OBSERVED, "google-coral/edgetpu#845", "google-coral/edgetpu#631",
+                     "google-coral/edgetpu#879", "google-coral/edgetpu#340",
+                     "google-coral/edgetpu#384", "google-coral/edgetpu#386",
+                     "google-coral/edgetpu#358",
+                     "google-coral/edgetpu#45", "tensorflow/tensorflow#43288",
+                     "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#86"))
+def parsable_op_versions(model: Model, compiler: Compiler) -> str | None:
+    """Every op-code version must be one the compiler's own TFLite knows; a newer one (from a
+    newer TensorFlow) stops the compile before anything is mapped. Seen: compiler 16 with
+    TRANSPOSE_CONV 4, CONV_2D 6, QUANTIZE 3 or EXP 2; 15 with RSQRT 2, DEPTH_TO_SPACE 2 or
+    REVERSE_V2 3; 14.1 with
+    CONV_2D 5; 2.1 with TRANSPOSE_CONV 3; 2.0 with RESIZE_BILINEAR 3."""
+    for op in model.subgraphs[0].operators:
+        first = first_unparsed_version(op.opcode, compiler)
+        if first is not None and op.version >= first:
+            return (f"ERROR: Didn't find op for builtin opcode '{op.opcode}' version "
+                    f"'{op.version}' (op #{op.index})")
+    return None
+
+
 DYNAMIC_TENSORS = ("Attempting to use a delegate that only supports static-sized tensors with "
                    "a graph that has dynamic-sized tensors.")
 _SIZE_INPUTS = {"RESHAPE": 1, "RESIZE_BILINEAR": 1, "RESIZE_NEAREST_NEIGHBOR": 1, "TILE": 1,

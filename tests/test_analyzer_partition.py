@@ -70,6 +70,7 @@ def test_intermediate_tensors_end_the_tpu_subgraph():
     ta, oa = conv("in", "a")
     tb, ob = conv("a", "b")
     data = build([T("in", (1, 8, 8, 4)), *ta, *tb], [oa, ob])
+    assert placements(analyze(data)) == ["TPU", "TPU"]
     result = analyze(data, intermediate_tensors=["a"])
     assert placements(result) == ["TPU", "CPU"]
     assert (result["ops"][1]["reason_code"], result["ops"][1]["root_cause"]) == (

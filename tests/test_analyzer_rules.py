@@ -410,3 +410,43 @@ def test_a_dequantize_feeding_post_processing_is_not_told_to_drop_itself():
     dequantize = result["ops"][1]
     assert "nothing needs fixing" in dequantize["fix"]
     assert "inference_output_type" not in dequantize["fix"]
+
+
+def test_an_op_version_the_compiler_cannot_parse_fails_the_whole_compile():
+    def model(version: int) -> bytes:
+        return build([T("x", (1, 4, 4, 3)), T("w", (3, 1, 1, 3), data=bytes(9)),
+                      T("b", (3,), "INT32", data=ints(0, 0, 0)), T("y", (1, 4, 4, 3))],
+                     [Op("CONV_2D", ["x", "w", "b"], ["y"], version, "Conv2DOptions",
+                         {"StrideW": 1, "StrideH": 1})])
+    failed = analyze(model(6))
+    assert failed["errors"][0].startswith("Model could not be parsed (ERROR: Didn't find op "
+                                          "for builtin opcode 'CONV_2D' version '6'")
+    assert failed["ops"][0]["reason_code"] == "OP_VERSION_UNKNOWN"
+    assert analyze(model(3))["errors"] == []
+    assert analyze(model(5), "14.1")["errors"] and not analyze(model(4), "14.1")["errors"]
+
+
+# Each rule that is not an op check, and the tests that show it on both sides of its boundary.
+NON_OP_TESTS = {
+    "EMPTY_MODEL": "test_a_model_without_operators_is_rejected",
+    "MODEL_NOT_QUANTIZED": "test_compiler_16_accepts_a_float_model_and_leaves_it_on_the_cpu",
+    "OP_VERSION_UNKNOWN": "test_an_op_version_the_compiler_cannot_parse_fails_the_whole_compile",
+    "DYNAMIC_TENSORS": "test_shape_computed_at_run_time_is_rejected",
+    "GRAPH_CYCLE": "test_a_cycle_is_reported_not_mapped",
+    "AFTER_PARTITION": "test_enable_multiple_subgraphs_maps_every_partition",
+    "INTERMEDIATE_TENSOR": "test_intermediate_tensors_end_the_tpu_subgraph",
+    "DROPPED": "test_ops_whose_results_are_unused_are_dropped_not_mapped",
+    "ADVICE_CUSTOM_OP": "test_custom_ops_get_custom_op_advice",
+    "ADVICE_CPU_TAIL": "test_the_same_op_in_the_middle_gets_the_rules_own_fix",
+}
+
+
+def test_every_other_rule_has_its_tests():
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    source = "".join(p.read_text() for p in here.glob("test_analyzer_*.py"))
+    assert set(NON_OP_TESTS) == {r.reason_code for r in rules.RULES
+                                 if r.scope != rules.Scope.OP}
+    for test in NON_OP_TESTS.values():
+        assert f"def {test}(" in source, test
