@@ -78,7 +78,8 @@ def render_text(analysis: dict) -> str:
         lines += ["The compiler would reject the model:"] + [f"  {e}" for e in
                                                               analysis["errors"]]
         if analysis["ops"]:
-            lines += [""] + wrap.wrap("Fix: " + analysis["ops"][0]["fix"])
+            lines += ["", textwrap.fill("Fix: " + analysis["ops"][0]["fix"], width=100,
+                                        break_long_words=False, break_on_hyphens=False)]
         return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
     low = s.get("ops_low_confidence", 0)
     lines += [
