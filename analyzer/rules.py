@@ -722,6 +722,15 @@ def _elements(ctx: OpContext) -> int:
     return max((t.num_elements for t in ctx.activations), default=0)
 
 
+def _bounds(limit: Limit) -> dict:
+    """The numbers a fitted rule's text shows: its threshold and the corpus bounds."""
+    return {"max": limit.threshold, "lo": limit.largest_mapped, "hi": limit.smallest_refused}
+
+
+def _above(value: int, threshold: int, what: str) -> str | None:
+    return f"{what} {value:,}" if value > threshold else None
+
+
 TRANSPOSE_MAX_ELEMENTS = 90_000
 TRANSPOSE_LIMIT = Limit(TRANSPOSE_MAX_ELEMENTS, "input elements", _input_elements, 69_696,
                         112_896)
@@ -738,12 +747,11 @@ TRANSPOSE_LIMIT = Limit(TRANSPOSE_MAX_ELEMENTS, "input elements", _input_element
                "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov5nu_saved_model/"
                "yolov5nu_full_integer_quant.tflite#237", "ultralytics/ultralytics#4089",
                "google-coral/edgetpu#433"),
-      ops=("TRANSPOSE",), limits={"max": TRANSPOSE_MAX_ELEMENTS}, limit=TRANSPOSE_LIMIT)
+      ops=("TRANSPOSE",), limits=_bounds(TRANSPOSE_LIMIT), limit=TRANSPOSE_LIMIT)
 def transpose_size(ctx: OpContext) -> str | None:
     """Transpose is refused when its input holds more than about {max} elements (fitted: mapped
-    up to 69,696, refused from 112,896; a YOLOv8 log shows four refused, one mapped)."""
-    n = _input_elements(ctx)
-    return f"input has {n:,} elements" if n > TRANSPOSE_MAX_ELEMENTS else None
+    up to {lo}, refused from {hi}; a YOLOv8 log shows four refused, one mapped)."""
+    return _above(_input_elements(ctx), TRANSPOSE_MAX_ELEMENTS, "input elements")
 
 
 RESHAPE_MAX_ELEMENTS = 800_000
@@ -756,12 +764,11 @@ RESHAPE_LIMIT = Limit(RESHAPE_MAX_ELEMENTS, "elements", _elements, 408_000, 1_63
       Evidence(OBSERVED, "pairs/MyYolov5@0667147/yolov5n-int8.tflite#258",
                "pairs/MyYolov5@0667147/yolov5n-int8.tflite#238",
                "logs/road-signs-recognition-model__yolov5s-int8_edgetpu.log"),
-      ops=("RESHAPE",), limits={"max": RESHAPE_MAX_ELEMENTS}, limit=RESHAPE_LIMIT)
+      ops=("RESHAPE",), limits=_bounds(RESHAPE_LIMIT), limit=RESHAPE_LIMIT)
 def reshape_size(ctx: OpContext) -> str | None:
     """Reshape is refused when its tensor holds more than about {max} elements (fitted: mapped
-    at 408,000, refused at 1,632,000)."""
-    n = _elements(ctx)
-    return f"{n:,} elements" if n > RESHAPE_MAX_ELEMENTS else None
+    at {lo}, refused at {hi})."""
+    return _above(_elements(ctx), RESHAPE_MAX_ELEMENTS, "elements")
 
 
 ROW_MAX = 200_000
@@ -777,11 +784,11 @@ ROW_LIMIT = Limit(ROW_MAX, "row (x times channels)", _row, 174_447, 408_000)
                "tf2_ssd_mobilenet_v2_coco17_ptq_segment_2_of_3.tflite#27",
                "logs/road-signs-recognition-model__yolov5s-int8_edgetpu.log",
                "ultralytics/ultralytics#4719", "ultralytics/ultralytics#4089"),
-      limits={"max": ROW_MAX}, limit=ROW_LIMIT)
+      limits=_bounds(ROW_LIMIT), limit=ROW_LIMIT)
 def row_size(ctx: OpContext) -> str | None:
     """No tensor may have a row (its two innermost dimensions, x times channels) longer than
-    about {max} values (fitted: mapped up to 174,447, refused from 408,000; the ultralytics
-    #4719 log puts the limit below 230,400)."""
+    about {max} values (fitted: mapped up to {lo}, refused from {hi}; the ultralytics #4719 log
+    puts the limit below 230,400)."""
     row, t = ctx.row
     return f"{t.name!r} has shape {_shape(t)}, a row of {row:,}" if row > ROW_MAX else None
 
