@@ -107,7 +107,7 @@ def render_table(outcomes: list, fail_on: str | None = None) -> str:
         if kind == "compiled" and "compiled_from" not in o.analysis:
             source = "compiled file"  # counts of the file's own ops (one per TPU subgraph)
         rows.append((name, source, _cell(counts["ops_total"]), _cell(counts["ops_tpu"]),
-                     _cell(counts["ops_cpu"]), s["verdict"], _cell(s.get("low_confidence"))))
+                     _cell(counts["ops_cpu"]), s["verdict"], _cell(s.get("ops_low_confidence"))))
     header = ("model", "source", "ops", "on TPU", "on CPU", "verdict", "low confidence")
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)
@@ -179,31 +179,87 @@ def render_text(analysis: dict) -> str:
         f"{s['compiler_version']}, {' '.join(flags)}; tpulens rules, not the real compiler)",
         "",
     ]
+    wrap = textwrap.TextWrapper(width=100, initial_indent="    ", subsequent_indent="    ",
+                                break_long_words=False, break_on_hyphens=False)
     if analysis["errors"]:
         lines += ["The compiler would reject the model:"] + [f"  {e}" for e in
                                                               analysis["errors"]]
-        lines += ["", f"Fix: {analysis['ops'][0]['fix']}" if analysis["ops"] else ""]
-        return "\n".join(lines)
+        if analysis["ops"]:
+            lines += ["", textwrap.fill("Fix: " + analysis["ops"][0]["fix"], width=100,
+                                        break_long_words=False, break_on_hyphens=False)]
+        return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
+    low = s.get("ops_low_confidence", 0)
     lines += [
         f"Number of Edge TPU subgraphs: {s['tpu_subgraphs']}",
         f"Total number of operations: {s['ops_total']}",
         f"Number of operations that will run on Edge TPU: {s['ops_tpu']}",
         f"Number of operations that will run on CPU: {s['ops_cpu']}",
+    ]
+    if s.get("ops_dropped"):
+        lines.append(f"Operations that feed no output (dropped): {s['ops_dropped']}")
+    lines += [
+        f"Verdicts with low confidence (marked ?): {low}",
         "",
         f"{'Operator':<31}{'Count':<11}Status",
         "",
     ]
     lines += [f"{r['operator']:<31}{r['count']:<11}{r['status']}" for r in analysis["table"]]
-    cpu = [o for o in analysis["ops"] if o["placement"] == "CPU"]
+    cpu = [o for o in analysis["ops"] if o["placement"] != "TPU"]
     if cpu:
-        lines += ["", f"Ops on the CPU ({len(cpu)}), in execution order:"]
-    wrap = textwrap.TextWrapper(width=100, initial_indent="    ", subsequent_indent="    ")
+        lines += ["", f"Ops off the Edge TPU ({len(cpu)}), in execution order:"]
     for o in cpu:
-        name = o["opcode"] + (f" ({o['custom_code']})" if o["custom_code"] else "")
-        where = f"subgraph {o['subgraph']} " if o["subgraph"] else ""
-        lines.append(f"  #{o['index']} {where}{name} -> {', '.join(o['outputs'])[:80]}")
-        lines.append(f"    status: {o['status']} [{o['reason_code']}]")
+        lines += _op_lines(o, wrap)
+        lines.append(f"    status: {o['status'] or o['placement']} [{o['reason_code']}]")
         if o["root_cause"] is not None:
             lines.append(f"    root cause: op #{o['root_cause']}")
         lines += wrap.wrap("why: " + o["explanation"]) + wrap.wrap("fix: " + o["fix"])
-    return "\n".join(lines)
+    unsure = [o for o in analysis["ops"] if o["placement"] == "TPU"
+              and o.get("confidence") == "low"]
+    if unsure:
+        lines += ["", f"Ops predicted on the Edge TPU with low confidence ({len(unsure)}):"]
+        for o in unsure:
+            lines += _op_lines(o, wrap)
+    return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
+
+
+def _op_lines(op: dict, wrap: textwrap.TextWrapper) -> list[str]:
+    """The op's heading (whole tensor names, never cut) and, when unsure, why."""
+    name = op["opcode"] + (f" ({op['custom_code']})" if op["custom_code"] else "")
+    where = f"subgraph {op['subgraph']} " if op["subgraph"] else ""
+    mark = "? " if op.get("confidence") == "low" else ""
+    lines = [f"  {mark}#{op['index']} {where}{name} -> {_names(op['outputs'])}"]
+    if mark:
+        lines += wrap.wrap("low confidence: " + op["confidence_reason"])
+    return lines
+
+
+def _names(names: list[str], width: int = 80) -> str:
+    """Whole names joined up to about `width` characters, then how many more."""
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        if shown and len(", ".join(shown + [name])) > width:
+            return ", ".join(shown) + f" (+{len(names) - i} more)"
+        shown.append(name)
+    return ", ".join(shown)
+
+
+def _what_if_lines(summary: dict, ops: list[dict]) -> list[str]:
+    cases = summary.get("what_if") or []
+    if not cases:
+        return []
+    lines = ["", "What if (predicted the same way):"]
+    for case in cases:
+        more = case["ops_tpu"] - summary["ops_tpu"]
+        if summary["verdict"] == "fails" or "blocking" in case:
+            text = (f"{case['ops_tpu']} ops on the Edge TPU, {case['ops_cpu']} on the CPU")
+        elif more:
+            text = (f"{abs(more)} {'more' if more > 0 else 'fewer'} ops on the Edge TPU "
+                    f"({case['ops_tpu']} of {case['ops_tpu'] + case['ops_cpu']})")
+        else:
+            text = f"the same {case['ops_tpu']} ops on the Edge TPU"
+        if case.get("ops_low_confidence"):
+            text += f", {case['ops_low_confidence']} of the verdicts low-confidence"
+        if case.get("blocking"):
+            text += "; still blocking: " + ", ".join(case["blocking"])
+        lines.append(f"  {case['label']}: {text}")
+    return lines

@@ -217,14 +217,17 @@ def test_compiled_models_are_refused_for_other_cpu_models():
 
 
 def test_a_compile_with_nothing_mapped_is_compared():
-    """LeNet float32: the compiler accepted it and mapped nothing; the analyzer predicts the
-    compiler rejects it (not quantized): a real difference, reported as such."""
+    """LeNet float32: compiler 16 accepted it and mapped nothing, as predicted; compiler 15
+    would have refused it whole, and compare says the prediction differs."""
     cpu = CORPUS / "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
     result = compare_files(cpu, cpu.with_name("converted_model_edgetpu.tflite"),
                            compiler_version="16.0")
     assert result.actual["ops_tpu"] == 0 and result.actual["ops_cpu"] == 9
     assert result.actual["tpu_subgraphs"] == 0
-    assert any("predicts the compiler fails" in d for d in result.summary_differences)
+    assert result.agree and not result.summary_differences
+    older = compare_files(cpu, cpu.with_name("converted_model_edgetpu.tflite"),
+                          compiler_version="15.0")
+    assert any("predicts the compiler fails" in d for d in older.summary_differences)
 
 
 def test_compare_takes_the_compile_flags(capsys):
