@@ -27,6 +27,7 @@ class Status(StrEnum):
 class Placement(StrEnum):
     TPU = "TPU"
     CPU = "CPU"
+    DROPPED = "dropped"  # feeds no model output: no compiler output shows where it goes
 
 
 class Source(StrEnum):
@@ -55,6 +56,22 @@ class Change(StrEnum):
     UNCHANGED = "unchanged"  # within the metric's threshold, or not beyond noise
     CHANGED = "changed"  # beyond the threshold, for a metric with no better direction
     NOT_JUDGED = "not judged"  # e.g. latency measured on different CPUs
+
+
+class Confidence(StrEnum):
+    """How sure a verdict is: high when a documented or observed rule decides it far from any
+    fitted limit, low otherwise (the op's `confidence_reason` says why)."""
+
+    HIGH = "high"
+    LOW = "low"
+
+
+class EvidenceKind(StrEnum):
+    """Where a rule comes from."""
+
+    DOCUMENTED = "documented"  # Coral's documentation, TFLite's source or a Coral maintainer
+    OBSERVED = "observed"  # real compiler output: a compiled model or a compiler log
+    INFERRED = "inferred"  # reasoned from indirect evidence, never seen in compiler output
 
 
 class RecordStatus(StrEnum):
