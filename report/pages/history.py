@@ -27,13 +27,12 @@ class History(Publisher):
     def publish(cls, content: SiteContent, writer: Writer) -> None:
         timeline = content.timeline
         for exp in content.experiments:
-            charts = history_charts(exp, timeline)
             writer.page(
                 f"history/{exp.slug}.html",
                 "history.html",
                 title=f"History: {exp.name}",
                 exp=exp,
-                charts=list(charts.values()),
+                charts=history_charts(exp, timeline),
                 runs=runs_table(exp, timeline),
                 regressions=len(timeline.regressions_of(exp.name)),
             )
@@ -46,13 +45,13 @@ def metric_anchors(records: list[Record]) -> dict[str, str]:
     return {key: "metric-" + slugs.new(key) for key in keys}
 
 
-def history_charts(exp: Experiment, timeline: Timeline) -> dict[str, Chart]:
-    """metric → its chart: one line per variant over the runs that measured it."""
+def history_charts(exp: Experiment, timeline: Timeline) -> list[Chart]:
+    """A chart per metric: one line per variant over the runs that measured it."""
     records = timeline.of(exp.name)
     index = {run.id: i for i, run in enumerate(timeline.runs)}
     variants = sorted({r.variant for r in records}, key=lambda v: (v not in exp.data.variants, v))
     colors = {v: qualitative.Plotly[i % len(qualitative.Plotly)] for i, v in enumerate(variants)}
-    charts = {}
+    charts = []
     for key, anchor in metric_anchors(records).items():
         info = next(r.metric_info.get(key) for r in reversed(records) if key in r.metrics)
         meta = m.meta(key, info)
@@ -67,13 +66,13 @@ def history_charts(exp: Experiment, timeline: Timeline) -> dict[str, Chart]:
         if marks:
             traces.append(_regression_marks(exp, marks, records, meta, scale, index))
         unit = "%" if scale == 100 else meta.unit
-        charts[key] = Chart(
+        charts.append(Chart(
             anchor,
             f"{meta.label} across runs",
             _figure(traces, f"{meta.label} ({unit})" if unit else meta.label, timeline.runs),
             f"{meta.label}, {meta.better} is better" if meta.better in ("higher", "lower")
             else f"{meta.label} (no better direction: never a regression)",
-        )
+        ))
     return charts
 
 
