@@ -1,7 +1,7 @@
 """The fixed words tpulens speaks, defined once: the compiler's per-op status strings, where an
-op runs, where a figure comes from, the model-level verdict, how sure a verdict is and how a
-metric changed between runs. The rules, the log parser, the runners, the report and
-`tpulens diff` all use these."""
+op runs, where a figure comes from, the model-level verdict, how sure a verdict is, how a
+metric changed between runs and how a benchmark variant ended. The rules, the log parser, the
+runners, the report and `tpulens diff` all use these."""
 
 from __future__ import annotations
 
@@ -72,3 +72,11 @@ class EvidenceKind(StrEnum):
     DOCUMENTED = "documented"  # Coral's documentation, TFLite's source or a Coral maintainer
     OBSERVED = "observed"  # real compiler output: a compiled model or a compiler log
     INFERRED = "inferred"  # reasoned from indirect evidence, never seen in compiler output
+
+
+class RecordStatus(StrEnum):
+    """A result record's `status`: the variant ran, was skipped (a note says why) or failed."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    FAILED = "failed"

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from tpulens.analyzer.vocabulary import Placement
+from tpulens.analyzer.vocabulary import Placement, RecordStatus
 from tpulens.report import metrics as m
-from tpulens.report.contract import RecordStatus
 from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.tables import ExperimentData
 

@@ -3,8 +3,10 @@
 Reads results/<experiment>/<variant>.json records and the analysis JSONs they reference
 (plus any given with --analysis; given alone, they make the whole site) and writes a
 self-contained site: overview with the verdict, one page per experiment (tables, Pareto
-charts, study tables), a compare page per experiment, one diagnostics page per analyzed model,
-supported ops, environment. All links are relative, so the directory works from file://,
+charts, study tables), a compare page per experiment (any two variants in any two runs), a
+history page per experiment (each metric across the runs of results/history/), the regressions
+found there (with an Atom feed), one diagnostics page per analyzed model, supported ops,
+environment. All links are relative, so the directory works from file://,
 `tpulens serve` and GitHub Pages.
 
 Examples:
@@ -46,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra analysis JSONs (tpulens analyze --json) to publish",
     )
     parser.add_argument(
+        "--config",
+        type=Path,
+        help="suite whose [diff] thresholds decide what counts as a regression (default: "
+        "./benchmarks.toml if present, else built-in defaults)",
+    )
+    parser.add_argument(
         "--screenshots",
         type=Path,
         metavar="DIR",
@@ -58,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
     extras.require("report")
     from tpulens.report.site import build_site
 
+    from tpulens.history.settings import read_settings
+
     results = args.results
     if results is None and not args.analysis:
         results = Path("results")
-    result = build_site(results, args.out, args.analysis)
+    result = build_site(results, args.out, args.analysis, settings=read_settings(args.config))
     for problem in result.problems:
         print(f"tpulens report: warning: {problem}", file=sys.stderr)
     print(f"{len(result.pages)} pages written to {result.out}/ (open {result.out}/index.html)")

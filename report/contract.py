@@ -7,20 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-from enum import StrEnum
 
-from tpulens.analyzer.vocabulary import Placement, Source, Verdict
+from tpulens.analyzer.vocabulary import Placement, RecordStatus, Source, Verdict
 
 from tpulens.metrics import Better
-
-
-class RecordStatus(StrEnum):
-    """A record's `status`: the variant ran, was skipped (a note says why) or failed."""
-
-    OK = "ok"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
 
 SHOWN_NOTES = 5  # wrong fields named per problem line; the rest are counted
 
@@ -164,7 +154,19 @@ def record_fields(fields: Fields, data: dict) -> dict:
         "git_commit": fields.text(data, "git_commit"),
         "created": fields.text(data, "created"),
         "notes": fields.array_of(data, "notes", str, "a string"),
+        "run": fields.text(data, "run"),
     }
+
+
+def run_fields(fields: Fields, data: dict) -> dict:
+    """The keyword arguments of a history Run (all but its id) from a run.json."""
+    commit = fields.text(data, "git_commit") or None
+    dirty = data.get("git_dirty")
+    if dirty is not None and not isinstance(dirty, bool):
+        fields.wrong("git_dirty", dirty, "a boolean")
+        dirty = None
+    return {"git_commit": commit, "git_dirty": dirty, "started": fields.text(data, "started"),
+            **{key: fields.text(data, key) or None for key in ("machine", "profile")}}
 
 
 def is_analysis(data: dict) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.report import metrics as m
-from tpulens.report.contract import RecordStatus
 from tpulens.report.labels import provenance, source_label
 from tpulens.report.load import Results, Slugs
 from tpulens.report.tables import ExperimentData, experiment_data

@@ -19,9 +19,12 @@ from tpulens.report.contract import (
     is_analysis,
     normalize_analysis,
     record_fields,
+    run_fields,
     schema_problem,
 )
 from tpulens.runners.records import SCHEMA_VERSION as RECORD_SCHEMA
+
+from tpulens.history.store import ANALYSIS, HISTORY, RUN_FILE, Run, legacy_run
 
 CACHE = Path(".cache/tpulens")  # beside results/: where `tpulens run` keeps the .tflite files
 
@@ -45,6 +48,7 @@ class Record:
     path: str  # relative to the results directory
     analysis_slug: str | None = None  # diagnostics page of artifacts.analysis
     compiled_slug: str | None = None  # ... of artifacts.compiled_analysis (real compiler)
+    run: str = ""  # id of the run that wrote it (tpulens.history.store)
 
 
 @dataclass
@@ -64,6 +68,9 @@ class Results:
     records: list[Record]
     analyses: list[Analysis]
     problems: list[str]
+    runs: list[Run] = field(default_factory=list)  # oldest first: history/ and the records' own
+    history: list[Record] = field(default_factory=list)  # the copies kept in history/<run>/
+    archived: dict[str, Analysis] = field(default_factory=dict)  # their analyses, by record path
 
     def experiments(self) -> dict[str, list[Record]]:
         """Records grouped by experiment, both sorted by name for a deterministic site."""
@@ -149,6 +156,22 @@ class _Loader:
         if key in self.analyses:
             return self.analyses[key]
         self.analyses[key] = None
+        checked = self.analysis_data(path, label, quiet)
+        if checked is None:
+            return None
+        raw, normalized = checked
+        if self.results_dir and key.is_relative_to(self.results_dir):
+            base, trees = self.results_dir, self.trees
+        else:
+            base, trees = key.parent, (*self.trees, key.parent)
+        value = normalized["model"].get("path")
+        tflite = self.model(base, value, trees, label) if value else None
+        analysis = Analysis(self.slugs.new(path.stem), path, raw, normalized, tflite)
+        self.analyses[key] = analysis
+        return analysis
+
+    def analysis_data(self, path: Path, label: str, quiet: bool = False) -> tuple | None:
+        """(raw, normalized data) of an analysis JSON, or None with the problem recorded."""
         read = self.read(path, label, files.MAX_ANALYSIS_BYTES, quiet)
         if read is None:
             return None
@@ -161,17 +184,10 @@ class _Loader:
             return None
         normalized = normalize_analysis(data, fields)
         self.note(fields, label)
-        if self.results_dir and key.is_relative_to(self.results_dir):
-            base, trees = self.results_dir, self.trees
-        else:
-            base, trees = key.parent, (*self.trees, key.parent)
-        value = normalized["model"].get("path")
-        tflite = self.model(base, value, trees, label) if value else None
-        analysis = Analysis(self.slugs.new(path.stem), path, raw, normalized, tflite)
-        self.analyses[key] = analysis
-        return analysis
+        return raw, normalized
 
-    def record(self, path: Path) -> Record | None:
+    def record(self, path: Path, run: str = "") -> Record | None:
+        """The record at `path`; with `run`, a copy kept in that run's folder of history/."""
         rel = path.relative_to(self.results_dir).as_posix()
         read = self.read(path, rel, files.MAX_RECORD_BYTES)
         if read is None:
@@ -181,16 +197,18 @@ class _Loader:
         if problem:
             self.problems.append(f"{rel}: {problem}")
             return None
-        parts = Path(rel).parts
         record = Record(
-            experiment=fields.text(data, "experiment") or parts[0],
-            variant=fields.text(data, "variant") or Path(rel).stem,
+            experiment=fields.text(data, "experiment") or path.parent.name,
+            variant=fields.text(data, "variant") or path.stem,
             path=rel,
             **record_fields(fields, data),
         )
         self.note(fields, rel)
+        if run:  # a run folder's name is its id, whatever the copy says (as the store reads it)
+            return replace(record, run=run)
         return replace(
             record,
+            run=record.run or legacy_run(data).id,
             analysis_slug=self.referenced(record, "analysis", "tflite"),
             compiled_slug=self.referenced(record, "compiled_analysis", "compiled_tflite"),
         )
@@ -221,6 +239,34 @@ class _Loader:
             )
         return analysis.slug
 
+    def archived(self, record: Record) -> Analysis | None:
+        """The analysis a kept copy names (relative to its run folder, inside results/): read
+        for comparisons between runs, not published as a page."""
+        value = record.artifacts.get("compiled_analysis") or record.artifacts.get("analysis")
+        if not value:
+            return None
+        label = f"{record.path}: analysis {value[:200]!r}"
+        folder = self.results_dir / Path(record.path).parent.parent
+        try:
+            path = files.confined(folder, value, self.trees[:1])
+        except files.Unusable as err:
+            self.problems.append(f"{label} not read: {err}")
+            return None
+        checked = self.analysis_data(path, label) if path.exists() else None
+        return Analysis("", path, *checked) if checked else None
+
+    def run(self, folder: Path) -> Run:
+        """A run of history/: named by its folder, described by its run.json when readable."""
+        path = folder / RUN_FILE
+        read = self.read(path, path.relative_to(self.results_dir).as_posix(),
+                         files.MAX_RECORD_BYTES) if path.exists() else None
+        if read is None:
+            return Run(folder.name)
+        _, data, fields = read
+        run = Run(folder.name, **run_fields(fields, data))
+        self.note(fields, path.relative_to(self.results_dir).as_posix())
+        return run
+
     def results_files(self, pattern: str) -> list[Path]:
         """Files matching `pattern` that really lie in results/ (a linked directory may not
         bring in files from elsewhere)."""
@@ -240,17 +286,34 @@ def load_results(results_dir: Path | None, extra_analyses: list[Path] = ()) -> R
     """Read every record under results_dir (None: no records) and every analysis JSON they or
     the caller name. An analysis named by the caller may publish a model from its own folder."""
     loader = _Loader(results_dir)
-    records = []
+    records, runs, history = [], [], []
     if loader.results_dir:
-        paths = [p for p in loader.results_files("*/*.json") if p.parent.name != "analysis"]
+        paths = [p for p in loader.results_files("*/*.json") if p.parent.name != ANALYSIS]
         records = [r for r in map(loader.record, paths) if r is not None]
         for path in loader.results_files("analysis/*.json"):
             loader.analysis(path, path.relative_to(loader.results_dir).as_posix(), quiet=True)
+        runs = [loader.run(folder) for folder in loader.results_files(f"{HISTORY}/*/")]
+        kept = loader.results_files(f"{HISTORY}/*/*/*.json")
+        history = [loader.record(p, p.parent.parent.name) for p in kept
+                   if p.parent.name != ANALYSIS]
     for path in map(Path, extra_analyses):
         loader.analysis(path, str(path))
     records.sort(key=lambda r: (r.experiment, r.variant, r.path))
+    history = [r for r in history if r is not None]
+    archived = {r.path: a for r in history if (a := loader.archived(r)) is not None}
     analyses = [a for a in loader.analyses.values() if a is not None]
-    return Results(_unique_variants(records, loader.problems), analyses, loader.problems)
+    return Results(_unique_variants(records, loader.problems), analyses, loader.problems,
+                   _all_runs(runs, records), history, archived)
+
+
+def _all_runs(runs: list[Run], records: list[Record]) -> list[Run]:
+    """The runs of history/, and those top-level records name without a folder there (written
+    before history was kept, or with their folder gone), oldest first."""
+    known = {run.id: run for run in runs}
+    for record in records:
+        known.setdefault(record.run, Run(record.run, record.git_commit or None,
+                                         started=record.created))
+    return sorted(known.values(), key=lambda run: run.id)
 
 
 def _unique_variants(records: list[Record], problems: list[str]) -> list[Record]:

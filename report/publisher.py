@@ -5,14 +5,18 @@ the navigation, so a new page is one module and one line there."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
 import jinja2
 from tpulens.report.diagnostics import ModelPage
 from tpulens.report.experiments import Experiment
+from tpulens.report.history import Timeline, timeline_of
 from tpulens.report.load import Results
+
+from tpulens.history.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,12 @@ class SiteContent:
     results: Results
     experiments: list[Experiment]
     models: list[ModelPage]
+    settings: Settings = field(default_factory=Settings)  # what counts as a regression
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        """Every run's records and the regressions among them (history pages, feed, compare)."""
+        return timeline_of(self.results, self.settings)
 
 
 class Writer:

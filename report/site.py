@@ -23,6 +23,7 @@ from tpulens.report.pages import PUBLISHERS
 from tpulens.report.publisher import SiteContent, Writer
 
 from tpulens.errors import InputError
+from tpulens.history.settings import Settings
 
 TEMPLATES = "tpulens.templates"  # the package holding the Jinja2 templates and assets/
 MARKER = ".tpulens-site"
@@ -68,14 +69,16 @@ def build_site(
     out: Path,
     extra_analyses: list[Path] = (),
     plotly_js: str | None = None,
+    settings: Settings | None = None,
 ) -> BuildResult:
     """Render every page for results_dir (None: only the extra analyses) into out, replaced
-    atomically when done."""
+    atomically when done; `settings` (default: the built-in thresholds) judge regressions."""
     out = Path(out)
     if results_dir is not None and not Path(results_dir).is_dir():
         raise InputError(f"{results_dir}: results directory not found")
     results = load_results(results_dir, list(extra_analyses))
-    content = SiteContent(results, experiments_of(results), list(map(model_page, results.analyses)))
+    models = list(map(model_page, results.analyses))
+    content = SiteContent(results, experiments_of(results), models, settings or Settings())
     tmp = _prepare(out)
     try:
         pages = render(content, tmp, plotly_js)

@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.runners.cache import atomic_write_bytes, atomic_write_json
 from tpulens.runners.environment import git_commit, git_dirty
 
@@ -92,9 +93,10 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
         score = objective(metrics, baseline_metrics)
         if score is not None:
             metrics["objective"] = score
-    status = "ok"
+    status = RecordStatus.OK
     for role, (state, note) in failures.items():
-        status = "failed" if state == "failed" or status == "failed" else state
+        failed = RecordStatus.FAILED in (state, status)
+        status = RecordStatus.FAILED if failed else RecordStatus(state)
         notes.append(f"{role}: {note}")
     return {
         "schema_version": SCHEMA_VERSION,

@@ -236,3 +236,38 @@ def write_scaling_results(
             )
         write(results, f"{exp}/{variant}.json", record(exp, variant, metrics, analysis=ref))
     return results
+
+
+def write_history(
+    results: Path,
+    experiment: str,
+    series: dict[str, dict[str, list[float]]],
+    analyses: dict[str, list[dict]] | None = None,
+) -> list[str]:
+    """One run a day from 2026-01-01 per value, at commits c00, c01, …: each variant of `series`
+    (variant → metric → one value per run) writes a record, with its analysis from `analyses`
+    (variant → one per run) when given, into the run's folder; the newest run's records are
+    also the latest (top-level). The run ids, oldest first."""
+    from datetime import UTC, datetime, timedelta
+
+    from tpulens.history import store
+
+    n = len(next(iter(next(iter(series.values())).values())))
+    ids = []
+    for i in range(n):
+        run = store.new_run(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=i), f"c{i:02d}",
+                            False, "ci", "default")
+        folder = store.run_dir(results, run.id)
+        write(folder, store.RUN_FILE, run.to_json())
+        for variant, metrics in series.items():
+            ref = f"analysis/{experiment}-{variant}.json" if analyses else None
+            data = record(experiment, variant, {k: v[i] for k, v in metrics.items()},
+                          analysis=ref)
+            data.update(run=run.id, git_commit=run.git_commit, created=run.started)
+            places = (folder, results) if i == n - 1 else (folder,)
+            for place in places:
+                write(place, f"{experiment}/{variant}.json", data)
+                if ref:
+                    write(place, ref, analyses[variant][i])
+        ids.append(run.id)
+    return ids

@@ -1,12 +1,15 @@
 """`tpulens run` keeps its history: consecutive runs with a changed setting both stay, with their
-latency samples, and the suite's retention drops the oldest."""
+latency samples, the site's history chart draws both, and the suite's retention drops the
+oldest."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from test_report_history import chart_figure
 from test_runners_pipeline import SUITE, write_suite
+from tpulens.report.site import build_site
 from tpulens.runners import pipeline
 
 from tpulens.cli import main
@@ -32,6 +35,12 @@ def test_consecutive_runs_keep_their_records_and_retention_drops_the_oldest(tmp_
     assert [len(e.record["samples"]["latency_ms"]) for e in series] == [10, 12]
     assert json.loads((results / "toy/int8.json").read_text())["run"] == new_run.id
     assert series[0].artifact("analysis").is_file() and series[0].artifact("tflite").is_file()
+
+    page = (build_site(results, tmp_path / "site", plotly_js="").out / "history/toy.html")
+    figure = chart_figure(page.read_text(), "metric-latency_ms_p50")
+    drawn = next(trace for trace in figure["data"] if trace["name"] == "int8")
+    assert drawn["y"] == [e.record["metrics"]["latency_ms_p50"] for e in series]
+    assert drawn["x"] == [0, 1] and len(figure["layout"]["xaxis"]["ticktext"]) == 2
 
     code = main(["diff", str(store.run_dir(results, old_run.id)), str(results),
                  "--format", "json"])

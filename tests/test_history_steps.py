@@ -69,7 +69,7 @@ def test_a_known_step_is_a_regression_at_the_right_commit(tmp_path):
     size = [82_000.0] * 12
     history = synthetic_history(tmp_path, {"latency_ms_p50": latency, "accuracy": accuracy,
                                            "size_bytes": size})
-    found = steps.regressions(history, settings.Settings())
+    found = steps.regressions(history.entries, settings.Settings())
     assert [(r.metric, r.last_good.git_commit, r.first_bad.git_commit, r.still_present)
             for r in found] == [("latency_ms_p50", "c07", "c08", True),
                                 ("accuracy", "c04", "c05", False)]
@@ -83,14 +83,14 @@ def test_noise_alone_is_no_regression(tmp_path):
     rng = random.Random(5)
     latency = [round(2.0 * (1 + rng.gauss(0, 0.03)), 4) for _ in range(15)]
     history = synthetic_history(tmp_path, {"latency_ms_p50": latency})
-    assert steps.regressions(history, settings.Settings()) == []
+    assert steps.regressions(history.entries, settings.Settings()) == []
 
 
 def test_timing_from_another_cpu_is_left_out(tmp_path):
     latency = [2.0] * 4 + [5.0] * 2  # the last two runs: a slower machine, same code
     history = synthetic_history(tmp_path, {"latency_ms_p50": latency},
                                 cpus=["fast"] * 4 + ["slow"] * 2)
-    assert steps.regressions(history, settings.Settings()) == []
+    assert steps.regressions(history.entries, settings.Settings()) == []
     history = synthetic_history(tmp_path / "same", {"latency_ms_p50": latency})
-    assert [r.first_bad.git_commit for r in steps.regressions(history, settings.Settings())] \
-        == ["c04"]
+    found = steps.regressions(history.entries, settings.Settings())
+    assert [r.first_bad.git_commit for r in found] == ["c04"]

@@ -227,8 +227,10 @@ def test_hostile_names_render_inert(tmp_path):
                 '<script src="../assets/site.js">',
                 '<script src="assets/site.js">',
                 '<script src="../assets/plotly.min.js">',
+                '<script defer src="../assets/compare.js">',
+                '<script defer src="../assets/history.js">',
                 '<script type="application/json" id="compare-data">',
-            ) or tag.startswith('<script type="application/json" data-chart="chart-'), tag
+            ) or re.match(r'<script type="application/json" data-chart="(chart|metric)-', tag), tag
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", p.name) for p in site.rglob("*"))
 
 
@@ -492,8 +494,8 @@ def test_pages_and_navigation_come_from_the_publisher_registry(tmp_path, monkeyp
     results = sample.write_study_results(tmp_path / "results")
     built = build_site(results, tmp_path / "site", plotly_js="")
     assert "notes.html" in built.pages and "2 models" in read(built.out, "notes.html")
-    expected = ["Overview", "Experiments", "Model diagnostics", "Supported ops", "Notes",
-                "Environment"]
+    expected = ["Overview", "Experiments", "Regressions", "Model diagnostics", "Supported ops",
+                "Notes", "Environment"]
     for rel in ("index.html", "notes.html", "models/detection-int8.html"):
         assert nav_labels(read(built.out, rel)) == expected
     monkeypatch.setattr(site_module, "PUBLISHERS", PUBLISHERS)
@@ -501,3 +503,5 @@ def test_pages_and_navigation_come_from_the_publisher_registry(tmp_path, monkeyp
     alone = build_site(None, tmp_path / "alone", [extra], plotly_js="")
     assert nav_labels(read(alone.out, "index.html")) == [  # no experiment: no such entry
         "Overview", "Model diagnostics", "Supported ops", "Environment"]
+    assert not (alone.out / "regressions.html").exists()
+    assert not (alone.out / "regressions.xml").exists()

@@ -89,6 +89,16 @@ def test_run_without_the_runners_extra_is_one_line(installed):
     assert "pip install 'tpulens[runners]'" in out.stderr
 
 
+def test_diff_without_the_diff_extra_is_one_line(installed):
+    """scipy judges latency noise; a [report]-only install is told which extra to add."""
+    _, work, _ = installed
+    (work / "base").mkdir(exist_ok=True)
+    out = tpulens(installed, "diff", "base", "base")
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0
+    assert "pip install 'tpulens[diff]'" in out.stderr and "scipy" in out.stderr
+
+
 def test_analysis_only_site_outside_the_repository(installed, corpus):
     """The README recipe for one's own model, with no results/ anywhere near."""
     _, work, _ = installed

@@ -6,8 +6,21 @@ To add a page: write a module here with a `Publisher` subclass and add it to PUB
 from tpulens.report.pages.compare import Compare
 from tpulens.report.pages.environment import Environment
 from tpulens.report.pages.experiment import Experiments
+from tpulens.report.pages.feed import Feed
+from tpulens.report.pages.history import History
 from tpulens.report.pages.models import Models
 from tpulens.report.pages.overview import Overview
+from tpulens.report.pages.regressions import Regressions
 from tpulens.report.pages.supported_ops import SupportedOps
 
-PUBLISHERS = (Overview, Experiments, Compare, Models, SupportedOps, Environment)
+PUBLISHERS = (
+    Overview,
+    Experiments,
+    Regressions,
+    Feed,
+    Compare,
+    History,
+    Models,
+    SupportedOps,
+    Environment,
+)

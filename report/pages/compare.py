@@ -1,10 +1,12 @@
-"""One compare page per experiment: any two variants side by side, drawn by site.js from a
-small JSON payload (metrics and op placement per variant)."""
+"""One compare page per experiment: any variant as any run left it against another, drawn by
+compare.js from a small JSON payload (metrics and op placement per variant and run). The pair
+shown is kept in the page's address (?a=…&a_run=…&b=…&b_run=…), so a link reproduces it."""
 
 from __future__ import annotations
 
 from tpulens.report import metrics as m
 from tpulens.report.experiments import Experiment
+from tpulens.report.history import Timeline, analysis_of, is_kept_copy, run_label
 from tpulens.report.labels import provenance, source_label
 from tpulens.report.load import Analysis, Record, Results
 from tpulens.report.publisher import Publisher, SiteContent, Writer
@@ -22,29 +24,26 @@ class Compare(Publisher):
                 "compare.html",
                 title=f"Compare: {exp.name}",
                 exp=exp,
-                payload=compare_payload(exp, content.results),
+                payload=compare_payload(exp, content.results, content.timeline),
             )
 
 
-def _metrics(exp: Experiment, record: Record) -> dict[str, list]:
-    """metric → [value, text, provenance, badge] for the variant's measured metrics."""
-    data, out = exp.data, {}
-    for key in data.frame.columns:
-        value = data.value(record.variant, key)
-        if value is not None:
-            source = data.source(record.variant, key)
-            out[key] = [
-                value,
-                m.format_value(value, data.metas[key].unit),
-                provenance(source, record.environment),
-                source_label(source).badge,
-            ]
-    return out
+def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> dict[str, list]:
+    """metric → [value, text, provenance, badge] for the record's measured metrics."""
+    return {
+        key: [
+            value,
+            m.format_value(value, metas[key].unit),
+            provenance(source, record.environment),
+            source_label(source).badge,
+        ]
+        for key, (value, source) in values.items()
+    }
 
 
 def _placement(analysis: Analysis, signatures: dict[tuple, int]) -> dict:
     """The compiler table, one letter per op (T/C), and the index of the op sequence in
-    `signatures` (so the page can tell whether two variants have the same ops)."""
+    `signatures` (so the page can tell whether two entries have the same ops)."""
     data = analysis.data
     sig = tuple((op["subgraph"], op["index"], op["opcode"]) for op in data["ops"])
     return {
@@ -54,19 +53,34 @@ def _placement(analysis: Analysis, signatures: dict[tuple, int]) -> dict:
     }
 
 
-def compare_payload(exp: Experiment, results: Results) -> dict:
-    data = exp.data
+def compare_payload(exp: Experiment, results: Results, timeline: Timeline) -> dict:
+    """Every variant of the experiment in every run that measured it (the latest records are
+    the experiment's own, with their diagnostics pages; earlier runs come from the history)."""
+    records = timeline.of(exp.name)
+    analyses = {r.path: analysis_of(results, r) for r in records}
+    values = {r.path: m.effective_metrics(r, analyses[r.path]) for r in records}
+    info: dict[str, dict] = {}
+    for record in records:  # the newest record that describes a metric says what it means
+        for key in values[record.path]:
+            if record.metric_info.get(key) or key not in info:
+                info[key] = record.metric_info.get(key, {})
+    metas = {k: m.meta(k, info[k]) for k in m.metric_order(set(info))}
+    runs = [run for run in timeline.runs if any(r.run == run.id for r in records)]
+    run_index = {run.id: i for i, run in enumerate(runs)}
     signatures: dict[tuple, int] = {}  # op sequence → its index in "opcodes" (insertion order)
-    variants = []
-    for record in data.records:
+    entries = []
+    for record in records:
+        analysis = analyses[record.path]
+        latest = not is_kept_copy(record)
         slug = record.compiled_slug or record.analysis_slug
-        analysis = results.analysis(slug)
-        variants.append(
+        entries.append(
             {
-                "name": record.variant,
+                "variant": record.variant,
+                "run": run_index[record.run],
+                "latest": latest,
                 "status": record.status,
-                "metrics": _metrics(exp, record),
-                "model": f"../models/{slug}.html" if analysis else None,
+                "metrics": _metrics(record, values[record.path], metas),
+                "model": f"../models/{slug}.html" if latest and slug else None,
                 **(
                     _placement(analysis, signatures)
                     if analysis
@@ -74,8 +88,14 @@ def compare_payload(exp: Experiment, results: Results) -> dict:
                 ),
             }
         )
-    metrics = [
-        {"key": k, "label": meta.label, "unit": meta.unit, "better": meta.better}
-        for k, meta in ((k, data.metas[k]) for k in data.frame.columns)
-    ]
-    return {"variants": variants, "metrics": metrics, "opcodes": list(signatures)}
+    variants = exp.data.variants + sorted({r.variant for r in records} - set(exp.data.variants))
+    return {
+        "variants": variants,
+        "runs": [{"id": run.id, "label": run_label(run)} for run in runs],
+        "entries": entries,
+        "metrics": [
+            {"key": k, "label": meta.label, "unit": meta.unit, "better": meta.better}
+            for k, meta in metas.items()
+        ],
+        "opcodes": list(signatures),
+    }

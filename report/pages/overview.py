@@ -3,8 +3,8 @@ variant per objective, and the analyzed models."""
 
 from __future__ import annotations
 
+from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.report import metrics as m
-from tpulens.report.contract import RecordStatus
 from tpulens.report.experiments import Experiment, verdict, winner_names
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table

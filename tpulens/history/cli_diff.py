@@ -18,7 +18,6 @@ import io
 import subprocess
 import tarfile
 import tempfile
-import tomllib
 from pathlib import Path
 
 from tpulens import extras
@@ -43,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     extras.require("diff")
     from tpulens.history import diff, render, store
+    from tpulens.history.settings import read_settings
 
-    settings = load_settings(args.config)
+    settings = read_settings(args.config)
     with tempfile.TemporaryDirectory(prefix="tpulens-diff-") as tmp:
         base_dir = committed(args.git, args.base, Path(tmp)) if args.git else args.base
         base_label = f"{args.base} at {args.git}" if args.git else str(args.base)
@@ -60,28 +60,6 @@ def run(args: argparse.Namespace) -> int:
         result = diff.compare(*snapshots, settings, base_label, str(args.head))
         print(render.render(result, args.format))
     return 1 if result.regressed else 0
-
-
-def load_settings(config: Path | None):
-    """The [history]/[diff] settings of the suite file, or the defaults without one."""
-    from tpulens.history import settings
-
-    path = config or Path("benchmarks.toml")
-    if config is None and not path.is_file():
-        return settings.Settings()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: TOML syntax error: {err}") from None
-    problems = settings.problems(data)
-    if problems:
-        key, message = problems[0]
-        raise InputError(f"{path}: {key}: {message}")
-    return settings.from_suite(data)
 
 
 def committed(ref: str, path: Path, dest: Path) -> Path:

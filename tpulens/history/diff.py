@@ -18,12 +18,11 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from tpulens.analyzer.vocabulary import Change, Placement
+from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
 from tpulens.history.settings import Settings
 from tpulens.history.store import Entry, metric_values, samples
 
 SCHEMA_VERSION = 1
-OK = "ok"
 # A latency metric and the sample set it summarises: latency_ms_p90 → samples["latency_ms"].
 TIMING = re.compile(r"^(?P<samples>.*latency_ms)_(?P<stat>p\d+|mean)$")
 TIMING_ENVIRONMENT = ("cpu", "machine", "threads")
@@ -88,7 +87,7 @@ class VariantDiff:
 
     @property
     def status_regressed(self) -> bool:
-        return self.base_status == OK and self.head_status != OK
+        return self.base_status == RecordStatus.OK and self.head_status != RecordStatus.OK
 
     @property
     def worse(self) -> list[MetricChange]:

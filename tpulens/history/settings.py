@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from tpulens.errors import InputError
 
 DEFAULT_KEEP_RUNS = 20
 DEFAULT_SIGNIFICANCE = 0.01
@@ -81,6 +85,27 @@ def from_suite(data: dict) -> Settings:
         significance=diff.get("significance", DEFAULT_SIGNIFICANCE),
         thresholds={name: Threshold(**spec)
                     for name, spec in diff.get("thresholds", {}).items()})
+
+
+def read_settings(config: Path | None) -> Settings:
+    """The settings of a suite file (`config`, else ./benchmarks.toml if there is one, else the
+    defaults): `tpulens diff` and the report's regressions judge by the same thresholds."""
+    path = config or Path("benchmarks.toml")
+    if config is None and not path.is_file():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{path}: TOML syntax error: {err}") from None
+    found = problems(data)
+    if found:
+        key, message = found[0]
+        raise InputError(f"{path}: {key}: {message}")
+    return from_suite(data)
 
 
 def problems(data: dict) -> list[tuple[str, str]]:

@@ -16,13 +16,14 @@ new level, after the last run of the old one.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median, median_low
 
 from tpulens.history.diff import TIMING, TIMING_ENVIRONMENT
 from tpulens.history.settings import Settings
-from tpulens.history.store import Entry, History, Run, metric_values
+from tpulens.history.store import Entry, Run, metric_values
 
 PENALTY = 2.0  # × noise × ln(n): tests/test_history_steps.py checks what it detects in noise
 NOISE_FROM_MAD = 1.4826 / math.sqrt(2)  # MAD of consecutive differences → noise σ (Gaussian)
@@ -84,12 +85,12 @@ def fit_steps(values: list[float], penalty: float | None = None) -> list[Segment
     return segments[::-1]
 
 
-def regressions(history: History, settings: Settings) -> list[Regression]:
-    """Every step to a worse level in every variant's metrics, the ones still present and the
-    newest first. Timing is only compared between runs on the CPU and thread count of the
-    variant's latest record."""
+def regressions(entries: Iterable[Entry], settings: Settings) -> list[Regression]:
+    """Every step to a worse level in every variant's metrics (`entries` oldest run first, as
+    History.entries), the ones still present and the newest first. Timing is only compared
+    between runs on the CPU and thread count of the variant's latest record."""
     by_variant: dict[tuple[str, str], list[Entry]] = {}
-    for entry in history.entries:
+    for entry in entries:
         by_variant.setdefault(entry.key, []).append(entry)
     found = []
     for entries in by_variant.values():
