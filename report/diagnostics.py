@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from tpulens.analyzer.vocabulary import Placement, Source, Verdict
 from tpulens.report.labels import PLACEMENT_COLORS, source_label
 from tpulens.report.load import Analysis
+from tpulens.report.ops import op_id, root_cause_counts
 from tpulens.report.tables import Cell, Table
 
 
@@ -73,10 +74,6 @@ class ModelPage:
         return f"{users}{more}{kind} ({self.name})"
 
 
-def op_id(subgraph: object, index: object) -> str:
-    return f"op-{subgraph}-{index}"
-
-
 def _tensors(op: dict, key: str) -> str:
     """'UINT8[1,224,224,3]' per tensor, one per line."""
     lines = []
@@ -92,16 +89,6 @@ def _tensor_names(op: dict, key: str) -> str:
 
 def _opcode(op: dict) -> str:
     return f"{op['opcode']} ({op['custom_code']})" if op["custom_code"] else op["opcode"]
-
-
-def root_cause_counts(ops: list[dict]) -> dict[tuple, int]:
-    """How many ops each root-cause op pushed off the TPU partition."""
-    counts: dict[tuple, int] = {}
-    for op in ops:
-        if op["root_cause"] is not None:
-            key = (op["subgraph"], op["root_cause"])
-            counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def partition_strips(ops: list[dict], causes: dict[tuple, int]) -> list[tuple[int, list]]:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from tpulens.analyzer import partition
 from tpulens.analyzer.model import Operator, Subgraph
 from tpulens.analyzer.vocabulary import Placement
-from tpulens.report.diagnostics import CPU_COLOR, TPU_COLOR, op_id, root_cause_counts
 from tpulens.report.graph_layout import Box, Cluster, Layout, LayoutUnavailable, Node, layered
-from tpulens.report.op_groups import op_type
+from tpulens.report.labels import PLACEMENT_COLORS
+from tpulens.report.ops import op_id, op_type, root_cause_counts
 
 MAX_OPS = 3000  # beyond this dot's layout time grows too fast for a site build (make bench)
 MAX_OUTLINES = 100  # dot's time grows with the number of clusters: 1,500 took seconds
@@ -35,14 +35,14 @@ MAX_TITLE_NAMES, MAX_NAME = 4, 80
 PLACEMENT_CLASSES = {Placement.TPU: "tpu", Placement.CPU: "cpu"}
 STYLE = f"""\
 svg.op-graph{{font:10px system-ui,sans-serif;background:#fff}}
-.op-graph .part{{fill:#eef7ee;stroke:{TPU_COLOR};stroke-width:1.5}}
+.op-graph .part{{fill:#eef7ee;stroke:{PLACEMENT_COLORS[Placement.TPU]};stroke-width:1.5}}
 .op-graph .sg{{fill:none;stroke:#9e9e9e;stroke-dasharray:6 4}}
 .op-graph .frame-label{{fill:#424242;font-size:9px}}
 .op-graph .edge{{fill:none;stroke:#90a4ae;marker-end:url(#op-graph-arrow)}}
 .op-graph .cross{{stroke:#c62828;stroke-width:1.6}}
 .op-graph .op rect{{stroke:#fff;stroke-width:1}}
-.op-graph .tpu rect{{fill:{TPU_COLOR}}}
-.op-graph .cpu rect{{fill:{CPU_COLOR}}}
+.op-graph .tpu rect{{fill:{PLACEMENT_COLORS[Placement.TPU]}}}
+.op-graph .cpu rect{{fill:{PLACEMENT_COLORS[Placement.CPU]}}}
 .op-graph .other rect{{fill:#9e9e9e}}
 .op-graph .op text{{text-anchor:middle;dominant-baseline:central;pointer-events:none}}
 .op-graph .tpu text{{fill:#fff}}
