@@ -27,6 +27,7 @@ class Status(StrEnum):
 class Placement(StrEnum):
     TPU = "TPU"
     CPU = "CPU"
+    DROPPED = "dropped"  # feeds no model output: no compiler output shows where it goes
 
 
 class Source(StrEnum):
@@ -45,6 +46,14 @@ class Verdict(StrEnum):
     PARTIAL = "partial"
     NONE = "none"
     FAILS = "fails"
+
+
+class Confidence(StrEnum):
+    """How sure a verdict is: high when a documented or observed rule decides it far from any
+    fitted limit, low otherwise (the op's `confidence_reason` says why)."""
+
+    HIGH = "high"
+    LOW = "low"
 
 
 class Change(StrEnum):

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
-from tpulens.report.labels import badge_legend, provenance, source_label
+from tpulens.report.labels import badge_legend, provenance, source_label, where
 from tpulens.report.load import Record, Results
 
 from tpulens.metrics import Better
@@ -45,15 +45,22 @@ class Table:
 
 
 def metric_cell(
-    value: float | None, source: str, unit: str, environment: dict, cls: str = ""
+    value: float | None,
+    source: str,
+    unit: str,
+    environment: dict,
+    cls: str = "",
+    key: str = "",
+    bare: bool = False,
 ) -> Cell:
+    """A number with its provenance; `bare` leaves the unit to the column header."""
     if value is None:
         return Cell("–", sort=None, title="not measured", cls="missing")
     return Cell(
-        m.format_value(value, unit),
+        (m.format_number if bare else m.format_value)(value, unit),
         sort=value,
         cls=cls,
-        title=provenance(source, environment),
+        title=provenance(source, environment, key),
         badge=source_label(source).badge,
     )
 
@@ -90,7 +97,9 @@ class ExperimentData:
             for key, meta in self.metas.items()
         }
 
-    def cell(self, record: Record, key: str, unit: str | None = None, cls: str = "") -> Cell:
+    def cell(
+        self, record: Record, key: str, unit: str | None = None, cls: str = "", bare: bool = False
+    ) -> Cell:
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
         return metric_cell(
             self.value(record.variant, key),
@@ -98,7 +107,19 @@ class ExperimentData:
             unit,
             record.environment,
             cls,
+            key,
+            bare,
         )
+
+    def where(self, key: str) -> str:
+        """Where the column's figures were measured or who says them ("host CPU, LiteRT,
+        1 thread", "predicted"), over the variants that have one."""
+        found = {
+            where(key, self.source(r.variant, key), r.environment)
+            for r in self.records
+            if self.value(r.variant, key) is not None
+        }
+        return " / ".join(sorted(found - {""}))
 
 
 def experiment_data(results: Results, slug: str, records: list[Record]) -> ExperimentData:
@@ -140,7 +161,7 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
             Cell(record.status, cls=f"status-{record.status}"),
         ]
         row += [
-            data.cell(record, key, cls="best" if record.variant in best[key] else "")
+            data.cell(record, key, cls="best" if record.variant in best[key] else "", bare=True)
             for key in keys
         ]
         slug = record.compiled_slug or record.analysis_slug
@@ -149,8 +170,9 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         row.append(Cell("\n".join(n for n in record.notes if n not in common), cls="notes"))
         rows.append(row)
     metas = data.metas
-    columns = ["variant", "status"] + [_column_label(metas[k]) for k in keys] + ["model", "notes"]
-    titles = ["", ""] + [_column_title(metas[k]) for k in keys] + ["", ""]
+    columns = ["variant", "status"]
+    columns += [column_label(metas[k], data.where(k)) for k in keys] + ["model", "notes"]
+    titles = ["", ""] + [column_title(metas[k], data.where(k)) for k in keys] + ["", ""]
     if not any(row[-1].text for row in rows):  # no note left to show
         rows, columns, titles = [row[:-1] for row in rows], columns[:-1], titles[:-1]
     caption = (
@@ -162,16 +184,20 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
     return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles, caption=caption)
 
 
-def _column_title(meta: m.MetricMeta) -> str:
+def column_title(meta: m.MetricMeta, where: str = "") -> str:
+    """The header's tooltip: the metric's key, unit, direction, description and where."""
     direction = f"{meta.better} is better" if meta.better != Better.NONE else "no direction"
-    return f"{meta.key} ({meta.unit or 'no unit'}, {direction})" + (
-        f": {meta.description}" if meta.description else ""
-    )
+    text = f"{meta.key} ({meta.unit or 'no unit'}, {direction})"
+    text += f": {meta.description}" if meta.description else ""
+    return text + (f"; {where}" if where else "")
 
 
-def _column_label(meta: m.MetricMeta) -> str:
+def column_label(meta: m.MetricMeta, where: str = "") -> str:
+    """One naming scheme for every metric column: "latency p50 ↓", its unit, where measured."""
     arrow = {Better.HIGHER: " ↑", Better.LOWER: " ↓"}.get(meta.better, "")
-    return meta.label + arrow
+    symbol = m.unit_symbol(meta.unit)
+    lines = [meta.label + arrow, f"({symbol})" if symbol else "", where]
+    return "\n".join(line for line in lines if line)
 
 
 def params_table(data: ExperimentData) -> Table | None:

@@ -75,9 +75,12 @@ def test_experiment_page_shows_every_record_with_provenance(study):
     assert skipped["notes"][0] in text_of(page)
     # every number carries a provenance tooltip and badge
     cells = re.findall(r'<td[^>]* data-v="[-0-9.e]+"[^>]*>', body)
-    assert cells and all(
-        'title="measured on synthetic fixture' in c or 'title="predicted' in c for c in cells
-    )
+    assert cells and all('title="measured on ' in c or 'title="predicted' in c for c in cells)
+    # a latency says where it was measured, in its cells and its column header
+    latency = [c for c in cells if "host CPU" in c]
+    assert len(latency) == sum("latency_ms_p50" in r["metrics"] for r in records.values())
+    assert all("synthetic fixture (x86_64), with LiteRT, 2 threads" in c for c in latency)
+    assert "latency p50 ↓\n(ms)\nhost CPU, LiteRT, 2 threads</th>" in page
 
 
 def test_study_tables_follow_the_write_ups(study):
@@ -459,7 +462,7 @@ def test_duplicate_variant_names_stay_apart(tmp_path):
     sample.write(results, "e/b.json", sample.record("e", "same", {"accuracy": 0.9}))
     site = build_site(results, tmp_path / "site")
     page = text_of(read(site.out, "experiments/e.html"))
-    assert "10.00 %" in page and "90.00 %" in page
+    assert "10.00" in page and "90.00" in page
     assert any("duplicate variant e/same" in p for p in site.problems)
 
 
