@@ -61,6 +61,12 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
     return "/".join(sorted({data.source(v, key) or "unrecorded" for v in variants}))
 
 
+def _axis(label: str, unit: str, where: str) -> str:
+    """"latency p50 (ms, host CPU, LiteRT, 1 thread)": the unit, then where it was measured."""
+    details = ", ".join(d for d in (m.unit_symbol(unit), where) if d)
+    return f"{label} ({details})" if details else label
+
+
 def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Chart | None:
     """Accuracy against a cost, with the non-dominated variants joined and marked."""
     ok = [r.variant for r in data.records if r.status == RecordStatus.OK]
@@ -71,8 +77,8 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
     x_meta, y_meta = data.metas[x_key], data.metas[y_key]
     x_scale = 1 / 1024 if x_meta.unit == "bytes" else 1
     y_scale = 100 if y_meta.unit == "fraction" else 1
-    x_label = f"{x_meta.label} ({'KiB' if x_scale != 1 else x_meta.unit})"
-    y_label = y_meta.label + (" (%)" if y_scale == 100 else "")
+    x_label = _axis(x_meta.label, "KiB" if x_scale != 1 else x_meta.unit, data.where(x_key))
+    y_label = _axis(y_meta.label, "%" if y_scale == 100 else y_meta.unit, data.where(y_key))
     names = [v for v, _, _ in pts]
     xs = [x * x_scale for _, x, _ in pts]
     ys = [y * y_scale for _, _, y in pts]
@@ -108,6 +114,8 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
         },
     ]
     title = f"{y_meta.label} vs {x_meta.label}"
+    if x_meta.key != "size_bytes" and data.where(x_key):
+        title += f" ({data.where(x_key)})"
     caption = (
         f"Pareto front (no other variant is better on both axes): "
         f"{', '.join(names[i] for i in front)}. "
@@ -168,10 +176,11 @@ def share_chart(data: ExperimentData) -> Chart | None:
             "marker": {"color": PLACEMENT_COLORS[Placement.CPU]},
         },
     ]
-    figure = _figure(traces, "Edge TPU mapped share", "variant", "% of ops", barmode="stack")
+    title = f"Edge TPU mapped share ({data.where('edgetpu_share')})"
+    figure = _figure(traces, title, "variant", "% of ops", barmode="stack")
     figure["layout"]["yaxis"]["range"] = [0, 100]
     caption = f"Op placement, {_sources(data, variants, 'edgetpu_share')}."
-    return Chart(f"chart-{data.slug}-share", "Edge TPU mapped share", figure, caption)
+    return Chart(f"chart-{data.slug}-share", title, figure, caption)
 
 
 def experiment_charts(data: ExperimentData) -> list[Chart]:

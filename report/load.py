@@ -99,10 +99,9 @@ class Slugs:
 
 
 def _publishable_model(path: Path) -> Path | None:
-    """The .tflite to publish beside its diagnostics page (for Netron), if present and small."""
-    if path.suffix != ".tflite" or not path.is_file():
-        return None
-    return path if path.stat().st_size <= files.MAX_MODEL_BYTES else None
+    """The .tflite that may be published beside its diagnostics page, if present (the site's
+    ModelFiles policy decides whether it is)."""
+    return path if path.suffix == ".tflite" and path.is_file() else None
 
 
 class _Loader:

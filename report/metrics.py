@@ -26,10 +26,15 @@ HEADLINE = (
     "latency_ms_p50",
     "latency_ms_p90",
     "latency_ms_p99",
+    "latency_ms_mean",
     "edgetpu_latency_ms_p50",
+    "edgetpu_latency_ms_p90",
+    "edgetpu_latency_ms_p99",
+    "edgetpu_latency_ms_mean",
     "edgetpu_share",
     "edgetpu_ops_tpu",
     "edgetpu_ops_cpu",
+    "edgetpu_tpu_subgraphs",
 )
 # The accuracy of the deployed .tflite, in order of preference, for charts and verdicts.
 ACCURACY_KEYS = ("accuracy_int8", "accuracy", "coco_AP", "top1")

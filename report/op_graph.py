@@ -19,14 +19,13 @@ from dataclasses import dataclass, replace
 
 from tpulens.analyzer import partition
 from tpulens.analyzer.model import Operator, Subgraph
-from tpulens.analyzer.vocabulary import Placement
+from tpulens.analyzer.vocabulary import Confidence, Placement
 from tpulens.report.graph_layout import Box, Cluster, Layout, LayoutUnavailable, Node, layered
 from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.ops import op_id, op_type, root_cause_counts
 
 MAX_OPS = 3000  # beyond this dot's layout time grows too fast for a site build (make bench)
 MAX_OUTLINES = 100  # dot's time grows with the number of clusters: 1,500 took seconds
-LOW_CONFIDENCE = "low"  # ops[].confidence of a verdict the analyzer is unsure of
 NODE_HEIGHT = 22
 CHAR_WIDTH = 6.2  # of the 10 px label font, generous so labels stay inside their box
 MIN_WIDTH, MAX_WIDTH = 56, 180
@@ -198,7 +197,7 @@ def _title(op: dict, pushed: int) -> str:
     lines = [f"#{op['index']} {op_type(op)}: {op['placement']}", op["status"]]
     if pushed:
         lines.append(f"root cause: {pushed} later ops left the Edge TPU")
-    if op.get("confidence") == LOW_CONFIDENCE:
+    if op.get("confidence") == Confidence.LOW:
         reason = op.get("confidence_reason") or "no reason given"
         lines.append(f"low confidence: {reason}")
     for key, label in (("input_tensors", "in"), ("output_tensors", "out")):
@@ -253,7 +252,7 @@ def _frame(cls: str, box: Box, label: str) -> str:
 def _node(op: dict, box: Box, placement: str, causes: dict[tuple, int]) -> str:
     subgraph, index = op["subgraph"], op["index"]
     pushed = causes.get((subgraph, index), 0)
-    low = op.get("confidence") == LOW_CONFIDENCE
+    low = op.get("confidence") == Confidence.LOW
     cls = f"op {placement}" + (" rc" if pushed else "") + (" low" if low else "")
     badges = ""
     if pushed or low:

@@ -12,6 +12,7 @@ from typing import ClassVar
 import jinja2
 from tpulens.report.diagnostics import ModelPage
 from tpulens.report.experiments import Experiment
+from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
 from tpulens.report.load import Results
 
 
@@ -28,18 +29,22 @@ class SiteContent:
     results: Results
     experiments: list[Experiment]
     models: list[ModelPage]
+    model_files: ModelFiles = DEFAULT_MODEL_FILES  # which model files are published
+    origin: str = ""  # where the results came from, for the footer of every page
 
 
 class Writer:
     """Renders templates into the output directory, with `root` set for relative links and
     the navigation on every page; remembers the pages written."""
 
-    def __init__(self, out: Path, env: jinja2.Environment, nav: list[NavLink]):
-        self.out, self.env, self.nav, self.pages = out, env, nav, []
+    def __init__(self, out: Path, env: jinja2.Environment, nav: list[NavLink], origin: str = ""):
+        self.out, self.env, self.nav, self.origin, self.pages = out, env, nav, origin, []
 
     def page(self, rel: str, template: str, **context) -> None:
         root = "../" * rel.count("/")
-        html = self.env.get_template(template).render(root=root, nav=self.nav, page=rel, **context)
+        html = self.env.get_template(template).render(
+            root=root, nav=self.nav, page=rel, origin=self.origin, **context
+        )
         self.write(rel, html.encode())
         self.pages.append(rel)
 

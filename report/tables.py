@@ -32,6 +32,16 @@ class Cell:
 
 
 @dataclass
+class RowGroup:
+    """Rows folded under one summary row: the next `size` rows of the table, in order."""
+
+    id: str
+    head: list[Cell]  # the summary row; its first cell becomes the open/close button
+    size: int
+    search: str = ""  # what the filter matches besides the summary row's text
+
+
+@dataclass
 class Table:
     id: str
     columns: list[str]
@@ -40,8 +50,13 @@ class Table:
     filterable: bool = True
     column_titles: list[str] = field(default_factory=list)
     row_ids: list[str] = field(default_factory=list)
+    row_search: list[str] = field(default_factory=list)  # filter text besides the row's own
     # (column index, label, options): a drop-down that keeps rows whose cell equals the option
     select_filters: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    groups: list[RowGroup] = field(default_factory=list)  # when set, every row is in one
+    sortable: bool = True
+    # (label, columns spanned): a header row above the column names ("" spans no group)
+    header_groups: list[tuple[str, int]] = field(default_factory=list)
 
 
 def metric_cell(
@@ -169,19 +184,39 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         row.append(Cell(label, href=f"{root}models/{slug}.html") if slug else Cell("–"))
         row.append(Cell("\n".join(n for n in record.notes if n not in common), cls="notes"))
         rows.append(row)
-    metas = data.metas
-    columns = ["variant", "status"]
-    columns += [column_label(metas[k], data.where(k)) for k in keys] + ["model", "notes"]
-    titles = ["", ""] + [column_title(metas[k], data.where(k)) for k in keys] + ["", ""]
+    metas, wheres = data.metas, [data.where(k) for k in keys]
+    columns = ["variant", "status"] + [column_label(metas[k]) for k in keys] + ["model", "notes"]
+    titles = ["", ""] + [column_title(metas[k], w) for k, w in zip(keys, wheres, strict=True)]
+    titles += ["", ""]
     if not any(row[-1].text for row in rows):  # no note left to show
         rows, columns, titles = [row[:-1] for row in rows], columns[:-1], titles[:-1]
+    groups = header_groups(["", ""] + wheres + [""] * (len(columns) - 2 - len(keys)))
     caption = (
         "Best value per column in bold (ok records only). Badges say where a number "
         f"comes from: {badge_legend()}."
     )
     if common and len(data.records) > 1:
         caption += " Every variant: " + "; ".join(sorted(common)) + "."
-    return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles, caption=caption)
+    return Table(
+        f"cmp-{data.slug}",
+        columns,
+        rows,
+        column_titles=titles,
+        caption=caption,
+        header_groups=groups if any(label for label, _ in groups) else [],
+    )
+
+
+def header_groups(labels: list[str]) -> list[tuple[str, int]]:
+    """Neighbouring columns that share a label under one header cell: the timings measured on
+    the host CPU, the predicted placement counts."""
+    groups: list[tuple[str, int]] = []
+    for label in labels:
+        if groups and groups[-1][0] == label:
+            groups[-1] = (label, groups[-1][1] + 1)
+        else:
+            groups.append((label, 1))
+    return groups
 
 
 def column_title(meta: m.MetricMeta, where: str = "") -> str:
@@ -192,12 +227,11 @@ def column_title(meta: m.MetricMeta, where: str = "") -> str:
     return text + (f"; {where}" if where else "")
 
 
-def column_label(meta: m.MetricMeta, where: str = "") -> str:
-    """One naming scheme for every metric column: "latency p50 ↓", its unit, where measured."""
+def column_label(meta: m.MetricMeta) -> str:
+    """One naming scheme for every metric column: "latency p50 ↓" and its unit below."""
     arrow = {Better.HIGHER: " ↑", Better.LOWER: " ↓"}.get(meta.better, "")
     symbol = m.unit_symbol(meta.unit)
-    lines = [meta.label + arrow, f"({symbol})" if symbol else "", where]
-    return "\n".join(line for line in lines if line)
+    return meta.label + arrow + (f"\n({symbol})" if symbol else "")
 
 
 def params_table(data: ExperimentData) -> Table | None:
