@@ -62,7 +62,8 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
 
 
 def _axis(label: str, unit: str, where: str) -> str:
-    """"latency p50 (ms, host CPU, LiteRT, 1 thread)": the unit, then where it was measured."""
+    """An axis title with its unit, then where it was measured: "latency p50 (ms, host CPU,
+    LiteRT, 1 thread)"."""
     details = ", ".join(d for d in (m.unit_symbol(unit), where) if d)
     return f"{label} ({details})" if details else label
 

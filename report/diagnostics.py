@@ -19,7 +19,7 @@ from tpulens.report.ops import op_id, root_cause_counts
 from tpulens.report.tables import Cell, RowGroup, Table
 from tpulens.report.what_if import int8_outcome, sentence, what_ifs
 
-NAME_CHARS = 30  # a tensor name in the op table; the full name is in the tooltip
+NAME_CHARS = 36  # a tensor name in the op table; the full name is in the tooltip
 OP_COLUMNS = ["#", "op", "inputs", "outputs", "placement", "status and fix", "root cause"]
 OP_COLUMN_TITLES = [
     "",
