@@ -135,13 +135,6 @@ def _opcode(op: dict) -> str:
     return f"{op['opcode']} ({op['custom_code']})" if op["custom_code"] else op["opcode"]
 
 
-def _search_text(op: dict) -> str:
-    """What the table filter matches besides the visible text: full tensor names, the reason
-    code and the confidence."""
-    names = [t["name"] for key in ("input_tensors", "output_tensors") for t in op[key]]
-    return " ".join([*names, op["reason_code"], f"{op['confidence']} confidence"])
-
-
 _PLACE_CLASS = re.compile(r"[^a-z]+")
 
 
@@ -209,11 +202,11 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
         OP_COLUMNS,
         [op_row(op, causes) for op in ordered],
         row_ids=[op_id(op["subgraph"], op["index"]) for op in ordered],
-        row_search=[_search_text(op) for op in ordered],
         column_titles=OP_COLUMN_TITLES,
         select_filters=[(4, "placement", sorted({op["placement"] for op in ops}))],
-        caption="The filter matches op types, tensor names, statuses and reason codes. "
-        "Hover a name for the full name, a status for its reason code.",
+        caption="The filter matches op types, tensor names, statuses and reason codes (what "
+        "the cells and their tooltips say). Hover a name for the full name, a status for its "
+        "reason code.",
     )
     if grouped:
         groups = [_group(slug, n, group) for n, group in enumerate(group_ops(ops))]
@@ -246,8 +239,7 @@ def _group(slug: str, number: int, group: OpGroup) -> RowGroup:
         ),
         Cell(""),
     ]
-    search = " ".join([group.opcode, group.status, *group.reason_codes])
-    return RowGroup(f"ops-{slug}-g{number}", head, group.count, search)
+    return RowGroup(f"ops-{slug}-g{number}", head, group.count)
 
 
 def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:

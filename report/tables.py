@@ -38,7 +38,6 @@ class RowGroup:
     id: str
     head: list[Cell]  # the summary row; its first cell becomes the open/close button
     size: int
-    search: str = ""  # what the filter matches besides the summary row's text
 
 
 @dataclass
@@ -50,7 +49,6 @@ class Table:
     filterable: bool = True
     column_titles: list[str] = field(default_factory=list)
     row_ids: list[str] = field(default_factory=list)
-    row_search: list[str] = field(default_factory=list)  # filter text besides the row's own
     # (column index, label, options): a drop-down that keeps rows whose cell equals the option
     select_filters: list[tuple[int, str, list[str]]] = field(default_factory=list)
     groups: list[RowGroup] = field(default_factory=list)  # when set, every row is in one

@@ -28,10 +28,13 @@ function sortTable(table, col, th) {
   body.append(...order.map((i) => rows[i]));
 }
 
+function rowText(row) {
+  // What a filter matches: the row's text and its cells' tooltips (full names, reason codes).
+  return Array.from(row.cells, (c) => `${c.textContent} ${c.title}`).join(" ").toLowerCase();
+}
+
 function rowMatches(row, query, selects) {
-  if (query && !(row.textContent + " " + (row.dataset.search || "")).toLowerCase().includes(query)) {
-    return false;
-  }
+  if (query && !rowText(row).includes(query)) return false;
   return selects.every((s) => !s.value || row.cells[Number(s.dataset.col)].textContent.trim() === s.value);
 }
 
