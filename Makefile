@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 APT_PKGS := dataset-fashion-mnist chromium graphviz
 
-.PHONY: setup test bench report serve screenshots lint clean
+.PHONY: setup test bench fuzz report serve screenshots lint clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The long mutation campaign on the model reader, analyzer and log parser (counts of runs,
+# crashes and hangs; nonzero exit on any). Niced: it takes a core for a quarter of an hour.
+FUZZ_ARGS ?= --models 100000 --logs 50000
+fuzz: setup
+	nice $(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
 
 report: setup
 	$(BIN)/tpulens run benchmarks.toml --profile default

@@ -1,19 +1,21 @@
-"""Predict the Edge TPU compiler's verdict for every op of a model, with causes and fixes."""
+"""Predict the Edge TPU compiler's verdict for every op of a model, with causes, fixes and how
+sure each verdict is, plus what other compiler options would change."""
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from tpulens.analyzer import partition, rules
-from tpulens.analyzer.compilers import Compiler, get_compiler
+from tpulens.analyzer import corpus_evidence, partition, rules
+from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
-from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
+from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
 
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1
+HIGH, LOW = Confidence.HIGH, Confidence.LOW
 
 
 @dataclass
@@ -26,6 +28,12 @@ class OpVerdict:
     root_cause: int | None = None
     explanation: str = ""
     fix: str = ""
+    confidence: Confidence = HIGH
+    confidence_reason: str = ""
+
+    def unsure(self, reason: str) -> None:
+        if self.confidence == HIGH:
+            self.confidence, self.confidence_reason = LOW, reason
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Options:
     enable_multiple_subgraphs: bool = False
     intermediate_tensors: tuple[str, ...] = ()
     min_runtime_version: int | None = None
+    as_int8: bool = False  # what-if: every float tensor counted as int8
 
     @property
     def runtime(self) -> int:
@@ -47,42 +56,41 @@ class Analysis:
     verdicts: list[OpVerdict]
     errors: list[str] = field(default_factory=list)
     tpu_subgraphs: int = 0
+    what_if: list[dict] = field(default_factory=list)
 
 
 # ---- model-level failures ----------------------------------------------------------------
 
-MODEL_NOT_QUANTIZED = "Model not quantized"
-DYNAMIC_TENSORS = ("Attempting to use a delegate that only supports static-sized tensors with "
-                   "a graph that has dynamic-sized tensors.")
-_SIZE_INPUTS = {"RESHAPE": 1, "RESIZE_BILINEAR": 1, "RESIZE_NEAREST_NEIGHBOR": 1, "TILE": 1,
-                "BROADCAST_TO": 1, "FILL": 0, "PAD": 1}
-
-
-def model_errors(model: Model) -> list[str]:
+def model_errors(model: Model, compiler: Compiler) -> list[tuple[rules.Rule, str]]:
     """Whole-model failures: the compiler stops before mapping anything."""
-    main = model.subgraphs[0] if model.subgraphs else None
-    if main is None or not main.operators:
-        return ["Model has no operators"]
-    errors = []
-    activations = [t for t in main.tensors if not t.is_constant]
-    if not any(t.dtype in rules.QUANTIZED for t in activations):
-        errors.append(MODEL_NOT_QUANTIZED)
-    made = partition.producers(main)
-    for op in main.operators:
-        slot = _SIZE_INPUTS.get(op.opcode)
-        size = main.tensors[op.inputs[slot]] if slot is not None and slot < len(
-            op.inputs) and op.inputs[slot] >= 0 else None
-        if op.opcode == "SHAPE" or (size is not None and size.index in made):
-            errors.append(f"{DYNAMIC_TENSORS} ({op.opcode} #{op.index} computes a tensor size "
-                          f"at run time)")
-            break
-    return errors
+    found = []
+    for r in rules.of_scope(rules.Scope.MODEL):
+        detail = r.check(model, compiler)
+        if detail:
+            found.append((r, detail))
+            if r.reason_code == "EMPTY_MODEL":
+                break
+    return found
+
+
+def _rejected(model: Model, options: Options, errors) -> Analysis:
+    failed, detail = errors[0]
+    confidence = LOW if failed.evidence.kind == rules.INFERRED else HIGH
+    reason = "rule inferred, no compiler output seen" if confidence == LOW else ""
+    verdicts = [OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status,
+                          failed.reason_code, None,
+                          f"The compiler rejects the whole model: {failed.text} Here: "
+                          f"{detail}.", failed.fix, confidence, reason)
+                for op in model.operators]
+    return Analysis(model, options, verdicts, [f"{r.status} ({d})" for r, d in errors], 0)
 
 
 # ---- per-op checks -----------------------------------------------------------------------
 
 def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
     """The first rule the op breaks, in the order the rule table lists them."""
+    if ctx.as_int8 and _vanishes_when_int8(ctx):
+        return None
     for r in rules.checks_for(ctx.op.opcode):
         detail = r.check(ctx)
         if detail:
@@ -90,129 +98,309 @@ def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
     return None
 
 
-def _verdict_for_failure(op: Operator, failed: rules.Rule, detail: str) -> OpVerdict:
-    return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code, None,
-                     f"{failed.text} Here: {detail}.", failed.fix)
+def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
+    """Float <-> 8-bit conversions that a fully int8-quantized model does not have."""
+    op = ctx.op.opcode
+    return op == "DEQUANTIZE" or (op == "QUANTIZE" and bool(ctx.inputs) and
+                                  ctx.inputs[0].dtype not in rules.QUANTIZED)
 
 
-def _after_partition(op: Operator, cause: Operator | None, cause_verdict: OpVerdict | None,
-                     options: Options) -> OpVerdict:
-    multi = ("try -a/--enable_multiple_subgraphs (experimental, compiler 15+) to map later "
-             "parts as extra Edge TPU subgraphs" if options.compiler.multiple_subgraphs else
-             "compiler 15+ can map later parts with -a/--enable_multiple_subgraphs")
+def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None) -> str:
+    """Why this op's own verdict is unsure ("" when it is sure)."""
+    if failed is not None:
+        r = failed[0]
+        if r.evidence.kind == rules.INFERRED:
+            return f"rule {r.reason_code} is inferred, no compiler output shows it"
+        if r.limit is not None:
+            return r.limit.uncertain(ctx) or ""
+        if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
+                ctx.op.opcode].runtime_documented:
+            return f"the runtime {ctx.op.opcode} needs is inferred, not documented"
+        return ""
+    for r in rules.checks_for(ctx.op.opcode):
+        why = r.limit.uncertain(ctx) if r.limit is not None else None
+        if why:
+            return why
+    if ctx.op.opcode not in corpus_evidence.MAPPED_OP_TYPES:
+        return f"{ctx.op.opcode} was never seen compiled"
+    return ""
+
+
+def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
+                     at_tail: bool) -> OpVerdict:
+    op = ctx.op
+    fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
+                if (f := a.check(ctx, failed, at_tail))), failed.fix)
+    return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
+                     None, f"{failed.text} Here: {detail}.", fix)
+
+
+def _after_partition(op: Operator, cause: Operator | None,
+                     cause_verdict: OpVerdict | None) -> OpVerdict:
+    r = rules.AFTER_PARTITION
     if cause is None:
-        return OpVerdict(op.subgraph, op.index, Placement.CPU, Status.AFTER_PARTITION,
-                         "AFTER_PARTITION", None,
-                         "This op could run on the Edge TPU, but it lies outside the first Edge "
-                         "TPU subgraph, and the compiler maps only one.",
-                         f"Make the ops before it mappable, or {multi}.")
+        return OpVerdict(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, None,
+                         r.text, r.fix)
     why = cause_verdict.status if cause_verdict else "it is cut off"
+    cause_fix = cause_verdict.fix if cause_verdict else ""
+    cut = "" if rules.FLAG_I in cause_fix else f" Or cut the model before it with {rules.FLAG_I}."
     return OpVerdict(
-        op.subgraph, op.index, Placement.CPU, Status.AFTER_PARTITION, "AFTER_PARTITION",
-        cause.index,
+        op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, cause.index,
         f"This op could run on the Edge TPU, but it depends on {cause.opcode} #{cause.index}, "
         f"which stays on the CPU ({why}). The compiler maps only the first Edge TPU subgraph, "
         "so everything fed by that op follows it to the CPU.",
-        f"Fix the root cause, {cause.opcode} #{cause.index}: "
-        f"{cause_verdict.fix if cause_verdict else ''} Or cut the model before it with "
-        f"-i/--intermediate_tensors, or {multi}.")
+        f"Fix the root cause, {cause.opcode} #{cause.index}: {cause_fix}{cut} Or try "
+        f"{rules.FLAG_A} (compiler 15+) to map later parts as extra Edge TPU subgraphs.")
 
 
-def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options) -> tuple[
-        list[OpVerdict], int]:
-    """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs."""
-    failures: list[OpVerdict | None] = []
-    for op in subgraph.operators:
-        ctx = rules.OpContext(model, subgraph, op, options.compiler, options.runtime)
-        failed = first_failure(ctx)
-        failures.append(_verdict_for_failure(op, *failed) if failed else None)
-    if subgraph.index:
-        return [v for v in failures if v], 0
+def _reaches_mappable(flow: partition.Dataflow, mappable: list[bool]) -> list[bool]:
+    """For every op: does any op it feeds (directly or not) pass the op rules?"""
+    reaches = [False] * len(mappable)
+    for i in reversed(flow.order):
+        reaches[i] = any(mappable[j] or reaches[j] for j in flow.feeds[i])
+    return reaches
 
+
+def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
+                     checked: dict | None = None) -> tuple[list[OpVerdict], int]:
+    """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs. `checked`
+    keeps each op's rule check between analyses that only change -a or -i."""
     ops = subgraph.operators
-    cut = _intermediate_cut(subgraph, options.intermediate_tensors)
-    live = partition.live_ops(subgraph)
-    mappable = [op.index not in live or (f is None and op.index not in cut)
-                for op, f in zip(ops, failures, strict=True)]
-    epoch_of = partition.epochs(subgraph, mappable)
-    tpu_epochs = sorted({e for e, m in zip(epoch_of, mappable, strict=True) if m})
+    folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
+    ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
+                            options.as_int8, folded) for op in ops]
+    key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
+    failures = (checked or {}).get(key) or [first_failure(ctx) for ctx in ctxs]
+    if checked is not None:
+        checked[key] = failures
+    flow = (checked or {}).get(("flow", subgraph.index)) or partition.dataflow(subgraph)
+    if checked is not None:
+        checked[("flow", subgraph.index)] = flow
+    passes = [f is None for f in failures]
+    at_tail = [not r for r in _reaches_mappable(flow, passes)]
+    if subgraph.index:
+        verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index])
+                    for ctx, f in zip(ctxs, failures, strict=True) if f]
+        for v in verdicts:
+            v.unsure("ops outside the main subgraph: rule inferred, no compiler output seen")
+        return verdicts, 0
+
+    cut = _intermediate_cut(flow, subgraph, options.intermediate_tensors)
+    live = partition.live_ops(flow, subgraph)
+    mappable = [p and i not in cut for i, p in enumerate(passes)]
+    epoch_of = partition.epochs(flow, mappable)
+    tpu_epochs = sorted({e for e, m in zip(epoch_of, mappable, strict=True)
+                         if m and e != partition.NO_EPOCH})
     chosen = set(tpu_epochs if options.enable_multiple_subgraphs else tpu_epochs[:1])
     first = tpu_epochs[0] if tpu_epochs else -1
     is_cause = [not m and epoch_of[i] > first for i, m in enumerate(mappable)]
-    causes = partition.root_causes(subgraph, is_cause)
+    causes = partition.root_causes(flow, subgraph, is_cause)
 
-    verdicts = []
-    for op, failed, epoch in zip(ops, failures, epoch_of, strict=True):
+    verdicts: list[OpVerdict | None] = []
+    for ctx, failed in zip(ctxs, failures, strict=True):
+        op = ctx.op
         if op.index not in live:
-            verdicts.append(OpVerdict(
-                op.subgraph, op.index, Placement.TPU, Status.MAPPED, "UNUSED_RESULT", None,
-                "No model output depends on this op, so the compiler drops it: it is absent "
-                "from the compiled model and runs nowhere (counted with the Edge TPU ops, as "
-                "it costs no CPU time).",
-                "Remove the dead op from the graph before converting."))
+            r = rules.DROPPED
+            v = OpVerdict(op.subgraph, op.index, Placement.DROPPED, r.status, r.reason_code,
+                          None, r.text, r.fix, LOW, "no compiler output shows what happens "
+                          "to ops that feed no model output")
         elif failed is not None:
-            verdicts.append(failed)
+            v = _failure_verdict(ctx, *failed, at_tail[op.index])
         elif op.index in cut:
-            verdicts.append(OpVerdict(
-                op.subgraph, op.index, Placement.CPU, Status.AFTER_PARTITION, "INTERMEDIATE_TENSOR",
-                cut[op.index], "This op reads a tensor named in -i/--intermediate_tensors (or "
-                "a result of one), so the compiler ends the Edge TPU subgraph before it.",
-                "Drop the tensor from -i/--intermediate_tensors to map this op."))
-        elif epoch in chosen:
-            verdicts.append(
-                OpVerdict(op.subgraph, op.index, Placement.TPU, Status.MAPPED, "MAPPED"))
+            r = rules.INTERMEDIATE_TENSOR
+            v = OpVerdict(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
+                          cut[op.index], r.text, r.fix)
+        elif epoch_of[op.index] in chosen:
+            v = OpVerdict(op.subgraph, op.index, Placement.TPU, Status.MAPPED, "MAPPED")
         else:
-            cause = causes[op.index]
-            verdicts.append(_after_partition(
-                op, ops[cause] if cause is not None else None,
-                failures[cause] if cause is not None else None, options))
+            v = None  # after the partition: needs its root cause's verdict, made first
+        verdicts.append(v)
+    for i, v in enumerate(verdicts):
+        if v is None:
+            cause = causes[i]
+            verdicts[i] = _after_partition(ops[i], ops[cause] if cause is not None else None,
+                                           verdicts[cause] if cause is not None else None)
+    _confidence(ctxs, failures, verdicts, flow, causes)
     return verdicts, len(chosen)
 
 
-def _intermediate_cut(subgraph: Subgraph, names: tuple[str, ...]) -> dict[int, int | None]:
+def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
+    """Results of DEQUANTIZE ops on constants (float16 weights): constants once int8."""
+    return frozenset(t for op in subgraph.operators if op.opcode == "DEQUANTIZE"
+                     and all(subgraph.tensors[i].is_constant for i in op.inputs if i >= 0)
+                     for t in op.outputs)
+
+
+def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataflow,
+                causes: list[int | None]) -> None:
+    """Mark unsure placements: an op's own rule or limit, then what depends on unsure ops.
+
+    A mapped op is unsure when a limit it passes is unsure or its type was never seen
+    compiled, and so is every mapped op it feeds (they would fall out with it). An op refused
+    for an unsure reason is unsure unless a surely refused op cuts it off anyway; an op cut off
+    by an unsure refusal is unsure."""
+    own = [_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)]
+    doubt: list[int | None] = [None] * len(verdicts)
+    for i in flow.order:
+        v = verdicts[i]
+        cause = causes[i]
+        surely_cut = cause is not None and verdicts[cause].confidence == HIGH
+        if v.placement == Placement.TPU:
+            if own[i]:
+                v.unsure(own[i])
+                doubt[i] = i
+            elif doubt[i] is not None:
+                v.unsure(f"depends on op #{doubt[i]}, which may be refused ({own[doubt[i]]})")
+        elif v.placement == Placement.CPU and failures[i] is not None:
+            if own[i] and not surely_cut:
+                v.unsure(own[i])
+        elif v.root_cause is not None and verdicts[v.root_cause].confidence == LOW:
+            v.unsure(f"cut off by op #{v.root_cause}, whose verdict is unsure "
+                     f"({verdicts[v.root_cause].confidence_reason})")
+        if v.placement == Placement.TPU and doubt[i] is not None:
+            for j in flow.feeds[i]:
+                if doubt[j] is None:
+                    doubt[j] = doubt[i]
+    if ctxs and ctxs[0].compiler.key >= (16, 0):
+        _larger_than_seen(ctxs, verdicts)
+
+
+def _larger_than_seen(ctxs, verdicts) -> None:
+    """Compiler 16 may fail a whole compile with "large activation tensors" (and with -d keep
+    only an early part): when the Edge TPU part holds a tensor larger than any the corpus shows
+    it mapping, none of its verdicts is sure."""
+    compiler = ctxs[0].compiler
+    seen, where = corpus_evidence.LARGEST_MAPPED_ACTIVATION.get(
+        f"{compiler.key[0]}.{compiler.key[1]}", (None, ""))
+    if seen is None:
+        return
+    tpu = [v for v in verdicts if v.placement == Placement.TPU]
+    big = max((t.num_elements for v in tpu for t in ctxs[v.index].activations), default=0)
+    if big > seen:
+        for v in tpu:
+            v.unsure(f"the Edge TPU part holds a tensor of {big:,} elements, more than the "
+                     f"{seen:,} seen compiled ({where}): such compiles can fail with "
+                     "'large activation tensors'")
+
+
+def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
+                      names: tuple[str, ...]) -> dict[int, int | None]:
     """Ops after the -i tensors -> the op that produced the tensor they follow."""
     if not names:
         return {}
     by_name = {t.name: t.index for t in subgraph.tensors}
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise InputError(f"-i/--intermediate_tensors: no tensor named {missing[0]!r} in the "
+        raise InputError(f"-i/--intermediate-tensors: no tensor named {missing[0]!r} in the "
                          "model")
-    made = partition.producers(subgraph)
     cut: dict[int, int | None] = {}
     for name in names:
         tensor = by_name[name]
-        for i in sorted(partition.descendants(subgraph, {tensor})):
-            cut.setdefault(i, made.get(tensor))
+        for i in sorted(partition.descendants(flow, subgraph, {tensor})):
+            cut.setdefault(i, flow.producer.get(tensor))
     return cut
 
 
-def analyze_model(model: Model, options: Options) -> Analysis:
-    errors = model_errors(model)
+def analyze_model(model: Model, options: Options, what_if: bool = True,
+                  checked: dict | None = None) -> Analysis:
+    checked = {} if checked is None else checked
+    if ("errors", options.compiler) not in checked:
+        checked[("errors", options.compiler)] = model_errors(model, options.compiler)
+    errors = checked[("errors", options.compiler)]
     if errors:
-        verdicts = [OpVerdict(op.subgraph, op.index, Placement.CPU, errors[0].split(" (")[0],
-                              "MODEL_REJECTED", None,
-                              f"The compiler rejects the whole model: {errors[0]}",
-                              _model_fix(errors[0]))
-                    for op in model.operators]
-        return Analysis(model, options, verdicts, errors, 0)
-    verdicts, tpu_subgraphs = [], 0
-    for sg in model.subgraphs:
-        sg_verdicts, count = analyze_subgraph(model, sg, options)
-        verdicts += sg_verdicts
-        tpu_subgraphs += count
-    return Analysis(model, options, verdicts, [], tpu_subgraphs)
+        analysis = _rejected(model, options, errors)
+    else:
+        verdicts, tpu_subgraphs = [], 0
+        for sg in model.subgraphs:
+            sg_verdicts, count = analyze_subgraph(model, sg, options, checked)
+            verdicts += sg_verdicts
+            tpu_subgraphs += count
+        analysis = Analysis(model, options, verdicts, [], tpu_subgraphs)
+    if what_if:
+        analysis.what_if = what_ifs(analysis, checked)
+    return analysis
 
 
-def _model_fix(error: str) -> str:
-    if error.startswith(MODEL_NOT_QUANTIZED):
-        return ("Use full-integer post-training quantization: optimizations=[DEFAULT], a "
-                "representative_dataset, supported_ops=[TFLITE_BUILTINS_INT8], and "
-                "inference_input_type/inference_output_type = tf.uint8 (or tf.int8).")
-    if error.startswith(DYNAMIC_TENSORS[:30]):
-        return ("Fix every shape before converting: batch size 1 (set_shape / a concrete "
-                "input_signature) and no tf.shape()-driven reshapes.")
-    return "Give the compiler a TFLite model with at least one operator."
+# ---- what-if -----------------------------------------------------------------------------
+
+def _counts(analysis: Analysis, skip: set[tuple[int, int]] = frozenset()) -> dict:
+    kept = [v for v in analysis.verdicts if (v.subgraph, v.index) not in skip]
+    tpu = sum(v.placement == Placement.TPU for v in kept)
+    cpu = sum(v.placement == Placement.CPU for v in kept)
+    low = sum(v.confidence == LOW for v in kept)
+    return {"ops_tpu": tpu, "ops_cpu": cpu, "ops_low_confidence": low}
+
+
+def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
+    """The outcome with other compiler options, for a model with ops off the Edge TPU: -a, an
+    -i cut before the first op near a size limit, the newest compiler, and full int8
+    quantization for a model with float tensors."""
+    base = _counts(analysis)
+    if not base["ops_cpu"] and not analysis.errors:
+        return []
+    model, options = analysis.model, analysis.options
+    out = []
+
+    def run(label: str, flags: list[str], new: Options, skip=frozenset(), **extra) -> None:
+        other = analyze_model(model, new, what_if=False, checked=checked)
+        out.append({"label": label, "flags": flags, **_counts(other, skip), **extra})
+
+    if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
+            and any(v.reason_code == "AFTER_PARTITION" for v in analysis.verdicts)):
+        run("with -a", ["-a"], replace(options, enable_multiple_subgraphs=True))
+    cut = _safe_cut(analysis)
+    if cut:
+        run(f"with -i {','.join(cut)}", ["-i", ",".join(cut)],
+            replace(options, intermediate_tensors=options.intermediate_tensors + cut))
+    newest = COMPILERS[DEFAULT_COMPILER]
+    if options.compiler.key < newest.key:
+        run(f"with compiler {newest.version}", ["--compiler-version", newest.version],
+            replace(options, compiler=newest, min_runtime_version=None))
+    if _has_float(model):
+        int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
+                             checked=checked)
+        vanish = {(v.subgraph, v.index) for v in int8.verdicts
+                  if model.subgraphs[v.subgraph].operators[v.index].opcode == "DEQUANTIZE"
+                  or _float_quantize(model, v)}
+        blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
+                           for v in int8.verdicts if (v.subgraph, v.index) not in vanish
+                           and v.placement == Placement.CPU and v.root_cause is None
+                           and v.reason_code not in ("AFTER_PARTITION",))
+        out.append({"label": "if fully int8-quantized", "flags": [], **_counts(int8, vanish),
+                    "blocking": [op for op, _ in blocking.most_common()]})
+    return out
+
+
+def _op_name(op: Operator) -> str:
+    return op.custom_code or op.opcode if op.opcode == "CUSTOM" else op.opcode
+
+
+def _float_quantize(model: Model, v: OpVerdict) -> bool:
+    sg = model.subgraphs[v.subgraph]
+    op = sg.operators[v.index]
+    src = sg.input_tensors(op)
+    return op.opcode == "QUANTIZE" and bool(src) and src[0].dtype not in rules.QUANTIZED
+
+
+def _has_float(model: Model) -> bool:
+    return any(t.dtype.startswith("FLOAT") and not t.is_constant
+               for t in model.subgraphs[0].tensors) if model.subgraphs else False
+
+
+def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
+    """The -i tensors that end the Edge TPU subgraph just before its first op near a size
+    limit. -i never adds ops to the subgraph; it only spares the compile the risky tail, so
+    what the cut keeps maps without depending on a fitted limit."""
+    if analysis.errors:
+        return ()
+    main = analysis.model.subgraphs[0]
+    unsure = [v for v in analysis.verdicts if v.subgraph == 0 and v.placement == Placement.TPU
+              and v.confidence_reason.startswith("near an empirical size limit")]
+    if not unsure:
+        return ()
+    first = main.operators[min(v.index for v in unsure)]
+    made = partition.producers(main)
+    return tuple(dict.fromkeys(main.tensors[t].name for t in first.inputs if t in made))
 
 
 # ---- output ------------------------------------------------------------------------------
@@ -233,12 +421,17 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
                 "output_tensors": [t.to_json() for t in outs],
                 "placement": v.placement, "status": v.status, "reason_code": v.reason_code,
                 "root_cause": v.root_cause, "explanation": v.explanation, "fix": v.fix,
+                "confidence": v.confidence, "confidence_reason": v.confidence_reason,
             })
     tpu = sum(1 for o in ops if o["placement"] == Placement.TPU)
+    dropped = sum(1 for o in ops if o["placement"] == Placement.DROPPED)
     summary = {
-        "ops_total": len(ops), "ops_tpu": tpu, "ops_cpu": len(ops) - tpu,
+        "ops_total": len(ops), "ops_tpu": tpu, "ops_cpu": len(ops) - tpu - dropped,
+        "ops_dropped": dropped,
+        "ops_low_confidence": sum(1 for o in ops if o["confidence"] == LOW),
         "tpu_subgraphs": analysis.tpu_subgraphs, "verdict": _verdict(analysis, tpu, len(ops)),
         "compiler_version": options.compiler.version, "source": source,
+        "what_if": analysis.what_if,
     }
     return {
         "schema_version": SCHEMA_VERSION,
@@ -265,8 +458,10 @@ def _verdict(analysis: Analysis, tpu: int, total: int) -> str:
 
 
 def op_table(ops: list[dict]) -> list[dict]:
-    """The compiler's Operator / Count / Status rows, in order of first appearance."""
-    counts = Counter((o["opcode"], o["status"]) for o in ops)
+    """The compiler's Operator / Count / Status rows, in order of first appearance (dropped
+    ops have no row: no compiler output shows one)."""
+    counts = Counter((o["opcode"], o["status"]) for o in ops
+                     if o["placement"] != Placement.DROPPED)
     return [{"operator": k[0], "count": n, "status": k[1]} for k, n in counts.items()]
 
 
@@ -283,13 +478,13 @@ def make_options(compiler_version=None, enable_multiple_subgraphs=False,
                  intermediate_tensors=(), min_runtime_version=None) -> Options:
     compiler = get_compiler(compiler_version)
     if enable_multiple_subgraphs and not compiler.multiple_subgraphs:
-        raise InputError(f"-a/--enable_multiple_subgraphs needs compiler 15.0 or newer, not "
+        raise InputError(f"{rules.FLAG_A} needs compiler 15.0 or newer, not "
                          f"{compiler.version}")
     if intermediate_tensors and not compiler.intermediate_tensors:
-        raise InputError(f"-i/--intermediate_tensors needs compiler 2.1 or newer, not "
+        raise InputError(f"{rules.FLAG_I} needs compiler 2.1 or newer, not "
                          f"{compiler.version}")
     if min_runtime_version is not None and not 10 <= min_runtime_version <= 14:
-        raise InputError(f"-m/--min_runtime_version {min_runtime_version}: Edge TPU runtimes "
+        raise InputError(f"{rules.FLAG_M} {min_runtime_version}: Edge TPU runtimes "
                          "are 10 to 14")
     return Options(compiler, enable_multiple_subgraphs, tuple(intermediate_tensors),
                    min_runtime_version)

@@ -1,13 +1,20 @@
-"""Predict which ops of a TFLite model the Edge TPU compiler maps, and why the others are not.
+"""Predict which ops of TFLite models the Edge TPU compiler maps, and why the others are not.
 
-Prints the compiler-style summary and Operator / Count / Status table, then every op left on
-the CPU with its root cause and a fix. This is a prediction from the model alone (the compiler
-is not needed); `tpulens compare` checks it against a real compiled model or log.
+For one model: the compiler-style summary and Operator / Count / Status table, then every op
+left on the CPU with its root cause and a fix. This is a prediction from the model alone (the
+compiler is not needed); `tpulens compare` checks it against a real compiled model or log.
+A compiled *_edgetpu.tflite is reported as what it holds instead (Edge TPU subgraphs, ops left
+on the CPU, package header).
 
-Given a compiled *_edgetpu.tflite, reports what it contains instead (Edge TPU custom ops,
-ops left on the CPU, package header).
+For several models (files, directories searched recursively for *.tflite, shell globs): one
+summary table, each model's report first with --details. A compiled X_edgetpu.tflite found
+with its X.tflite is listed under it with the compiler's real counts for X's ops.
 
-Exit codes: 0 analysed, 2 bad input (missing, damaged or non-TFLite file, bad options).
+--json prints one analysis JSON per model, one per line (JSON Lines); --json-array one array.
+
+Exit codes: 0 analysed; 1 with --fail-on when a model's verdict is that or worse
+(full > partial > none > fails); 2 bad input (missing, damaged or non-TFLite file, bad
+options; in a batch the other models are still analysed and reported).
 """
 
 from __future__ import annotations
@@ -15,48 +22,148 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from pathlib import Path
 
-from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER
+from tpulens.analyzer.cli_options import add_compiler_options, given_options
 
-HELP = "predict the Edge TPU placement of every op of a .tflite, with causes and fixes"
+HELP = "predict the Edge TPU placement of every op of .tflite models, with causes and fixes"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", help="a .tflite model (CPU model or compiled *_edgetpu.tflite)")
-    parser.add_argument("--compiler-version", default=DEFAULT_COMPILER, metavar="V",
-                        help=f"Edge TPU compiler to emulate: {', '.join(COMPILERS)} "
-                        f"(default {DEFAULT_COMPILER}; 16.0.384591198 style is accepted)")
-    parser.add_argument("-a", "--enable-multiple-subgraphs", action="store_true",
-                        help="emulate -a: map every supported partition, not just the first")
-    parser.add_argument("-i", "--intermediate-tensors", default="", metavar="T1,T2",
-                        help="emulate -i: end the Edge TPU subgraph at these tensors")
-    parser.add_argument("-m", "--min-runtime-version", type=int, metavar="N",
-                        help="emulate -m: oldest Edge TPU runtime to support (10-14)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the analysis JSON (docs/data-contracts.md)")
+    parser.add_argument("models", nargs="+", metavar="MODEL",
+                        help="a .tflite (CPU model or compiled *_edgetpu.tflite) or a "
+                        "directory searched recursively for *.tflite")
+    add_compiler_options(parser, "default 16.0")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="one analysis JSON per model, one per line (docs/data-contracts.md)")
+    output.add_argument("--json-array", action="store_true",
+                        help="the analysis JSONs as one array")
+    parser.add_argument("--details", action="store_true",
+                        help="with several models, print each model's report before the table")
+    parser.add_argument("--fail-on", choices=("partial", "fails"),
+                        help="exit 1 when any model's verdict is this or worse")
 
 
 def run(args) -> int:
-    from tpulens.analyzer.analyze import analyze_model, make_options, to_json
-    from tpulens.analyzer.model import read_model
+    from tpulens.analyzer import batch
+    from tpulens.analyzer.analyze import make_options
 
-    options = make_options(args.compiler_version, args.enable_multiple_subgraphs,
-                           [t for t in args.intermediate_tensors.split(",") if t],
-                           args.min_runtime_version)
-    model = read_model(args.model)
-    from tpulens.analyzer import compiled
+    from tpulens.errors import InputError
 
-    if compiled.is_compiled(model):
-        desc = compiled.describe(model)
-        print(json.dumps(desc, indent=1) if args.json else compiled.render_text(desc))
-        return 0
-    analysis = to_json(analyze_model(model, options))
-    if args.json:
-        json.dump(analysis, sys.stdout, indent=1)
-        print()
+    options = make_options(args.compiler_version, **given_options(args))
+    paths = batch.find_models(args.models)
+    single = len(args.models) == 1 and not Path(args.models[0]).is_dir()
+    outcomes = batch.analyze_batch(paths, options)
+    if single and outcomes[0].error:
+        raise InputError(outcomes[0].error)
+    for o in outcomes:
+        if o.error:
+            print(f"tpulens analyze: error: {o.error}", file=sys.stderr)
+    analyses = [o.analysis for o in outcomes if o.analysis]
+    if args.json_array:
+        print(json.dumps(analyses, indent=1))
+    elif args.json:
+        for analysis in analyses:
+            print(json.dumps(analysis))
+    elif single:
+        print(render_report(analyses[0]))
     else:
-        print(render_text(analysis))
+        if args.details:
+            for analysis in analyses:
+                print(f"== {analysis['model']['path']}\n{render_report(analysis)}\n")
+        print(render_table(outcomes, args.fail_on))
+    if any(o.error for o in outcomes):
+        return 2
+    if args.fail_on and any(batch.at_or_below(o.verdict, args.fail_on) for o in outcomes):
+        return 1
     return 0
+
+
+def render_report(analysis: dict) -> str:
+    """The one-model report: a prediction, or what a compiled model holds."""
+    return render_compiled(analysis) if analysis["model"]["kind"] == "compiled" \
+        else render_text(analysis)
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def render_table(outcomes: list, fail_on: str | None = None) -> str:
+    """One row per model: ops, on TPU, on CPU, verdict and low-confidence ops. A compiled twin
+    sits under its CPU model with the compiler's counts for that model's ops."""
+    from tpulens.analyzer import batch
+
+    rows = []
+    for o in outcomes:
+        name = f"  {o.path.name}" if o.twin_of else str(o.path)
+        if o.error:
+            rows.append((name, "-", "-", "-", "-", "error", "-"))
+            continue
+        s, kind = o.analysis["summary"], o.analysis["model"]["kind"]
+        counts = o.analysis.get("compiled_from") or s
+        source = "compiler" if kind == "compiled" else "predicted"
+        if kind == "compiled" and "compiled_from" not in o.analysis:
+            source = "compiled file"  # counts of the file's own ops (one per TPU subgraph)
+        rows.append((name, source, _cell(counts["ops_total"]), _cell(counts["ops_tpu"]),
+                     _cell(counts["ops_cpu"]), s["verdict"], _cell(s.get("ops_low_confidence"))))
+    header = ("model", "source", "ops", "on TPU", "on CPU", "verdict", "low confidence")
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+             for row in (header, *rows)]
+    verdicts = [o.verdict or "error" for o in outcomes]
+    counted = ", ".join(f"{verdicts.count(v)} {v}" for v in
+                        ("full", "partial", "none", "fails", "error") if v in verdicts)
+    lines += ["", f"{len(outcomes)} model(s): {counted}"]
+    if fail_on:
+        failing = sum(batch.at_or_below(o.verdict, fail_on) for o in outcomes)
+        lines.append(f"--fail-on {fail_on}: {failing} model(s) at or below '{fail_on}'")
+    return "\n".join(lines)
+
+
+def render_compiled(analysis: dict) -> str:
+    """What a compiled model holds: its Edge TPU subgraphs, their packages, the CPU ops."""
+    s, edgetpu = analysis["summary"], analysis["edgetpu"]
+    out = [f"COMPILED {analysis['model']['path']}: {s['tpu_subgraphs']} Edge TPU subgraph(s), "
+           f"{s['ops_cpu']} op(s) left on the CPU (verdict {s['verdict']})"]
+    if not s["tpu_subgraphs"]:
+        out.append(f"The Edge TPU compiler wrote this file (description "
+                   f"{edgetpu['description']!r}) with nothing mapped: every op runs on the CPU.")
+    facts = []
+    if s["compiler_version"]:
+        facts.append(f"compiler {s['compiler_version']}")
+    if analysis["options"]["min_runtime_version"] is not None:
+        facts.append(f"needs Edge TPU runtime >= {analysis['options']['min_runtime_version']}")
+    if facts:
+        out.append("; ".join(facts))
+    packages = edgetpu["packages"]
+    for c in edgetpu["custom_ops"]:
+        out.append(f"  edgetpu-custom-op #{c['index']} (subgraph {c['subgraph']}): "
+                   f"{len(c['inputs'])} input(s) -> {len(c['outputs'])} output(s)")
+        for exe in packages[c["package"]]["executables"] if c["package"] is not None else ():
+            name = f"executable {exe['name']} " if exe["name"] else "executable "
+            out.append(f"    {name}[{exe['type']}] chip {exe['chip'] or 'not named'}, "
+                       f"parameters {exe['parameter_bytes']} bytes")
+        if c["error"]:
+            out.append(f"    ! {c['error']}")
+    wrap = textwrap.TextWrapper(width=100, subsequent_indent="    ", break_long_words=False,
+                                break_on_hyphens=False)
+    boundary = edgetpu["boundary_tensors"]
+    if boundary["inputs"]:
+        out += wrap.wrap("boundary inputs:  " + ", ".join(t["name"] for t in boundary["inputs"]))
+        out += wrap.wrap("boundary outputs: " + ", ".join(t["name"]
+                                                          for t in boundary["outputs"]))
+    if edgetpu["cpu_ops_histogram"]:
+        out += wrap.wrap("ops on the CPU: " + ", ".join(
+            f"{k} x{v}" for k, v in edgetpu["cpu_ops_histogram"].items()))
+    twin = analysis.get("compiled_from")
+    if twin:
+        out.append(f"compiled from {twin['path']}: {twin['ops_tpu']} of its {twin['ops_total']} "
+                   f"ops on the Edge TPU, {twin['ops_cpu']} on the CPU")
+    out += [f"warning: {w}" for w in analysis["warnings"]]
+    return "\n".join(out)
 
 
 def render_text(analysis: dict) -> str:
@@ -72,31 +179,87 @@ def render_text(analysis: dict) -> str:
         f"{s['compiler_version']}, {' '.join(flags)}; tpulens rules, not the real compiler)",
         "",
     ]
+    wrap = textwrap.TextWrapper(width=100, initial_indent="    ", subsequent_indent="    ",
+                                break_long_words=False, break_on_hyphens=False)
     if analysis["errors"]:
         lines += ["The compiler would reject the model:"] + [f"  {e}" for e in
                                                               analysis["errors"]]
-        lines += ["", f"Fix: {analysis['ops'][0]['fix']}" if analysis["ops"] else ""]
-        return "\n".join(lines)
+        if analysis["ops"]:
+            lines += ["", textwrap.fill("Fix: " + analysis["ops"][0]["fix"], width=100,
+                                        break_long_words=False, break_on_hyphens=False)]
+        return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
+    low = s.get("ops_low_confidence", 0)
     lines += [
         f"Number of Edge TPU subgraphs: {s['tpu_subgraphs']}",
         f"Total number of operations: {s['ops_total']}",
         f"Number of operations that will run on Edge TPU: {s['ops_tpu']}",
         f"Number of operations that will run on CPU: {s['ops_cpu']}",
+    ]
+    if s.get("ops_dropped"):
+        lines.append(f"Operations that feed no output (dropped): {s['ops_dropped']}")
+    lines += [
+        f"Verdicts with low confidence (marked ?): {low}",
         "",
         f"{'Operator':<31}{'Count':<11}Status",
         "",
     ]
     lines += [f"{r['operator']:<31}{r['count']:<11}{r['status']}" for r in analysis["table"]]
-    cpu = [o for o in analysis["ops"] if o["placement"] == "CPU"]
+    cpu = [o for o in analysis["ops"] if o["placement"] != "TPU"]
     if cpu:
-        lines += ["", f"Ops on the CPU ({len(cpu)}), in execution order:"]
-    wrap = textwrap.TextWrapper(width=100, initial_indent="    ", subsequent_indent="    ")
+        lines += ["", f"Ops off the Edge TPU ({len(cpu)}), in execution order:"]
     for o in cpu:
-        name = o["opcode"] + (f" ({o['custom_code']})" if o["custom_code"] else "")
-        where = f"subgraph {o['subgraph']} " if o["subgraph"] else ""
-        lines.append(f"  #{o['index']} {where}{name} -> {', '.join(o['outputs'])[:80]}")
-        lines.append(f"    status: {o['status']} [{o['reason_code']}]")
+        lines += _op_lines(o, wrap)
+        lines.append(f"    status: {o['status'] or o['placement']} [{o['reason_code']}]")
         if o["root_cause"] is not None:
             lines.append(f"    root cause: op #{o['root_cause']}")
         lines += wrap.wrap("why: " + o["explanation"]) + wrap.wrap("fix: " + o["fix"])
-    return "\n".join(lines)
+    unsure = [o for o in analysis["ops"] if o["placement"] == "TPU"
+              and o.get("confidence") == "low"]
+    if unsure:
+        lines += ["", f"Ops predicted on the Edge TPU with low confidence ({len(unsure)}):"]
+        for o in unsure:
+            lines += _op_lines(o, wrap)
+    return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
+
+
+def _op_lines(op: dict, wrap: textwrap.TextWrapper) -> list[str]:
+    """The op's heading (whole tensor names, never cut) and, when unsure, why."""
+    name = op["opcode"] + (f" ({op['custom_code']})" if op["custom_code"] else "")
+    where = f"subgraph {op['subgraph']} " if op["subgraph"] else ""
+    mark = "? " if op.get("confidence") == "low" else ""
+    lines = [f"  {mark}#{op['index']} {where}{name} -> {_names(op['outputs'])}"]
+    if mark:
+        lines += wrap.wrap("low confidence: " + op["confidence_reason"])
+    return lines
+
+
+def _names(names: list[str], width: int = 80) -> str:
+    """Whole names joined up to about `width` characters, then how many more."""
+    shown: list[str] = []
+    for i, name in enumerate(names):
+        if shown and len(", ".join(shown + [name])) > width:
+            return ", ".join(shown) + f" (+{len(names) - i} more)"
+        shown.append(name)
+    return ", ".join(shown)
+
+
+def _what_if_lines(summary: dict, ops: list[dict]) -> list[str]:
+    cases = summary.get("what_if") or []
+    if not cases:
+        return []
+    lines = ["", "What if (predicted the same way):"]
+    for case in cases:
+        more = case["ops_tpu"] - summary["ops_tpu"]
+        if summary["verdict"] == "fails" or "blocking" in case:
+            text = (f"{case['ops_tpu']} ops on the Edge TPU, {case['ops_cpu']} on the CPU")
+        elif more:
+            text = (f"{abs(more)} {'more' if more > 0 else 'fewer'} ops on the Edge TPU "
+                    f"({case['ops_tpu']} of {case['ops_tpu'] + case['ops_cpu']})")
+        else:
+            text = f"the same {case['ops_tpu']} ops on the Edge TPU"
+        if case.get("ops_low_confidence"):
+            text += f", {case['ops_low_confidence']} of the verdicts low-confidence"
+        if case.get("blocking"):
+            text += "; still blocking: " + ", ".join(case["blocking"])
+        lines.append(f"  {case['label']}: {text}")
+    return lines

@@ -2,29 +2,41 @@
 co-compiled models, -d delegate-search lines and failures. Text pasted from an issue is fine:
 whatever can be read is reported, and anything cut, abridged or unknown becomes a warning.
 
-Prints, per model, the (operator, count, status) rows and the summary lines, then errors and
-warnings; --json prints the ParsedLog JSON instead.
+Prints, per model, the (operator, count, status) rows and the summary lines, then errors with
+a hint for each known failure, and warnings: anything that looks cut, and a table whose
+completeness no summary totals can confirm. --json prints the ParsedLog JSON instead.
+`-` reads the log from standard input.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 HELP = "parse an edgetpu_compiler log or stdout (per-op-type rows, summary, errors)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("log", help="X_edgetpu.log or saved compiler stdout")
+    parser.add_argument("log", help="X_edgetpu.log or saved compiler stdout; - reads standard "
+                        "input (e.g. edgetpu_compiler -s m.tflite | tpulens parse-log -)")
     parser.add_argument("--json", action="store_true", help="print the parsed log as JSON")
 
 
 def run(args) -> int:
-    from tpulens.analyzer.logs import parse_log_file, render_text
+    from tpulens.analyzer.log_report import render_text
+    from tpulens.analyzer.logs import NOTHING_RECOGNISED, parse_log, read_log_text
 
     from tpulens.errors import InputError
 
-    log = parse_log_file(args.log)
-    if log.kind in ("empty", "unknown") and not log.errors:
-        raise InputError(f"{args.log}: {log.warnings[0] if log.warnings else 'nothing read'}")
-    print(json.dumps(log.to_json(), indent=2) if args.json else render_text(log))
+    text, name = read_log_text(args.log)
+    log = parse_log(text)
+    if log.kind == "empty":
+        raise InputError(f"{name}: empty, nothing to parse")
+    if log.kind == "unknown" and not (log.models or log.errors):
+        raise InputError(f"{name}: {NOTHING_RECOGNISED}")
+    if args.json:
+        json.dump(log.to_json(), sys.stdout, indent=1)
+        print()
+    else:
+        print(render_text(log))
     return 0

@@ -8,22 +8,19 @@ status there.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tpulens.analyzer.compiled import EDGETPU_CUSTOM_CODE, is_compiled, match_placement
+from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
+from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
 
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1
 DEFAULT_COMPILER = "16.0"
-
-
-def truth_from_compiled(cpu_model, compiled_model) -> dict:
-    """(subgraph, index) of every CPU-model op → "TPU" | "CPU", read from the compiled model."""
-    return match_placement(cpu_model, compiled_model).placement
 
 
 @dataclass
@@ -59,6 +56,7 @@ class Comparison:
     row_differences: list[RowDifference] = field(default_factory=list)
     summary_differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)  # the analyzer options of the prediction
 
     @property
     def agree(self) -> bool:
@@ -69,6 +67,7 @@ class Comparison:
             "schema_version": SCHEMA_VERSION, "agree": self.agree,
             "cpu_model": self.cpu_model, "compiled_model": self.compiled_model, "log": self.log,
             "compiler_version": self.compiler_version, "version_source": self.version_source,
+            "options": self.options,
             "predicted": self.predicted, "actual": self.actual,
             "op_differences": [asdict(d) for d in self.op_differences],
             "row_differences": [asdict(d) for d in self.row_differences],
@@ -120,8 +119,7 @@ def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
         placement = match.placement
         tpu = sum(1 for p in placement.values() if p == "TPU")
         actual.update(ops_total=len(placement), ops_tpu=tpu, ops_cpu=len(placement) - tpu,
-                      tpu_subgraphs=sum(1 for op in compiled_model.operators
-                                        if op.custom_code == EDGETPU_CUSTOM_CODE))
+                      tpu_subgraphs=sum(map(is_edgetpu_op, compiled_model.operators)))
         for op in ops:
             where = placement.get((op["subgraph"], op["index"]))
             if where is None:
@@ -142,10 +140,11 @@ def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
         if model_log.rows:
             result.row_differences = _compare_rows(ops, model_log, warnings)
             mapped = model_log.mapped_in_table
-            if compiled_model is not None and model_log.complete and mapped != actual["ops_tpu"]:
+            usable = model_log.complete is not False  # True, or None: not checkable
+            if compiled_model is not None and usable and mapped != actual["ops_tpu"]:
                 warnings.append(f"the log maps {mapped} ops but the compiled model holds "
                                 f"{actual['ops_tpu']} on the TPU: are they from the same run?")
-            if model_log.complete:
+            if usable:
                 actual.setdefault("ops_total", model_log.ops_in_table)
                 actual.setdefault("ops_tpu", mapped)
                 actual.setdefault("ops_cpu", model_log.ops_in_table - mapped)
@@ -192,7 +191,7 @@ def _options_from_log(log: ParsedLog | None) -> dict:
     flags = log.command["flags"] if log and log.command else {}
     options = {"enable_multiple_subgraphs": bool(flags.get("enable_multiple_subgraphs"))}
     runtime = str(flags.get("min_runtime_version", ""))
-    if runtime.isdigit():
+    if re.fullmatch(r"[0-9]{1,3}", runtime):
         options["min_runtime_version"] = int(runtime)
     if isinstance(flags.get("intermediate_tensors"), str):
         options["intermediate_tensors"] = tuple(
@@ -200,9 +199,29 @@ def _options_from_log(log: ParsedLog | None) -> dict:
     return options
 
 
+def _read_compiled(path, cpu_model, cpu_path: Path):
+    """The compiled model, refused in one line unless the compiler made it from `cpu_model`."""
+    from tpulens.analyzer.model import read_model
+
+    compiled_model = read_model(path)
+    if not is_compiled(compiled_model):
+        raise InputError(f"{path}: not a compiled model (no edgetpu-custom-op, and not "
+                         f"written by the Edge TPU compiler); give the compiler's "
+                         f"*_edgetpu.tflite with --compiled")
+    problem = compiled_from_problem(cpu_model, compiled_model)
+    if problem:
+        raise InputError(f"{path}: not compiled from {cpu_path.name}: {problem}")
+    return compiled_model
+
+
 def compare_files(cpu_path, compiled_path=None, log_path=None,
-                  compiler_version: str | None = None) -> Comparison:
-    """Read the files, predict with the analyzer, and compare (InputError on bad input)."""
+                  compiler_version: str | None = None, options: dict | None = None
+                  ) -> Comparison:
+    """Read the files, predict with the analyzer, and compare (InputError on bad input).
+
+    `options` (enable_multiple_subgraphs, intermediate_tensors, min_runtime_version) say how
+    the real compile was run; those not given are taken from the command line in the log.
+    """
     from tpulens.analyzer import analyze_file
     from tpulens.analyzer.model import read_model
 
@@ -214,7 +233,8 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     if is_compiled(cpu_model):
         raise InputError(f"{cpu_path}: is a compiled Edge TPU model; pass the CPU model first "
                          f"and this file with --compiled")
-    compiled_model = read_model(compiled_path) if compiled_path is not None else None
+    compiled_model = (_read_compiled(compiled_path, cpu_model, cpu_path)
+                      if compiled_path is not None else None)
     log = parse_log_file(log_path) if log_path is not None else None
     model_log = _log_model(log, cpu_path, log_path) if log else None
     if log is not None and not log.models and not log.errors:
@@ -225,24 +245,32 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
         compiler_version, source = log.compiler_release, "log"
     elif compiler_version is None:
         compiler_version, source = DEFAULT_COMPILER, "default"
-    analysis = analyze_file(cpu_path, compiler_version=compiler_version,
-                            **_options_from_log(log))
+    used = {**_options_from_log(log), **(options or {})}
+    analysis = analyze_file(cpu_path, compiler_version=compiler_version, **used)
     result = compare_analysis(analysis, cpu_model, compiled_model, model_log,
                               log.errors if log else [])
     result.version_source = source
+    result.options = analysis["options"]
     result.log = str(log_path) if log_path is not None else None
     if log is not None:
         result.warnings[:0] = [f"log: {w}" for w in log.warnings]
     if model_log is not None and model_log.input_model and \
             Path(model_log.input_model).name != cpu_path.name:
         result.warnings.append(f"the log is for {model_log.input_model}, not {cpu_path.name}")
-    if compiled_model is not None and not is_compiled(compiled_model):
-        result.warnings.append(f"{compiled_path}: holds no edgetpu-custom-op, so nothing runs "
-                               f"on the Edge TPU (or it is not a compiled model)")
     if source == "default":
         result.warnings.append(f"compiler version not given and not in a log: predicted for "
                                f"{DEFAULT_COMPILER}")
     return result
+
+
+def _flags(options: dict) -> str:
+    """', -a -m 13 -i t1,t2' for the options the prediction used."""
+    flags = ["-a"] if options.get("enable_multiple_subgraphs") else []
+    if options.get("min_runtime_version"):
+        flags.append(f"-m {options['min_runtime_version']}")
+    if options.get("intermediate_tensors"):
+        flags.append("-i " + ",".join(options["intermediate_tensors"]))
+    return ", " + " ".join(flags) if flags else ""
 
 
 def render_text(result: Comparison) -> str:
@@ -250,7 +278,7 @@ def render_text(result: Comparison) -> str:
     p, a = result.predicted, result.actual
     sources = " + ".join(a.get("source", [])) or "?"
     out = [f"{Path(result.cpu_model).name}: prediction (compiler {result.compiler_version}, "
-           f"{result.version_source}) vs actual ({sources})",
+           f"{result.version_source}{_flags(result.options)}) vs actual ({sources})",
            f"  {'':14}{'predicted':>10}{'actual':>10}"]
     for key in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs"):
         out.append(f"  {key:14}{p.get(key, '-')!s:>10}{a.get(key, '-')!s:>10}")

@@ -1,4 +1,9 @@
-"""Edge TPU compiler versions and the runtime each one targets (EDGETPU_RULES.md §2.4)."""
+"""Edge TPU compiler versions and the runtime each one targets by default.
+
+Sources (docs/edgetpu-rules.md): the compiler page and release notes for the flags, libedgetpu's
+runtime_version.h for the runtime numbers; the January 2020 build of 2.0 already packaged runtime
+13, the earlier 2.0 builds runtime 12.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from tpulens.errors import InputError
 
 @dataclass(frozen=True)
 class Compiler:
-    version: str  # "16.0"
+    version: str  # "16.0", or a full build number where builds of one version differ
     default_runtime: int
     released: str
     multiple_subgraphs: bool  # has -a/--enable_multiple_subgraphs
@@ -17,7 +22,7 @@ class Compiler:
 
     @property
     def key(self) -> tuple[int, int]:
-        major, minor = self.version.split(".")
+        major, minor = self.version.split(".")[:2]
         return int(major), int(minor)
 
 
@@ -26,6 +31,7 @@ COMPILERS = {
     for c in (
         Compiler("1.0", 10, "2019-05", False, False),
         Compiler("2.0", 12, "2019-07", False, False),
+        Compiler("2.0.291256449", 13, "2020-01", False, False),
         Compiler("2.1", 13, "2020-03", False, True),
         Compiler("14.1", 13, "2020-06", False, True),
         Compiler("15.0", 13, "2020-11", True, True),
@@ -36,8 +42,11 @@ DEFAULT_COMPILER = "16.0"
 
 
 def get_compiler(version: str | None) -> Compiler:
-    """Accept "16", "16.0" or a full "16.0.384591198" as printed by the compiler."""
+    """Accept "16", "16.0" or a full "16.0.384591198" as printed by the compiler (a full build
+    number picks that build's entry when it has one)."""
     text = (version or DEFAULT_COMPILER).strip()
+    if text in COMPILERS:
+        return COMPILERS[text]
     parts = text.split(".")
     key = ".".join((parts + ["0"])[:2])
     if key not in COMPILERS:

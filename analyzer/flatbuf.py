@@ -8,6 +8,7 @@ reading garbage, looping for ever or allocating gigabytes.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -108,13 +109,12 @@ class Table:
         """(offset, length) of a byte vector, without copying it."""
         return self._vector(slot, 1)
 
-    def tables(self, slot: int) -> list[Table]:
+    def tables(self, slot: int) -> Iterator[Table]:
+        """The tables of a vector, one at a time: a damaged entry stops the reading there."""
         start, count = self._vector(slot, 4)
-        if not count:
-            return []
-        offsets = _vector_struct(count, "I").unpack_from(self.buf, start)
         buf, end = self.buf, self.end
-        return [Table(buf, start + 4 * i + off, end) for i, off in enumerate(offsets)]
+        for pos in range(start, start + 4 * count, 4):
+            yield Table(buf, pos + _U32.unpack_from(buf, pos)[0], end)
 
 
 def root(buf, identifier: bytes | None = None) -> Table:

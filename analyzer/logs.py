@@ -3,16 +3,22 @@ co-compilation of several models, `-d` delegate-search lines, and failures.
 
 Users paste these from terminals and issue threads, so the text may have extra lines, lose its
 head or tail, or be abridged with "...". The parser reads every line it recognises, never raises
-on text, and says in `warnings` what looked cut, abridged or unknown.
+on text, and says in `warnings` what looked cut, abridged or unknown. Its work and memory grow
+with the text, never faster: hostile text (numbers of thousands of digits, floods of one line)
+gives warnings, not tracebacks. Rendering lives in log_report.py.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tpulens.analyzer import compiler_errors
 from tpulens.analyzer.vocabulary import Status
 
 from tpulens.errors import InputError, existing_file
@@ -21,9 +27,14 @@ SCHEMA_VERSION = 1
 MAPPED = Status.MAPPED
 STATUSES = tuple(Status)
 _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
-_ROW = re.compile(r"([A-Z][A-Z0-9_]*)\s+(\d+)(?:\s+(\S.*))?")
+_ROW = re.compile(r"([A-Z][A-Z0-9_]*)\s+([0-9]+)(?:\s+(\S.*))?")
 _HEADER = re.compile(r"Operator\s+Count\s+Status\b")
-_VERSION = re.compile(r"Edge ?TPU Compiler version\s+(\d+(?:\.\d+)+)", re.I)
+_VERSION = re.compile(r"Edge ?TPU Compiler version\s+([0-9]{1,12}(?:\.[0-9]{1,12}){1,3})\b",
+                      re.I)
+_MAX_DIGITS = 15  # counts, sizes and times beyond this are not compiler output
+_MAX_MODELS = 10_000  # co-compilation writes a few; more is a flood, not compiler output
+_MAX_ERRORS = 100
+_WARNINGS_PER_KIND = 5
 # Pastes that lost their line breaks glue lines together ("…231 ms.Input model: a.tflite").
 _GLUED = re.compile(r"(?<=\S)(?=Edge TPU Compiler version|Models? compiled successfully|"
                     r"Input model:|Output model:|Model successfully compiled|"
@@ -54,28 +65,20 @@ _SUMMARY = (
     ("Number of operations that will run on CPU:", "ops_cpu", "int"),
     ("Operation log:", "operation_log", "text"),
 )
+_SUMMARY_BY_PREFIX = {prefix: (key, kind) for prefix, key, kind in _SUMMARY}
+_COMPILED_IN = re.compile(r"Models? compiled successfully in ([0-9]+) ms")
+_DELEGATE_STEP = re.compile(r"Searching for valid delegate with step ([0-9]+)")
+_SEGMENT_TRIED = re.compile(r"Try to compile segment with ([0-9]+) ops")
 # Lines that carry no data but are expected in compiler output.
 _NOISE = (
     "Started a compilation timeout timer", "Compilation child process completed",
     "See the operation log file", "INFO: ", "Model successfully compiled but not all",
     "Compilation succeeded", "```",
 )
-# Whole-model failures: line prefix → stable error code.
-_ERRORS = (
-    ("Model not quantized", "NOT_QUANTIZED"),
-    ("Invalid model", "INVALID_MODEL"),
-    ("Model could not be parsed", "INVALID_MODEL"),
-    ("ERROR: Didn't find op for builtin opcode", "UNKNOWN_OP_VERSION"),
-    ("ERROR: Attempting to use a delegate that only supports static-sized", "DYNAMIC_TENSORS"),
-    ("Compilation failed: Compilation failed due to large activation", "LARGE_ACTIVATIONS"),
-    ("Internal compiler error", "INTERNAL_ERROR"),
-    ("Compilation failed", "COMPILATION_FAILED"),
-    ("ERROR:", "COMPILER_ERROR"),
-)
-_OPCODE_VERSION = re.compile(r"opcode '([^']+)' version '(\d+)'")
+_OPCODE_VERSION = re.compile(r"opcode '([^']+)' version '([0-9]{1,9})'")
 
 
-@dataclass
+@dataclass(slots=True)
 class LogRow:
     operator: str
     count: int
@@ -173,19 +176,22 @@ class ParsedLog:
 def release_of(version: str | None) -> str | None:
     if not version:
         return None
-    match = re.match(r"(\d+)\.(\d+)", version)
+    match = re.match(r"([0-9]+)\.([0-9]+)", version)
     return f"{match[1]}.{match[2]}" if match else None
+
+
+def _number(text: str) -> int | None:
+    """An ASCII whole number of at most 15 digits, else None ('²' and 4,000 digits are not)."""
+    return int(text) if re.fullmatch(f"[0-9]{{1,{_MAX_DIGITS}}}", text) else None
 
 
 def parse_size(text: str) -> int | None:
     """'21.75KiB' → 22272 bytes; None when the text is not a size."""
-    match = re.fullmatch(r"([\d.]+)\s*(B|KiB|MiB|GiB)", text.strip())
+    match = re.fullmatch(r"([0-9]{1,15}(?:\.[0-9]{0,15})?)\s*(B|KiB|MiB|GiB)", text.strip())
     if not match:
         return None
-    try:
-        return round(float(match[1]) * _UNITS[match[2]])
-    except ValueError:
-        return None
+    size = float(match[1]) * _UNITS[match[2]]
+    return round(size) if math.isfinite(size) else None
 
 
 def canonical_status(text: str) -> tuple[str, str | None]:
@@ -201,7 +207,7 @@ def canonical_status(text: str) -> tuple[str, str | None]:
     candidates = [s for s in STATUSES if stem and s.startswith(stem)]
     if candidates:
         return status, f"status cut short: {status!r} (probably {candidates[0]!r})"
-    return status, f"unknown status {status!r}"
+    return status, f"unknown status: {status!r}"
 
 
 def _clean(line: str) -> str:
@@ -214,6 +220,10 @@ def _clean(line: str) -> str:
 
 
 def _command(line: str) -> dict:
+    """The edgetpu_compiler command of a pasted terminal line, without the shell prompt."""
+    at = line.index("edgetpu_compiler")
+    at = max(line.rfind(mark, 0, at) for mark in " $>#!") + 1
+    line = line[at:].strip()
     tail = line.split("edgetpu_compiler", 1)[1]
     try:
         words = shlex.split(tail)
@@ -237,27 +247,59 @@ def _command(line: str) -> dict:
     return {"line": line, "flags": flags, "models": models}
 
 
+class _Warnings:
+    """Warnings in order, each once; past a few of one kind they are only counted, so a
+    flood of odd lines costs linear time and a few lines of output."""
+
+    def __init__(self) -> None:
+        self.shown: dict[str, None] = {}
+        self.per_kind: Counter = Counter()
+        self.more: Counter = Counter()
+
+    def add(self, message: str, kind: str | None = None) -> None:
+        if message in self.shown:
+            return
+        kind = kind or message
+        if self.per_kind[kind] >= _WARNINGS_PER_KIND:
+            self.more[kind] += 1
+            return
+        self.per_kind[kind] += 1
+        self.shown[message] = None
+
+    def lines(self) -> list[str]:
+        return list(self.shown) + [f"{n} more warning(s) of this kind: {kind}"
+                                   for kind, n in self.more.items()]
+
+
 class _Parser:
     def __init__(self) -> None:
         self.log = ParsedLog()
         self.model = ModelLog()
+        self.warnings = _Warnings()
         self.saw_log_header = False  # "Input:" lines exist only in X_edgetpu.log files
         self.saw_stdout = False
         self.unknown: list[str] = []
+        self.skipped_inputs = 0  # "Input model:" lines with nothing after them
+        self.skipped_models = 0  # model blocks past _MAX_MODELS
+        self.skipped_errors = 0
+        self.last_row_of: ModelLog | None = None  # the model whose row was the last line
 
     def new_model(self) -> None:
         if self.model.has_content():
-            self.log.models.append(self.model)
+            if len(self.log.models) < _MAX_MODELS:
+                self.log.models.append(self.model)
+            else:
+                self.skipped_models += 1
         self.model = ModelLog()
 
-    def warn(self, message: str) -> None:
-        if message not in self.log.warnings:
-            self.log.warnings.append(message)
+    def warn(self, message: str, kind: str | None = None) -> None:
+        self.warnings.add(message, kind)
 
     def line(self, raw: str) -> None:
         line = _clean(raw)
         if not line:
             return
+        self.last_row_of = None
         if self._row(line) or self._summary(line) or self._structure(line):
             return
         if self._error(line) or line.startswith(_NOISE):
@@ -271,38 +313,61 @@ class _Parser:
         match = _ROW.fullmatch(line)
         if not match:
             return False
+        count = _number(match[2])
+        if count is None:
+            self.warn(f"unreadable count in {line[:80]!r}", "unreadable count")
+            self.model.complete = False
+            return True
         if match[3] is None:
-            self.warn(f"row cut before its status: {line!r}")
+            self.warn(f"row cut before its status: {line!r}", "row cut before its status")
             self.model.complete = False
         status, problem = canonical_status(match[3] or "")
         if problem and match[3] is not None:
-            self.warn(problem)
+            self.warn(problem, problem.split(":", 1)[0])
             self.model.complete = False
-        self.model.rows.append(LogRow(match[1], int(match[2]), status))
+        self.model.rows.append(LogRow(match[1], count, status))
+        self.last_row_of = self.model
         return True
 
     def _summary(self, line: str) -> bool:
-        for prefix, key, kind in _SUMMARY:
-            if not line.startswith(prefix):
-                continue
-            value = line[len(prefix):].strip()
-            if key in self.model.summary and key not in ("ops_tpu", "ops_cpu"):
-                self.new_model()  # a second model's block without its Input line
-            if kind == "int":
-                if not value.isdigit():
-                    self.warn(f"unreadable number in {line!r}")
-                    return True
-                self.model.summary[key] = int(value)
-            elif kind == "size":
-                self.model.summary[key] = value
-                size = parse_size(value)
-                if size is not None:
-                    self.model.summary[key + "_bytes"] = size
+        head, colon, value = line.partition(":")
+        key, kind = _SUMMARY_BY_PREFIX.get(head + colon, (None, None))
+        if key is None:
+            return False
+        value = value.strip()
+        if key in self.model.summary and key not in ("ops_tpu", "ops_cpu"):
+            self.new_model()  # a second model's block without its Input line
+        self.saw_stdout = True
+        if kind == "int":
+            number = self._read_number(value, line)
+            if number is not None:
+                self.model.summary[key] = number
+        elif kind == "size":
+            self.model.summary[key] = value[:80]
+            size = parse_size(value)
+            if size is None:
+                self.warn(f"unreadable size in {line[:80]!r}", "unreadable size")
             else:
-                self.model.summary[key] = value
-            self.saw_stdout = True
-            return True
-        return False
+                self.model.summary[key + "_bytes"] = size
+        else:
+            self.model.summary[key] = value
+        return True
+
+    def _read_number(self, text: str, line: str) -> int | None:
+        number = _number(text)
+        if number is None:
+            self.warn(f"unreadable number in {line[:80]!r}", "unreadable number")
+        return number
+
+    def _input(self, name: str) -> None:
+        """A new model block; one whose Input line is all it has is dropped, not kept."""
+        if self.model.input_model and not (self.model.output_model or self.model.rows or
+                                           self.model.summary or self.model.has_header):
+            self.skipped_inputs += 1
+            self.model = ModelLog()
+        else:
+            self.new_model()
+        self.model.input_model = name
 
     def _structure(self, line: str) -> bool:
         log = self.log
@@ -311,7 +376,7 @@ class _Parser:
                 self.new_model()
             if log.compiler_version and log.compiler_version != match[1]:
                 self.warn(f"two compiler versions in one text: {log.compiler_version} and "
-                          f"{match[1]}")
+                          f"{match[1]}", "two compiler versions")
             log.compiler_version = log.compiler_version or match[1]
             return True
         if _HEADER.match(line):
@@ -323,8 +388,7 @@ class _Parser:
             return True
         for prefix, is_log_file in (("Input model:", False), ("Input:", True)):
             if line.startswith(prefix):
-                self.new_model()
-                self.model.input_model = line[len(prefix):].strip()
+                self._input(line[len(prefix):].strip())
                 self.saw_log_header |= is_log_file
                 self.saw_stdout |= not is_log_file
                 return True
@@ -332,21 +396,24 @@ class _Parser:
             if line.startswith(prefix):
                 self.model.output_model = line[len(prefix):].strip()
                 return True
-        if match := re.match(r"Models? compiled successfully in (\d+) ms", line):
+        if match := _COMPILED_IN.match(line):
             log.compiled = True
-            log.compile_time_ms = int(match[1])
+            log.compile_time_ms = self._read_number(match[1], line)
             self.saw_stdout = True
             return True
         if line.startswith("Model successfully compiled but not all"):
             self.model.not_all_mapped = True
             self.saw_stdout = True
             return True
-        if match := re.match(r"Searching for valid delegate with step (\d+)", line):
-            log.delegate_search = {"step": int(match[1]), "segments_tried": []}
+        if match := _DELEGATE_STEP.match(line):
+            log.delegate_search = {"step": self._read_number(match[1], line),
+                                   "segments_tried": []}
             return True
-        if match := re.match(r"Try to compile segment with (\d+) ops", line):
+        if match := _SEGMENT_TRIED.match(line):
             log.delegate_search = log.delegate_search or {"step": None, "segments_tried": []}
-            log.delegate_search["segments_tried"].append(int(match[1]))
+            tried = log.delegate_search["segments_tried"]
+            if len(tried) < _MAX_ERRORS:
+                tried.append(self._read_number(match[1], line))
             return True
         if line in ("...", "…", "[...]", "(...)"):
             self.model.abridged = True
@@ -359,31 +426,45 @@ class _Parser:
         return False
 
     def _error(self, line: str) -> bool:
-        for prefix, code in _ERRORS:
-            if line.startswith(prefix):
-                if code == "COMPILATION_FAILED" and line.rstrip("! ") == "Compilation failed" \
-                        and self.log.errors:
-                    self.log.compiled = False  # the closing line after the real reason
-                    return True
-                error = {"code": code, "message": line}
-                if match := _OPCODE_VERSION.search(line):
-                    error.update(operator=match[1], version=int(match[2]))
-                if line.startswith("Invalid model:"):
-                    error["model"] = line.split(":", 1)[1].strip()
-                self.log.errors.append(error)
-                if code != "COMPILER_ERROR" or "failed" in line.lower():
-                    self.log.compiled = False
-                return True
-        return False
+        known = compiler_errors.classify(line)
+        if known is None:
+            return False
+        if known.code == "COMPILATION_FAILED" and line.rstrip("! ") == "Compilation failed" \
+                and self.log.errors:
+            self.log.compiled = False  # the closing line after the real reason
+            return True
+        if known.code != "COMPILER_ERROR" or "failed" in line.lower():
+            self.log.compiled = False
+        if len(self.log.errors) >= _MAX_ERRORS:
+            self.skipped_errors += 1
+            return True
+        error = {"code": known.code, "message": line[:1000]}
+        if known.hint:
+            error["hint"] = known.hint
+        if match := _OPCODE_VERSION.search(line):
+            error.update(operator=match[1], version=int(match[2]))
+        if line.startswith("Invalid model:"):
+            error["model"] = line.split(":", 1)[1].strip()
+        self.log.errors.append(error)
+        return True
 
-    def finish(self) -> ParsedLog:
+    def finish(self, ends_with_newline: bool) -> ParsedLog:
         self.new_model()
         log = self.log
         for model in log.models:
-            self._check(model, several=len(log.models) > 1)
+            self._check(model, several=len(log.models) > 1,
+                        last_row_cut=not ends_with_newline and model is self.last_row_of)
         if log.lines_unrecognised:
             self.warn(f"{log.lines_unrecognised} line(s) not recognised as compiler output, "
                       f"e.g. {self.unknown[0]!r}")
+        for count, what in ((self.skipped_inputs, "'Input model:' line(s) with nothing after "
+                             "them were skipped"),
+                            (self.skipped_models, f"model block(s) past the first "
+                             f"{_MAX_MODELS} were not read"),
+                            (self.skipped_errors, f"error line(s) past the first {_MAX_ERRORS} "
+                             f"were not read")):
+            if count:
+                self.warn(f"{count} {what}")
         if log.models and any(m.rows for m in log.models) and not (
                 self.saw_log_header or self.saw_stdout or log.compiler_version):
             log.kind = "table"
@@ -392,56 +473,84 @@ class _Parser:
         elif self.saw_stdout or log.errors or log.compiler_version or log.delegate_search:
             log.kind = "stdout"
         if not log.models and not log.errors and not log.compiler_version:
-            self.warn("no compiler output recognised in this text")
+            self.warn(NOTHING_RECOGNISED)
+        log.warnings = self.warnings.lines()
         return log
 
-    def _check(self, model: ModelLog, several: bool) -> None:
-        """Decide whether the table is complete and warn about every sign of a cut."""
+    def _check(self, model: ModelLog, several: bool, last_row_cut: bool) -> None:
+        """Decide whether the table is complete (True only when the summary's totals prove it)
+        and warn about every sign of a cut and every reason it cannot be verified."""
         where = f" ({model.name})" if several else ""
         summary = model.summary
         cut = model.complete is False
         if model.has_header and not model.rows:
-            self.warn(f"operator table header without rows{where}: the text was cut")
+            self.warn(f"operator table header without rows{where}: the text was cut",
+                      "header without rows")
             cut = True
+        checked = False
         if model.rows:
             for key, table_value in (("ops_total", model.ops_in_table),
                                      ("ops_tpu", model.mapped_in_table),
                                      ("ops_cpu", model.ops_in_table - model.mapped_in_table)):
-                if key in summary and summary[key] != table_value:
-                    self.warn(f"table rows give {table_value} for {key} but the summary says "
-                              f"{summary[key]}{where}: the table is incomplete")
-                    cut = True
+                if key in summary:
+                    checked = True
+                    if summary[key] != table_value:
+                        self.warn(f"table rows give {table_value} for {key} but the summary "
+                                  f"says {summary[key]}{where}: the table is incomplete",
+                                  "table incomplete")
+                        cut = True
             seen = set()
             for row in model.rows:
                 if (row.operator, row.status) in seen:
-                    self.warn(f"row {row.operator} / {row.status!r} appears twice{where}")
+                    self.warn(f"row {row.operator} / {row.status!r} appears twice{where}",
+                              "row appears twice")
                 seen.add((row.operator, row.status))
+        if {"ops_total", "ops_tpu", "ops_cpu"} <= summary.keys() and \
+                summary["ops_tpu"] + summary["ops_cpu"] != summary["ops_total"]:
+            self.warn(f"the summary's totals do not add up{where}: {summary['ops_tpu']} on the "
+                      f"Edge TPU + {summary['ops_cpu']} on the CPU is not "
+                      f"{summary['ops_total']}; the table cannot be checked against them",
+                      "totals do not add up")
+            checked = False
         if model.not_all_mapped and "ops_tpu" in summary and "ops_cpu" not in summary:
             self.warn(f"text ends after the Edge TPU operation count{where}: the CPU count "
-                      f"and the table are missing")
+                      f"and the table are missing", "CPU count missing")
             cut = True
         if (self.log.command and self.log.command["flags"].get("show_operations")
                 and not model.rows and not self.log.errors):
             self.warn(f"compiled with -s but no operator table follows{where}: the text was "
-                      f"cut")
+                      f"cut", "table missing")
             cut = True
         if cut:
             model.complete = False
+        elif model.rows and checked:
+            model.complete = True
         elif model.rows:
-            model.complete = True if (model.has_header or summary) else None
+            model.complete = None
+            if last_row_cut:
+                self.warn(f"the last table row has no line break{where}: the text may be cut "
+                          f"inside it, and no summary totals can tell", "last row cut")
+            else:
+                self.warn(f"completeness cannot be verified{where}: no summary lines (Total "
+                          f"number of operations …) to check the table against",
+                          "completeness cannot be verified")
+
+
+NOTHING_RECOGNISED = ("no compiler output recognised in this text (no operator table, readable "
+                      "summary line, compiler version or error)")
 
 
 def parse_log(text: str) -> ParsedLog:
     """Parse compiler output text; never raises on odd text (see `ParsedLog.warnings`)."""
     parser = _Parser()
-    lines = text.splitlines()
-    parser.log.lines_total = len(lines)
     if not text.strip():
+        parser.log.lines_total = text.count("\n")
         parser.log.kind = "empty"
         parser.log.warnings.append("empty text: nothing to parse")
         return parser.log
     glued = 0
-    for line in lines:
+    for line in text.splitlines():
+        parser.log.lines_total += 1
         parts = _GLUED.split(line) if _GLUE_HINT.search(line, 1) else (line,)
         glued += len(parts) - 1
         for part in parts:
@@ -449,7 +558,7 @@ def parse_log(text: str) -> ParsedLog:
     if glued:
         parser.warn(f"{glued} line break(s) were missing (lines glued together) and were "
                     f"restored")
-    return parser.finish()
+    return parser.finish(ends_with_newline=text.endswith(("\n", "\r")))
 
 
 def decode_log_bytes(data: bytes, name: str = "<log>") -> str:
@@ -469,44 +578,22 @@ def decode_log_bytes(data: bytes, name: str = "<log>") -> str:
     return text
 
 
-def parse_log_file(path) -> ParsedLog:
-    """Read and parse a log file; unreadable or binary files raise InputError."""
+STDIN = "-"
+
+
+def read_log_text(path) -> tuple[str, str]:
+    """(text, name) of a log file, or of standard input when `path` is '-'."""
+    if str(path) == STDIN:
+        return decode_log_bytes(sys.stdin.buffer.read(), "standard input"), "standard input"
     p = existing_file(path, "a compiler log")
     try:
         data = p.read_bytes()
     except OSError as err:
         raise InputError(f"{p}: cannot read: {err.strerror or err}") from None
-    return parse_log(decode_log_bytes(data, str(p)))
+    return decode_log_bytes(data, str(p)), str(p)
 
 
-def render_text(log: ParsedLog) -> str:
-    """A short human-readable report of a parsed log."""
-    out = [f"kind: {log.kind}   compiler: {log.compiler_version or 'unknown'}"]
-    if log.command:
-        out.append(f"command: {log.command['line']}")
-    if log.delegate_search:
-        tried = ", ".join(str(n) for n in log.delegate_search["segments_tried"])
-        out.append(f"delegate search: step {log.delegate_search['step']}, segments tried: "
-                   f"{tried or 'none'}")
-    if log.compiled is not None:
-        out.append("compilation: " + ("succeeded" if log.compiled else "FAILED"))
-    for model in log.models:
-        out.append("")
-        out.append(f"model: {model.name}" + (f" -> {model.output_model}"
-                                              if model.output_model else ""))
-        for key, value in model.summary.items():
-            if not key.endswith("_bytes"):
-                out.append(f"  {key}: {value}")
-        if model.rows:
-            width = max(len(r.operator) for r in model.rows) + 2
-            out.append(f"  {'Operator'.ljust(width)}{'Count':<7}Status")
-            out.extend(f"  {r.operator.ljust(width)}{r.count:<7}{r.status}" for r in model.rows)
-            state = {True: "complete", False: "INCOMPLETE"}.get(model.complete, "unknown")
-            out.append(f"  ({model.ops_in_table} ops in table, {model.mapped_in_table} mapped; "
-                       f"table {state})")
-    for error in log.errors:
-        out.append(f"error [{error['code']}]: {error['message']}")
-    for warning in log.warnings:
-        out.append(f"warning: {warning}")
-    return "\n".join(out)
-
+def parse_log_file(path) -> ParsedLog:
+    """Read and parse a log file ('-': standard input); unreadable or binary input raises
+    InputError."""
+    return parse_log(read_log_text(path)[0])

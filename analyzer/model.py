@@ -10,11 +10,14 @@ import math
 import mmap
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from tpulens.analyzer import schema
 from tpulens.analyzer.flatbuf import FlatbufferError, Table, root
+from tpulens.analyzer.formats import directory_format, file_format
 
 from tpulens.errors import InputError, existing_file
 
@@ -94,6 +97,15 @@ class Subgraph:
     def output_tensors(self, op: Operator) -> list[Tensor]:
         return [self.tensors[i] for i in op.outputs if i >= 0]
 
+    def op_json(self, op: Operator) -> dict:
+        """An op as the analysis JSON lists it: where it is, what it is, its tensors."""
+        ins, outs = self.input_tensors(op), self.output_tensors(op)
+        return {"subgraph": self.index, "index": op.index, "opcode": op.opcode,
+                "custom_code": op.custom_code, "version": op.version, "options": op.options,
+                "inputs": [t.name for t in ins], "outputs": [t.name for t in outs],
+                "input_tensors": [t.to_json() for t in ins],
+                "output_tensors": [t.to_json() for t in outs]}
+
 
 @dataclass
 class Model:
@@ -150,9 +162,23 @@ def _buffer_spans(model_table: Table) -> list[tuple[int, int]]:
     return spans
 
 
+def _own_tables(parent: Table, slot: int, what: str) -> Iterator[Table]:
+    """The tables of a vector whose entries must each have their own table.
+
+    A converter writes one table per subgraph, tensor and op; entries sharing one table would
+    make a small file stand for millions of them, so sharing is treated as damage.
+    """
+    first_at: dict[int, int] = {}
+    for i, item in enumerate(parent.tables(slot)):
+        first = first_at.setdefault(item.pos, i)
+        if first != i:
+            raise FlatbufferError(f"{what} {first} and {i} share one table")
+        yield item
+
+
 def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, int]]) -> Subgraph:
     tensors = []
-    for t_index, t in enumerate(table.tables(4)):
+    for t_index, t in enumerate(_own_tables(table, 4, "tensors")):
         buffer_index = t.scalar(8, "I", 0)
         offset, size = buffers[buffer_index] if buffer_index < len(buffers) else (0, 0)
         dtype_code = t.scalar(6, "b", 0)
@@ -168,7 +194,8 @@ def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, 
             quantization_table=t.table(12),
         ))
     operators = []
-    for o_index, o in enumerate(table.tables(10)):
+    producer: dict[int, int] = {}  # tensor -> the op that writes it
+    for o_index, o in enumerate(_own_tables(table, 10, "operators")):
         code_index = o.scalar(4, "I", 0)
         if code_index >= len(opcodes):
             raise FlatbufferError(f"operator {o_index} uses opcode {code_index} of "
@@ -180,6 +207,10 @@ def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, 
             if t >= len(tensors):
                 raise FlatbufferError(f"operator {o_index} refers to tensor {t} of "
                                       f"{len(tensors)}")
+        for t in outputs:
+            if t >= 0 and producer.setdefault(t, o_index) != o_index:
+                raise FlatbufferError(f"tensor {t} is written by operators {producer[t]} "
+                                      f"and {o_index}")
         operators.append(Operator(index, o_index, name, custom_code, version, inputs, outputs,
                                   _options(o), o.byte_span(14)))
     return Subgraph(index, table.string(12) or "", tensors, operators,
@@ -191,7 +222,8 @@ def parse_model(buf, path: str = "<bytes>") -> Model:
     model = root(buf, TFLITE_IDENTIFIER)
     opcodes = [_opcode_name(t) for t in model.tables(6)]
     buffers = _buffer_spans(model)
-    subgraphs = [_subgraph(i, t, opcodes, buffers) for i, t in enumerate(model.tables(8))]
+    subgraphs = [_subgraph(i, t, opcodes, buffers)
+                 for i, t in enumerate(_own_tables(model, 8, "subgraphs"))]
     metadata = {m.string(4) or "": m.scalar(6, "I", 0) for m in model.tables(16)}
     return Model(path, len(buf), model.scalar(4, "I", 0), model.string(10) or "", subgraphs,
                  metadata, buf)
@@ -214,7 +246,10 @@ def constant_values(model: Model, tensor: Tensor, limit: int = 4096) -> tuple | 
 
 def open_bytes(path: str | os.PathLike):
     """Memory-map a file for reading, with one-line errors for the usual mistakes."""
-    p = existing_file(path, "a .tflite file")
+    p = Path(path)
+    if p.is_dir() and (found := directory_format(p)):
+        raise InputError(found.message(p))
+    p = existing_file(p, "a .tflite file")
     try:
         with open(p, "rb") as f:
             if os.fstat(f.fileno()).st_size == 0:
@@ -232,6 +267,8 @@ def read_model(path: str | os.PathLike) -> Model:
 def model_from_bytes(buf, name: str = "<bytes>") -> Model:
     """Parse model bytes; anything malformed raises InputError naming `name`."""
     if bytes(buf[4:8]) != TFLITE_IDENTIFIER:
+        if known := file_format(Path(name), bytes(buf[:16])):
+            raise InputError(known.message(Path(name)))
         found = bytes(buf[4:8])
         raise InputError(f"{name}: not a TFLite model (flatbuffer identifier {found!r}, "
                          f"expected {TFLITE_IDENTIFIER!r})")

@@ -1,17 +1,40 @@
 """Split a subgraph into delegate partitions the way TFLite (and so the Edge TPU compiler) does.
 
-TFLite's PartitionGraphIntoIndependentNodeSubsets walks the graph in epochs: each epoch takes
-every op whose inputs are ready and whose kind (mappable or not) matches the epoch's kind, which
-is set by the first ready op. Epochs alternate CPU/TPU. The compiler maps the first TPU epoch
-only (all of them with -a); this is why CPU ops may lead the model, and why a branch that joins
-after a CPU op falls out of the TPU subgraph.
+TFLite's PartitionGraphIntoIndependentNodeSubsets (tensorflow/lite/graph_info.cc) walks the graph
+in epochs: each epoch takes every op whose inputs are ready and whose kind (mappable or not)
+matches the epoch's kind, which is set by the first ready op in execution order. Epochs
+alternate CPU/TPU. The compiler maps the first TPU epoch only (all of them with -a); this is why
+CPU ops may lead the model, and why a branch that joins after a CPU op falls out of the TPU
+subgraph.
+
+TFLite rescans the whole op list until nothing changes, which is quadratic on a long chain of
+alternating ops. Here each op counts the producers it still waits for, so every op and every
+edge is visited once: the epochs are the same, the work is linear in the graph's size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from tpulens.analyzer.model import Subgraph
+
+NO_EPOCH = -1  # an op that can never run: it waits, directly or not, on its own result
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    """Who writes each tensor and which ops feed which, computed once per subgraph."""
+
+    producer: dict[int, int]  # tensor index -> the op that writes it
+    feeds: tuple[tuple[int, ...], ...]  # op -> the ops that read any of its results
+    waits_for: tuple[int, ...]  # op -> how many distinct ops produce its inputs
+    order: tuple[int, ...]  # every op that can run, producers before readers
+    stuck: tuple[int, ...]  # ops that can never run: in a cycle or fed by one
+
+    @property
+    def has_cycle(self) -> bool:
+        return bool(self.stuck)
 
 
 def producers(subgraph: Subgraph) -> dict[int, int]:
@@ -19,75 +42,101 @@ def producers(subgraph: Subgraph) -> dict[int, int]:
     return {t: op.index for op in subgraph.operators for t in op.outputs if t >= 0}
 
 
-def epochs(subgraph: Subgraph, mappable: Sequence[bool]) -> list[int]:
-    """The epoch (partition number, in execution order) of every op."""
-    ops = subgraph.operators
+def dataflow(subgraph: Subgraph) -> Dataflow:
     made = producers(subgraph)
-    ready_tensor = {t: False for t in made}
-    epoch_of = [-1] * len(ops)
-    pending = list(range(len(ops)))
+    ops = subgraph.operators
+    sources = [{made[t] for t in op.inputs if t in made} for op in ops]
+    feeds: list[list[int]] = [[] for _ in ops]
+    for reader, writers in enumerate(sources):
+        for writer in writers:
+            feeds[writer].append(reader)
+    waits = [len(s) for s in sources]
+    order = _topological(feeds, list(waits))
+    placed = set(order)
+    return Dataflow(made, tuple(map(tuple, feeds)), tuple(waits), tuple(order),
+                    tuple(i for i in range(len(ops)) if i not in placed))
+
+
+def _topological(feeds: Sequence[Sequence[int]], waiting: list[int]) -> list[int]:
+    """Kahn's algorithm, taking ready ops in execution-list order where it can."""
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    order: list[int] = []
+    while ready:
+        i = ready.pop()
+        order.append(i)
+        for j in feeds[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.append(j)
+    return order
+
+
+def epochs(flow: Dataflow, mappable: Sequence[bool]) -> list[int]:
+    """The epoch (partition number, in execution order) of every op; NO_EPOCH for stuck ops.
+
+    An epoch ends when no op of its kind is ready, so every op still ready is of the other
+    kind, and the next epoch is always of the other kind: only the first epoch's kind needs
+    the rule "the first ready op in execution order decides"."""
+    waiting = list(flow.waits_for)
+    ready: dict[bool, list[int]] = {True: [], False: []}
+    for i, w in enumerate(waiting):
+        if w == 0:
+            ready[bool(mappable[i])].append(i)
+    epoch_of = [NO_EPOCH] * len(waiting)
+    if not ready[True] and not ready[False]:
+        return epoch_of
+    kind = bool(mappable[min(ready[True] + ready[False])])
     epoch = 0
-    while pending:
-        kind = None
-        changed = True
-        while changed:
-            changed = False
-            still = []
-            for i in pending:
-                op = ops[i]
-                if any(t >= 0 and not ready_tensor.get(t, True) for t in op.inputs):
-                    still.append(i)
-                    continue
-                if kind is None:
-                    kind = mappable[i]
-                if mappable[i] != kind:
-                    still.append(i)
-                    continue
-                epoch_of[i] = epoch
-                for t in op.outputs:
-                    if t >= 0:
-                        ready_tensor[t] = True
-                changed = True
-            pending = still
-        if kind is None:  # a cycle or a dangling input: leave the rest on the CPU
-            for i in pending:
-                epoch_of[i] = epoch
-            break
+    while ready[kind]:
+        queue = ready[kind]
+        while queue:
+            i = queue.pop()
+            epoch_of[i] = epoch
+            for j in flow.feeds[i]:
+                waiting[j] -= 1
+                if waiting[j] == 0:
+                    ready[bool(mappable[j])].append(j)
         epoch += 1
+        kind = not kind
     return epoch_of
 
 
-def descendants(subgraph: Subgraph, tensors: set[int]) -> set[int]:
+def descendants(flow: Dataflow, subgraph: Subgraph, tensors: Iterable[int]) -> set[int]:
     """Ops that read any of `tensors`, directly or through other ops."""
-    reached: set[int] = set()
-    live = set(tensors)
-    for op in subgraph.operators:  # execution order is a topological order
-        if any(t in live for t in op.inputs):
-            reached.add(op.index)
-            live.update(t for t in op.outputs if t >= 0)
-    return reached
+    wanted = set(tensors)
+    start = [op.index for op in subgraph.operators if any(t in wanted for t in op.inputs)]
+    return _reach(start, flow.feeds)
 
 
-def live_ops(subgraph: Subgraph) -> set[int]:
-    """Ops whose results reach a subgraph output; the compiler drops the others."""
+def live_ops(flow: Dataflow, subgraph: Subgraph) -> set[int]:
+    """Ops whose results reach a subgraph output (every op when the outputs are not listed)."""
     if not subgraph.outputs:
         return {op.index for op in subgraph.operators}
-    needed = set(subgraph.outputs)
-    live = set()
-    for op in reversed(subgraph.operators):
-        if any(t in needed for t in op.outputs):
-            live.add(op.index)
-            needed.update(t for t in op.inputs if t >= 0)
-    return live
+    sources: list[list[int]] = [[] for _ in subgraph.operators]
+    for writer, readers in enumerate(flow.feeds):
+        for reader in readers:
+            sources[reader].append(writer)
+    start = [flow.producer[t] for t in subgraph.outputs if t in flow.producer]
+    return _reach(start, sources)
 
 
-def root_causes(subgraph: Subgraph, is_cause: Sequence[bool]) -> list[int | None]:
+def _reach(start: Iterable[int], edges: Sequence[Sequence[int]]) -> set[int]:
+    seen = set(start)
+    stack = list(seen)
+    while stack:
+        for j in edges[stack.pop()]:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return seen
+
+
+def root_causes(flow: Dataflow, subgraph: Subgraph, is_cause: Sequence[bool]) -> list[int | None]:
     """For every op, the earliest op with is_cause[op] among its ancestors (None if none)."""
-    made = producers(subgraph)
     cause: list[int | None] = [None] * len(subgraph.operators)
-    for op in subgraph.operators:
-        found = [c for t in op.inputs if t in made
-                 for c in ((made[t],) if is_cause[made[t]] else (cause[made[t]],))
-                 if c is not None]
-        cause[op.index] = min(found) if found else None
+    for i in flow.order:
+        for j in flow.feeds[i]:
+            found = i if is_cause[i] else cause[i]
+            if found is not None and (cause[j] is None or found < cause[j]):
+                cause[j] = found
     return cause

@@ -64,3 +64,19 @@ class Change(StrEnum):
     UNCHANGED = "unchanged"  # within the metric's threshold, or not beyond noise
     CHANGED = "changed"  # beyond the threshold, for a metric with no better direction
     NOT_JUDGED = "not judged"  # e.g. latency measured on different CPUs
+
+
+class Confidence(StrEnum):
+    """How sure a verdict is: high when a documented or observed rule decides it far from any
+    fitted limit, low otherwise (the op's `confidence_reason` says why)."""
+
+    HIGH = "high"
+    LOW = "low"
+
+
+class EvidenceKind(StrEnum):
+    """Where a rule comes from."""
+
+    DOCUMENTED = "documented"  # Coral's documentation, TFLite's source or a Coral maintainer
+    OBSERVED = "observed"  # real compiler output: a compiled model or a compiler log
+    INFERRED = "inferred"  # reasoned from indirect evidence, never seen in compiler output

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from test_analyzer_rules import analyze, conv
 from tflite_builder import Op, T, build
+from tpulens.analyzer import partition
+from tpulens.analyzer.model import Operator, Subgraph
 from tpulens.analyzer.vocabulary import Status
 
 from tpulens.errors import InputError
@@ -66,6 +70,7 @@ def test_intermediate_tensors_end_the_tpu_subgraph():
     ta, oa = conv("in", "a")
     tb, ob = conv("a", "b")
     data = build([T("in", (1, 8, 8, 4)), *ta, *tb], [oa, ob])
+    assert placements(analyze(data)) == ["TPU", "TPU"]
     result = analyze(data, intermediate_tensors=["a"])
     assert placements(result) == ["TPU", "CPU"]
     assert (result["ops"][1]["reason_code"], result["ops"][1]["root_cause"]) == (
@@ -74,13 +79,18 @@ def test_intermediate_tensors_end_the_tpu_subgraph():
         analyze(data, intermediate_tensors=["nope"])
 
 
-def test_ops_whose_results_are_unused_are_dropped():
+def test_ops_whose_results_are_unused_are_dropped_not_mapped():
+    """No compiler output shows where an op that feeds nothing goes: say so, unsure."""
     ta, oa = conv("in", "a")
-    result = analyze(build(
-        [T("in", (1, 8, 8, 4)), *ta, T("dead", (1, 8, 8, 4))],
-        [oa, Op("LEAKY_RELU", ["in"], ["dead"], 2)], outputs=["a"]))
-    assert placements(result) == ["TPU", "TPU"]
-    assert result["ops"][1]["reason_code"] == "UNUSED_RESULT"
+    tb, ob = conv("in", "dead")
+    result = analyze(build([T("in", (1, 8, 8, 4)), *ta, *tb], [oa, ob], outputs=["a"]))
+    assert placements(result) == ["TPU", "dropped"]
+    dead = result["ops"][1]
+    assert (dead["reason_code"], dead["status"], dead["confidence"]) == ("DROPPED", "", "low")
+    assert result["summary"]["ops_dropped"] == 1 and result["summary"]["ops_tpu"] == 1
+    assert [r["count"] for r in result["table"]] == [1]
+    live = analyze(build([T("in", (1, 8, 8, 4)), *ta, *tb], [oa, ob], outputs=["a", "dead"]))
+    assert placements(live) == ["TPU", "TPU"]
 
 
 def test_min_runtime_out_of_range_is_an_input_error():
@@ -95,3 +105,44 @@ def test_flags_the_compiler_did_not_have_yet_are_refused():
         analyze(chain_with_cpu_op_in_middle(), compiler="14.1", enable_multiple_subgraphs=True)
     with pytest.raises(InputError, match="needs compiler 2.1 or newer"):
         analyze(chain_with_cpu_op_in_middle(), compiler="2.0", intermediate_tensors=["a"])
+
+
+def test_ops_listed_in_reverse_order_partition_by_their_data():
+    """Execution-list order is not data order (a red-team input lists a chain backwards)."""
+    ta, oa = conv("in", "a")
+    tb, ob = conv("l", "b")
+    result = analyze(build([T("in", (1, 8, 8, 4)), *ta, T("l", (1, 8, 8, 4)), *tb],
+                           [ob, Op("LEAKY_RELU", ["a"], ["l"], 2), oa]))
+    assert placements(result) == ["CPU", "CPU", "TPU"]
+    assert result["ops"][0]["root_cause"] == 1
+
+
+def chain(n: int) -> Subgraph:
+    """n ops a0 -> a1 -> ..., alternating mappable and not: the partitioner's worst case."""
+    ops = [Operator(0, i, "RELU", None, 1, (i,), (i + 1,)) for i in range(n)]
+    return Subgraph(0, "chain", [], ops, (0,), (n,))
+
+
+def epochs_seconds(n: int) -> float:
+    sg = chain(n)
+    start = time.process_time()  # this process's CPU time: other work on the machine aside
+    epoch_of = partition.epochs(partition.dataflow(sg), [i % 2 == 0 for i in range(n)])
+    seconds = time.process_time() - start
+    assert epoch_of == list(range(n))
+    return seconds
+
+
+def test_partitioning_an_alternating_chain_takes_linear_time():
+    small = min(epochs_seconds(4_000) for _ in range(3))
+    large = min(epochs_seconds(32_000) for _ in range(3))
+    assert large < 24 * small  # linear: about 8x; quadratic: 64x
+
+
+def test_a_cycle_leaves_its_ops_without_an_epoch():
+    ops = [Operator(0, 0, "RELU", None, 1, (0, 2), (1,)),
+           Operator(0, 1, "RELU", None, 1, (1,), (2,)),
+           Operator(0, 2, "RELU", None, 1, (0,), (3,))]
+    flow = partition.dataflow(Subgraph(0, "cycle", [], ops, (0,), (2, 3)))
+    assert flow.stuck == (0, 1) and flow.has_cycle
+    assert partition.epochs(flow, [True, True, True]) == [partition.NO_EPOCH,
+                                                         partition.NO_EPOCH, 0]

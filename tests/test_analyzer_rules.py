@@ -1,13 +1,18 @@
-"""One tiny model per Edge TPU rule: the exact status string and reason code it must produce."""
+"""One tiny model per Edge TPU rule, on each side of its boundary: the exact status string and
+reason code it must produce when it fires, and a mapped op when the same op just meets it."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from tflite_builder import Op, T, build, ints, u8
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.model import parse_model
-from tpulens.analyzer.vocabulary import Status
+from tpulens.analyzer.vocabulary import EvidenceKind, Status
+
+from tpulens.cli import main
 
 
 def analyze(data: bytes, compiler="16.0", **kw) -> dict:
@@ -29,127 +34,225 @@ def single(op: Op, tensors: list[T], compiler="16.0", **kw) -> dict:
     return analyze(build(tensors, [op]), compiler, **kw)["ops"][0]
 
 
-CASES = {
-    "SECOND_SUBGRAPH": lambda: analyze(build(
-        [T("x", (1, 4)), T("y", (1, 4))], [Op("RELU", ["x"], ["y"])],
-        extra_subgraphs=[([T("p", (1, 4)), T("q", (1, 4))], [Op("RELU", ["p"], ["q"])])],
-    ))["ops"][1],
-    "FLOAT_INPUT_QUANTIZE": lambda: analyze(build(
-        [T("f", (1, 8, 8, 4), "FLOAT32", scale=None), T("in", (1, 8, 8, 4)),
-         *conv("in", "out")[0]],
-        [Op("QUANTIZE", ["f"], ["in"]), conv("in", "out")[1]]))["ops"][0],
-    "UNSUPPORTED_DTYPE": lambda: analyze(build(
-        [T("in", (1, 8, 8, 4)), *conv("in", "c")[0], T("f", (1, 8, 8, 4), "FLOAT32", scale=None)],
-        [conv("in", "c")[1], Op("DEQUANTIZE", ["c"], ["f"])]))["ops"][1],
-    "UNSUPPORTED_OP": lambda: single(Op("LEAKY_RELU", ["x"], ["y"], 2),
-                                     [T("x", (1, 4, 4, 3)), T("y", (1, 4, 4, 3))]),
-    "RUNTIME_TOO_OLD": lambda: single(
-        Op("TRANSPOSE", ["x", "perm"], ["y"]),
-        [T("x", (1, 4, 6, 3)), T("perm", (4,), "INT32", data=ints(0, 2, 1, 3)),
-         T("y", (1, 6, 4, 3))], compiler="15.0"),
-    "OP_VERSION": lambda: single(
-        Op("RESIZE_BILINEAR", ["x", "size"], ["y"], 3, "ResizeBilinearOptions",
-           {"HalfPixelCenters": True}),
-        [T("x", (1, 4, 4, 3)), T("size", (2,), "INT32", data=ints(8, 8)),
-         T("y", (1, 8, 8, 3))], compiler="15.0"),
-    "UNSUPPORTED_RANK": lambda: single(
-        Op("ADD", ["a", "b"], ["y"], 1, "AddOptions", {}),
-        [T("a", (2, 4, 4, 3)), T("b", (2, 4, 4, 3)), T("y", (2, 4, 4, 3))]),
-    "NON_CONST_PARAM": lambda: single(
-        Op("FULLY_CONNECTED", ["x", "w"], ["y"], 1, "FullyConnectedOptions", {}),
-        [T("x", (1, 16)), T("w", (10, 16)), T("y", (1, 10))]),
-    "OUTPUT_NOT_1D": lambda: single(
-        Op("FULLY_CONNECTED", ["x", "w"], ["y"], 1, "FullyConnectedOptions", {}),
-        [T("x", (2, 16)), T("w", (10, 16), data=bytes(160)), T("y", (2, 10))]),
-    "FUSED_ACTIVATION": lambda: single(
-        Op("MAX_POOL_2D", ["x"], ["y"], 1, "Pool2DOptions",
-           {"StrideW": 2, "StrideH": 2, "FilterWidth": 2, "FilterHeight": 2,
-            "FusedActivationFunction": 1}),
-        [T("x", (1, 8, 8, 3)), T("y", (1, 4, 4, 3))]),
-    "DILATION": lambda: single(
+def unary(opcode: str, shape_in, shape_out=None, dtype="INT8", version=1, **kw) -> dict:
+    shape_out = shape_out or shape_in
+    return single(Op(opcode, ["x"], ["y"], version),
+                  [T("x", shape_in, dtype), T("y", shape_out, dtype)], **kw)
+
+
+def transpose(shape, perm) -> dict:
+    out = tuple(shape[p] for p in perm)
+    return single(Op("TRANSPOSE", ["x", "perm"], ["y"]),
+                  [T("x", shape, "INT8"), T("perm", (len(perm),), "INT32", data=ints(*perm)),
+                   T("y", out, "INT8")])
+
+
+def reshape(shape_in, shape_out) -> dict:
+    return single(Op("RESHAPE", ["x", "s"], ["y"]),
+                  [T("x", shape_in, "INT8"), T("s", (len(shape_out),), "INT32",
+                                               data=ints(*shape_out)), T("y", shape_out, "INT8")])
+
+
+def resize(factor: int) -> dict:
+    return single(Op("RESIZE_BILINEAR", ["x", "size"], ["y"], 1, "ResizeBilinearOptions", {}),
+                  [T("x", (1, 1, 1, 8)), T("size", (2,), "INT32", data=ints(factor, factor)),
+                   T("y", (1, factor, factor, 8))])
+
+
+def split(shape, axis) -> dict:
+    n = shape[axis]
+    piece = tuple(1 if i == axis else d for i, d in enumerate(shape))
+    return single(Op("SPLIT", ["axis", "x"], [f"y{i}" for i in range(n)], 2, "SplitOptions",
+                     {"NumSplits": n}),
+                  [T("axis", (), "INT32", data=ints(axis)), T("x", shape, "INT8"),
+                   *[T(f"y{i}", piece, "INT8") for i in range(n)]])
+
+
+def depthwise(dilation_h: int, dilation_w: int, **kw) -> dict:
+    return single(
         Op("DEPTHWISE_CONV_2D", ["x", "w", "b"], ["y"], 1, "DepthwiseConv2DOptions",
-           {"StrideW": 1, "StrideH": 1, "DepthMultiplier": 1, "DilationWFactor": 1,
-            "DilationHFactor": 2}),
+           {"StrideW": 1, "StrideH": 1, "DepthMultiplier": 1, "DilationWFactor": dilation_w,
+            "DilationHFactor": dilation_h}),
         [T("x", (1, 8, 8, 4)), T("w", (1, 3, 3, 4), data=bytes(36)),
-         T("b", (4,), "INT32", data=ints(0, 0, 0, 0)), T("y", (1, 8, 8, 4))]),
-    "STRIDED_SLICE": lambda: single(
+         T("b", (4,), "INT32", data=ints(0, 0, 0, 0)), T("y", (1, 8, 8, 4))], **kw)
+
+
+def mean(axes, shape=(1, 4, 4, 8), **kw) -> dict:
+    out = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return single(Op("MEAN", ["x", "axes"], ["y"], 1, "ReducerOptions", {"KeepDims": True}),
+                  [T("x", shape), T("axes", (len(axes),), "INT32", data=ints(*axes)),
+                   T("y", out)], **kw)
+
+
+def fully_connected(batch: int, weights_constant=True, **kw) -> dict:
+    w = T("w", (10, 16), data=bytes(160) if weights_constant else None)
+    return single(Op("FULLY_CONNECTED", ["x", "w"], ["y"], 1, "FullyConnectedOptions", {}),
+                  [T("x", (batch, 16)), w, T("y", (batch, 10))], **kw)
+
+
+def add(version: int, shape=(1, 4, 4, 3)) -> dict:
+    return single(Op("ADD", ["a", "b"], ["y"], version, "AddOptions", {}),
+                  [T("a", shape, "INT8"), T("b", shape, "INT8"), T("y", shape, "INT8")])
+
+
+def strided_slice(strides) -> dict:
+    return single(
         Op("STRIDED_SLICE", ["x", "begin", "end", "strides"], ["y"], 1, "StridedSliceOptions",
            {}),
         [T("x", (1, 8, 8, 4)), T("begin", (4,), "INT32", data=ints(0, 0, 0, 0)),
          T("end", (4,), "INT32", data=ints(1, 8, 8, 4)),
-         T("strides", (4,), "INT32", data=ints(1, 2, 2, 1)), T("y", (1, 4, 4, 4))]),
-    "CONST_CONCAT_INPUT": lambda: single(
-        Op("CONCATENATION", ["x", "c"], ["y"], 1, "ConcatenationOptions", {"Axis": 3}),
-        [T("x", (1, 2, 2, 2)), T("c", (1, 2, 2, 2), data=u8(*[7] * 8)), T("y", (1, 2, 2, 4))]),
-    "REDUCE_AXES": lambda: single(
-        Op("MEAN", ["x", "axes"], ["y"], 1, "ReducerOptions", {"KeepDims": True}),
-        [T("x", (1, 4, 4, 6)), T("axes", (1,), "INT32", data=ints(3)), T("y", (1, 4, 4, 1))]),
-    "PAD_CHANNELS": lambda: single(
-        Op("PAD", ["x", "pads"], ["y"]),
-        [T("x", (1, 4, 4, 3)), T("pads", (4, 2), "INT32", data=ints(0, 0, 0, 0, 0, 0, 0, 1)),
-         T("y", (1, 4, 4, 4))], compiler="2.0"),
-    "SPLIT_BATCH": lambda: single(
-        Op("SPLIT", ["axis", "x"], ["y"], 1, "SplitOptions", {"NumSplits": 1}),
-        [T("axis", (), "INT32", data=ints(0)), T("x", (1, 4, 4, 3)), T("y", (1, 4, 4, 3))]),
-    "SQUEEZE_RELAYOUT": lambda: single(
-        Op("SQUEEZE", ["x"], ["y"], 1, "SqueezeOptions", {"SqueezeDims": [2]}),
-        [T("x", (1, 5, 1, 10)), T("y", (1, 5, 10))], compiler="2.0"),
-    "SOFTMAX_SIZE": lambda: single(
-        Op("SOFTMAX", ["x"], ["y"], 1, "SoftmaxOptions", {"Beta": 1.0}),
-        [T("x", (1, 20000)), T("y", (1, 20000))]),
-    "PRELU_ALPHA": lambda: single(
-        Op("PRELU", ["x", "alpha"], ["y"]),
-        [T("x", (1, 4, 4, 3)), T("alpha", (4, 4, 3), data=bytes(48)), T("y", (1, 4, 4, 3))]),
-    "WEIGHTS_FORMAT": lambda: single(
-        Op("FULLY_CONNECTED", ["x", "w"], ["y"], 1, "FullyConnectedOptions",
-           {"WeightsFormat": 1}),
-        [T("x", (1, 16)), T("w", (16, 16), data=bytes(256)), T("y", (1, 16))]),
-    "RESIZE_UPSCALE": lambda: single(
-        Op("RESIZE_BILINEAR", ["x", "size"], ["y"], 1, "ResizeBilinearOptions", {}),
-        [T("x", (1, 1, 1, 8)), T("size", (2,), "INT32", data=ints(33, 33)),
-         T("y", (1, 33, 33, 8))]),
+         T("strides", (4,), "INT32", data=ints(*strides)),
+         T("y", (1, 8 // strides[1], 8 // strides[2], 4))])
+
+
+def concat_with_constant(value: int) -> dict:
+    return single(Op("CONCATENATION", ["x", "c"], ["y"], 1, "ConcatenationOptions",
+                     {"Axis": 3}),
+                  [T("x", (1, 2, 2, 2)), T("c", (1, 2, 2, 2), data=u8(*[value] * 8)),
+                   T("y", (1, 2, 2, 4))])
+
+
+def pad(pads, compiler) -> dict:
+    out = tuple(d + pads[2 * i] + pads[2 * i + 1] for i, d in enumerate((1, 4, 4, 3)))
+    return single(Op("PAD", ["x", "pads"], ["y"]),
+                  [T("x", (1, 4, 4, 3)), T("pads", (4, 2), "INT32", data=ints(*pads)),
+                   T("y", out)], compiler=compiler)
+
+
+def squeeze(shape, dims, out) -> dict:
+    return single(Op("SQUEEZE", ["x"], ["y"], 1, "SqueezeOptions", {"SqueezeDims": dims}),
+                  [T("x", shape), T("y", out)], compiler="2.0")
+
+
+def prelu(alpha_shape) -> dict:
+    n = 1
+    for d in alpha_shape:
+        n *= d
+    return single(Op("PRELU", ["x", "alpha"], ["y"]),
+                  [T("x", (1, 4, 4, 3)), T("alpha", alpha_shape, data=bytes(n)),
+                   T("y", (1, 4, 4, 3))])
+
+
+def pool(activation: int) -> dict:
+    return single(Op("MAX_POOL_2D", ["x"], ["y"], 1, "Pool2DOptions",
+                     {"StrideW": 2, "StrideH": 2, "FilterWidth": 2, "FilterHeight": 2,
+                      "FusedActivationFunction": activation}),
+                  [T("x", (1, 8, 8, 3)), T("y", (1, 4, 4, 3))])
+
+
+def second_subgraph() -> dict:
+    return analyze(build(
+        [T("x", (1, 4)), T("y", (1, 4))], [Op("RELU", ["x"], ["y"])],
+        extra_subgraphs=[([T("p", (1, 4)), T("q", (1, 4))], [Op("RELU", ["p"], ["q"])])],
+    ))["ops"][1]
+
+
+def quantize_from(dtype: str) -> dict:
+    ta, oa = conv("in", "out")
+    return analyze(build(
+        [T("f", (1, 8, 8, 4), dtype, scale=None if dtype.startswith("FLOAT") else 0.1),
+         T("in", (1, 8, 8, 4)), *ta], [Op("QUANTIZE", ["f"], ["in"]), oa]))["ops"][0]
+
+
+ROW, RESHAPE, TRANSPOSE = rules.ROW_MAX, rules.RESHAPE_MAX_ELEMENTS, rules.TRANSPOSE_MAX_ELEMENTS
+
+# reason code -> (a model where the rule fires, the same op just meeting the constraint)
+BOUNDARIES = {
+    "SECOND_SUBGRAPH": (second_subgraph, lambda: unary("RELU", (1, 4), dtype="UINT8")),
+    "FLOAT_INPUT_QUANTIZE": (lambda: quantize_from("FLOAT32"), lambda: quantize_from("UINT8")),
+    "UNSUPPORTED_DTYPE": (lambda: unary("RELU", (1, 4), dtype="FLOAT32"),
+                          lambda: unary("RELU", (1, 4), dtype="INT8")),
+    "UNSUPPORTED_OP": (lambda: before_a_conv("LEAKY_RELU"), lambda: before_a_conv("RELU")),
+    "RUNTIME_TOO_OLD": (lambda: unary("RSQRT", (1, 4), min_runtime_version=13),
+                        lambda: unary("RSQRT", (1, 4), min_runtime_version=14)),
+    "OP_VERSION": (lambda: resize_nearest(3, "15.0"), lambda: resize_nearest(2, "15.0")),
+    "NON_8BIT_KERNEL_VERSION": (lambda: add(4), lambda: add(2)),
+    "UNSUPPORTED_RANK": (lambda: add(2, (2, 4, 4, 3)), lambda: add(2, (1, 4, 4, 3))),
+    "NON_CONST_PARAM": (lambda: fully_connected(1, False, compiler="15.0"),
+                        lambda: fully_connected(1, True, compiler="15.0")),
+    "OUTPUT_NOT_1D": (lambda: fully_connected(2, compiler="15.0"),
+                      lambda: fully_connected(1, compiler="15.0")),
+    "FUSED_ACTIVATION": (lambda: pool(1), lambda: pool(0)),
+    "DILATION": (lambda: depthwise(2, 1), lambda: depthwise(2, 2)),
+    "DILATION_OLD_RUNTIME": (lambda: depthwise(2, 2, min_runtime_version=12),
+                             lambda: depthwise(1, 1, min_runtime_version=12)),
+    "STRIDED_SLICE": (lambda: strided_slice((1, 2, 2, 1)), lambda: strided_slice((1, 1, 1, 1))),
+    "CONST_CONCAT_INPUT": (lambda: concat_with_constant(7), lambda: concat_with_constant(0)),
+    "REDUCE_AXES_OLD_RUNTIME": (lambda: mean((3,), min_runtime_version=12),
+                                lambda: mean((1, 2), min_runtime_version=12)),
+    "REDUCE_AXES": (lambda: mean((3,), (1, 4, 4, 6)), lambda: mean((3,), (1, 4, 4, 8))),
+    "PAD_CHANNELS": (lambda: pad((0, 0, 0, 0, 0, 0, 0, 1), "2.0"),
+                     lambda: pad((0, 0, 1, 1, 1, 1, 0, 0), "2.0")),
+    "SPLIT_FIRST_AXIS": (lambda: split((4, 49, 32), 0), lambda: split((1, 4, 32), 1)),
+    "SQUEEZE_RELAYOUT": (lambda: squeeze((1, 5, 1, 10), [2], (1, 5, 10)),
+                         lambda: squeeze((1, 1, 5, 10), [1], (1, 5, 10))),
+    "SOFTMAX_SIZE": (lambda: unary("SOFTMAX", (1, rules.SOFTMAX_MAX_ELEMENTS + 1),
+                                   compiler="15.0"),
+                     lambda: unary("SOFTMAX", (1, rules.SOFTMAX_MAX_ELEMENTS), compiler="15.0")),
+    "PRELU_ALPHA": (lambda: prelu((4, 4, 3)), lambda: prelu((1, 1, 3))),
+    "WEIGHTS_FORMAT": (lambda: weights_format(1), lambda: weights_format(0)),
+    "RESIZE_UPSCALE": (lambda: resize(rules.RESIZE_MAX_UPSCALE + 1),
+                       lambda: resize(rules.RESIZE_MAX_UPSCALE)),
+    "TRANSPOSE_SIZE": (lambda: transpose((1, 300, TRANSPOSE // 300 + 1, 1), (0, 3, 1, 2)),
+                       lambda: transpose((1, 300, TRANSPOSE // 300, 1), (0, 3, 1, 2))),
+    "RESHAPE_SIZE": (lambda: reshape((1, 1000, RESHAPE // 1000 + 1, 1),
+                                     (1, RESHAPE // 1000 + 1, 1000, 1)),
+                     lambda: reshape((1, 1000, RESHAPE // 1000, 1),
+                                     (1, RESHAPE // 1000, 1000, 1))),
+    "ROW_SIZE": (lambda: unary("RELU", (1, 1, ROW + 1)), lambda: unary("RELU", (1, 1, ROW))),
 }
 
 
-def test_every_rule_has_a_case():
-    assert {r.reason_code for r in rules.RULES} == set(CASES)
+def before_a_conv(opcode: str) -> dict:
+    """`opcode` feeding a mappable convolution (so it is not at the model's tail)."""
+    tc, oc = conv("y", "c")
+    return analyze(build([T("x", (1, 8, 8, 4)), T("y", (1, 8, 8, 4)), *tc],
+                         [Op(opcode, ["x"], ["y"]), oc]))["ops"][0]
 
 
-@pytest.mark.parametrize("rule", rules.RULES, ids=lambda r: r.reason_code)
-def test_rule(rule):
-    verdict = CASES[rule.reason_code]()
+def resize_nearest(version: int, compiler: str) -> dict:
+    return single(Op("RESIZE_NEAREST_NEIGHBOR", ["x", "size"], ["y"], version,
+                     "ResizeNearestNeighborOptions", {"HalfPixelCenters": version == 3}),
+                  [T("x", (1, 4, 4, 3)), T("size", (2,), "INT32", data=ints(8, 8)),
+                   T("y", (1, 8, 8, 3))], compiler=compiler)
+
+
+def weights_format(fmt: int) -> dict:
+    return single(Op("FULLY_CONNECTED", ["x", "w"], ["y"], 1, "FullyConnectedOptions",
+                     {"WeightsFormat": fmt}),
+                  [T("x", (1, 16)), T("w", (16, 16), data=bytes(256)), T("y", (1, 16))])
+
+
+OP_RULES = rules.of_scope(rules.Scope.OP)
+
+
+def test_every_op_rule_has_a_boundary_case():
+    assert {r.reason_code for r in OP_RULES} == set(BOUNDARIES)
+
+
+@pytest.mark.parametrize("rule", OP_RULES, ids=lambda r: r.reason_code)
+def test_rule_fires(rule):
+    verdict = BOUNDARIES[rule.reason_code][0]()
     assert (verdict["placement"], verdict["status"], verdict["reason_code"]) == (
         "CPU", rule.status, rule.reason_code)
     assert rule.text.split(".")[0] in verdict["explanation"]
     assert verdict["fix"] == rule.fix
 
 
-# ---- the same ops pass when they meet the constraint ---------------------------------------
-
-def test_rules_pass_when_constraints_are_met():
-    assert single(Op("TRANSPOSE", ["x", "perm"], ["y"]),
-                  [T("x", (1, 4, 6, 3)), T("perm", (4,), "INT32", data=ints(0, 2, 1, 3)),
-                   T("y", (1, 6, 4, 3))])["status"] == Status.MAPPED
-    assert single(Op("RESIZE_BILINEAR", ["x", "size"], ["y"], 3, "ResizeBilinearOptions",
-                     {"HalfPixelCenters": True}),
-                  [T("x", (1, 4, 4, 3)), T("size", (2,), "INT32", data=ints(8, 8)),
-                   T("y", (1, 8, 8, 3))])["status"] == Status.MAPPED
-    zero_pad = single(Op("CONCATENATION", ["x", "c"], ["y"], 1, "ConcatenationOptions",
-                         {"Axis": 3}),
-                      [T("x", (1, 2, 2, 2)), T("c", (1, 2, 2, 2), data=u8(*[0] * 8)),
-                       T("y", (1, 2, 2, 4))])
-    assert zero_pad["status"] == Status.MAPPED
-    mean_hw = single(Op("MEAN", ["x", "axes"], ["y"], 1, "ReducerOptions", {}),
-                     [T("x", (1, 4, 4, 6)), T("axes", (2,), "INT32", data=ints(1, 2)),
-                      T("y", (1, 6))])
-    assert mean_hw["status"] == Status.MAPPED
+@pytest.mark.parametrize("rule", OP_RULES, ids=lambda r: r.reason_code)
+def test_rule_passes_at_its_boundary(rule):
+    verdict = BOUNDARIES[rule.reason_code][1]()
+    assert verdict["reason_code"] != rule.reason_code
+    assert (verdict["placement"], verdict["status"]) == ("TPU", Status.MAPPED), verdict
 
 
-def test_requantize_maps_but_not_below_runtime_13():
-    tensors = [T("u", (1, 8)), T("s", (1, 8), "INT8")]
-    assert single(Op("QUANTIZE", ["u"], ["s"]), tensors)["status"] == Status.MAPPED
-    old = single(Op("QUANTIZE", ["u"], ["s"]), tensors, min_runtime_version=12)
-    assert (old["status"], old["reason_code"]) == (Status.UNSUPPORTED_OP, "RUNTIME_TOO_OLD")
+def test_compiler_16_maps_what_older_compilers_refused():
+    """Run-time FC weights, 2-D FC output, a large N-D softmax: compiler 16 maps them
+    (observed), 15 does not."""
+    assert fully_connected(1, False)["status"] == Status.MAPPED
+    assert fully_connected(2)["status"] == Status.MAPPED
+    assert resize_nearest(3, "16.0")["status"] == Status.MAPPED
+    assert unary("SOFTMAX", (1, 4, 8400, 16))["status"] == Status.MAPPED
 
 
 def test_unknown_op_on_int32_side_output_is_not_a_dtype_problem():
@@ -159,15 +262,65 @@ def test_unknown_op_on_int32_side_output_is_not_a_dtype_problem():
     assert verdict["status"] == Status.UNSUPPORTED_OP
 
 
-# ---- model-level failures ----------------------------------------------------------------
+# ---- evidence ------------------------------------------------------------------------------
 
-def test_float_model_is_rejected_whole():
-    data = build([T("x", (1, 4), "FLOAT32", scale=None), T("y", (1, 4), "FLOAT32", scale=None)],
+def test_every_rule_has_evidence_with_citations():
+    for r in rules.RULES:
+        assert isinstance(r.evidence, rules.Evidence), r.name
+        assert r.evidence.kind in set(EvidenceKind) and r.evidence.citations, r.name
+
+
+def test_a_rule_without_evidence_cannot_be_registered():
+    before = list(rules.RULES)
+    with pytest.raises(ValueError, match="evidence"):
+        rules.rule(Status.UNSPECIFIED, "NO_EVIDENCE", "fix",
+                   rules.Evidence(EvidenceKind.INFERRED))(lambda ctx: None)
+    with pytest.raises(ValueError, match="evidence"):
+        rules.rule(Status.UNSPECIFIED, "NO_EVIDENCE", "fix", None)(lambda ctx: None)
+    assert rules.RULES == before
+
+
+def test_limits_are_formatted_into_the_text():
+    assert f"{rules.SOFTMAX_MAX_ELEMENTS:,}" in next(
+        r.text for r in rules.RULES if r.reason_code == "SOFTMAX_SIZE")
+    for r in rules.RULES:
+        assert "{" not in r.text and "{" not in r.fix, r.name
+        if r.limit is not None:
+            assert f"{r.limit.threshold:,}" in r.text, r.name
+
+
+def test_fixes_spell_the_flags_the_way_tpulens_does(capsys):
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    helptext = capsys.readouterr().out
+    for r in rules.RULES:
+        for flag in re.findall(r"--[a-z_-]+", r.fix + r.text):
+            assert "_" not in flag and flag in helptext, (r.name, flag)
+
+
+# ---- whole-model refusals ------------------------------------------------------------------
+
+def float_model() -> bytes:
+    return build([T("x", (1, 4), "FLOAT32", scale=None), T("y", (1, 4), "FLOAT32", scale=None)],
                  [Op("RELU", ["x"], ["y"])])
-    result = analyze(data)
-    assert result["errors"] == ["Model not quantized"]
+
+
+def test_float_model_is_rejected_whole_before_compiler_16():
+    result = analyze(float_model(), "15.0")
+    assert result["errors"] == ["Model not quantized (no 8-bit activation tensor)"]
     assert result["summary"]["verdict"] == "fails"
-    assert result["ops"][0]["reason_code"] == "MODEL_REJECTED"
+    assert result["ops"][0]["reason_code"] == "MODEL_NOT_QUANTIZED"
+
+
+def test_compiler_16_accepts_a_float_model_and_leaves_it_on_the_cpu():
+    result = analyze(float_model())
+    assert result["errors"] == [] and result["summary"]["verdict"] == "none"
+    assert result["ops"][0]["status"] == Status.UNSUPPORTED_DTYPE
+
+
+def test_a_model_without_operators_is_rejected():
+    result = analyze(build([T("x", (1, 4))], []))
+    assert result["errors"] == ["Model has no operators (no operators)"]
 
 
 def test_shape_computed_at_run_time_is_rejected():
@@ -175,6 +328,9 @@ def test_shape_computed_at_run_time_is_rejected():
                  [Op("SHAPE", ["x"], ["s"]), Op("RESHAPE", ["x", "s"], ["y"])])
     errors = analyze(data)["errors"]
     assert len(errors) == 1 and errors[0].startswith("Attempting to use a delegate that only")
+    constant = build([T("x", (1, 4, 4, 2)), T("s", (2,), "INT32", data=ints(1, 32)),
+                      T("y", (1, 32))], [Op("RESHAPE", ["x", "s"], ["y"])])
+    assert analyze(constant)["errors"] == []
 
 
 def test_dynamic_batch_in_signature_alone_is_accepted():
@@ -182,3 +338,115 @@ def test_dynamic_batch_in_signature_alone_is_accepted():
     data = build([T("x", (1, 4), shape_signature=(-1, 4)), T("y", (1, 4))],
                  [Op("RELU", ["x"], ["y"])])
     assert analyze(data)["errors"] == []
+
+
+def test_a_cycle_is_reported_not_mapped():
+    """Two ops that read each other's results can never run (a red-team input)."""
+    data = build([T("x", (1, 4)), T("a", (1, 4)), T("b", (1, 4))],
+                 [Op("ADD", ["x", "b"], ["a"], 1, "AddOptions", {}),
+                  Op("RELU", ["a"], ["b"])], inputs=["x"], outputs=["b"])
+    result = analyze(data)
+    assert result["summary"]["verdict"] == "fails" and result["summary"]["ops_tpu"] == 0
+    assert result["errors"][0].startswith("Op graph has a cycle (2 op(s) can never run: #0, #1")
+    chain = build([T("x", (1, 4)), T("a", (1, 4)), T("b", (1, 4))],
+                  [Op("RELU", ["x"], ["a"]), Op("RELU", ["a"], ["b"])])
+    assert analyze(chain)["errors"] == []
+
+
+# ---- fix advice by context -----------------------------------------------------------------
+
+def int8_model_ending_in(op: Op, extra: list[T]) -> dict:
+    ta, oa = conv("in", "c")
+    return analyze(build([T("in", (1, 8, 8, 4)), *ta, *extra], [oa, op]))["ops"][1]
+
+
+def test_ops_that_belong_on_the_cpu_at_the_end_say_nothing_needs_fixing():
+    dequantize = int8_model_ending_in(Op("DEQUANTIZE", ["c"], ["f"]),
+                                      [T("f", (1, 8, 8, 4), "FLOAT32", scale=None)])
+    argmax = int8_model_ending_in(Op("ARG_MAX", ["c", "axis"], ["i"]),
+                                  [T("axis", (), "INT32", data=ints(3)),
+                                   T("i", (1, 8, 8), "INT64", scale=None)])
+    for verdict in (dequantize, argmax):
+        assert verdict["fix"].startswith("This op belongs on the CPU at the end of an 8-bit")
+        assert "nothing needs fixing" in verdict["fix"]
+        assert "Quantize the whole model" not in verdict["fix"]
+    assert "inference_output_type" in dequantize["fix"]
+    assert "ARG_MAX has no Edge TPU version" in argmax["fix"]
+
+
+def test_the_same_op_in_the_middle_gets_the_rules_own_fix():
+    ta, oa = conv("in", "c")
+    tb, ob = conv("q", "d")
+    result = analyze(build([T("in", (1, 8, 8, 4)), *ta, T("f", (1, 8, 8, 4), "FLOAT32",
+                                                             scale=None), T("q", (1, 8, 8, 4)),
+                            *tb],
+                           [oa, Op("DEQUANTIZE", ["c"], ["f"]), Op("QUANTIZE", ["f"], ["q"]),
+                            ob]))
+    dequantize = result["ops"][1]
+    assert dequantize["fix"] == next(r.fix for r in rules.RULES
+                                     if r.reason_code == "UNSUPPORTED_DTYPE")
+
+
+def test_custom_ops_get_custom_op_advice():
+    tail = int8_model_ending_in(Op("CUSTOM", ["c"], ["p"], custom_code="PosenetDecoderOp"),
+                                [T("p", (1, 10), "FLOAT32", scale=None)])
+    assert tail["fix"].startswith("PosenetDecoderOp is a custom op")
+    assert "nothing needs fixing" in tail["fix"] and "LeakyReLU" not in tail["fix"]
+    ta, oa = conv("in", "c")
+    tb, ob = conv("p", "d")
+    middle = analyze(build([T("in", (1, 8, 8, 4)), *ta, T("p", (1, 8, 8, 4)), *tb],
+                           [oa, Op("CUSTOM", ["c"], ["p"], custom_code="MyOp"), ob]))["ops"][1]
+    assert middle["fix"].startswith("MyOp is a custom op") and "Move it to the end" in middle[
+        "fix"]
+
+
+def test_a_dequantize_feeding_post_processing_is_not_told_to_drop_itself():
+    ta, oa = conv("in", "c")
+    result = analyze(build(
+        [T("in", (1, 8, 8, 4)), *ta, T("f", (1, 8, 8, 4), "FLOAT32", scale=None),
+         T("boxes", (1, 10, 4), "FLOAT32", scale=None)],
+        [oa, Op("DEQUANTIZE", ["c"], ["f"]),
+         Op("CUSTOM", ["f"], ["boxes"], custom_code="TFLite_Detection_PostProcess")]))
+    dequantize = result["ops"][1]
+    assert "nothing needs fixing" in dequantize["fix"]
+    assert "inference_output_type" not in dequantize["fix"]
+
+
+def test_an_op_version_the_compiler_cannot_parse_fails_the_whole_compile():
+    def model(version: int) -> bytes:
+        return build([T("x", (1, 4, 4, 3)), T("w", (3, 1, 1, 3), data=bytes(9)),
+                      T("b", (3,), "INT32", data=ints(0, 0, 0)), T("y", (1, 4, 4, 3))],
+                     [Op("CONV_2D", ["x", "w", "b"], ["y"], version, "Conv2DOptions",
+                         {"StrideW": 1, "StrideH": 1})])
+    failed = analyze(model(6))
+    assert failed["errors"][0].startswith("Model could not be parsed (ERROR: Didn't find op "
+                                          "for builtin opcode 'CONV_2D' version '6'")
+    assert failed["ops"][0]["reason_code"] == "OP_VERSION_UNKNOWN"
+    assert analyze(model(3))["errors"] == []
+    assert analyze(model(5), "14.1")["errors"] and not analyze(model(4), "14.1")["errors"]
+
+
+# Each rule that is not an op check, and the tests that show it on both sides of its boundary.
+NON_OP_TESTS = {
+    "EMPTY_MODEL": "test_a_model_without_operators_is_rejected",
+    "MODEL_NOT_QUANTIZED": "test_compiler_16_accepts_a_float_model_and_leaves_it_on_the_cpu",
+    "OP_VERSION_UNKNOWN": "test_an_op_version_the_compiler_cannot_parse_fails_the_whole_compile",
+    "DYNAMIC_TENSORS": "test_shape_computed_at_run_time_is_rejected",
+    "GRAPH_CYCLE": "test_a_cycle_is_reported_not_mapped",
+    "AFTER_PARTITION": "test_enable_multiple_subgraphs_maps_every_partition",
+    "INTERMEDIATE_TENSOR": "test_intermediate_tensors_end_the_tpu_subgraph",
+    "DROPPED": "test_ops_whose_results_are_unused_are_dropped_not_mapped",
+    "ADVICE_CUSTOM_OP": "test_custom_ops_get_custom_op_advice",
+    "ADVICE_CPU_TAIL": "test_the_same_op_in_the_middle_gets_the_rules_own_fix",
+}
+
+
+def test_every_other_rule_has_its_tests():
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    source = "".join(p.read_text() for p in here.glob("test_analyzer_*.py"))
+    assert set(NON_OP_TESTS) == {r.reason_code for r in rules.RULES
+                                 if r.scope != rules.Scope.OP}
+    for test in NON_OP_TESTS.values():
+        assert f"def {test}(" in source, test

@@ -2,17 +2,14 @@
 
 import copy
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from tpulens.analyzer import analyze_file
-from tpulens.analyzer.compare import (
-    compare_analysis,
-    compare_files,
-    render_text,
-    truth_from_compiled,
-)
+from tpulens.analyzer.compare import compare_analysis, compare_files, render_text
+from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, parse_log
 from tpulens.analyzer.model import read_model
 
@@ -39,6 +36,10 @@ def _optional(name: str) -> Path | None:
 
 @pytest.mark.parametrize("pair", _pairs(), ids=lambda p: p["cpu_model"][-60:])
 def test_actual_side_of_every_pair_matches_pairs_tsv(pair):
+    if pair["caveat"].startswith("exclude"):  # the CPU file there is not the compiler's input
+        with pytest.raises(InputError, match="not compiled from"):
+            compare_files(CORPUS / pair["cpu_model"], CORPUS / pair["edgetpu_model"])
+        return
     result = compare_files(CORPUS / pair["cpu_model"], CORPUS / pair["edgetpu_model"],
                            _optional(pair["log"]), pair["compiler_version"])
     assert result.actual["ops_cpu"] == int(pair["ops_left_on_cpu_total"] or 0)
@@ -55,7 +56,7 @@ def test_actual_side_of_every_pair_matches_pairs_tsv(pair):
 def _analysis_from_truth(cpu_path: Path, compiled_path: Path) -> dict:
     """A real analysis dict whose placements are replaced by the compiled model's truth."""
     analysis = analyze_file(cpu_path, compiler_version="2.1")
-    truth = truth_from_compiled(read_model(cpu_path), read_model(compiled_path))
+    truth = match_placement(read_model(cpu_path), read_model(compiled_path)).placement
     for op in analysis["ops"]:
         op["placement"] = truth[(op["subgraph"], op["index"])]
         if op["placement"] == "TPU":
@@ -87,7 +88,7 @@ def test_actual_status_comes_from_the_log_when_unambiguous():
     compiled_path = CORPUS / f"{DEEPLAB}_edgetpu.tflite"
     cpu, out = read_model(cpu_path), read_model(compiled_path)
     analysis = _analysis_from_truth(cpu_path, compiled_path)
-    truth = truth_from_compiled(cpu, out)
+    truth = match_placement(cpu, out).placement
     on_cpu = Counter(op.opcode for sg in cpu.subgraphs for op in sg.operators
                      if truth[(sg.index, op.index)] == "CPU")
     on_tpu = Counter(op.opcode for sg in cpu.subgraphs for op in sg.operators
@@ -181,3 +182,62 @@ def test_parse_log_cli(capsys):
     assert "RESHAPE" in out and "table INCOMPLETE" in out and "summary says 157" in out
     assert main(["parse-log", str(log), "--json"]) == 0
     assert '"ops_total": 157' in capsys.readouterr().out
+
+
+def test_wrong_pair_is_refused_in_one_line(capsys):
+    """The compiled DeepLab is not a compiled MobileNet: no AGREE, exit 2."""
+    cpu = CORPUS / "pairs/coral_transfer/mobilenet_v2_1.0_224_quant.tflite"
+    assert main(["compare", str(cpu), "--compiled", str(CORPUS / f"{DEEPLAB}_edgetpu.tflite")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not compiled from mobilenet_v2_1.0_224_quant.tflite" in err[0]
+
+
+def test_cpu_model_as_compiled_is_refused_in_one_line(capsys):
+    cpu = CORPUS / f"{DEEPLAB}.tflite"
+    assert main(["compare", str(cpu), "--compiled", str(cpu)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "not a compiled model" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_compiled_models_are_refused_for_other_cpu_models():
+    """Every corpus pair passes the check, and nearly every cross pairing of two different CPU
+    files fails it. What passes (81 of 5550 when written): the same model from two sources,
+    tiny synthetic models with identical inputs and outputs, and near-identical ensembles."""
+    pairs = [p for p in _pairs() if not p["caveat"].startswith("exclude")]
+    cpu = {p["cpu_model"]: read_model(CORPUS / p["cpu_model"]) for p in pairs}
+    out = {p["edgetpu_model"]: read_model(CORPUS / p["edgetpu_model"]) for p in pairs}
+    for p in pairs:
+        assert compiled_from_problem(cpu[p["cpu_model"]], out[p["edgetpu_model"]]) is None
+    cross = [(p, q) for p in pairs for q in pairs if p["cpu_sha256"] != q["cpu_sha256"]]
+    accepted = [(p["cpu_model"], q["edgetpu_model"]) for p, q in cross
+                if compiled_from_problem(cpu[p["cpu_model"]], out[q["edgetpu_model"]]) is None]
+    assert len(accepted) <= 0.015 * len(cross), accepted
+    assert not [a for a in accepted if "deeplab" in a[0] and ("dm05" in a[0]) != ("dm05" in a[1])]
+
+
+def test_a_compile_with_nothing_mapped_is_compared():
+    """LeNet float32: compiler 16 accepted it and mapped nothing, as predicted; compiler 15
+    would have refused it whole, and compare says the prediction differs."""
+    cpu = CORPUS / "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
+    result = compare_files(cpu, cpu.with_name("converted_model_edgetpu.tflite"),
+                           compiler_version="16.0")
+    assert result.actual["ops_tpu"] == 0 and result.actual["ops_cpu"] == 9
+    assert result.actual["tpu_subgraphs"] == 0
+    assert result.agree and not result.summary_differences
+    older = compare_files(cpu, cpu.with_name("converted_model_edgetpu.tflite"),
+                          compiler_version="15.0")
+    assert any("predicts the compiler fails" in d for d in older.summary_differences)
+
+
+def test_compare_takes_the_compile_flags(capsys):
+    cpu = CORPUS / f"{DEEPLAB}.tflite"
+    compiled_path = CORPUS / f"{DEEPLAB}_edgetpu.tflite"
+    code = main(["compare", str(cpu), "--compiled", str(compiled_path), "--compiler-version",
+                 "16.0", "-a", "-m", "13", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["options"]["enable_multiple_subgraphs"] is True
+    assert result["options"]["min_runtime_version"] == 13
+    assert result["predicted"]["tpu_subgraphs"] == 2 and code == 1  # the real compile used one
+    assert main(["compare", str(cpu), "--compiled", str(compiled_path), "-i", "no_such"]) == 2
+    assert "no tensor named 'no_such'" in capsys.readouterr().err

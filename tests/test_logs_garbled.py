@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from tpulens.analyzer.logs import MAPPED, STATUSES, canonical_status, parse_log, parse_log_file
 
@@ -170,42 +170,6 @@ def test_canonical_status():
     status, problem = canonical_status("Tensor has unsupported rank (up to 3 innermost dimensio...")
     assert status.endswith("dimensio...") and "cut short" in problem
     assert "unknown status" in canonical_status("Something new")[1]
-
-
-def _mutations():
-    texts = [p.read_text(errors="replace") for p in LOGS] or [COCOMPILED, OLD_TFLITE]
-    text = st.sampled_from(texts + [COCOMPILED, OLD_TFLITE, INTERNAL])
-
-    def cut(t, data):
-        i = data.draw(st.integers(0, len(t)))
-        j = data.draw(st.integers(i, len(t)))
-        return t[i:j]
-
-    def splice(t, data):
-        i = data.draw(st.integers(0, len(t)))
-        return t[:i] + data.draw(st.text(max_size=40)) + t[i:]
-
-    def shuffle_lines(t, data):
-        return "\n".join(data.draw(st.permutations(t.splitlines()[:30])))
-
-    return text, [cut, splice, shuffle_lines]
-
-
-@needs_corpus
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.data())
-def test_mutated_corpus_logs_never_crash(data):
-    texts, mutators = _mutations()
-    text = data.draw(texts)
-    for _ in range(data.draw(st.integers(1, 3))):
-        text = data.draw(st.sampled_from(mutators))(text, data)
-    log = parse_log(text)
-    payload = log.to_json()
-    assert payload["kind"] in ("edgetpu.log", "stdout", "table", "empty", "unknown")
-    for model in log.models:
-        assert all(r.count >= 0 for r in model.rows)
-        if model.complete:
-            assert all(r.status in STATUSES for r in model.rows)
 
 
 @settings(max_examples=100, deadline=None)

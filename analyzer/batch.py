@@ -1,0 +1,136 @@
+"""Analyse many models at once: files and directories in, one analysis per `.tflite` out.
+
+Directories are searched recursively for `*.tflite`. A compiled `X_edgetpu.tflite` found with
+its `X.tflite` is its compiled twin: it is listed right after it and, when it really was
+compiled from it, carries the compiler's per-op truth in the CPU model's terms, so the two rows
+read side by side. A bad file is one error in the batch, not the end of it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tpulens.analyzer import compiled
+from tpulens.analyzer.analyze import Options, analyze_model, to_json
+from tpulens.analyzer.formats import directory_format
+from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
+from tpulens.analyzer.model import Model, read_model
+from tpulens.analyzer.vocabulary import Placement, Verdict
+
+from tpulens.errors import InputError
+
+COMPILED_SUFFIX = "_edgetpu.tflite"
+
+
+@dataclass
+class Outcome:
+    """One model of a batch: its analysis JSON, or the one-line error that stopped it."""
+
+    path: Path
+    analysis: dict | None = None
+    error: str | None = None
+    twin_of: Path | None = None  # the CPU model this compiled file is named after
+
+    @property
+    def verdict(self) -> str | None:
+        return self.analysis["summary"]["verdict"] if self.analysis else None
+
+
+def _tflite_files(directory: Path) -> list[Path]:
+    """Every *.tflite below `directory`, sorted; symlinked directories are not followed."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        found += [Path(root) / f for f in sorted(files) if f.lower().endswith(".tflite")]
+    return found
+
+
+def find_models(paths: list[str]) -> list[Path]:
+    """The model files named by `paths` (files as given, directories searched), each once."""
+    models: dict[Path, None] = {}
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            found = _tflite_files(path)
+            if not found:
+                known = directory_format(path)
+                raise InputError(known.message(path) if known else
+                                 f"{path}: no .tflite file in this directory or below it")
+            models.update(dict.fromkeys(found))
+        elif path.exists():
+            models[path] = None
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return list(models)
+
+
+def twin_order(paths: list[Path]) -> list[tuple[Path, Path | None]]:
+    """(path, CPU twin or None), each X_edgetpu.tflite moved right after its X.tflite."""
+    present = set(paths)
+    twins = {}
+    for path in paths:
+        if path.name.endswith(COMPILED_SUFFIX):
+            cpu = path.with_name(path.name[:-len(COMPILED_SUFFIX)] + ".tflite")
+            if cpu in present:
+                twins[cpu] = path
+    ordered = []
+    for path in paths:
+        if path in twins.values():
+            continue
+        ordered.append((path, None))
+        if path in twins:
+            ordered.append((twins[path], path))
+    return ordered
+
+
+def analyze_loaded(model: Model, options: Options) -> dict:
+    """The analysis JSON of a read model: the prediction, or what a compiled model holds."""
+    if compiled.is_compiled(model):
+        return compiled.analysis(model)
+    return to_json(analyze_model(model, options))
+
+
+def _compiled_from(result: dict, cpu: Model, out: Model) -> None:
+    """Add the compiler's truth in the CPU model's terms to a compiled twin's analysis."""
+    problem = compiled_from_problem(cpu, out)
+    if problem:
+        result["warnings"].append(f"named like the compiled {cpu.path} but not compiled from "
+                                  f"it: {problem}")
+        return
+    placement = match_placement(cpu, out).placement
+    tpu = sum(1 for where in placement.values() if where == Placement.TPU)
+    result["compiled_from"] = {"path": str(cpu.path), "ops_total": len(placement),
+                               "ops_tpu": tpu, "ops_cpu": len(placement) - tpu}
+
+
+def _located(err: InputError, path: Path) -> str:
+    message = str(err)
+    return message if message.startswith(str(path)) else f"{path}: {message}"
+
+
+def analyze_batch(paths: list[Path], options: Options) -> list[Outcome]:
+    """Analyse every model in twin order; only the last CPU model read is kept, for its twin."""
+    outcomes = []
+    previous: tuple[Path, Model] | None = None
+    for path, twin_of in twin_order(paths):
+        outcome = Outcome(path, twin_of=twin_of)
+        try:
+            model = read_model(path)
+            outcome.analysis = analyze_loaded(model, options)
+            if twin_of and previous and previous[0] == twin_of and compiled.is_compiled(model):
+                _compiled_from(outcome.analysis, previous[1], model)
+            previous = (path, model)
+        except InputError as err:
+            outcome.error = _located(err, path)
+            previous = None
+        outcomes.append(outcome)
+    return outcomes
+
+
+def at_or_below(verdict: str | None, threshold: str) -> bool:
+    """Whether a verdict is `threshold` or worse (full > partial > none > fails)."""
+    order = list(Verdict)
+    return verdict is not None and order.index(Verdict(verdict)) >= order.index(
+        Verdict(threshold))

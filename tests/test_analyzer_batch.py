@@ -1,0 +1,136 @@
+"""`tpulens analyze` on many models: files, directories, globs, twins, JSON Lines and CI exits."""
+
+import json
+import shutil
+
+import pytest
+
+from tpulens.cli import main
+
+LENET = "pairs/LeNet_TFLite@58c09cc"
+
+
+@pytest.fixture()
+def lenet(corpus, tmp_path):
+    """The LeNet folder: three CPU models (int8, int8 I/O, float32), each with its compiled
+    twin, copied beside a text file and a nested model."""
+    folder = tmp_path / "lenet"
+    shutil.copytree(corpus / LENET, folder)
+    (folder / "notes.txt").write_text("not a model")
+    nested = folder / "deeper" / "still"
+    nested.mkdir(parents=True)
+    shutil.copy(corpus / "pairs/Franco@39e2fdc/model.tflite", nested / "franco.tflite")
+    return folder
+
+
+def _rows(out: str) -> dict[str, list[str]]:
+    """Table rows by first cell (the model)."""
+    rows = {}
+    for line in out.splitlines()[1:]:
+        if not line.strip() or line.startswith(tuple("0123456789")):
+            break
+        cells = line.split()
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_directory_is_searched_recursively_with_twins_under_their_model(lenet, capsys):
+    assert main(["analyze", str(lenet)]) == 0
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert len(rows) == 7  # 3 CPU models + 3 twins + the nested model; notes.txt is skipped
+    names = list(rows)
+    assert names.index("converted_model-int8_edgetpu.tflite") == names.index(
+        str(lenet / "converted_model-int8.tflite")) + 1
+    # A twin's counts are the compiler's for its CPU model's ops: 9 of 11 on the TPU.
+    assert rows["converted_model-int8_edgetpu.tflite"] == ["compiler", "11", "9", "2", "partial",
+                                                           "-"]
+    # Compiler 16 accepts a float model and maps nothing; older compilers refuse it whole.
+    assert rows[str(lenet / "converted_model.tflite")][-2] == "none"
+    assert rows["converted_model_edgetpu.tflite"][-2] == "none"
+    assert str(lenet / "deeper/still/franco.tflite") in rows
+    assert "7 model(s): 3 full, 2 partial, 2 none" in out
+
+
+def test_several_files_like_a_shell_glob_and_details(lenet, capsys):
+    files = sorted(str(p) for p in lenet.glob("converted_model-int8*.tflite"))
+    assert main(["analyze", *files, "--details"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("== ") == 4 and "PREDICTION for" in out and "COMPILED" in out
+    assert "compiled from" in out and out.rstrip().endswith("4 model(s): 2 full, 2 partial")
+
+
+@pytest.mark.parametrize("fail_on, code", [("fails", 1), ("partial", 1)])
+def test_fail_on_gates_ci(lenet, fail_on, code, capsys):
+    # Compiler 15 refuses the float model whole ("Model not quantized"): one verdict "fails".
+    assert main(["analyze", str(lenet), "--compiler-version", "15.0", "--fail-on", fail_on]) == code
+    out = capsys.readouterr().out
+    failing = {"fails": 1, "partial": 4}[fail_on]
+    assert f"--fail-on {fail_on}: {failing} model(s) at or below '{fail_on}'" in out
+
+
+def test_fail_on_passes_when_every_model_is_better(corpus, capsys):
+    full = corpus / LENET / "converted_model-int8_io.tflite"
+    assert main(["analyze", str(full), "--fail-on", "partial"]) == 0
+    partial = corpus / LENET / "converted_model-int8.tflite"
+    assert main(["analyze", str(partial), "--fail-on", "fails"]) == 0
+    assert main(["analyze", str(partial), "--fail-on", "partial"]) == 1
+
+
+def test_json_lines_and_json_array(lenet, capsys):
+    assert main(["analyze", str(lenet), "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    docs = [json.loads(line) for line in lines]
+    assert len(docs) == 7 and all({"summary", "ops", "model"} <= set(d) for d in docs)
+    assert {d["model"]["kind"] for d in docs} == {"cpu", "compiled"}
+    twin = next(d for d in docs if d["model"]["name"] == "converted_model-int8_edgetpu.tflite")
+    assert twin["compiled_from"]["ops_tpu"] == 9 and twin["source"] == "compiler"
+    assert main(["analyze", str(lenet), "--json-array"]) == 0
+    assert json.loads(capsys.readouterr().out) == docs
+
+
+def test_single_model_json_is_one_document(corpus, capsys):
+    assert main(["analyze", str(corpus / LENET / "converted_model-int8.tflite"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and json.loads(out)["summary"]["verdict"] == "partial"
+
+
+def test_a_bad_file_in_a_batch_is_one_error_and_exit_2(lenet, capsys):
+    (lenet / "broken.tflite").write_bytes(b"\0" * 64)
+    assert main(["analyze", str(lenet), "--fail-on", "fails"]) == 2
+    captured = capsys.readouterr()
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 1 and str(lenet / "broken.tflite") in errors[0]
+    assert _rows(captured.out)[str(lenet / "broken.tflite")][-2] == "error"
+    assert "8 model(s)" in captured.out and "1 error" in captured.out
+
+
+def test_a_twin_that_was_not_compiled_from_its_namesake_says_so(corpus, tmp_path, capsys):
+    shutil.copy(corpus / LENET / "converted_model-int8.tflite", tmp_path / "m.tflite")
+    shutil.copy(corpus / LENET / "converted_model-int8_io_edgetpu.tflite",
+                tmp_path / "m_edgetpu.tflite")
+    assert main(["analyze", str(tmp_path), "--json"]) == 0
+    twin = [json.loads(line) for line in capsys.readouterr().out.splitlines()][1]
+    assert "compiled_from" not in twin
+    assert "not compiled from it" in twin["warnings"][0]
+
+
+def test_empty_directory_and_missing_path_exit_2(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path)]) == 2
+    assert "no .tflite file in this directory" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "nope")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_table_shows_the_low_confidence_count_when_the_analysis_has_it(corpus):
+    from pathlib import Path
+
+    from tpulens.analyzer.batch import Outcome
+    from tpulens.analyzer.cli_analyze import render_table
+
+    summary = {"ops_total": 10, "ops_tpu": 8, "ops_cpu": 2, "verdict": "partial"}
+    with_count = Outcome(Path("a.tflite"), {"model": {"kind": "cpu"},
+                                            "summary": {**summary, "ops_low_confidence": 3}})
+    without = Outcome(Path("b.tflite"), {"model": {"kind": "cpu"}, "summary": summary})
+    rows = _rows(render_table([with_count, without]))
+    assert rows["a.tflite"][-1] == "3" and rows["b.tflite"][-1] == "-"

@@ -1,0 +1,147 @@
+"""How sure each verdict is, what other compiler options would change, and how the text output
+shows both."""
+
+from __future__ import annotations
+
+from test_analyzer_partition import chain_with_cpu_op_in_middle
+from test_analyzer_rules import analyze, conv, single, transpose
+from tflite_builder import Op, T, build, ints
+from tpulens.analyzer import rules
+from tpulens.analyzer.cli_analyze import render_text
+
+
+def test_a_verdict_far_from_every_limit_is_sure():
+    verdict = transpose((1, 100, 100, 1), (0, 3, 1, 2))
+    assert (verdict["status"], verdict["confidence"], verdict["confidence_reason"]) == (
+        "Mapped to Edge TPU", "high", "")
+
+
+def test_a_verdict_between_the_largest_mapped_and_smallest_refused_is_unsure():
+    mapped = transpose((1, 290, 290, 1), (0, 3, 1, 2))  # 84,100 elements
+    refused = transpose((1, 300, 350, 1), (0, 3, 1, 2))  # 105,000 elements
+    assert (mapped["placement"], refused["placement"]) == ("TPU", "CPU")
+    for verdict in (mapped, refused):
+        assert verdict["confidence"] == "low"
+        assert verdict["confidence_reason"].startswith("near an empirical size limit: input "
+                                                       "elements")
+    sure = transpose((1, 30, 30, 144), (0, 3, 1, 2))  # 129,600 elements
+    assert (sure["placement"], sure["confidence"]) == ("CPU", "high")
+
+
+def test_inferred_rules_and_op_types_never_seen_compiled_are_unsure():
+    second = analyze(build(
+        [T("x", (1, 4)), T("y", (1, 4))], [Op("RELU", ["x"], ["y"])],
+        extra_subgraphs=[([T("p", (1, 4)), T("q", (1, 4))], [Op("RELU", ["p"], ["q"])])],
+    ))["ops"][1]
+    assert second["confidence"] == "low"
+    never_seen = single(Op("SPACE_TO_DEPTH", ["x"], ["y"], 1, "SpaceToDepthOptions",
+                           {"BlockSize": 2}), [T("x", (1, 4, 4, 3)), T("y", (1, 2, 2, 12))])
+    assert never_seen["placement"] == "TPU"
+    assert never_seen["confidence_reason"] == "SPACE_TO_DEPTH was never seen compiled"
+
+
+def test_what_depends_on_an_unsure_op_is_unsure():
+    ta, oa = conv("t", "c", shape=(1, 1, 290, 290))
+    result = analyze(build(
+        [T("x", (1, 290, 290, 1)), T("perm", (4,), "INT32", data=ints(0, 3, 1, 2)),
+         T("t", (1, 1, 290, 290)), *ta],
+        [Op("TRANSPOSE", ["x", "perm"], ["t"]), oa]))
+    after = result["ops"][1]
+    assert after["placement"] == "TPU" and after["confidence"] == "low"
+    assert after["confidence_reason"].startswith("depends on op #0")
+    assert result["summary"]["ops_low_confidence"] == 2
+
+
+def test_a_surely_refused_op_before_an_unsure_one_keeps_it_sure():
+    """Ops cut off anyway by a sure refusal stay on the CPU whatever the unsure limit says."""
+    ta, oa = conv("x", "a", shape=(1, 290, 290, 1))
+    result = analyze(build(
+        [T("x", (1, 290, 290, 1)), *ta, T("l", (1, 290, 290, 1)),
+         T("perm", (4,), "INT32", data=ints(0, 3, 1, 2)), T("t", (1, 1, 290, 290))],
+        [oa, Op("LEAKY_RELU", ["a"], ["l"], 2), Op("TRANSPOSE", ["l", "perm"], ["t"])]))
+    assert [(o["placement"], o["confidence"]) for o in result["ops"][1:]] == [
+        ("CPU", "high"), ("CPU", "high")]
+
+
+# ---- what-if -------------------------------------------------------------------------------
+
+def what_if(result: dict) -> dict:
+    return {case["label"]: case for case in result["summary"]["what_if"]}
+
+
+def test_what_if_with_a_and_a_newer_compiler():
+    result = analyze(chain_with_cpu_op_in_middle(), "15.0")
+    cases = what_if(result)
+    assert cases["with -a"]["flags"] == ["-a"]
+    assert (cases["with -a"]["ops_tpu"], cases["with -a"]["ops_cpu"]) == (3, 1)
+    assert cases["with compiler 16.0"]["flags"] == ["--compiler-version", "16.0"]
+    assert "with -a" in render_text(result)
+    assert "  with -a: 2 more ops on the Edge TPU (3 of 4)" in render_text(result)
+
+
+def test_no_what_if_for_a_fully_mapped_model():
+    ta, oa = conv("in", "a")
+    assert analyze(build([T("in", (1, 8, 8, 4)), *ta], [oa]))["summary"]["what_if"] == []
+
+
+def test_what_if_fully_int8_names_the_ops_that_still_block():
+    data = build([T("x", (1, 8, 8, 4), "FLOAT32", scale=None),
+                  T("y", (1, 8, 8, 4), "FLOAT32", scale=None),
+                  T("z", (1, 8, 8, 4), "FLOAT32", scale=None)],
+                 [Op("RELU", ["x"], ["y"]), Op("LEAKY_RELU", ["y"], ["z"], 2)])
+    result = analyze(data)
+    assert result["summary"]["ops_tpu"] == 0
+    case = what_if(result)["if fully int8-quantized"]
+    assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 1, ["LEAKY_RELU"])
+    assert "still blocking: LEAKY_RELU" in render_text(result)
+
+
+def test_what_if_int8_folds_float16_weights():
+    """A float16 model's DEQUANTIZE ops vanish when int8: the convolution then maps."""
+    data = build([T("x", (1, 8, 8, 4), "FLOAT32", scale=None),
+                  T("w16", (4, 1, 1, 4), "FLOAT16", data=bytes(32), scale=None),
+                  T("w", (4, 1, 1, 4), "FLOAT32", scale=None),
+                  T("b", (4,), "FLOAT32", data=bytes(16), scale=None),
+                  T("y", (1, 8, 8, 4), "FLOAT32", scale=None)],
+                 [Op("DEQUANTIZE", ["w16"], ["w"]),
+                  Op("CONV_2D", ["x", "w", "b"], ["y"], 1, "Conv2DOptions",
+                     {"StrideW": 1, "StrideH": 1})])
+    case = what_if(analyze(data))["if fully int8-quantized"]
+    assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 0, [])
+
+
+def test_what_if_cuts_before_an_op_near_a_size_limit():
+    ta, oa = conv("x", "a", shape=(1, 290, 290, 1))
+    tb, ob = conv("l", "b", shape=(1, 8, 8, 4))
+    result = analyze(build(
+        [T("x", (1, 290, 290, 1)), *ta, T("perm", (4,), "INT32", data=ints(0, 3, 1, 2)),
+         T("t", (1, 1, 290, 290)), T("in", (1, 8, 8, 4)), T("l", (1, 8, 8, 4)), *tb],
+        [oa, Op("TRANSPOSE", ["a", "perm"], ["t"]), Op("LEAKY_RELU", ["in"], ["l"], 2), ob]))
+    case = what_if(result)["with -i a"]
+    assert case["flags"] == ["-i", "a"] and case["ops_tpu"] == 1
+
+
+# ---- text output ---------------------------------------------------------------------------
+
+def test_text_marks_unsure_verdicts_and_counts_them():
+    text = render_text(analyze(build(
+        [T("x", (1, 290, 290, 1)), T("perm", (4,), "INT32", data=ints(0, 3, 1, 2)),
+         T("t", (1, 1, 290, 290))], [Op("TRANSPOSE", ["x", "perm"], ["t"])])))
+    assert "Verdicts with low confidence (marked ?): 1" in text
+    assert "  ? #0 TRANSPOSE -> t" in text
+    assert "low confidence: near an empirical size limit" in text
+
+
+def test_text_never_cuts_a_name():
+    long_names = [f"model/block_{i}/" + "very_long_tensor_name_" * 3 + str(i) for i in range(4)]
+    tensors = [T("x", (1, 4))] + [T(n, (1, 4)) for n in long_names]
+    op = Op("UNPACK", ["x"], long_names, 1)
+    text = render_text(analyze(build(tensors, [op])))
+    heading = next(line for line in text.splitlines() if line.startswith("  #0 UNPACK"))
+    assert heading.endswith(f"-> {long_names[0]} (+3 more)")
+    fix_lines = [line for line in text.splitlines() if line.startswith("    ")]
+    assert all(not line.endswith("-") for line in fix_lines)
+
+
+def test_limits_and_flags_appear_as_tpulens_spells_them():
+    assert rules.FLAG_A in render_text(analyze(chain_with_cpu_op_in_middle()))
