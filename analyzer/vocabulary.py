@@ -48,14 +48,6 @@ class Verdict(StrEnum):
     FAILS = "fails"
 
 
-class Confidence(StrEnum):
-    """How sure a verdict is: high when a documented or observed rule decides it far from any
-    fitted limit, low otherwise (the op's `confidence_reason` says why)."""
-
-    HIGH = "high"
-    LOW = "low"
-
-
 class Change(StrEnum):
     """What happened to a metric between two result sets (`tpulens diff`, regressions)."""
 

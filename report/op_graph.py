@@ -114,7 +114,7 @@ def tpu_partitions(subgraph: Subgraph, placements: Sequence[str]) -> list[list[i
     mappable, as the analyzer counts them, but are not part of any partition."""
     mappable = [p != Placement.CPU for p in placements]
     groups: dict[int, list[int]] = {}
-    for i, epoch in enumerate(partition.epochs(subgraph, mappable)):
+    for i, epoch in enumerate(partition.epochs(partition.dataflow(subgraph), mappable)):
         if placements[i] == Placement.TPU:
             groups.setdefault(epoch, []).append(i)
     return [groups[e] for e in sorted(groups)]
