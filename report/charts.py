@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from tpulens.analyzer.vocabulary import Placement
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
+from tpulens.report.detections import model_order
 from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.tables import ExperimentData
 
 from tpulens.metrics import Better
 
 FRONT_COLOR, POINT_COLOR = "#c62828", "#1565c0"
+CLASS_AP_PREFIX = "coco_AP_"  # coco_AP_<class>; coco_AP50 and coco_APs are not classes
 
 
 @dataclass
@@ -184,6 +186,35 @@ def share_chart(data: ExperimentData) -> Chart | None:
     return Chart(f"chart-{data.slug}-share", title, figure, caption)
 
 
+def class_ap_chart(data: ExperimentData) -> Chart | None:
+    """COCO AP of every class, one bar per model (Keras, float, int8): where quantization
+    costs accuracy."""
+    keys = sorted(k for k in data.frame.columns if k.startswith(CLASS_AP_PREFIX))
+    records = [r for r in model_order(data.records) if any(data.value(r.variant, k) for k in keys)]
+    if not keys or not records:
+        return None
+    classes = [k.removeprefix(CLASS_AP_PREFIX) for k in keys]
+    traces = []
+    for record in records:
+        values = [data.value(record.variant, k) for k in keys]
+        traces.append(
+            {
+                "type": "bar",
+                "name": record.variant,
+                "x": classes,
+                "y": [None if v is None or v < 0 else v for v in values],
+                "hovertemplate": f"{record.variant}: %{{x}} AP %{{y:.3f}}<extra></extra>",
+            }
+        )
+    title = "COCO AP per class"
+    caption = (
+        "AP over IoU .50:.95 of each class (pycocotools), per model; a class without test "
+        f"objects has no bar. {_sources(data, [r.variant for r in records], keys[0])}."
+    )
+    figure = _figure(traces, title, "class", "AP", barmode="group")
+    return Chart(f"chart-{data.slug}-class-ap", title, figure, caption)
+
+
 def experiment_charts(data: ExperimentData) -> list[Chart]:
     present = set(data.frame.columns)
     accuracy = m.first_present(m.ACCURACY_KEYS, present)
@@ -193,5 +224,5 @@ def experiment_charts(data: ExperimentData) -> list[Chart]:
         charts.append(pareto_chart(data, "size_bytes", accuracy, "acc-size"))
     if accuracy and latency:
         charts.append(pareto_chart(data, latency, accuracy, "acc-latency"))
-    charts += [size_chart(data), share_chart(data)]
+    charts += [size_chart(data), share_chart(data), class_ap_chart(data)]
     return [c for c in charts if c is not None]

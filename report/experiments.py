@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
-from tpulens.report.labels import provenance, source_label, where
+from tpulens.report.detections import Examples, detection_examples
+from tpulens.report.labels import source_label
 from tpulens.report.load import Results, Slugs
 from tpulens.report.tables import ExperimentData, experiment_data
 
@@ -17,6 +18,7 @@ class Experiment:
     name: str
     slug: str
     data: ExperimentData
+    examples: Examples | None = None  # detection pictures
 
 
 def experiments_of(results: Results) -> list[Experiment]:
@@ -24,7 +26,10 @@ def experiments_of(results: Results) -> list[Experiment]:
     out = []
     for name, records in results.experiments().items():
         slug = slugs.new(name)
-        out.append(Experiment(name, slug, experiment_data(results, slug, records)))
+        data = experiment_data(results, slug, records)
+        out.append(
+            Experiment(name, slug, data, detection_examples(slug, records, results.problems))
+        )
     return out
 
 
@@ -62,8 +67,8 @@ def verdict(exp: Experiment) -> list[dict]:
                 "objective": f"{meta.label} ({meta.better} is better)",
                 "winners": winners,
                 "value": m.format_value(data.value(winner, key), meta.unit),
-                "where": where(key, source, record.environment),
-                "provenance": provenance(source, record.environment, key),
+                "where": data.where_of(record, key),
+                "provenance": data.provenance(record, key),
                 "badge": source_label(source).badge,
                 "caveat": off_edgetpu(data, data.best[key]) if winners == data.best[key] else "",
             }

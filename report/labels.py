@@ -60,28 +60,34 @@ def _threads(environment: dict) -> str:
     return f"{threads} thread" + ("" if threads == 1 else "s")
 
 
-def measured_on(key: str, environment: dict) -> str:
-    """Where a timing was measured, from the record's environment: "host CPU, LiteRT, 1 thread"
-    or "Edge TPU"; "" for a metric that is not a timing."""
+def _runtime(description: str) -> str:
+    """Who ran a host-CPU timing: LiteRT for a .tflite, TensorFlow for a Keras model (its
+    metric description says so)."""
+    return "TensorFlow" if "tensorflow" in description.lower() else "LiteRT"
+
+
+def measured_on(key: str, environment: dict, description: str = "") -> str:
+    """Where a timing was measured, from the record's environment and the metric's description:
+    "host CPU, LiteRT, 1 thread" or "Edge TPU"; "" for a metric that is not a timing."""
     device = meaning(key).device
     if device is None:
         return ""
     if device == Device.EDGE_TPU:
         return str(device)
-    return f"{device}, LiteRT, {_threads(environment)}"
+    return f"{device}, {_runtime(description)}, {_threads(environment)}"
 
 
-def where(key: str, source: str, environment: dict) -> str:
+def where(key: str, source: str, environment: dict, description: str = "") -> str:
     """What a figure's label says besides its name: where a timing was measured, or who placed
     the ops of an Edge TPU figure ("predicted", "compiler"); "" when neither applies."""
-    if on := measured_on(key, environment):
+    if on := measured_on(key, environment, description):
         return on
     if meaning(key).source != Source.MEASURED:
         return source_label(source).word
     return ""
 
 
-def provenance(source: str, environment: dict, key: str = "") -> str:
+def provenance(source: str, environment: dict, key: str = "", description: str = "") -> str:
     """One sentence saying where a number comes from, shown as the cell's tooltip; a measured
     number names the machine it was measured on, a timing (given its `key`) the device."""
     if source != Source.MEASURED:
@@ -93,7 +99,10 @@ def provenance(source: str, environment: dict, key: str = "") -> str:
         runtime = environment.get("edgetpu_runtime") or "runtime not recorded"
         return f"measured on the Edge TPU ({runtime}) attached to {cpu} ({machine})"
     if device == Device.HOST_CPU:
-        return f"measured on the host CPU, {cpu} ({machine}), with LiteRT, {_threads(environment)}"
+        runtime = _runtime(description)
+        return (
+            f"measured on the host CPU, {cpu} ({machine}), with {runtime}, {_threads(environment)}"
+        )
     return f"measured on {cpu} ({machine}, {_threads(environment)})"
 
 

@@ -45,6 +45,7 @@ class Record:
     path: str  # relative to the results directory
     analysis_slug: str | None = None  # diagnostics page of artifacts.analysis
     compiled_slug: str | None = None  # ... of artifacts.compiled_analysis (real compiler)
+    examples: Path | None = None  # artifacts.examples (detection pictures), inside results/
 
 
 @dataclass
@@ -192,22 +193,29 @@ class _Loader:
             record,
             analysis_slug=self.referenced(record, "analysis", "tflite"),
             compiled_slug=self.referenced(record, "compiled_analysis", "compiled_tflite"),
+            examples=self.inside_results(record, "examples"),
         )
+
+    def inside_results(self, record: Record, artifact: str) -> Path | None:
+        """The file an artifact names, if it lies inside results/ (else a problem)."""
+        value = record.artifacts.get(artifact)
+        if not value:
+            return None
+        try:
+            return files.confined(self.results_dir, value, self.trees[:1])
+        except files.Unusable as err:
+            self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not read: {err}")
+            return None
 
     def referenced(self, record: Record, artifact: str, model: str) -> str | None:
         """The slug of the analysis a record names (it must lie inside results/), with the
         record's model file as the one to publish when the analysis names none."""
-        value = record.artifacts.get(artifact)
-        if not value:
+        path = self.inside_results(record, artifact)
+        if path is None:
             return None
-        label = f"{record.path}: {artifact} {value[:200]!r}"
-        try:
-            path = files.confined(self.results_dir, value, self.trees[:1])
-        except files.Unusable as err:
-            self.problems.append(f"{label} not read: {err}")
-            return None
+        value = record.artifacts[artifact]
         if not path.exists():
-            self.problems.append(f"{label} not found")
+            self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not found")
             return None
         analysis = self.analysis(path, value)
         if analysis is None:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
+from tpulens.report.detections import model_order
 from tpulens.report.labels import badge_legend, provenance, source_label, where
 from tpulens.report.load import Record, Results
 
@@ -57,27 +58,6 @@ class Table:
     header_groups: list[tuple[str, int]] = field(default_factory=list)
 
 
-def metric_cell(
-    value: float | None,
-    source: str,
-    unit: str,
-    environment: dict,
-    cls: str = "",
-    key: str = "",
-    bare: bool = False,
-) -> Cell:
-    """A number with its provenance; `bare` leaves the unit to the column header."""
-    if value is None:
-        return Cell("–", sort=None, title="not measured", cls="missing")
-    return Cell(
-        (m.format_number if bare else m.format_value)(value, unit),
-        sort=value,
-        cls=cls,
-        title=provenance(source, environment, key),
-        badge=source_label(source).badge,
-    )
-
-
 @dataclass
 class ExperimentData:
     """One experiment's records as pandas frames: values and sources, one column per metric."""
@@ -113,26 +93,39 @@ class ExperimentData:
     def cell(
         self, record: Record, key: str, unit: str | None = None, cls: str = "", bare: bool = False
     ) -> Cell:
+        """A number with its provenance; `bare` leaves the unit to the column header."""
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
-        return metric_cell(
-            self.value(record.variant, key),
-            self.source(record.variant, key),
-            unit,
-            record.environment,
-            cls,
-            key,
-            bare,
+        value = self.value(record.variant, key)
+        if value is None:
+            return Cell("–", sort=None, title="not measured", cls="missing")
+        return Cell(
+            (m.format_number if bare else m.format_value)(value, unit),
+            sort=value,
+            cls=cls,
+            title=self.provenance(record, key),
+            badge=source_label(self.source(record.variant, key)).badge,
         )
 
+    def provenance(self, record: Record, key: str) -> str:
+        source, description = self.source(record.variant, key), _description(record, key)
+        return provenance(source, record.environment, key, description)
+
+    def where_of(self, record: Record, key: str) -> str:
+        """Where this record's figure was measured or who says it ("host CPU, LiteRT,
+        1 thread", "predicted")."""
+        source, description = self.source(record.variant, key), _description(record, key)
+        return where(key, source, record.environment, description)
+
     def where(self, key: str) -> str:
-        """Where the column's figures were measured or who says them ("host CPU, LiteRT,
-        1 thread", "predicted"), over the variants that have one."""
+        """The same for a whole column, over the variants that have the figure."""
         found = {
-            where(key, self.source(r.variant, key), r.environment)
-            for r in self.records
-            if self.value(r.variant, key) is not None
+            self.where_of(r, key) for r in self.records if self.value(r.variant, key) is not None
         }
         return " / ".join(sorted(found - {""}))
+
+
+def _description(record: Record, key: str) -> str:
+    return str(record.metric_info.get(key, {}).get("description", ""))
 
 
 def experiment_data(results: Results, slug: str, records: list[Record]) -> ExperimentData:
@@ -341,23 +334,26 @@ def compression_table(data: ExperimentData) -> Table | None:
 
 
 def coco_table(data: ExperimentData) -> Table | None:
-    """Study 1's shape: one row per COCO metric, one column per variant (delta for a pair)."""
+    """Study 1's shape: one row per COCO metric, one column per model in the order they are
+    made (Keras, float, int8), and the change from the first to the last."""
     keys = [k for k in data.frame.columns if k.startswith("coco_")]
     if not keys:
         return None
-    records = [r for r in data.records if data.frame.loc[r.variant, keys].notna().any()]
-    pair = len(records) == 2
+    measured = data.frame[keys].notna().any(axis=1)
+    records = [r for r in model_order(data.records) if measured[r.variant]]
+    first, last = records[0], records[-1]
+    delta = len(records) > 1
     rows = []
     for key in _coco_order(keys):
         row = [Cell(key.removeprefix("coco_").replace("_", "/", 1))]
         row += [data.cell(r, key, "AP") for r in records]
-        if pair:
-            a, b = (data.value(r.variant, key) for r in records)
+        if delta:
+            a, b = data.value(first.variant, key), data.value(last.variant, key)
             valid = a is not None and b is not None and a >= 0 and b >= 0
             row.append(Cell(f"{b - a:+.3f}", sort=b - a) if valid else Cell("–"))
         rows.append(row)
     names = [r.variant for r in records]
-    columns = ["metric"] + names + ([f"Δ {names[1]} − {names[0]}"] if pair else [])
+    columns = ["metric"] + names + ([f"Δ {last.variant} − {first.variant}"] if delta else [])
     return Table(
         f"coco-{data.slug}",
         columns,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
 from tpulens.report.experiments import Experiment, verdict, winner_names
-from tpulens.report.labels import where
 from tpulens.report.overview_chart import tradeoff_chart
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
@@ -68,7 +67,7 @@ def _best_cell(exp: Experiment, keys: tuple[str, ...]) -> Cell:
     record = next(r for r in data.records if r.variant == winner)
     cell = data.cell(record, key, cls="names")
     cell.text = f"{', '.join(winner_names(data, key, data.best[key]))}: {cell.text}"
-    cell.note = where(key, data.source(winner, key), record.environment)
+    cell.note = data.where_of(record, key)
     return cell
 
 
