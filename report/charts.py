@@ -117,8 +117,6 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
         },
     ]
     title = f"{y_meta.label} vs {x_meta.label}"
-    if x_meta.key != "size_bytes" and data.where(x_key):
-        title += f" ({data.where(x_key)})"
     caption = (
         f"Pareto front (no other variant is better on both axes): "
         f"{', '.join(names[i] for i in front)}. "

@@ -117,11 +117,16 @@ class ExperimentData:
         return where(key, source, record.environment, description)
 
     def where(self, key: str) -> str:
-        """The same for a whole column, over the variants that have the figure."""
+        """The same for a whole column, over the variants that have the figure; where they
+        differ in one part only, that part lists its values: "host CPU, LiteRT / TensorFlow,
+        1 thread"."""
         found = {
             self.where_of(r, key) for r in self.records if self.value(r.variant, key) is not None
-        }
-        return " / ".join(sorted(found - {""}))
+        } - {""}
+        split = [w.split(", ") for w in sorted(found)]
+        if len({len(parts) for parts in split}) > 1:
+            return " / ".join(sorted(found))
+        return ", ".join(" / ".join(dict.fromkeys(column)) for column in zip(*split, strict=True))
 
 
 def _description(record: Record, key: str) -> str:

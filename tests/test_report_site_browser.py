@@ -48,6 +48,7 @@ def cached_model(root: Path, name: str, data: bytes) -> str:
 
 def write_site_inputs(root: Path, corpus: Path) -> Path:
     results = sample.write_study_results(root / "results")
+    sample.write_detection_results(results, "coco")
     for number, variant in enumerate(("a_variant_with_a_long_name", "b", "c")):
         metrics = {key: 0.5 + number + i / 7 for i, key in enumerate(METRICS)}
         sample.write(results, f"wide/{variant}.json", sample.record("wide", variant, metrics))
@@ -132,11 +133,12 @@ def test_no_page_scrolls_sideways_and_wide_tables_scroll_inside_with_a_cue(page,
             """() => [...document.querySelectorAll('.scroll')].map(box => ({
                 overflows: box.scrollWidth > box.clientWidth + 1,
                 cue: box.classList.contains('more-right'),
+                data: Boolean(box.querySelector('table.data')),
                 sticky: getComputedStyle(box.querySelector('td, th')).position}))"""
         )
         for frame in frames:
             assert frame["cue"] == frame["overflows"], rel
-            assert frame["sticky"] == "sticky", rel
+            assert frame["sticky"] == "sticky" or not frame["data"], rel
             wide += frame["overflows"]
     assert wide  # the wide experiment's table does not fit, so the cue was tested
     open_page(page, base + "experiments/wide.html")
@@ -246,6 +248,24 @@ def test_a_float_models_page_is_shorter_than_three_screens(page, served):
     group = page.locator("#ops-corpus-yolo_fp16 tbody.row-group").first
     count = int(toggle.text_content().split()[0])
     assert group.locator("tr[id]:not([hidden])").count() == count
+
+
+def test_detection_pictures_show_each_model_with_its_boxes(page, served):
+    open_page(page, served[0] + "experiments/coco.html")
+    heads = page.eval_on_selector_all("table.detections th", "ths => ths.map(t => t.textContent)")
+    assert heads == ["keras", "float", "int8"]
+    pictures = page.evaluate(
+        """() => [...document.querySelectorAll('.det-image')].map(frame => {
+            const img = frame.querySelector('img').getBoundingClientRect();
+            const boxes = [...frame.querySelectorAll('.box')].map(b => b.getBoundingClientRect());
+            const within = (b) => b.left >= img.left - 0.5 && b.right <= img.right + 0.5
+                && b.top >= img.top - 0.5 && b.bottom <= img.bottom + 0.5;
+            return {loaded: frame.querySelector('img').naturalWidth > 0, boxes: boxes.length,
+                    inside: boxes.every(within)};
+        })"""
+    )
+    assert len(pictures) == 9 and all(p["loaded"] and p["inside"] for p in pictures)
+    assert sum(p["boxes"] for p in pictures) > 9  # every picture has its truth and predictions
 
 
 def test_the_overview_chart_sits_above_the_cards(page, served):
