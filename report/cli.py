@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--screenshots",
         type=Path,
         metavar="DIR",
-        help="also write overview.png and diagnostics.png into DIR "
+        help="also write overview.png, diagnostics.png and (with detection pictures) "
+        "detections.png into DIR "
         "(needs playwright and /usr/bin/chromium)",
     )
 
