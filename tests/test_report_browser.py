@@ -14,7 +14,6 @@ from urllib.parse import quote, unquote, urlparse
 import pytest
 import sample_results as sample
 from tpulens.report.cli_serve import QuietHandler
-from tpulens.report.screenshots import CHROMIUM, chromium
 from tpulens.report.site import build_site
 
 pytestmark = pytest.mark.slow
@@ -56,15 +55,6 @@ def site(tmp_path_factory) -> tuple[Path, Path]:
     (root / "tiny.tflite").write_bytes(b"not really a model, just published bytes")
     sample.write(root, "tiny.json", sample.chain_analysis("tiny.tflite", 4, 2))
     return results, build_site(results, root / "site", [root / "tiny.json"]).out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (make setup installs Debian's chromium)")
-    with chromium() as b:
-        yield b
 
 
 class WatchedPage:

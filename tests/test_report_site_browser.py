@@ -19,7 +19,7 @@ import sample_results as sample
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.cli_serve import QuietHandler
 from tpulens.report.graph_layout import dot_binary
-from tpulens.report.screenshots import CHROMIUM, chromium
+from tpulens.report.screenshots import CHROMIUM
 from tpulens.report.site import build_site
 from tpulens.report.what_if import INT8_LABEL
 
@@ -82,12 +82,6 @@ def served(tmp_path_factory, corpus):
     yield f"http://127.0.0.1:{server.server_address[1]}/tpulens/", site, results
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
