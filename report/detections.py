@@ -62,10 +62,11 @@ class Examples:
 
 
 def model_order(records: list[Record]) -> list[Record]:
-    """Keras, float, int8 (the order the models are made in), then any other variant."""
+    """Keras, float, int8 (the order the models are made in, by `params.export` or else the
+    variant's name), then any other variant."""
 
     def rank(record: Record) -> tuple[int, str]:
-        export = record.params.get("export")
+        export = record.params.get("export", record.variant)
         known = export in EXPORT_ORDER
         return (EXPORT_ORDER.index(export) if known else len(EXPORT_ORDER), record.variant)
 
