@@ -6,7 +6,6 @@ analysis has no per-op rows.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
@@ -20,6 +19,7 @@ from tpulens.report.tables import Cell, RowGroup, Table
 from tpulens.report.what_if import int8_outcome, sentence, what_ifs
 
 NAME_CHARS = 36  # a tensor name in the op table; the full name is in the tooltip
+MAX_PART = 80  # a single part longer than this (no real model has one) is cut after all
 OP_COLUMNS = ["#", "op", "inputs", "outputs", "placement", "status and fix", "root cause"]
 OP_COLUMN_TITLES = [
     "",
@@ -106,8 +106,8 @@ class ModelPage:
 
 def short_name(name: str, limit: int = NAME_CHARS) -> str:
     """A tensor name that fits a table cell: of fused names ("a;b") the first, and of a long
-    path its last parts that fit after "…/". Parts are never cut, so a name stays searchable
-    by what is shown."""
+    path its last parts that fit after "…/". Parts are not cut, so a name stays searchable by
+    what is shown, unless one is absurdly long."""
     first, fused = name.split(";")[0], ";" in name
     if len(first) > limit and "/" in first:
         parts = first.split("/")
@@ -117,6 +117,8 @@ def short_name(name: str, limit: int = NAME_CHARS) -> str:
                 break
             kept = f"{part}/{kept}"
         first = f"…/{kept}"
+    if len(first) > MAX_PART + 2:
+        first = first[:MAX_PART] + "…"
     return first + (";…" if fused else "")
 
 
@@ -135,11 +137,8 @@ def _opcode(op: dict) -> str:
     return f"{op['opcode']} ({op['custom_code']})" if op["custom_code"] else op["opcode"]
 
 
-_PLACE_CLASS = re.compile(r"[^a-z]+")
-
-
 def _placement_cell(placement: str) -> Cell:
-    return Cell(placement, cls=f"place-{_PLACE_CLASS.sub('', placement.lower())}")
+    return Cell(placement, cls=f"place-{placement.lower()}")  # a Placement: TPU, CPU, dropped
 
 
 def partition_strips(ops: list[dict], causes: dict[tuple, int]) -> list[tuple[int, list]]:

@@ -74,6 +74,11 @@ def test_short_names_keep_whole_parts(name, shown):
     assert name.split(";")[0].endswith(kept)  # a suffix of whole parts, never cut inside one
 
 
+def test_an_absurdly_long_name_is_cut_after_all():
+    assert short_name("n" * 5000) == "n" * 80 + "…"
+    assert short_name("a/" + "n" * 5000) == "…/" + "n" * 78 + "…"
+
+
 def test_the_op_table_shows_tensor_names_and_searches_by_them(tmp_path, corpus):
     site = site_of(tmp_path, corpus, {"deeplab": DEEPLAB})
     page = (site / "models/deeplab.html").read_text()
