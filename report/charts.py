@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Placement, RecordStatus
 from tpulens.report import metrics as m
+from tpulens.report.detections import model_order
 from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.tables import ExperimentData
 
 from tpulens.metrics import Better
 
 FRONT_COLOR, POINT_COLOR = "#c62828", "#1565c0"
+CLASS_AP_PREFIX = "coco_AP_"  # coco_AP_<class>; coco_AP50 and coco_APs are not classes
 
 
 @dataclass
@@ -60,6 +62,13 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
     return "/".join(sorted({data.source(v, key) or "unrecorded" for v in variants}))
 
 
+def _axis(label: str, unit: str, where: str) -> str:
+    """An axis title with its unit, then where it was measured: "latency p50 (ms, host CPU,
+    LiteRT, 1 thread)"."""
+    details = ", ".join(d for d in (m.unit_symbol(unit), where) if d)
+    return f"{label} ({details})" if details else label
+
+
 def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Chart | None:
     """Accuracy against a cost, with the non-dominated variants joined and marked."""
     ok = [r.variant for r in data.records if r.status == RecordStatus.OK]
@@ -70,8 +79,8 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
     x_meta, y_meta = data.metas[x_key], data.metas[y_key]
     x_scale = 1 / 1024 if x_meta.unit == "bytes" else 1
     y_scale = 100 if y_meta.unit == "fraction" else 1
-    x_label = f"{x_meta.label} ({'KiB' if x_scale != 1 else x_meta.unit})"
-    y_label = y_meta.label + (" (%)" if y_scale == 100 else "")
+    x_label = _axis(x_meta.label, "KiB" if x_scale != 1 else x_meta.unit, data.where(x_key))
+    y_label = _axis(y_meta.label, "%" if y_scale == 100 else y_meta.unit, data.where(y_key))
     names = [v for v, _, _ in pts]
     xs = [x * x_scale for _, x, _ in pts]
     ys = [y * y_scale for _, _, y in pts]
@@ -167,10 +176,40 @@ def share_chart(data: ExperimentData) -> Chart | None:
             "marker": {"color": PLACEMENT_COLORS[Placement.CPU]},
         },
     ]
-    figure = _figure(traces, "Edge TPU mapped share", "variant", "% of ops", barmode="stack")
+    title = f"Edge TPU mapped share ({data.where('edgetpu_share')})"
+    figure = _figure(traces, title, "variant", "% of ops", barmode="stack")
     figure["layout"]["yaxis"]["range"] = [0, 100]
     caption = f"Op placement, {_sources(data, variants, 'edgetpu_share')}."
-    return Chart(f"chart-{data.slug}-share", "Edge TPU mapped share", figure, caption)
+    return Chart(f"chart-{data.slug}-share", title, figure, caption)
+
+
+def class_ap_chart(data: ExperimentData) -> Chart | None:
+    """COCO AP of every class, one bar per model (Keras, float, int8): where quantization
+    costs accuracy."""
+    keys = sorted(k for k in data.frame.columns if k.startswith(CLASS_AP_PREFIX))
+    records = [r for r in model_order(data.records) if any(data.value(r.variant, k) for k in keys)]
+    if not keys or not records:
+        return None
+    classes = [k.removeprefix(CLASS_AP_PREFIX) for k in keys]
+    traces = []
+    for record in records:
+        values = [data.value(record.variant, k) for k in keys]
+        traces.append(
+            {
+                "type": "bar",
+                "name": record.variant,
+                "x": classes,
+                "y": [None if v is None or v < 0 else v for v in values],
+                "hovertemplate": f"{record.variant}: %{{x}} AP %{{y:.3f}}<extra></extra>",
+            }
+        )
+    title = "COCO AP per class"
+    caption = (
+        "AP over IoU .50:.95 of each class (pycocotools), per model; a class without test "
+        f"objects has no bar. {_sources(data, [r.variant for r in records], keys[0])}."
+    )
+    figure = _figure(traces, title, "class", "AP", barmode="group")
+    return Chart(f"chart-{data.slug}-class-ap", title, figure, caption)
 
 
 def experiment_charts(data: ExperimentData) -> list[Chart]:
@@ -182,5 +221,5 @@ def experiment_charts(data: ExperimentData) -> list[Chart]:
         charts.append(pareto_chart(data, "size_bytes", accuracy, "acc-size"))
     if accuracy and latency:
         charts.append(pareto_chart(data, latency, accuracy, "acc-latency"))
-    charts += [size_chart(data), share_chart(data)]
+    charts += [size_chart(data), share_chart(data), class_ap_chart(data)]
     return [c for c in charts if c is not None]

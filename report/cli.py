@@ -21,7 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from tpulens.report.files import MAX_MODEL_BYTES
+
 from tpulens import extras
+from tpulens.errors import InputError
 
 HELP = "build the static site (dashboards and op-level diagnostics) from results/"
 
@@ -54,24 +57,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "./benchmarks.toml if present, else built-in defaults)",
     )
     parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="publish no model file beside its diagnostics page (no download, no Netron link)",
+    )
+    parser.add_argument(
+        "--max-model-mb",
+        type=float,
+        default=MAX_MODEL_BYTES / 1e6,
+        metavar="MB",
+        help="publish only model files up to this size (default: %(default)g MB)",
+    )
+    parser.add_argument(
         "--screenshots",
         type=Path,
         metavar="DIR",
-        help="also write overview.png and diagnostics.png into DIR "
+        help="also write overview.png, diagnostics.png and (with detection pictures) "
+        "detections.png into DIR "
         "(needs playwright and /usr/bin/chromium)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     extras.require("report")
+    from tpulens.report.files import ModelFiles
     from tpulens.report.site import build_site
 
     from tpulens.history.settings import read_settings
 
+    if not args.max_model_mb >= 0:
+        raise InputError(f"--max-model-mb {args.max_model_mb:g}: must be 0 or more")
     results = args.results
     if results is None and not args.analysis:
         results = Path("results")
-    result = build_site(results, args.out, args.analysis, settings=read_settings(args.config))
+    models = ModelFiles(not args.no_models, int(args.max_model_mb * 1e6))
+    result = build_site(results, args.out, args.analysis, settings=read_settings(args.config),
+                        model_files=models)
     for problem in result.problems:
         print(f"tpulens report: warning: {problem}", file=sys.stderr)
     print(f"{len(result.pages)} pages written to {result.out}/ (open {result.out}/index.html)")

@@ -29,6 +29,12 @@ class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         pass
 
+    def end_headers(self) -> None:
+        """Any origin may read the site: netron.app fetches a model from it by URL (the site
+        is public data, served on 127.0.0.1 only)."""
+        self.send_header("Access-Control-Allow-Origin", "*")
+        super().end_headers()
+
     def send_head(self):
         """A NUL byte in the path (`/index.html%00`) is a bad request: the file system cannot
         name it, and http.server would fail on it with a traceback and no reply."""

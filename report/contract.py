@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 
-from tpulens.analyzer.vocabulary import Placement, RecordStatus, Source, Verdict
+from tpulens.analyzer.vocabulary import Confidence, Placement, RecordStatus, Source, Verdict
 
 from tpulens.metrics import Better
 
@@ -193,8 +193,10 @@ def _tensors(fields: Fields, op: dict, key: str, where: str) -> list[dict]:
 
 
 def _op(fields: Fields, op: dict, position: int) -> dict:
+    """An op; an unknown placement counts as CPU (the compiler maps nothing it cannot name)."""
     at = f"ops[{position}]."
     placement = fields.choice(op, "placement", tuple(Placement), at)
+    confidence = fields.choice(op, "confidence", tuple(Confidence), at)
     return {
         "subgraph": fields.integer(op, "subgraph", 0, at),
         "index": fields.integer(op, "index", position, at),
@@ -204,22 +206,37 @@ def _op(fields: Fields, op: dict, position: int) -> dict:
         "outputs": fields.array_of(op, "outputs", str, "a string", at),
         "input_tensors": _tensors(fields, op, "input_tensors", at),
         "output_tensors": _tensors(fields, op, "output_tensors", at),
-        "placement": Placement.TPU if placement == Placement.TPU else Placement.CPU,
+        "placement": Placement(placement) if placement in tuple(Placement) else Placement.CPU,
         "status": fields.text(op, "status", at),
         "reason_code": fields.text(op, "reason_code", at),
         "root_cause": fields.integer(op, "root_cause", None, at),
         "explanation": fields.text(op, "explanation", at),
         "fix": fields.text(op, "fix", at),
+        # Analyses written before verdicts had a confidence have neither field: "" (unknown).
+        "confidence": confidence if confidence in tuple(Confidence) else "",
+        "confidence_reason": fields.text(op, "confidence_reason", at),
     }
+
+
+SUMMARY_COUNTS = (
+    "ops_total",
+    "ops_tpu",
+    "ops_cpu",
+    "ops_dropped",
+    "ops_low_confidence",
+    "tpu_subgraphs",
+)
 
 
 def _summary(fields: Fields, data: dict) -> dict:
     summary = fields.obj(data, "summary")
     out = {
         key: value
-        for key in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs")
+        for key in SUMMARY_COUNTS
         if (value := fields.integer(summary, key, None, "summary.")) is not None
     }
+    if what_if := fields.array_of(summary, "what_if", dict, "an object", "summary."):
+        out["what_if"] = what_if  # each entry read by report.what_if, which skips bad ones
     for key in ("compiler_version", "source"):
         if value := fields.text(summary, key, "summary."):
             out[key] = value

@@ -1,4 +1,4 @@
-"""Model diagnostics: one analysis JSON → summary, partition strip, per-op table, node data.
+"""Model diagnostics: one analysis JSON → summary, op graph, per-op table, node data.
 
 Reads the analysis as report.contract normalized it (every field at its type); a log-based
 analysis has no per-op rows.
@@ -8,10 +8,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tpulens.analyzer.vocabulary import Placement, Source, Verdict
+from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
+from tpulens.report.files import ModelFiles
 from tpulens.report.labels import PLACEMENT_COLORS, source_label
 from tpulens.report.load import Analysis
-from tpulens.report.tables import Cell, Table
+from tpulens.report.op_graph import OpGraph, op_graph
+from tpulens.report.op_groups import OpGroup, group_ops, rows_repeat
+from tpulens.report.ops import op_id, root_cause_counts
+from tpulens.report.tables import Cell, RowGroup, Table
+from tpulens.report.what_if import int8_outcome, sentence, what_ifs
+
+NAME_CHARS = 36  # a tensor name in the op table; the full name is in the tooltip
+MAX_PART = 80  # a single part longer than this (no real model has one) is cut after all
+OP_COLUMNS = ["#", "op", "inputs", "outputs", "placement", "status and fix", "root cause"]
+OP_COLUMN_TITLES = [
+    "",
+    "",
+    "name and type[shape] of each input tensor",
+    "name and type[shape] of each output tensor",
+    "",
+    "the compiler's status (its reason code in the tooltip), why and how to fix it",
+    "the CPU op that cut the TPU partition this op belonged to",
+]
 
 
 @dataclass
@@ -50,7 +68,11 @@ class ModelPage:
     op_table: Table | None
     cpu_reasons: list[CpuReason]
     used_by: list[tuple[str, str]]
-    tflite_name: str | None
+    graph: OpGraph
+    int8_outcome: str  # "If fully int8-quantized: …" ("" when the analysis has none)
+    other_outcomes: list[str]  # the other what-ifs, one sentence each
+    model_file: str | None  # published beside the page (for download and Netron)
+    model_note: str  # why it is not, when it is not
 
     @property
     def rejected(self) -> bool:
@@ -63,6 +85,15 @@ class ModelPage:
         return self.source == Source.LOG
 
     @property
+    def grouped(self) -> bool:
+        return bool(self.op_table and self.op_table.groups)
+
+    @property
+    def placed_by(self) -> str:
+        """Who says where the ops run: "predicted", "compiler" or "compiler log"."""
+        return source_label(self.source).word
+
+    @property
     def title(self) -> str:
         """Runner artifacts are all called model.tflite: name them by who uses them."""
         if not self.used_by:
@@ -73,35 +104,41 @@ class ModelPage:
         return f"{users}{more}{kind} ({self.name})"
 
 
-def op_id(subgraph: object, index: object) -> str:
-    return f"op-{subgraph}-{index}"
+def short_name(name: str, limit: int = NAME_CHARS) -> str:
+    """A tensor name that fits a table cell: of fused names ("a;b") the first, and of a long
+    path its last parts that fit after "…/". Parts are not cut, so a name stays searchable by
+    what is shown, unless one is absurdly long."""
+    first, fused = name.split(";")[0], ";" in name
+    if len(first) > limit and "/" in first:
+        parts = first.split("/")
+        kept = parts[-1]
+        for part in reversed(parts[:-1]):
+            if len(part) + len(kept) + 3 > limit:
+                break
+            kept = f"{part}/{kept}"
+        first = f"…/{kept}"
+    if len(first) > MAX_PART + 2:
+        first = first[:MAX_PART] + "…"
+    return first + (";…" if fused else "")
 
 
-def _tensors(op: dict, key: str) -> str:
-    """'UINT8[1,224,224,3]' per tensor, one per line."""
-    lines = []
+def _tensors(op: dict, key: str) -> tuple[str, str]:
+    """The cell text ('short_name UINT8[1,224,224,3]' per line) and its tooltip (full names)."""
+    lines, titles = [], []
     for t in op[key]:
         dims = ",".join(str(d) for d in t["shape"]) if t["shape"] is not None else "?"
-        lines.append(f"{t['dtype']}[{dims}]")
-    return "\n".join(lines)
-
-
-def _tensor_names(op: dict, key: str) -> str:
-    return "\n".join(t["name"] for t in op[key])
+        typed = f"{t['dtype']}[{dims}]"
+        lines.append(f"{short_name(t['name'])} {typed}" if t["name"] else typed)
+        titles.append(f"{t['name']} {typed}" if t["name"] else typed)
+    return "\n".join(lines), "\n".join(titles)
 
 
 def _opcode(op: dict) -> str:
     return f"{op['opcode']} ({op['custom_code']})" if op["custom_code"] else op["opcode"]
 
 
-def root_cause_counts(ops: list[dict]) -> dict[tuple, int]:
-    """How many ops each root-cause op pushed off the TPU partition."""
-    counts: dict[tuple, int] = {}
-    for op in ops:
-        if op["root_cause"] is not None:
-            key = (op["subgraph"], op["root_cause"])
-            counts[key] = counts.get(key, 0) + 1
-    return counts
+def _placement_cell(placement: str) -> Cell:
+    return Cell(placement, cls=f"place-{placement.lower()}")  # a Placement: TPU, CPU, dropped
 
 
 def partition_strips(ops: list[dict], causes: dict[tuple, int]) -> list[tuple[int, list]]:
@@ -114,70 +151,94 @@ def partition_strips(ops: list[dict], causes: dict[tuple, int]) -> list[tuple[in
         if n:
             title += f" (root cause: {n} later ops left the TPU)"
         by_subgraph.setdefault(subgraph, []).append(
-            StripCell(f"#{op_id(subgraph, index)}", op["placement"], title, n > 0)
+            StripCell(f"#{op_id(subgraph, index)}", op["placement"].lower(), title, n > 0)
         )
     return sorted(by_subgraph.items())
 
 
+def op_row(op: dict, causes: dict[tuple, int]) -> list[Cell]:
+    subgraph, index, cause = op["subgraph"], op["index"], op["root_cause"]
+    n = causes.get((subgraph, index), 0)
+    inputs, input_names = _tensors(op, "input_tensors")
+    outputs, output_names = _tensors(op, "output_tensors")
+    status_title = op["reason_code"]
+    if op["confidence"] == Confidence.LOW:
+        status_title += f" (low confidence: {op['confidence_reason'] or 'no reason given'})"
+    return [
+        Cell(
+            str(index),
+            sort=index,
+            cls="rc" if n else "",
+            title=f"root cause of {n} ops leaving the TPU" if n else "",
+        ),
+        Cell(_opcode(op), title=f"version {op['version']}" if op["version"] else ""),
+        Cell(inputs, title=input_names, cls="mono tensors"),
+        Cell(outputs, title=output_names, cls="mono tensors"),
+        _placement_cell(op["placement"]),
+        Cell(
+            op["status"] + (" (low confidence)" if op["confidence"] == Confidence.LOW else ""),
+            title=status_title,
+            note=_why(op["explanation"] if op["placement"] != Placement.TPU else "", [op["fix"]]),
+        ),
+        Cell(f"#{cause}", sort=cause, href=f"#{op_id(subgraph, cause)}")
+        if cause is not None
+        else Cell(""),
+    ]
+
+
+def _why(explanation: str, fixes: list[str]) -> str:
+    """The second line of a status: why, then each fix."""
+    return "\n".join([explanation] * bool(explanation) + [f"Fix: {f}" for f in fixes if f])
+
+
 def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
-    rows, ids = [], []
-    for op in ops:
-        subgraph, index, cause = op["subgraph"], op["index"], op["root_cause"]
-        if cause is not None:
-            cause_cell = Cell(f"#{cause}", sort=cause, href=f"#{op_id(subgraph, cause)}")
-        else:
-            cause_cell = Cell("")
-        n = causes.get((subgraph, index), 0)
-        placement = op["placement"]
-        rows.append(
-            [
-                Cell(
-                    str(index),
-                    sort=index,
-                    cls="rc" if n else "",
-                    title=f"root cause of {n} ops leaving the TPU" if n else "",
-                ),
-                Cell(_opcode(op), title=f"version {op['version']}" if op["version"] else ""),
-                Cell(
-                    _tensors(op, "input_tensors"),
-                    title=_tensor_names(op, "input_tensors"),
-                    cls="mono",
-                ),
-                Cell(
-                    _tensors(op, "output_tensors"),
-                    title=_tensor_names(op, "output_tensors"),
-                    cls="mono",
-                ),
-                Cell(placement, cls=f"place-{placement.lower()}"),
-                Cell(
-                    op["status"],
-                    title=op["reason_code"],
-                    note=op["explanation"] if placement != Placement.TPU else "",
-                ),
-                cause_cell,
-                Cell(op["fix"]),
-            ]
-        )
-        ids.append(op_id(subgraph, index))
-    return Table(
+    """One row per op in execution order; when no op reaches the Edge TPU, folded into one row
+    per op type and status (report.op_groups), each opening onto its ops."""
+    grouped = rows_repeat(ops)
+    ordered = [op for g in group_ops(ops) for op in g.ops] if grouped else ops
+    table = Table(
         f"ops-{slug}",
-        ["#", "op", "inputs", "outputs", "placement", "status", "root cause", "fix"],
-        rows,
-        row_ids=ids,
-        column_titles=[
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "the CPU op that cut the TPU partition this op belonged to",
-            "",
-        ],
-        select_filters=[(4, "placement", sorted({r[4].text for r in rows}))],
-        caption="Hover a status for its reason code, a fix for the explanation, "
-        "a shape for the tensor name.",
+        OP_COLUMNS,
+        [op_row(op, causes) for op in ordered],
+        row_ids=[op_id(op["subgraph"], op["index"]) for op in ordered],
+        column_titles=OP_COLUMN_TITLES,
+        select_filters=[(4, "placement", sorted({op["placement"] for op in ops}))],
+        caption="The filter matches op types, tensor names, statuses and reason codes (what "
+        "the cells and their tooltips say). Hover a name for the full name, a status for its "
+        "reason code.",
     )
+    if grouped:
+        groups = [_group(slug, n, group) for n, group in enumerate(group_ops(ops))]
+        notes = {g.head[5].note for g in groups}
+        said_once = ""
+        if len(groups) > 1 and len(notes) == 1:  # e.g. the whole model is rejected: say it once
+            said_once = f" Every op: {notes.pop()}".replace("\n", " ")
+            for group in groups:
+                group.head[5].note = ""
+        table.groups, table.sortable = groups, False
+        table.caption = (
+            "No op reaches the Edge TPU, so ops are folded by type and status: open a row "
+            f"for its ops.{said_once} {table.caption}"
+        )
+    return table
+
+
+def _group(slug: str, number: int, group: OpGroup) -> RowGroup:
+    explanations = {op["explanation"] for op in group.ops}
+    head = [
+        Cell(f"{group.count} op{'s' if group.count > 1 else ''}", sort=group.count),
+        Cell(group.opcode),
+        Cell(""),
+        Cell(""),
+        _placement_cell(group.placement),
+        Cell(
+            group.status,
+            title=", ".join(group.reason_codes),
+            note=_why(explanations.pop() if len(explanations) == 1 else "", list(group.fixes)),
+        ),
+        Cell(""),
+    ]
+    return RowGroup(f"ops-{slug}-g{number}", head, group.count)
 
 
 def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:
@@ -185,7 +246,7 @@ def cpu_reasons(ops: list[dict], causes: dict[tuple, int]) -> list[CpuReason]:
     and reason (ops that only follow a root cause are counted under it, not listed)."""
     groups: dict[tuple, CpuReason] = {}
     for op in ops:
-        if op["placement"] == Placement.TPU or op["root_cause"] is not None:
+        if op["placement"] != Placement.CPU or op["root_cause"] is not None:
             continue
         key = (_opcode(op), op["status"], op["reason_code"], op["fix"])
         group = groups.setdefault(key, CpuReason(*key[:3], op["explanation"], key[3], [], 0))
@@ -217,10 +278,13 @@ def subgraph_names(data: dict) -> dict[int, str]:
 
 def node_data(data: dict) -> dict:
     """Model Explorer node data (google-ai-edge/model-explorer node_data_builder shape):
-    value 1 = Edge TPU, 0 = CPU, keyed by output tensor name."""
+    value 1 = Edge TPU, 0 = CPU, keyed by output tensor name; dropped ops (no compiler output
+    says where they run) are left uncoloured."""
     names = subgraph_names(data)
     graphs: dict[str, dict] = {}
     for op in data["ops"]:
+        if op["placement"] == Placement.DROPPED:
+            continue
         subgraph = op["subgraph"]
         name = names.get(subgraph) or ("main" if subgraph == 0 else f"subgraph_{subgraph}")
         on_tpu = op["placement"] == Placement.TPU
@@ -233,23 +297,44 @@ def node_data(data: dict) -> dict:
     return {"graphsData": graphs}
 
 
-def model_page(analysis: Analysis) -> ModelPage:
+def published_model(analysis: Analysis, policy: ModelFiles) -> tuple[str | None, str]:
+    """The file name the model is published under beside its page, or None and why not."""
+    if analysis.tflite is None:
+        named = analysis.data["model"].get("path")
+        return None, (
+            f"its file ({named.rsplit('/', 1)[-1]}) is not available to this build"
+            if named
+            else "the analysis names no model file"
+        )
+    refusal = policy.refusal(analysis.tflite)
+    return (None, refusal) if refusal else (f"{analysis.slug}.tflite", "")
+
+
+def model_page(analysis: Analysis, policy: ModelFiles) -> ModelPage:
     data = analysis.data  # normalized: every field has its contract type
-    ops = data["ops"]
+    ops, summary = data["ops"], data["summary"]
     causes = root_cause_counts(ops)
+    graph = op_graph(data)
+    int8 = int8_outcome(summary)
+    ops_tpu = summary.get("ops_tpu", 0)
+    model_file, model_note = published_model(analysis, policy)
     return ModelPage(
         slug=analysis.slug,
         name=str(data["model"].get("name") or analysis.path.name),
         model=data["model"],
         source=data["source"],
         source_label=source_label(data["source"]).sentence,
-        summary=data["summary"],
+        summary=summary,
         options=data["options"],
         errors=data["errors"],
         compiler_table=compiler_table(analysis.slug, data),
-        strips=partition_strips(ops, causes),
+        strips=[] if graph.svg else partition_strips(ops, causes),
         op_table=op_table(analysis.slug, ops, causes) if ops else None,
         cpu_reasons=cpu_reasons(ops, causes),
         used_by=sorted(analysis.used_by),
-        tflite_name=f"{analysis.slug}.tflite" if analysis.tflite else None,
+        graph=graph,
+        int8_outcome=sentence(int8, ops_tpu) if int8 else "",
+        other_outcomes=[sentence(w, ops_tpu) for w in what_ifs(summary) if not w.is_int8],
+        model_file=model_file,
+        model_note=model_note,
     )

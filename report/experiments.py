@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.report import metrics as m
-from tpulens.report.labels import provenance, source_label
+from tpulens.report.detections import Examples, detection_examples
+from tpulens.report.labels import source_label
 from tpulens.report.load import Results, Slugs
 from tpulens.report.tables import ExperimentData, experiment_data
 
@@ -17,6 +18,7 @@ class Experiment:
     name: str
     slug: str
     data: ExperimentData
+    examples: Examples | None = None  # detection pictures
 
 
 def experiments_of(results: Results) -> list[Experiment]:
@@ -24,7 +26,10 @@ def experiments_of(results: Results) -> list[Experiment]:
     out = []
     for name, records in results.experiments().items():
         slug = slugs.new(name)
-        out.append(Experiment(name, slug, experiment_data(results, slug, records)))
+        data = experiment_data(results, slug, records)
+        out.append(
+            Experiment(name, slug, data, detection_examples(slug, records, results.problems))
+        )
     return out
 
 
@@ -37,6 +42,15 @@ def winner_names(data: ExperimentData, key: str, winners: list[str]) -> list[str
     return [f"all {ok} variants tie"] if len(winners) == ok > 1 else winners
 
 
+def off_edgetpu(data: ExperimentData, winners: list[str]) -> str:
+    """A warning when no op of the winners reaches the Edge TPU (float models): their speed or
+    accuracy says nothing about the Edge TPU."""
+    if not winners or any(data.value(v, "edgetpu_share") != 0 for v in winners):
+        return ""
+    said = sorted({source_label(data.source(v, "edgetpu_share")).word for v in winners})
+    return f"no op runs on the Edge TPU ({', '.join(said)})"
+
+
 def verdict(exp: Experiment) -> list[dict]:
     """Best ok variant per objective, with the value and where it was measured."""
     data = exp.data
@@ -47,13 +61,16 @@ def verdict(exp: Experiment) -> list[dict]:
         winner = data.best[key][0]
         record = next(r for r in data.records if r.variant == winner)
         meta, source = data.metas[key], data.source(winner, key)
+        winners = winner_names(data, key, data.best[key])
         rows.append(
             {
                 "objective": f"{meta.label} ({meta.better} is better)",
-                "winners": winner_names(data, key, data.best[key]),
+                "winners": winners,
                 "value": m.format_value(data.value(winner, key), meta.unit),
-                "provenance": provenance(source, record.environment),
+                "where": data.where_of(record, key),
+                "provenance": data.provenance(record, key),
                 "badge": source_label(source).badge,
+                "caveat": off_edgetpu(data, data.best[key]) if winners == data.best[key] else "",
             }
         )
     return rows

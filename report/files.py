@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 MAX_ANALYSIS_BYTES = 16 * 1024 * 1024  # about 35,000 ops; real models have hundreds
-MAX_MODEL_BYTES = 32 * 1024 * 1024  # a published .tflite (for Netron)
+MAX_MODEL_BYTES = 20_000_000  # default cap of a published .tflite (tpulens report --max-model-mb)
 MAX_DEPTH = 64  # the contracts nest 5 levels; hand-written params a few more
 
 _KINDS = {
@@ -25,6 +26,33 @@ _KINDS = {
     stat.S_IFBLK: "a block device",
     stat.S_IFSOCK: "a socket",
 }
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Which model files the site publishes beside their pages, for download and Netron: none
+    with `--no-models`, and none larger than `max_bytes` (GitHub Pages limits a site's size)."""
+
+    publish: bool = True
+    max_bytes: int = MAX_MODEL_BYTES
+
+    def refusal(self, path: Path) -> str:
+        """Why the model file at `path` is not published ("" when it is)."""
+        if not self.publish:
+            return "models are not published with this site (--no-models)"
+        try:
+            size = path.stat().st_size
+        except OSError as err:
+            return f"its file is unreadable ({err.strerror})"
+        if size > self.max_bytes:
+            return (
+                f"its file ({size / 1e6:.1f} MB) is over the {self.max_bytes / 1e6:g} MB "
+                "limit (tpulens report --max-model-mb)"
+            )
+        return ""
+
+
+DEFAULT_MODEL_FILES = ModelFiles()
 
 
 class Unusable(Exception):

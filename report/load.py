@@ -49,6 +49,7 @@ class Record:
     analysis_slug: str | None = None  # diagnostics page of artifacts.analysis
     compiled_slug: str | None = None  # ... of artifacts.compiled_analysis (real compiler)
     run: str = ""  # id of the run that wrote it (tpulens.history.store)
+    examples: Path | None = None  # artifacts.examples (detection pictures), inside results/
 
 
 @dataclass
@@ -106,10 +107,9 @@ class Slugs:
 
 
 def _publishable_model(path: Path) -> Path | None:
-    """The .tflite to publish beside its diagnostics page (for Netron), if present and small."""
-    if path.suffix != ".tflite" or not path.is_file():
-        return None
-    return path if path.stat().st_size <= files.MAX_MODEL_BYTES else None
+    """The .tflite that may be published beside its diagnostics page, if present (the site's
+    ModelFiles policy decides whether it is)."""
+    return path if path.suffix == ".tflite" and path.is_file() else None
 
 
 class _Loader:
@@ -211,22 +211,29 @@ class _Loader:
             run=record.run or legacy_run(data).id,
             analysis_slug=self.referenced(record, "analysis", "tflite"),
             compiled_slug=self.referenced(record, "compiled_analysis", "compiled_tflite"),
+            examples=self.inside_results(record, "examples"),
         )
+
+    def inside_results(self, record: Record, artifact: str) -> Path | None:
+        """The file an artifact names, if it lies inside results/ (else a problem)."""
+        value = record.artifacts.get(artifact)
+        if not value:
+            return None
+        try:
+            return files.confined(self.results_dir, value, self.trees[:1])
+        except files.Unusable as err:
+            self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not read: {err}")
+            return None
 
     def referenced(self, record: Record, artifact: str, model: str) -> str | None:
         """The slug of the analysis a record names (it must lie inside results/), with the
         record's model file as the one to publish when the analysis names none."""
-        value = record.artifacts.get(artifact)
-        if not value:
+        path = self.inside_results(record, artifact)
+        if path is None:
             return None
-        label = f"{record.path}: {artifact} {value[:200]!r}"
-        try:
-            path = files.confined(self.results_dir, value, self.trees[:1])
-        except files.Unusable as err:
-            self.problems.append(f"{label} not read: {err}")
-            return None
+        value = record.artifacts[artifact]
         if not path.exists():
-            self.problems.append(f"{label} not found")
+            self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not found")
             return None
         analysis = self.analysis(path, value)
         if analysis is None:

@@ -26,10 +26,15 @@ HEADLINE = (
     "latency_ms_p50",
     "latency_ms_p90",
     "latency_ms_p99",
+    "latency_ms_mean",
     "edgetpu_latency_ms_p50",
+    "edgetpu_latency_ms_p90",
+    "edgetpu_latency_ms_p99",
+    "edgetpu_latency_ms_mean",
     "edgetpu_share",
     "edgetpu_ops_tpu",
     "edgetpu_ops_cpu",
+    "edgetpu_tpu_subgraphs",
 )
 # The accuracy of the deployed .tflite, in order of preference, for charts and verdicts.
 ACCURACY_KEYS = ("accuracy_int8", "accuracy", "coco_AP", "top1")
@@ -72,22 +77,39 @@ def meta(key: str, info: dict | None = None) -> MetricMeta:
     )
 
 
-def format_value(value: float | None, unit: str) -> str:
+# How a unit is written after a number or in a column header ("" for none).
+UNIT_SYMBOLS = {"fraction": "%", "bytes": "B", "ms": "ms", "%": "%", "AP": "", "score": ""}
+COUNT_UNITS = ("ops", "parameters", "values", "subgraphs")  # whole numbers, their unit in words
+
+
+def unit_symbol(unit: str) -> str:
+    return UNIT_SYMBOLS.get(unit, unit)
+
+
+def format_number(value: float | None, unit: str) -> str:
+    """The number as the unit's readers expect it, without the unit (a column header gives it)."""
     if value is None:
         return "–"
-    if unit == "fraction":
-        return f"{value * 100:.2f} %"
+    if unit in ("fraction", "%"):
+        return f"{value * (100 if unit == 'fraction' else 1):.2f}"
     if unit == "bytes":
-        return f"{value:,.0f} B"
+        return f"{value:,.0f}"
     if unit == "ms":
-        return f"{value:.3f} ms"
-    if unit == "%":
-        return f"{value:.2f} %"
-    if unit in ("ops", "parameters", "values", "subgraphs") and value == int(value):
+        return f"{value:.3f}"
+    if unit in COUNT_UNITS and value == int(value):
         return f"{value:,.0f}"
     if unit == "AP":
         return "n/a (-1)" if value == -1 else f"{value:.3f}"
     return f"{value:.4g}"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """The number with its unit, for text that stands alone (verdicts, summaries)."""
+    text = format_number(value, unit)
+    symbol = unit_symbol(unit)
+    if value is None or not symbol or unit in COUNT_UNITS or (unit == "AP" and value == -1):
+        return text
+    return f"{text} {symbol}"
 
 
 def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tuple[float, str]]:

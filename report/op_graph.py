@@ -19,14 +19,13 @@ from dataclasses import dataclass, replace
 
 from tpulens.analyzer import partition
 from tpulens.analyzer.model import Operator, Subgraph
-from tpulens.analyzer.vocabulary import Placement
-from tpulens.report.diagnostics import CPU_COLOR, TPU_COLOR, op_id, root_cause_counts
+from tpulens.analyzer.vocabulary import Confidence, Placement
 from tpulens.report.graph_layout import Box, Cluster, Layout, LayoutUnavailable, Node, layered
-from tpulens.report.op_groups import op_type
+from tpulens.report.labels import PLACEMENT_COLORS
+from tpulens.report.ops import op_id, op_type, root_cause_counts
 
 MAX_OPS = 3000  # beyond this dot's layout time grows too fast for a site build (make bench)
 MAX_OUTLINES = 100  # dot's time grows with the number of clusters: 1,500 took seconds
-LOW_CONFIDENCE = "low"  # ops[].confidence of a verdict the analyzer is unsure of
 NODE_HEIGHT = 22
 CHAR_WIDTH = 6.2  # of the 10 px label font, generous so labels stay inside their box
 MIN_WIDTH, MAX_WIDTH = 56, 180
@@ -35,14 +34,14 @@ MAX_TITLE_NAMES, MAX_NAME = 4, 80
 PLACEMENT_CLASSES = {Placement.TPU: "tpu", Placement.CPU: "cpu"}
 STYLE = f"""\
 svg.op-graph{{font:10px system-ui,sans-serif;background:#fff}}
-.op-graph .part{{fill:#eef7ee;stroke:{TPU_COLOR};stroke-width:1.5}}
+.op-graph .part{{fill:#eef7ee;stroke:{PLACEMENT_COLORS[Placement.TPU]};stroke-width:1.5}}
 .op-graph .sg{{fill:none;stroke:#9e9e9e;stroke-dasharray:6 4}}
 .op-graph .frame-label{{fill:#424242;font-size:9px}}
 .op-graph .edge{{fill:none;stroke:#90a4ae;marker-end:url(#op-graph-arrow)}}
 .op-graph .cross{{stroke:#c62828;stroke-width:1.6}}
 .op-graph .op rect{{stroke:#fff;stroke-width:1}}
-.op-graph .tpu rect{{fill:{TPU_COLOR}}}
-.op-graph .cpu rect{{fill:{CPU_COLOR}}}
+.op-graph .tpu rect{{fill:{PLACEMENT_COLORS[Placement.TPU]}}}
+.op-graph .cpu rect{{fill:{PLACEMENT_COLORS[Placement.CPU]}}}
 .op-graph .other rect{{fill:#9e9e9e}}
 .op-graph .op text{{text-anchor:middle;dominant-baseline:central;pointer-events:none}}
 .op-graph .tpu text{{fill:#fff}}
@@ -115,7 +114,7 @@ def tpu_partitions(subgraph: Subgraph, placements: Sequence[str]) -> list[list[i
     mappable, as the analyzer counts them, but are not part of any partition."""
     mappable = [p != Placement.CPU for p in placements]
     groups: dict[int, list[int]] = {}
-    for i, epoch in enumerate(partition.epochs(subgraph, mappable)):
+    for i, epoch in enumerate(partition.epochs(partition.dataflow(subgraph), mappable)):
         if placements[i] == Placement.TPU:
             groups.setdefault(epoch, []).append(i)
     return [groups[e] for e in sorted(groups)]
@@ -198,7 +197,7 @@ def _title(op: dict, pushed: int) -> str:
     lines = [f"#{op['index']} {op_type(op)}: {op['placement']}", op["status"]]
     if pushed:
         lines.append(f"root cause: {pushed} later ops left the Edge TPU")
-    if op.get("confidence") == LOW_CONFIDENCE:
+    if op.get("confidence") == Confidence.LOW:
         reason = op.get("confidence_reason") or "no reason given"
         lines.append(f"low confidence: {reason}")
     for key, label in (("input_tensors", "in"), ("output_tensors", "out")):
@@ -253,7 +252,7 @@ def _frame(cls: str, box: Box, label: str) -> str:
 def _node(op: dict, box: Box, placement: str, causes: dict[tuple, int]) -> str:
     subgraph, index = op["subgraph"], op["index"]
     pushed = causes.get((subgraph, index), 0)
-    low = op.get("confidence") == LOW_CONFIDENCE
+    low = op.get("confidence") == Confidence.LOW
     cls = f"op {placement}" + (" rc" if pushed else "") + (" low" if low else "")
     badges = ""
     if pushed or low:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Placement
+from tpulens.report.ops import op_type
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,6 @@ class OpGroup:
     @property
     def indexes(self) -> list[int]:
         return [op["index"] for op in self.ops]
-
-
-def op_type(op: dict) -> str:
-    return op["custom_code"] if op["opcode"] == "CUSTOM" and op["custom_code"] else op["opcode"]
 
 
 def group_ops(ops: list[dict]) -> list[OpGroup]:

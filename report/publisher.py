@@ -13,6 +13,7 @@ from typing import ClassVar
 import jinja2
 from tpulens.report.diagnostics import ModelPage
 from tpulens.report.experiments import Experiment
+from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
 from tpulens.report.history import Timeline, timeline_of
 from tpulens.report.load import Results
 
@@ -33,6 +34,8 @@ class SiteContent:
     experiments: list[Experiment]
     models: list[ModelPage]
     settings: Settings = field(default_factory=Settings)  # what counts as a regression
+    model_files: ModelFiles = DEFAULT_MODEL_FILES  # which model files are published
+    origin: str = ""  # where the results came from, for the footer of every page
 
     @cached_property
     def timeline(self) -> Timeline:
@@ -44,12 +47,14 @@ class Writer:
     """Renders templates into the output directory, with `root` set for relative links and
     the navigation on every page; remembers the pages written."""
 
-    def __init__(self, out: Path, env: jinja2.Environment, nav: list[NavLink]):
-        self.out, self.env, self.nav, self.pages = out, env, nav, []
+    def __init__(self, out: Path, env: jinja2.Environment, nav: list[NavLink], origin: str = ""):
+        self.out, self.env, self.nav, self.origin, self.pages = out, env, nav, origin, []
 
     def page(self, rel: str, template: str, **context) -> None:
         root = "../" * rel.count("/")
-        html = self.env.get_template(template).render(root=root, nav=self.nav, page=rel, **context)
+        html = self.env.get_template(template).render(
+            root=root, nav=self.nav, page=rel, origin=self.origin, **context
+        )
         self.write(rel, html.encode())
         self.pages.append(rel)
 

@@ -10,7 +10,7 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-from tpulens.analyzer.vocabulary import Verdict
+from tpulens.analyzer.vocabulary import Placement, Verdict
 
 from tpulens.errors import InputError
 
@@ -56,23 +56,38 @@ def offline_page(browser):
 
 
 def take_screenshots(site: Path, out_dir: Path) -> list[Path]:
-    """overview.png (the index) and diagnostics.png (the model with the most CPU ops)."""
+    """overview.png (the trade-off chart and the verdicts), diagnostics.png (the op graph of the
+    model with the most CPU ops, where its partition breaks selected) and, when an experiment
+    has detection pictures, detections.png."""
     site, out_dir = Path(site).resolve(), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shots = [("overview.png", site / "index.html")]
-    model = _most_interesting_model(site)
-    if model is not None:
-        shots.append(("diagnostics.png", model))
+    shots = [("overview.png", (site / "index.html").as_uri(), None)]
+    analysis = _most_interesting_model(site)
+    if analysis is not None:
+        page = analysis.with_name(analysis.name.removesuffix(".analysis.json") + ".html")
+        shots.append(("diagnostics.png", page.as_uri() + _first_break(analysis), "#op-graph"))
+    pictures = _page_with(site / "experiments", 'id="detections"')
+    if pictures is not None:
+        shots.append(("detections.png", pictures.as_uri(), "#detections"))
     written = []
     with chromium() as browser:
         page = offline_page(browser)
-        for name, path in shots:
-            page.goto(path.as_uri())
+        for name, url, anchor in shots:
+            page.goto(url)
             page.wait_for_load_state("load")
+            page.wait_for_timeout(500)  # charts drawn
+            if anchor:
+                page.evaluate(f"document.querySelector('{anchor}').scrollIntoView()")
             page.screenshot(path=str(out_dir / name))
             _shrink(out_dir / name)
             written.append(out_dir / name)
     return written
+
+
+def _page_with(folder: Path, marker: str) -> Path | None:
+    """The first page of `folder` (sorted) whose HTML holds `marker`."""
+    pages = sorted(folder.glob("*.html")) if folder.is_dir() else []
+    return next((p for p in pages if marker in p.read_text(encoding="utf-8")), None)
 
 
 def _shrink(path: Path) -> None:
@@ -86,20 +101,38 @@ def _shrink(path: Path) -> None:
     small.save(path, optimize=True)
 
 
+def _summary_and_ops(path: Path) -> tuple[dict, list]:
+    """An analysis JSON's summary and ops, empty where the file says otherwise."""
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        data = None
+    data = data if isinstance(data, dict) else {}
+    summary, ops = data.get("summary"), data.get("ops")
+    return summary if isinstance(summary, dict) else {}, ops if isinstance(ops, list) else []
+
+
+def _first_break(analysis: Path) -> str:
+    """The fragment selecting where the Edge TPU partition breaks: the first root-cause op,
+    else the first CPU op ("" when every op is on the Edge TPU)."""
+    ops = [op for op in _summary_and_ops(analysis)[1] if isinstance(op, dict)]
+    for op in ops:
+        if isinstance(op.get("root_cause"), int):
+            return f"#op-{op.get('subgraph', 0)}-{op['root_cause']}"
+    cpu = next((op for op in ops if op.get("placement") == Placement.CPU), None)
+    return f"#op-{cpu.get('subgraph', 0)}-{cpu.get('index')}" if cpu else ""
+
+
 def _most_interesting_model(site: Path) -> Path | None:
-    """A model split between TPU and CPU (the point of the page), else one with CPU ops."""
+    """The analysis of a model split between TPU and CPU (the point of the page), else one with
+    CPU ops."""
     pages = sorted((site / "models").glob("*.analysis.json"))
     if not pages:
         return None
 
     def interest(path: Path) -> tuple[bool, bool, int]:
-        try:
-            summary = json.loads(path.read_text()).get("summary")
-        except (ValueError, AttributeError):
-            summary = None
-        summary = summary if isinstance(summary, dict) else {}
+        summary = _summary_and_ops(path)[0]
         cpu = summary.get("ops_cpu") if isinstance(summary.get("ops_cpu"), int) else 0
         return summary.get("verdict") == Verdict.PARTIAL, cpu > 0, cpu
 
-    best = max(pages, key=interest)  # max keeps the first of equals: sorted, so deterministic
-    return best.with_name(best.name.removesuffix(".analysis.json") + ".html")
+    return max(pages, key=interest)  # max keeps the first of equals: sorted, so deterministic

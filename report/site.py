@@ -17,8 +17,10 @@ import jinja2
 from tpulens.report import metrics as m
 from tpulens.report.diagnostics import model_page
 from tpulens.report.experiments import experiments_of
+from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
 from tpulens.report.labels import PLACEMENT_COLORS, SOURCE_LABELS
 from tpulens.report.load import load_results
+from tpulens.report.origin import results_origin
 from tpulens.report.pages import PUBLISHERS
 from tpulens.report.publisher import SiteContent, Writer
 
@@ -70,6 +72,7 @@ def build_site(
     extra_analyses: list[Path] = (),
     plotly_js: str | None = None,
     settings: Settings | None = None,
+    model_files: ModelFiles = DEFAULT_MODEL_FILES,
 ) -> BuildResult:
     """Render every page for results_dir (None: only the extra analyses) into out, replaced
     atomically when done; `settings` (default: the built-in thresholds) judge regressions."""
@@ -77,8 +80,14 @@ def build_site(
     if results_dir is not None and not Path(results_dir).is_dir():
         raise InputError(f"{results_dir}: results directory not found")
     results = load_results(results_dir, list(extra_analyses))
-    models = list(map(model_page, results.analyses))
-    content = SiteContent(results, experiments_of(results), models, settings or Settings())
+    content = SiteContent(
+        results,
+        experiments_of(results),
+        [model_page(analysis, model_files) for analysis in results.analyses],
+        settings or Settings(),
+        model_files,
+        results_origin(results_dir, len(extra_analyses)),
+    )
     tmp = _prepare(out)
     try:
         pages = render(content, tmp, plotly_js)
@@ -94,7 +103,7 @@ def render(content: SiteContent, out: Path, plotly_js: str | None = None) -> lis
     """The shared assets, then every publisher's pages in order; the pages written."""
     publishers = sorted(PUBLISHERS, key=lambda publisher: publisher.order)
     nav = [link for publisher in publishers if (link := publisher.nav(content))]
-    writer = Writer(out, jinja_env(), nav)
+    writer = Writer(out, jinja_env(), nav, content.origin)
     writer.write(MARKER, b"built by tpulens report\n")
     for asset in sorted((resources.files(TEMPLATES) / "assets").iterdir(), key=lambda a: a.name):
         writer.write(f"assets/{asset.name}", asset.read_bytes())

@@ -14,7 +14,8 @@ from urllib.parse import quote
 import pandas as pd
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
-from tpulens.report.labels import badge_legend, provenance, source_label
+from tpulens.report.detections import model_order
+from tpulens.report.labels import badge_legend, provenance, source_label, where
 from tpulens.report.load import Record, Results
 
 from tpulens.metrics import Better
@@ -32,6 +33,15 @@ class Cell:
 
 
 @dataclass
+class RowGroup:
+    """Rows folded under one summary row: the next `size` rows of the table, in order."""
+
+    id: str
+    head: list[Cell]  # the summary row; its first cell becomes the open/close button
+    size: int
+
+
+@dataclass
 class Table:
     id: str
     columns: list[str]
@@ -42,20 +52,10 @@ class Table:
     row_ids: list[str] = field(default_factory=list)
     # (column index, label, options): a drop-down that keeps rows whose cell equals the option
     select_filters: list[tuple[int, str, list[str]]] = field(default_factory=list)
-
-
-def metric_cell(
-    value: float | None, source: str, unit: str, environment: dict, cls: str = ""
-) -> Cell:
-    if value is None:
-        return Cell("–", sort=None, title="not measured", cls="missing")
-    return Cell(
-        m.format_value(value, unit),
-        sort=value,
-        cls=cls,
-        title=provenance(source, environment),
-        badge=source_label(source).badge,
-    )
+    groups: list[RowGroup] = field(default_factory=list)  # when set, every row is in one
+    sortable: bool = True
+    # (label, columns spanned): a header row above the column names ("" spans no group)
+    header_groups: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,15 +90,47 @@ class ExperimentData:
             for key, meta in self.metas.items()
         }
 
-    def cell(self, record: Record, key: str, unit: str | None = None, cls: str = "") -> Cell:
+    def cell(
+        self, record: Record, key: str, unit: str | None = None, cls: str = "", bare: bool = False
+    ) -> Cell:
+        """A number with its provenance; `bare` leaves the unit to the column header."""
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
-        return metric_cell(
-            self.value(record.variant, key),
-            self.source(record.variant, key),
-            unit,
-            record.environment,
-            cls,
+        value = self.value(record.variant, key)
+        if value is None:
+            return Cell("–", sort=None, title="not measured", cls="missing")
+        return Cell(
+            (m.format_number if bare else m.format_value)(value, unit),
+            sort=value,
+            cls=cls,
+            title=self.provenance(record, key),
+            badge=source_label(self.source(record.variant, key)).badge,
         )
+
+    def provenance(self, record: Record, key: str) -> str:
+        source, description = self.source(record.variant, key), _description(record, key)
+        return provenance(source, record.environment, key, description)
+
+    def where_of(self, record: Record, key: str) -> str:
+        """Where this record's figure was measured or who says it ("host CPU, LiteRT,
+        1 thread", "predicted")."""
+        source, description = self.source(record.variant, key), _description(record, key)
+        return where(key, source, record.environment, description)
+
+    def where(self, key: str) -> str:
+        """The same for a whole column, over the variants that have the figure; where they
+        differ in one part only, that part lists its values: "host CPU, LiteRT / TensorFlow,
+        1 thread"."""
+        found = {
+            self.where_of(r, key) for r in self.records if self.value(r.variant, key) is not None
+        } - {""}
+        split = [w.split(", ") for w in sorted(found)]
+        if len({len(parts) for parts in split}) > 1:
+            return " / ".join(sorted(found))
+        return ", ".join(" / ".join(dict.fromkeys(column)) for column in zip(*split, strict=True))
+
+
+def _description(record: Record, key: str) -> str:
+    return str(record.metric_info.get(key, {}).get("description", ""))
 
 
 def experiment_data(results: Results, slug: str, records: list[Record]) -> ExperimentData:
@@ -140,7 +172,7 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
             Cell(record.status, cls=f"status-{record.status}"),
         ]
         row += [
-            data.cell(record, key, cls="best" if record.variant in best[key] else "")
+            data.cell(record, key, cls="best" if record.variant in best[key] else "", bare=True)
             for key in keys
         ]
         slug = record.compiled_slug or record.analysis_slug
@@ -148,30 +180,54 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         row.append(Cell(label, href=f"{root}models/{slug}.html") if slug else Cell("–"))
         row.append(Cell("\n".join(n for n in record.notes if n not in common), cls="notes"))
         rows.append(row)
-    metas = data.metas
-    columns = ["variant", "status"] + [_column_label(metas[k]) for k in keys] + ["model", "notes"]
-    titles = ["", ""] + [_column_title(metas[k]) for k in keys] + ["", ""]
+    metas, wheres = data.metas, [data.where(k) for k in keys]
+    columns = ["variant", "status"] + [column_label(metas[k]) for k in keys] + ["model", "notes"]
+    titles = ["", ""] + [column_title(metas[k], w) for k, w in zip(keys, wheres, strict=True)]
+    titles += ["", ""]
     if not any(row[-1].text for row in rows):  # no note left to show
         rows, columns, titles = [row[:-1] for row in rows], columns[:-1], titles[:-1]
+    groups = header_groups(["", ""] + wheres + [""] * (len(columns) - 2 - len(keys)))
     caption = (
         "Best value per column in bold (ok records only). Badges say where a number "
         f"comes from: {badge_legend()}."
     )
     if common and len(data.records) > 1:
         caption += " Every variant: " + "; ".join(sorted(common)) + "."
-    return Table(f"cmp-{data.slug}", columns, rows, column_titles=titles, caption=caption)
-
-
-def _column_title(meta: m.MetricMeta) -> str:
-    direction = f"{meta.better} is better" if meta.better != Better.NONE else "no direction"
-    return f"{meta.key} ({meta.unit or 'no unit'}, {direction})" + (
-        f": {meta.description}" if meta.description else ""
+    return Table(
+        f"cmp-{data.slug}",
+        columns,
+        rows,
+        column_titles=titles,
+        caption=caption,
+        header_groups=groups if any(label for label, _ in groups) else [],
     )
 
 
-def _column_label(meta: m.MetricMeta) -> str:
+def header_groups(labels: list[str]) -> list[tuple[str, int]]:
+    """Neighbouring columns that share a label under one header cell: the timings measured on
+    the host CPU, the predicted placement counts."""
+    groups: list[tuple[str, int]] = []
+    for label in labels:
+        if groups and groups[-1][0] == label:
+            groups[-1] = (label, groups[-1][1] + 1)
+        else:
+            groups.append((label, 1))
+    return groups
+
+
+def column_title(meta: m.MetricMeta, where: str = "") -> str:
+    """The header's tooltip: the metric's key, unit, direction, description and where."""
+    direction = f"{meta.better} is better" if meta.better != Better.NONE else "no direction"
+    text = f"{meta.key} ({meta.unit or 'no unit'}, {direction})"
+    text += f": {meta.description}" if meta.description else ""
+    return text + (f"; {where}" if where else "")
+
+
+def column_label(meta: m.MetricMeta) -> str:
+    """One naming scheme for every metric column: "latency p50 ↓" and its unit below."""
     arrow = {Better.HIGHER: " ↑", Better.LOWER: " ↓"}.get(meta.better, "")
-    return meta.label + arrow
+    symbol = m.unit_symbol(meta.unit)
+    return meta.label + arrow + (f"\n({symbol})" if symbol else "")
 
 
 def params_table(data: ExperimentData) -> Table | None:
@@ -283,23 +339,26 @@ def compression_table(data: ExperimentData) -> Table | None:
 
 
 def coco_table(data: ExperimentData) -> Table | None:
-    """Study 1's shape: one row per COCO metric, one column per variant (delta for a pair)."""
+    """Study 1's shape: one row per COCO metric, one column per model in the order they are
+    made (Keras, float, int8), and the change from the first to the last."""
     keys = [k for k in data.frame.columns if k.startswith("coco_")]
     if not keys:
         return None
-    records = [r for r in data.records if data.frame.loc[r.variant, keys].notna().any()]
-    pair = len(records) == 2
+    measured = data.frame[keys].notna().any(axis=1)
+    records = [r for r in model_order(data.records) if measured[r.variant]]
+    first, last = records[0], records[-1]
+    delta = len(records) > 1
     rows = []
     for key in _coco_order(keys):
         row = [Cell(key.removeprefix("coco_").replace("_", "/", 1))]
         row += [data.cell(r, key, "AP") for r in records]
-        if pair:
-            a, b = (data.value(r.variant, key) for r in records)
+        if delta:
+            a, b = data.value(first.variant, key), data.value(last.variant, key)
             valid = a is not None and b is not None and a >= 0 and b >= 0
             row.append(Cell(f"{b - a:+.3f}", sort=b - a) if valid else Cell("–"))
         rows.append(row)
     names = [r.variant for r in records]
-    columns = ["metric"] + names + ([f"Δ {names[1]} − {names[0]}"] if pair else [])
+    columns = ["metric"] + names + ([f"Δ {last.variant} − {first.variant}"] if delta else [])
     return Table(
         f"coco-{data.slug}",
         columns,

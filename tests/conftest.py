@@ -14,3 +14,15 @@ def corpus() -> Path:
         pytest.skip(f"Edge TPU ground-truth corpus not found at {CORPUS} (it sits beside the "
                     "checkout in CI; a plain clone does not have it)")
     return CORPUS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser), one per module."""
+    pytest.importorskip("playwright.sync_api")
+    from tpulens.report.screenshots import CHROMIUM, chromium
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (make setup installs Debian's chromium)")
+    with chromium() as b:
+        yield b

@@ -271,3 +271,39 @@ def write_history(
                     write(place, ref, analyses[variant][i])
         ids.append(run.id)
     return ids
+
+
+def write_detection_results(results: Path, experiment: str = "detection") -> Path:
+    """The Keras, float and int8 records of a detection experiment with their example images
+    and boxes (artifacts.examples), in the shape the runners write them."""
+    from PIL import Image
+
+    classes = ["bag", "trouser"]
+    for number, export in enumerate(("int8", "keras", "float")):  # written out of order
+        folder = f"examples/{experiment}-{export}"
+        images = []
+        for i in range(3):
+            path = results / folder / f"{i}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (128, 96), (40 * i, 90, 160)).save(path, quality=85)
+            truth = [{"label": classes[i % 2], "box": [10.0, 12.0, 60.0 + i, 70.0]}]
+            found = [
+                {"label": classes[i % 2], "score": 0.9 - 0.1 * number, "box": [12, 10, 58, 72]},
+                {"label": classes[(i + 1) % 2], "score": 0.3, "box": [70, 20, 120, 90]},
+            ]
+            images.append(
+                {"file": f"{i}.jpg", "source": f"01{i}.jpg", "width": 128, "height": 96,
+                 "ground_truth": truth, "predictions": found[: 1 + (number + i) % 2]}
+            )
+        write(results, f"{folder}/examples.json",
+              {"classes": classes, "min_score": 0.25, "images": images})
+        metrics = {"coco_AP": 0.6 - 0.05 * number, "coco_AP50": 0.9 - 0.02 * number,
+                   "coco_AP_bag": 0.7 - 0.05 * number, "coco_AP_trouser": 0.5 - 0.05 * number,
+                   "size_bytes": 900_000 / (1 + number), "latency_ms_p50": 3.0 + number}
+        data = record(experiment, export, metrics)
+        data["params"] = {"export": export, "images": 110}
+        data["artifacts"]["examples"] = f"{folder}/examples.json"
+        runtime = "TensorFlow CPU, Keras model" if export == "keras" else "LiteRT CPU"
+        data["metric_info"]["latency_ms_p50"]["description"] = f"{runtime}, 2 thread(s)"
+        write(results, f"{experiment}/{export}.json", data)
+    return results

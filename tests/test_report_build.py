@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tpulens.report.charts import experiment_charts
 from tpulens.report.cli_serve import make_server
 from tpulens.report.diagnostics import node_data
+from tpulens.report.graph_layout import dot_binary
 from tpulens.report.load import load_results, normalize_analysis
 from tpulens.report.metrics import pareto_front
 from tpulens.report.site import build_site, experiments_of
@@ -75,9 +76,13 @@ def test_experiment_page_shows_every_record_with_provenance(study):
     assert skipped["notes"][0] in text_of(page)
     # every number carries a provenance tooltip and badge
     cells = re.findall(r'<td[^>]* data-v="[-0-9.e]+"[^>]*>', body)
-    assert cells and all(
-        'title="measured on synthetic fixture' in c or 'title="predicted' in c for c in cells
-    )
+    assert cells and all('title="measured on ' in c or 'title="predicted' in c for c in cells)
+    # a latency says where it was measured, in its cells and its column header
+    latency = [c for c in cells if "host CPU" in c]
+    assert len(latency) == sum("latency_ms_p50" in r["metrics"] for r in records.values())
+    assert all("synthetic fixture (x86_64), with LiteRT, 2 threads" in c for c in latency)
+    assert '<th colspan="1" class="col-group">host CPU, LiteRT, 2 threads</th>' in page
+    assert "latency p50 ↓\n(ms)</th>" in page
 
 
 def test_study_tables_follow_the_write_ups(study):
@@ -135,10 +140,10 @@ def test_diagnostics_page_links_root_causes_and_exports_node_data(study):
         assert f'id="op-0-{op["index"]}"' in page
         if op["root_cause"] is not None:
             assert f'href="#op-0-{op["root_cause"]}"' in page
-    strip = re.findall(r'<a href="#op-0-\d+" class="(tpu|cpu)( rc)?"', page)
-    assert [c[0] for c in strip] == [op["placement"].lower() for op in analysis["ops"]]
+    nodes = re.findall(r'<a class="op (tpu|cpu)( rc)?[^"]*" href="#op-0-\d+" data-op=', page)
+    assert [c[0] for c in nodes] == [op["placement"].lower() for op in analysis["ops"]]
     causes = {op["root_cause"] for op in analysis["ops"]} - {None}
-    assert sum(1 for c in strip if c[1]) == len(causes)
+    assert sum(1 for c in nodes if c[1]) == len(causes)
     assert (site / "models/detection-int8.analysis.json").read_bytes() == (
         results / "analysis/detection-int8.json"
     ).read_bytes()
@@ -193,6 +198,9 @@ def test_broken_and_partial_inputs_are_shown_not_fatal(tmp_path):
     assert "junk" in page and "lost" in page and "failed" in page
 
 
+ASSETS_JS = ("site.js", "plotly.min.js", "op-graph.js")
+
+
 def test_hostile_names_render_inert(tmp_path):
     results = tmp_path / "results"
     ops = [
@@ -221,12 +229,10 @@ def test_hostile_names_render_inert(tmp_path):
     for page in site.rglob("*.html"):
         text = page.read_text()
         assert "<script>window.__pwned" not in text and "<img src=x" not in text, page
-        assert "<svg" not in text, page
+        assert text.count("<svg") == text.count('<svg class="op-graph"'), page
         for tag in re.findall(r"<script[^>]*>", text):
             assert tag in (
-                '<script src="../assets/site.js">',
-                '<script src="assets/site.js">',
-                '<script src="../assets/plotly.min.js">',
+                *(f'<script src="{root}assets/{js}">' for root in ("", "../") for js in ASSETS_JS),
                 '<script defer src="../assets/compare.js">',
                 '<script defer src="../assets/history.js">',
                 '<script type="application/json" id="compare-data">',
@@ -448,11 +454,13 @@ def test_bench_rows_for_make_bench():
         "report.build_3_records",
         "report.build_6_records",
         "report.diagnostics_40_ops",
+        "report.diagnostics_40_ops_weight",
         "report.overview_weight_without_plotlyjs",
         "report.experiment_weight_without_plotlyjs",
     ]
     assert all(r["value"] > 0 and r["unit"] in ("s", "bytes") for r in rows)
-    assert rows[3]["value"] < 100_000  # plotly.js (4.8 MB) is not part of the page weight
+    assert rows[4]["value"] < 100_000  # plotly.js (4.8 MB) is not part of the page weight
+    assert "with its op graph" in rows[2]["detail"] or dot_binary() is None
 
 
 def test_duplicate_variant_names_stay_apart(tmp_path):
@@ -461,7 +469,7 @@ def test_duplicate_variant_names_stay_apart(tmp_path):
     sample.write(results, "e/b.json", sample.record("e", "same", {"accuracy": 0.9}))
     site = build_site(results, tmp_path / "site")
     page = text_of(read(site.out, "experiments/e.html"))
-    assert "10.00 %" in page and "90.00 %" in page
+    assert "10.00" in page and "90.00" in page
     assert any("duplicate variant e/same" in p for p in site.problems)
 
 

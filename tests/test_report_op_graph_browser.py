@@ -13,7 +13,7 @@ import sample_graphs as graphs
 from tpulens.report.graph_layout import dot_binary
 from tpulens.report.load import normalize_analysis
 from tpulens.report.op_graph import op_graph
-from tpulens.report.screenshots import CHROMIUM, chromium, offline_page
+from tpulens.report.screenshots import CHROMIUM, offline_page
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = [
@@ -39,12 +39,6 @@ def page_url(tmp_path_factory) -> str:
         f"<h1>graph</h1>{op_graph(data).svg}<table>{rows}</table>"
     )
     return (root / "page.html").as_uri()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

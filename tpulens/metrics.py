@@ -11,6 +11,14 @@ from enum import StrEnum
 from tpulens.analyzer.vocabulary import Source
 
 
+class Device(StrEnum):
+    """Where a timing is measured: the labels say it, since the two differ by orders of
+    magnitude and a model that wins on one may not run on the other at all."""
+
+    HOST_CPU = "host CPU"  # LiteRT's interpreter on the machine that ran the suite
+    EDGE_TPU = "Edge TPU"
+
+
 class Better(StrEnum):
     """Which direction of a metric is an improvement."""
 
@@ -24,12 +32,27 @@ class Meaning:
     unit: str  # fraction, ms, bytes, %, ops, AP, … (the report formats by it)
     better: Better
     source: Source = Source.MEASURED
-    label: str = ""  # short column / axis name; empty: the key with spaces
+    label: str = ""  # short column / axis name, without the unit; empty: from the key
     description: str = ""  # how the number is obtained, shown as a column tooltip
+    device: Device | None = None  # for timings: where they are measured
 
 
 _HIGH, _LOW, _NONE = Better.HIGHER, Better.LOWER, Better.NONE
+_CPU, _TPU = Device.HOST_CPU, Device.EDGE_TPU
 _TOP1 = "top-1 on the test split (LiteRT)"
+_CPU_TIME = "wall time of one invoke of the LiteRT interpreter on the host CPU"
+_TPU_TIME = "wall time of one invoke on the Edge TPU (libedgetpu delegate)"
+
+
+def _timings(prefix: str, label: str, device: Device, description: str) -> dict[str, Meaning]:
+    """p50, p90, p99 and mean of one kind of timing, labelled alike."""
+    return {
+        f"{prefix}_{stat}": Meaning(
+            "ms", _LOW, label=f"{label} {stat}", description=description, device=device
+        )
+        for stat in ("p50", "p90", "p99", "mean")
+    }
+
 
 METRICS: dict[str, Meaning] = {
     "accuracy": Meaning("fraction", _HIGH, label="accuracy", description=_TOP1),
@@ -44,25 +67,26 @@ METRICS: dict[str, Meaning] = {
         label="Keras accuracy",
         description="top-1 of the Keras model on the test split (fake-quant for QAT)",
     ),
-    "latency_ms_p50": Meaning("ms", _LOW, label="latency p50"),
-    "latency_ms_p90": Meaning("ms", _LOW, label="latency p90"),
-    "latency_ms_p99": Meaning("ms", _LOW),
-    "latency_ms_mean": Meaning("ms", _LOW),
-    "edgetpu_latency_ms_p50": Meaning("ms", _LOW, label="Edge TPU latency p50"),
-    "edgetpu_latency_ms_p90": Meaning("ms", _LOW),
-    "edgetpu_latency_ms_p99": Meaning("ms", _LOW),
-    "edgetpu_latency_ms_mean": Meaning("ms", _LOW),
-    "size_bytes": Meaning("bytes", _LOW, label="size"),
-    "gzip_bytes": Meaning("bytes", _LOW, label="gzip size"),
+    **_timings("latency_ms", "latency", _CPU, _CPU_TIME),
+    **_timings("edgetpu_latency_ms", "Edge TPU latency", _TPU, _TPU_TIME),
+    "size_bytes": Meaning("bytes", _LOW, label="size", description="size of the .tflite file"),
+    "gzip_bytes": Meaning(
+        "bytes", _LOW, label="gzip size", description="size of the .tflite file gzip-compressed"
+    ),
     "compression_pct": Meaning(
         "%", _HIGH, label="compression", description="100 × (1 − gzip/size)"
     ),
-    "sparsity": Meaning("fraction", _NONE),
-    "unique_weights_per_channel_max": Meaning("values", _NONE),
-    "unique_weights_per_channel_mean": Meaning("values", _NONE),
-    "params": Meaning("parameters", _LOW),
+    "sparsity": Meaning(
+        "fraction", _NONE, label="sparsity", description="share of weights that are zero"
+    ),
+    "unique_weights_per_channel_max": Meaning("values", _NONE, label="unique weights max"),
+    "unique_weights_per_channel_mean": Meaning("values", _NONE, label="unique weights mean"),
+    "params": Meaning("parameters", _LOW, label="parameters"),
     "macs": Meaning(
-        "MACs", _LOW, description="multiply-accumulates per image (conv, depthwise, dense)"
+        "MACs",
+        _LOW,
+        label="MACs",
+        description="multiply-accumulates per image (conv, depthwise, dense)",
     ),
     "objective": Meaning(
         "score",
@@ -71,24 +95,58 @@ METRICS: dict[str, Meaning] = {
         description="Δsize/size₀ + Δlatency/latency₀ − Δacc/acc₀ against the baseline",
     ),
     "coco_AP": Meaning("AP", _HIGH, label="COCO AP"),
-    "edgetpu_share": Meaning("fraction", _HIGH, Source.PREDICTED, label="Edge TPU share"),
-    "edgetpu_ops_tpu": Meaning("ops", _HIGH, Source.PREDICTED, label="ops on TPU"),
+    "edgetpu_share": Meaning(
+        "fraction",
+        _HIGH,
+        Source.PREDICTED,
+        label="Edge TPU share",
+        description="share of the model's ops mapped to the Edge TPU",
+    ),
+    "edgetpu_ops_tpu": Meaning("ops", _HIGH, Source.PREDICTED, label="ops on Edge TPU"),
     "edgetpu_ops_cpu": Meaning("ops", _LOW, Source.PREDICTED, label="ops on CPU"),
-    "edgetpu_tpu_subgraphs": Meaning("subgraphs", _NONE, Source.PREDICTED),
-    "edgetpu_ops_tpu_compiler": Meaning("ops", _HIGH, Source.COMPILER),
-    "edgetpu_ops_cpu_compiler": Meaning("ops", _LOW, Source.COMPILER),
-    "edgetpu_prediction_disagreements": Meaning("ops", _LOW, Source.COMPILER),
+    "edgetpu_tpu_subgraphs": Meaning(
+        "subgraphs", _NONE, Source.PREDICTED, label="Edge TPU subgraphs"
+    ),
+    "edgetpu_ops_tpu_compiler": Meaning(
+        "ops", _HIGH, Source.COMPILER, label="ops on Edge TPU (compiler)"
+    ),
+    "edgetpu_ops_cpu_compiler": Meaning(
+        "ops", _LOW, Source.COMPILER, label="ops on CPU (compiler)"
+    ),
+    "edgetpu_prediction_disagreements": Meaning(
+        "ops",
+        _LOW,
+        Source.COMPILER,
+        label="prediction disagreements",
+        description="ops whose predicted placement the compiler contradicts",
+    ),
 }
 
 
 def meaning(key: str) -> Meaning:
     """The table's entry; a name it lacks gets one guessed from its form (`*_bytes`, `latency_ms*`,
     `accuracy*`, `coco_*`, …), so a new metric still renders with a unit and a direction."""
-    return METRICS.get(key) or Meaning(_guess_unit(key), _guess_better(key))
+    return METRICS.get(key) or Meaning(_guess_unit(key), _guess_better(key), device=_device(key))
 
 
 def label(key: str) -> str:
-    return meaning(key).label or key.replace("_", " ")
+    """The metric's short name without its unit (the unit is shown beside it): `latency_ms_p75`
+    reads "latency p75", like its neighbours."""
+    known = meaning(key).label
+    if known:
+        return known
+    words = [_WORDS.get(w, w) for w in key.split("_") if w not in _UNIT_WORDS]
+    return " ".join(words) or key
+
+
+_UNIT_WORDS = {"ms", "bytes", "pct"}
+_WORDS = {"coco": "COCO", "edgetpu": "Edge TPU"}
+
+
+def _device(key: str) -> Device | None:
+    if "latency" not in key:
+        return None
+    return Device.EDGE_TPU if key.startswith("edgetpu_") else Device.HOST_CPU
 
 
 def _guess_unit(key: str) -> str:

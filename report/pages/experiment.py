@@ -30,6 +30,9 @@ class Experiments(Publisher):
     @classmethod
     def publish(cls, content: SiteContent, writer: Writer) -> None:
         for exp in content.experiments:
+            for row in exp.examples.rows if exp.examples else []:
+                for picture in filter(None, row):
+                    writer.write(f"experiments/{picture.file}", picture.data)
             writer.page(
                 f"experiments/{exp.slug}.html",
                 "experiment.html",
@@ -40,6 +43,7 @@ class Experiments(Publisher):
                 params=params_table(exp.data),
                 charts=experiment_charts(exp.data),
                 studies=study_tables(exp.data),
+                examples=exp.examples,
             )
 
 

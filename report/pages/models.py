@@ -1,10 +1,11 @@
 """One diagnostics page per analyzed model, with its analysis JSON, Model Explorer node data
-and (when small and from an allowed folder) the .tflite for Netron; and an index of them."""
+and (unless --no-models, when under the size cap and from an allowed folder) the .tflite for
+download and Netron; and an index of them."""
 
 from __future__ import annotations
 
 from tpulens.report.diagnostics import node_data
-from tpulens.report.files import MAX_MODEL_BYTES, Unusable, read_regular
+from tpulens.report.files import Unusable, read_regular
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 
 from tpulens.errors import InputError
@@ -25,12 +26,12 @@ class Models(Publisher):
         for analysis, page in zip(content.results.analyses, content.models, strict=True):
             writer.write(f"models/{page.slug}.analysis.json", analysis.raw)
             writer.json(f"models/{page.slug}.node_data.json", node_data(analysis.data))
-            if analysis.tflite:
+            if page.model_file:
                 try:
-                    model = read_regular(analysis.tflite, MAX_MODEL_BYTES)
+                    model = read_regular(analysis.tflite, content.model_files.max_bytes)
                 except Unusable as err:  # changed since it was checked
                     raise InputError(f"{analysis.tflite}: {err}") from err
-                writer.write(f"models/{page.slug}.tflite", model)
+                writer.write(f"models/{page.model_file}", model)
             writer.page(f"models/{page.slug}.html", "model.html", title=page.title, m=page)
         if content.models:
             writer.page(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.report import metrics as m
 from tpulens.report.experiments import Experiment, verdict, winner_names
+from tpulens.report.overview_chart import tradeoff_chart
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
 
@@ -40,6 +41,7 @@ class Overview(Publisher):
             experiments=content.experiments,
             verdicts={e.slug: verdict(e) for e in content.experiments},
             summary=summary_table(content.experiments),
+            chart=tradeoff_chart([(e.name, e.data) for e in content.experiments]),
             models=content.models,
             commits=sorted({r.git_commit for r in records if r.git_commit}),
             created=sorted(r.created for r in records if r.created),
@@ -62,8 +64,10 @@ def _best_cell(exp: Experiment, keys: tuple[str, ...]) -> Cell:
     if not key or not data.best.get(key):
         return Cell("–", cls="missing")
     winner = data.best[key][0]
-    cell = data.cell(next(r for r in data.records if r.variant == winner), key)
+    record = next(r for r in data.records if r.variant == winner)
+    cell = data.cell(record, key, cls="names")
     cell.text = f"{', '.join(winner_names(data, key, data.best[key]))}: {cell.text}"
+    cell.note = data.where_of(record, key)
     return cell
 
 
