@@ -34,7 +34,8 @@ def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> di
         key: [
             value,
             m.format_value(value, metas[key].unit),
-            provenance(source, record.environment),
+            provenance(source, record.environment, key,
+                       str(record.metric_info.get(key, {}).get("description", ""))),
             source_label(source).badge,
         ]
         for key, (value, source) in values.items()
@@ -42,8 +43,8 @@ def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> di
 
 
 def _placement(analysis: Analysis, signatures: dict[tuple, int]) -> dict:
-    """The compiler table, one letter per op (T/C), and the index of the op sequence in
-    `signatures` (so the page can tell whether two entries have the same ops)."""
+    """The compiler table, one letter per op (T, C, or d: dropped), and the index of the op
+    sequence in `signatures` (so the page can tell whether two entries have the same ops)."""
     data = analysis.data
     sig = tuple((op["subgraph"], op["index"], op["opcode"]) for op in data["ops"])
     return {

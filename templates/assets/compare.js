@@ -93,7 +93,7 @@ function renderPlacement(data, A, B) {
   }
   const list = el("ul");
   const sig = data.opcodes[A.sig];
-  const side = (letter) => (letter === "T" ? "TPU" : "CPU");
+  const side = (letter) => ({ T: "TPU", C: "CPU", d: "dropped" })[letter] || "?";
   for (let i = 0; i < sig.length; i += 1) {
     if (A.placement[i] === B.placement[i]) continue;
     const [sg, index, opcode] = sig[i];
