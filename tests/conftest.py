@@ -14,3 +14,24 @@ def corpus() -> Path:
         pytest.skip(f"Edge TPU ground-truth corpus not found at {CORPUS} (it sits beside the "
                     "checkout in CI; a plain clone does not have it)")
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def quick_suite(tmp_path_factory):
+    """The repository's benchmarks.toml, quick profile, built once per test run (the tests
+    that use it share one xdist group, so one worker builds it). Returns (root, suite path,
+    run summary, {(experiment, variant): record})."""
+    import json
+
+    from tpulens.runners import pipeline
+
+    root = tmp_path_factory.mktemp("quick")
+    suite = root / "benchmarks.toml"
+    suite.write_text((ROOT / "benchmarks.toml").read_text())
+    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    records = {}
+    for path in (root / "results").glob("*/*.json"):
+        if path.parent.name not in ("analysis", "examples"):
+            record = json.loads(path.read_text())
+            records[record["experiment"], record["variant"]] = record
+    return root, suite, summary, records
