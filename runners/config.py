@@ -69,6 +69,7 @@ SCHEMAS: dict[str, dict[str, Key]] = {
         "latency_warmup": key(int, required=True, bounds=(0, 100_000)),
         "latency_runs": key(int, required=True, bounds=(1, 1_000_000)),
         "detection": key(dict, schema="detection_profile"),
+        "models": key(dict),  # model name -> the model this profile trains instead
     },
     "dataset": {
         "kind": key(str, required=True, choices=("fashion_mnist", "idx", "image_folder", "keras")),
@@ -352,6 +353,12 @@ def _check_references(data: dict, base: Path, deep: bool, errors: list) -> None:
             if isinstance(exp, str) and exp not in experiments:
                 errors.append((f"profiles.{pname}.experiments[{i}]",
                                _unknown("experiment", exp, experiments)))
+        for name, instead in _table(profile, "models").items():
+            where = f"profiles.{pname}.models.{name}"
+            if name not in models:
+                errors.append((where, _unknown("model", name, models)))
+            elif not isinstance(instead, str) or instead not in models:
+                errors.append((where, _unknown("model", instead, models)))
     for ename, exp in experiments.items():
         if not isinstance(exp, dict) or exp.get("kind") not in KIND_KEYS:
             continue

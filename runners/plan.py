@@ -115,7 +115,8 @@ def _classification(suite, ename, exp, profile_name, profile, nodes) -> list[Var
             return train_keys[name]
         variant = all_variants[name]
         train = dict(variant.get("train", {}))
-        model = resolve_model(suite.data["models"][train["model"]], train.get("scale"))
+        model_name = profile.get("models", {}).get(train["model"], train["model"])
+        model = resolve_model(suite.data["models"][model_name], train.get("scale"))
         deps = {}
         if train.get("teacher"):
             deps["teacher"] = train_key(train["teacher"])

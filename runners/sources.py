@@ -1,29 +1,32 @@
 """The version of a stage: a hash of the code it runs.
 
 A stage's module and every `tpulens` module it imports (at the top or inside functions,
-followed transitively) are parsed with `ast` and hashed without their docstrings, comments and
-formatting, so editing what a stage computes re-runs its steps and rewording a comment does
-not. Nothing is imported to find the code: planning stays free of TensorFlow.
+followed transitively, with the packages that hold them) are hashed byte for byte, so editing
+what a stage runs re-runs its steps, and nothing else does. The imports are read from the
+source text: nothing is imported to find them, and planning stays free of TensorFlow.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
+import re
 from functools import cache
 from pathlib import Path
 
 PACKAGE = "tpulens"
+IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)"
+                    r"|import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*))", re.MULTILINE)
 
 
 @cache
 def code_version(module: str) -> str:
-    """Hash of `module`'s code and of the tpulens code it imports."""
+    """Hash of `module`'s source and of the tpulens sources it imports."""
     digest = hashlib.sha256()
     for name in sorted(_closure(module)):
+        path = _file(name)
         digest.update(name.encode())
-        digest.update(_code(name).encode())
+        digest.update(path.read_bytes() if path else b"")
     return digest.hexdigest()[:16]
 
 
@@ -32,10 +35,9 @@ def _closure(module: str) -> set[str]:
     todo = [module]
     while todo:
         name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        todo.extend(_imports(name))
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_imports(name))
     return seen
 
 
@@ -45,42 +47,25 @@ def _file(module: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def _tree(module: str) -> ast.Module:
-    path = _file(module)
-    return ast.parse(path.read_text(encoding="utf-8")) if path else ast.Module([], [])
-
-
-def _code(module: str) -> str:
-    tree = _tree(module)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
-
-
 def _imports(module: str) -> list[str]:
-    """The tpulens modules `module` imports, with the packages that contain them."""
-    package = module if _is_package(module) else module.rpartition(".")[0]
+    """The tpulens modules `module` imports, and the packages that contain them."""
+    path = _file(module)
     found = []
-    for node in ast.walk(_tree(module)):
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
-                if node.level else node.module
-            found.append(base)
-            if _is_package(base):
-                found += [f"{base}.{alias.name}" for alias in node.names
-                          if _file(f"{base}.{alias.name}")]
+    for base, names, plain in IMPORT.findall(path.read_text(encoding="utf-8") if path else ""):
+        if plain:
+            found += [name.strip() for name in plain.split(",")]
+            continue
+        found.append(base)
+        if base.split(".")[0] == PACKAGE and _is_package(base):
+            for name in re.findall(r"\w+(?:\s+as\s+\w+)?", names.strip("()")):
+                submodule = f"{base}.{name.split()[0]}"
+                if _file(submodule):
+                    found.append(submodule)
     out = []
     for name in found:
-        if name.split(".")[0] != PACKAGE:
-            continue
         parts = name.split(".")
-        out += [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+        if parts[0] == PACKAGE:
+            out += [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
     return out
 
 

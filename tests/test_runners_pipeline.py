@@ -9,7 +9,6 @@ import io
 import json
 import multiprocessing
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -24,7 +23,8 @@ from tpulens.runners import pipeline
 from tpulens.runners.stages import Context, StepSkipped
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+# One worker runs this module, so the toy suite is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("toy-suite")]
 
 SUITE = """
 schema_version = 1
@@ -154,29 +154,6 @@ def test_changed_config_reruns_only_what_depends_on_it(toy_run, tmp_path):
     assert record["params"]["compress"]["io"] == "int8"
 
 
-def test_interrupted_run_leaves_no_half_record_and_resumes(tmp_path):
-    suite = write_suite(tmp_path)
-    cache = tmp_path / ".cache" / "tpulens"
-    proc = subprocess.Popen([sys.executable, "-m", "tpulens.cli", "run", str(suite), "--profile",
-                             "quick", "--no-progress"], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not list(cache.glob("steps/train-*/manifest.json")):
-            time.sleep(0.2)
-        assert proc.poll() is None, "the run finished before it could be interrupted"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    for record in (tmp_path / "results").rglob("*.json"):
-        assert json.loads(record.read_text())["status"] == "ok"  # whole records only
-    unfinished = [d for d in cache.glob("steps/*") if not (d / "manifest.json").exists()]
-    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
-    assert summary.written == 2 and not summary.failed
-    assert summary.steps_cached >= 1 and summary.steps_run <= 6
-    assert all((d / "manifest.json").exists() for d in unfinished if d.exists())
-
-
 def test_real_compiler_log_is_parsed(toy_run, tmp_path, monkeypatch):
     root, _, _ = toy_run
     from tpulens.runners.stages import compile as compile_stage
@@ -298,14 +275,15 @@ def alive(pid: int) -> bool:
     return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie is dead
 
 
-def test_kill_9_of_the_main_process_takes_its_workers_along(tmp_path):
+def test_kill_9_of_the_main_process_takes_its_workers_along_and_the_rerun_resumes(tmp_path):
     suite = write_suite(tmp_path)
     cache = tmp_path / ".cache" / "tpulens"
     proc = start_run(suite)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and not list(cache.glob("steps/train-*")):
+        while time.time() < deadline and not list(cache.glob("steps/train-*/manifest.json")):
             time.sleep(0.1)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
         workers = [int(p.stem.split("-")[1]) for p in cache.glob("logs/worker-*.log")]
         assert workers and all(alive(pid) for pid in workers)
     finally:
@@ -315,8 +293,13 @@ def test_kill_9_of_the_main_process_takes_its_workers_along(tmp_path):
     while time.time() < deadline and any(alive(pid) for pid in workers):
         time.sleep(0.1)
     assert not [pid for pid in workers if alive(pid)], "orphaned workers still run"
+    for record in (tmp_path / "results").rglob("*.json"):
+        assert json.loads(record.read_text())["status"] == "ok"  # whole records only
+    unfinished = [d for d in cache.glob("steps/*") if not (d / "manifest.json").exists()]
     summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
-    assert summary.written == 2 and not summary.failed
+    assert summary.written + summary.up_to_date == 2 and not summary.failed
+    assert summary.steps_cached >= 1 and summary.steps_run <= 6
+    assert all((d / "manifest.json").exists() for d in unfinished if d.exists())
 
 
 def test_a_step_is_built_once_when_two_processes_want_it(tmp_path):
