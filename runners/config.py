@@ -359,6 +359,8 @@ def _check_references(data: dict, base: Path, deep: bool, errors: list) -> None:
                 errors.append((where, _unknown("model", name, models)))
             elif not isinstance(instead, str) or instead not in models:
                 errors.append((where, _unknown("model", instead, models)))
+    for dname, table in datasets.items():
+        _check_dataset_files(table, f"datasets.{dname}", base, deep, errors)
     for ename, exp in experiments.items():
         if not isinstance(exp, dict) or exp.get("kind") not in KIND_KEYS:
             continue
@@ -394,6 +396,28 @@ def _check_references(data: dict, base: Path, deep: bool, errors: list) -> None:
             _check_merged(kind, merged, defaults, variant, vpath, f"{prefix}.defaults", errors)
         if kind == "classification":
             _check_teacher_cycles(defaults, variants, prefix, errors)
+
+
+def _check_dataset_files(table, where: str, base: Path, deep: bool, errors: list) -> None:
+    """A classification dataset's files: `path` must exist; without one, Debian's
+    Fashion-MNIST must be installed (looked up with `--check`)."""
+    if not isinstance(table, dict):
+        return
+    path = table.get("path")
+    if isinstance(path, str):
+        found = Path(path).expanduser()
+        found = found if found.is_absolute() else base / found
+        if not found.exists():
+            errors.append((f"{where}.path", f"{found}: no such file or directory"))
+    elif table.get("kind") in ("idx", "image_folder"):
+        errors.append((f"{where}.path", f"required for kind {table['kind']!r}"))
+    elif table.get("kind") == "fashion_mnist" and deep:
+        from tpulens.runners.dataset_files import debian_fashion_mnist_dir
+
+        try:
+            debian_fashion_mnist_dir()
+        except InputError as err:
+            errors.append((f"{where}.kind", str(err)))
 
 
 def _check_source(kind, table, where, names, models, profiles, base, deep, errors) -> None:

@@ -21,6 +21,8 @@ from tpulens.runners.config import Suite, merge
 from tpulens.runners.detection import params as detection_params
 from tpulens.runners.sources import code_version
 
+from tpulens.errors import InputError
+
 EFFICIENTNET_COEFFICIENTS = {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}
 
 
@@ -67,8 +69,8 @@ def build_plan(suite: Suite, profile_name: str, only: list[str] | None = None) -
     if only:
         unknown = sorted(set(only) - set(suite.experiments))
         if unknown:
-            from tpulens.errors import InputError
-            raise InputError(f"{suite.path}: --only: unknown experiment(s) {', '.join(unknown)}")
+            raise InputError(f"{suite.path}: --only: unknown experiment(s) {', '.join(unknown)} "
+                             f"(defined: {', '.join(suite.experiments)})")
         selected = [e for e in suite.experiments if e in only]
     nodes: dict[str, Node] = {}
     variants: list[VariantPlan] = []

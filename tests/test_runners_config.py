@@ -313,3 +313,35 @@ def test_redteam_configs_are_refused_with_file_and_line(name):
         config.load(REDTEAM / name)
     for line in str(info.value).splitlines():
         assert re.match(rf"^{re.escape(str(REDTEAM / name))}:\d+: \S+", line), line
+
+
+def test_dataset_files_must_exist(tmp_path):
+    message = error_of(tmp_path, VALID.replace('path = "data"', 'path = "nowhere"'))
+    line = VALID.splitlines().index('path = "data"') + 1
+    assert f"benchmarks.toml:{line}: datasets.d.path: {tmp_path / 'nowhere'}: no such file" \
+        in message
+    message = error_of(tmp_path, VALID.replace('path = "data"\n', ""))
+    assert "datasets.d.path: required for kind 'idx'" in message
+
+
+def test_a_stage_version_follows_the_code_it_runs(tmp_path, monkeypatch):
+    from tpulens.runners import sources
+
+    stage = "tpulens.runners.stages.detection_train"
+    closure = sources._closure(stage)
+    assert {"tpulens.runners.detection.model", "tpulens.runners.detection.anchors",
+            "tpulens.runners.tfsetup", "tpulens.runners.stages"} <= closure
+    assert "tpulens.runners.stages.compile" not in closure
+    before = {s: sources.code_version(s) for s in (stage, "tpulens.runners.stages.compile")}
+    edited = tmp_path / "anchors.py"
+    edited.write_text(sources._file("tpulens.runners.detection.anchors").read_text() + "X = 1\n")
+    real = sources._file
+    monkeypatch.setattr(sources, "_file", lambda m: edited if m.endswith(".anchors") else real(m))
+    sources.code_version.cache_clear()
+    try:
+        assert sources.code_version(stage) != before[stage]
+        assert sources.code_version("tpulens.runners.stages.compile") == \
+            before["tpulens.runners.stages.compile"]
+    finally:
+        monkeypatch.undo()
+        sources.code_version.cache_clear()
