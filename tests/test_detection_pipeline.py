@@ -13,7 +13,7 @@ from tpulens.runners import pipeline
 from tpulens.runners.detection.coco_eval import STAT_NAMES, ground_truth
 from tpulens.runners.detection.datasets import load_voc
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quick-suite")]
+pytestmark = pytest.mark.slow
 EXPORTS = ("keras", "float", "int8")
 
 

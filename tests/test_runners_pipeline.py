@@ -23,8 +23,7 @@ from tpulens.runners import pipeline
 from tpulens.runners.stages import Context, StepSkipped
 
 REPO = Path(__file__).resolve().parents[1]
-# One worker runs this module, so the toy suite is built once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("toy-suite")]
+pytestmark = pytest.mark.slow
 
 SUITE = """
 schema_version = 1

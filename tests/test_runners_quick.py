@@ -13,8 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = ("accuracy", "latency_ms_p50", "size_bytes", "gzip_bytes", "edgetpu_ops_tpu",
             "edgetpu_ops_cpu")
-# One worker builds the quick suite once; the other runs the rest meanwhile.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quick-suite")]
+pytestmark = pytest.mark.slow
 
 
 def metrics(records, experiment, variant) -> dict:
