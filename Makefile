@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps tf_keras==2.21.0
 	touch $(STAMP)
 
+# --dist loadfile: a module's tests share a worker, so its module fixtures are built once
+# (pytest 9 ignores the nodeid suffix that xdist's loadgroup relies on).
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 bench: setup
 	$(BIN)/python -m bench

@@ -1,18 +1,24 @@
-"""Content keys, atomic writes and step manifests in the artifact cache.
+"""Content keys, atomic writes, locks and step manifests in the artifact cache.
 
 A step's directory is `<cache>/steps/<stage>-<key>/`; it is finished exactly when its
 `manifest.json` exists, and that file is written last, atomically, so a killed run leaves
-either a finished step or one that the next run redoes from scratch.
+either a finished step or one that the next run redoes from scratch. A step is built under
+its lock (`<cache>/locks/`), and a whole run holds `<cache>/run.lock`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from tpulens.errors import InputError
 
 MANIFEST = "manifest.json"
 
@@ -21,21 +27,6 @@ def content_key(obj) -> str:
     """A stable hash of a JSON-able object (sorted keys), short enough for a path."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def file_fingerprint(path: Path) -> dict:
-    """Identity of an input file without reading it: path, size and modification time."""
-    st = path.stat()
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def tree_fingerprint(paths: list[Path]) -> str:
-    """Hash of the contents of source files (for code whose changes must invalidate a step)."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:20]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -73,3 +64,33 @@ def fresh_dir(directory: Path) -> Path:
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     return directory
+
+
+@contextmanager
+def run_lock(cache_dir: Path) -> Iterator[None]:
+    """Hold the cache for one run; a second run on the same cache stops at once with one line
+    (rather than waiting silently, or doing every step twice)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / "run.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise InputError(f"{cache_dir}: another tpulens run (pid {holder}) is using this "
+                             "cache; wait for it to finish, or pass another --cache-dir") \
+                from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+@contextmanager
+def step_lock(directory: Path) -> Iterator[None]:
+    """Build one step at a time: a process that wants a step another still builds waits."""
+    locks = directory.parent.parent / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{directory.name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

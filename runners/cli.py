@@ -1,10 +1,12 @@
 """Run the experiments of a benchmarks.toml and write one JSON record per variant.
 
-Every step (train, optimize, convert, compile, evaluate, fetch, detection) is keyed by a hash
-of its inputs and config and cached under .cache/tpulens/ next to benchmarks.toml, so a second
-run re-runs nothing; records go to results/<experiment>/<variant>.json (atomic writes: a killed
-run leaves no half record, and the next run resumes). Independent steps run in parallel worker
-processes (-j), each with its share of the CPU threads.
+Every step (train, optimize, convert, compile, evaluate, fetch, extract and the detection
+dataset, train, export and evaluate steps) is keyed by a hash of its inputs, its config and its
+code, and cached under .cache/tpulens/ next to benchmarks.toml, so a second run re-runs nothing;
+records go to results/<experiment>/<variant>.json (atomic writes: a killed run leaves no half
+record, and the next run resumes). Independent steps run in parallel worker processes (-j),
+each with its share of the CPU threads. `--check` validates everything it can without running
+(the user's detection datasets and detectors included) and lists every problem at once.
 
 Profiles: `quick` (tests, minutes), `default` (`make report`), `full`.
 """
@@ -40,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exit 1 when a variant failed (default: failures are recorded, "
                              "the run still succeeds so a report can show them)")
     parser.add_argument("--check", action="store_true",
-                        help="validate the suite and list the variants; run nothing")
+                        help="validate the suite (and the files it names) and list the "
+                             "variants; run nothing")
 
 
 def suite_path(given: Path | None) -> tuple[Path, Path]:
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"-j/--jobs {args.jobs}: expected at least 1")
     args.config, home = suite_path(args.config)
     if args.check:
-        suite = config.load(args.config)
+        suite = config.load(args.config, deep=True)
         plan = build_plan(suite, args.profile, args.only)
         for v in plan.variants:
             print(f"{v.experiment}/{v.variant}")
@@ -77,9 +80,12 @@ def run(args: argparse.Namespace) -> int:
                                  args.results or home / "results",
                                  args.cache_dir or home / ".cache" / "tpulens",
                                  progress=not args.no_progress)
+    steps = [f"{summary.steps_run} run", f"{summary.steps_cached} cached"] + [
+        f"{count} {what}" for count, what in (
+            (summary.steps_failed, "failed"), (summary.steps_skipped, "skipped"),
+            (summary.steps_blocked, "not run (a step they need failed)")) if count]
     print(f"{summary.variants} variants: {summary.up_to_date} up to date, "
-          f"{summary.written} written; steps: {summary.steps_run} run, "
-          f"{summary.steps_cached} cached; {summary.seconds:.1f} s "
+          f"{summary.written} written; steps: {', '.join(steps)}; {summary.seconds:.1f} s "
           f"({summary.cpu_seconds:.0f} CPU-s in steps)")
     for name, status in summary.failed:
         print(f"  {status}: {name} (see its record's notes)")

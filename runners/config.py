@@ -1,159 +1,29 @@
 """Load and validate `benchmarks.toml`.
 
-The schema is data (SCHEMAS below): every table lists its keys, their types and whether they are
-required, so unknown keys and wrong types are reported with the file, a best-effort line and the
-key path, and nothing runs on an invalid file.
+The schema is data (runners/schema.py): every table lists its keys, their types, bounds and
+whether they are required. Every problem of a file is reported in one pass, each as
+`file:line: key.path: message` at the line where the value is written (a value set in an
+experiment's `defaults` is reported there once, not once per variant), unknown names with the
+valid ones. Nothing runs on an invalid file.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tpulens.runners import toml_lines
+from tpulens.runners.detection import params as detection
+from tpulens.runners.schema import KIND_KEYS, NUM, SCHEMAS, TABLES_OF, TYPE_NAMES, Key
+
 from tpulens.errors import InputError
 from tpulens.history import settings as history_settings
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class Key:
-    """One allowed key: its type(s), whether it is required, and allowed values."""
-
-    types: tuple
-    required: bool = False
-    choices: tuple = ()
-    schema: str | None = None  # name of the schema for tables / items of lists of tables
-
-
-def key(types, required=False, choices=(), schema=None) -> Key:
-    return Key(types if isinstance(types, tuple) else (types,), required, tuple(choices), schema)
-
-
-NUM = (int, float)
-MAX_REPORTED = 10
-ANY = "any"  # marker: a table whose keys are passed on verbatim (detection params)
-
-SCHEMAS: dict[str, dict[str, Key]] = {
-    "root": {
-        "schema_version": key(int, required=True, choices=(1,)),
-        "profiles": key(dict, required=True, schema="profiles"),
-        "datasets": key(dict, schema="datasets"),
-        "models": key(dict, schema="models"),
-        "experiments": key(dict, required=True, schema="experiments"),
-        "history": key(dict, schema=ANY),  # checked by tpulens.history.settings
-        "diff": key(dict, schema=ANY),
-    },
-    "profile": {
-        "description": key(str),
-        "experiments": key(list),
-        "train_samples": key(int, required=True),
-        "test_samples": key(int, required=True),
-        "eval_train_samples": key(int, required=True),
-        "calibration_samples": key(int, required=True),
-        "epochs": key(int, required=True),
-        "finetune_epochs": key(int, required=True),
-        "batch_size": key(int),
-        "latency_warmup": key(int, required=True),
-        "latency_runs": key(int, required=True),
-    },
-    "dataset": {
-        "kind": key(str, required=True, choices=("fashion_mnist", "idx", "image_folder", "keras")),
-        "path": key(str),
-        "name": key(str),
-        "image_size": key(list),
-        "grayscale": key(bool),
-        "test_fraction": key(float),
-        "seed": key(int),
-    },
-    "model": {
-        "builder": key(str, required=True,
-                       choices=("small_cnn", "mobilenet", "efficientnet", "keras_application")),
-        "input_size": key(int, required=True),
-        "filters": key(list),
-        "dense": key(int),
-        "alpha": key(NUM),
-        "blocks": key(list),
-        "width_coefficient": key(NUM),
-        "depth_coefficient": key(NUM),
-        "lite": key(bool),
-        "dropout": key(NUM),
-        "application": key(str),
-    },
-    "experiment": {
-        "kind": key(str, required=True, choices=("classification", "zoo", "detection")),
-        "description": key(str),
-        "dataset": key(str),
-        "defaults": key(dict, schema="variant"),
-        "variants": key(list, required=True, schema="variant"),
-    },
-    "variant": {
-        "name": key(str),
-        "description": key(str),
-        "profiles": key(list),
-        "train": key(dict, schema="train"),
-        "optimize": key(list, schema="optimize"),
-        "compress": key(dict, schema="compress"),
-        "compile": key(dict, schema="compile"),
-        "evaluate": key(dict, schema="evaluate"),
-        # zoo
-        "source": key(dict, schema="source"),
-        "member": key(list),
-        "compiled_member": key(list),
-        # detection: passed verbatim to runners.detection.run_variant
-        "params": key(dict, schema=ANY),
-    },
-    "train": {
-        "model": key(str),
-        "epochs_scale": key(NUM),
-        "learning_rate": key(NUM),
-        "seed": key(int),
-        "teacher": key(str),
-        "alpha": key(NUM),
-        "temperature": key(NUM),
-        "scale": key(dict, schema="scale"),
-    },
-    "scale": {
-        "phi": key(int, required=True),
-        "dims": key(list, required=True),
-        "alpha": key(NUM),
-        "beta": key(NUM),
-        "gamma": key(NUM),
-    },
-    "optimize": {
-        "method": key(str, required=True, choices=("prune", "cluster")),
-        "target_sparsity": key(NUM),
-        "clusters": key(int),
-        "preserve_sparsity": key(bool),
-        "epochs_scale": key(NUM),
-    },
-    "compress": {
-        "method": key(str, required=True,
-                      choices=("float32", "dynamic_range", "float16", "int8", "qat")),
-        "io": key(str, choices=("float", "uint8", "int8")),
-        "preserve": key(list),
-        "epochs_scale": key(NUM),
-    },
-    "compile": {
-        "enabled": key(bool),
-        "compiler_version": key(str),
-    },
-    "evaluate": {
-        "latency": key(bool),
-        "accuracy": key(bool),
-        "objective_baseline": key(str),
-    },
-    "source": {
-        "registry": key(str, required=True, choices=("pypi", "npm")),
-        "package": key(str, required=True),
-        "version": key(str, required=True),
-    },
-}
-
-TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true/false",
-              list: "an array", dict: "a table"}
+MAX_REPORTED = 100
 
 
 @dataclass(frozen=True)
@@ -162,6 +32,7 @@ class Suite:
 
     path: Path
     data: dict
+    text: str = ""
 
     @property
     def profiles(self) -> dict:
@@ -173,52 +44,62 @@ class Suite:
 
     def profile(self, name: str) -> dict:
         if name not in self.profiles:
-            raise InputError(f"{self.path}: unknown profile {name!r} "
+            line = toml_lines.line_of(toml_lines.key_lines(self.text), "profiles")
+            raise InputError(f"{self.path}:{line}: profiles: unknown profile {name!r} "
                              f"(defined: {', '.join(self.profiles)})")
         return self.profiles[name]
 
 
-def load(path: str | Path) -> Suite:
-    """Parse and validate a benchmarks.toml; raise InputError naming file, line and key path."""
+def load(path: str | Path, deep: bool = False) -> Suite:
+    """Parse and validate a benchmarks.toml; raise InputError listing every problem as
+    `file:line: key: message`. `deep` also opens the user's own detection datasets and
+    detectors (what `run --check` does)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror}") from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte {raw[err.start]:#04x}); "
+                         "TOML files are UTF-8") from None
+    if not toml_lines.has_content(text):
+        raise InputError(f"{path}:1: schema_version: the file is empty; a suite needs "
+                         "schema_version, [profiles.*] and [experiments.*]")
+    try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{path}: TOML syntax error: {err}") from None
-    errors = validate(data)
+        raise InputError(toml_lines.syntax_error(path, text, err)) from None
+    errors = validate(data, path.resolve().parent, deep)
     if errors:
-        lines = []
-        for key_path, message in errors[:MAX_REPORTED]:
-            line = locate(text, key_path)
-            lines.append(f"{path}:{line}: {key_path}: {message}" if line
-                         else f"{path}: {key_path}: {message}")
-        if len(errors) > MAX_REPORTED:
-            lines.append(f"(and {len(errors) - MAX_REPORTED} more problem(s))")
-        raise InputError("\n".join(lines))
-    return Suite(path, data)
+        lines_of = toml_lines.key_lines(text)
+        found = [(toml_lines.line_of(lines_of, key_path), key_path, message)
+                 for key_path, message in dict.fromkeys(errors)]
+        found.sort(key=lambda e: e[0])
+        out = [f"{path}:{line}: {key_path}: {message}"
+               for line, key_path, message in found[:MAX_REPORTED]]
+        if len(found) > MAX_REPORTED:
+            out.append(f"{path}: and {len(found) - MAX_REPORTED} more problem(s)")
+        raise InputError("\n".join(out))
+    return Suite(path, data, text)
 
 
-def validate(data: dict) -> list[tuple[str, str]]:
+def validate(data: dict, base: Path = Path("."), deep: bool = False) -> list[tuple[str, str]]:
     """Every problem as (key path, message); empty when the suite is valid."""
     errors: list[tuple[str, str]] = []
     _check_table(data, "root", "", errors)
-    if errors:
-        return errors
-    _check_references(data, errors)
+    _check_references(data, base, deep, errors)
     errors.extend(history_settings.problems(data))
     return errors
 
 
 def _check_table(table: dict, schema_name: str, prefix: str, errors: list,
                  partial: bool = False) -> None:
-    """Types, choices and unknown keys; required keys too unless `partial` (an experiment's
-    defaults and its variants are checked for those once merged)."""
-    if schema_name in ("profiles", "datasets", "models", "experiments"):
-        item_schema = schema_name[:-1]
+    """Types, bounds, choices and unknown keys; required keys too unless `partial` (an
+    experiment's defaults and its variants are checked for those once merged)."""
+    if schema_name in TABLES_OF:
         for name, value in table.items():
             path = _join(prefix, name)
             if not NAME_RE.match(name):
@@ -226,7 +107,7 @@ def _check_table(table: dict, schema_name: str, prefix: str, errors: list,
             if not isinstance(value, dict):
                 errors.append((path, f"expected a table, got {_type_name(value)}"))
                 continue
-            _check_table(value, item_schema, path, errors, partial)
+            _check_table(value, TABLES_OF[schema_name], path, errors, partial)
         return
     schema = SCHEMAS[schema_name]
     for name, value in table.items():
@@ -257,9 +138,7 @@ def _check_required(table: dict, schema_name: str, prefix: str, errors: list) ->
 
 
 def _check_value(value, spec: Key, path: str, errors: list, partial: bool = False) -> None:
-    ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
-             for t in spec.types)
-    if not ok:
+    if not _is(value, spec.types):
         expected = " or ".join(TYPE_NAMES[t] for t in spec.types)
         errors.append((path, f"expected {expected}, got {_type_name(value)} {value!r}"))
         return
@@ -267,7 +146,21 @@ def _check_value(value, spec: Key, path: str, errors: list, partial: bool = Fals
         choices = ", ".join(repr(c) for c in spec.choices)
         errors.append((path, f"expected one of {choices}, got {value!r}"))
         return
-    if spec.schema == ANY or spec.schema is None:
+    if spec.bounds and not _within(value, spec.bounds):
+        low, high = spec.bounds
+        what = "an integer" if spec.types == (int,) else "a finite number"
+        errors.append((path, f"expected {what} from {low:g} to {high:g}, got {value!r}"))
+        return
+    if spec.items is not None:
+        items = spec.items if isinstance(spec.items, tuple) else (spec.items,)
+        for i, item in enumerate(value):
+            if not _is(item, items):
+                expected = " or ".join(TYPE_NAMES[t] for t in items)
+                errors.append((f"{path}[{i}]", f"expected {expected}, got {_type_name(item)} "
+                                               f"{item!r}"))
+            elif isinstance(item, float) and not math.isfinite(item):
+                errors.append((f"{path}[{i}]", f"expected a finite number, got {item!r}"))
+    if spec.schema is None:
         return
     if isinstance(value, dict):
         _check_table(value, spec.schema, path, errors, partial)
@@ -280,91 +173,241 @@ def _check_value(value, spec: Key, path: str, errors: list, partial: bool = Fals
             _check_table(item, spec.schema, item_path, errors, partial)
 
 
-def _check_references(data: dict, errors: list) -> None:
-    """Cross-references: profile experiments, datasets, models, teachers, baselines."""
-    experiments = data["experiments"]
-    datasets = data.get("datasets", {})
-    models = data.get("models", {})
-    profiles = data["profiles"]
+def _check_references(data: dict, base: Path, deep: bool, errors: list) -> None:
+    """Cross-references (profile experiments, datasets, models, teachers, baselines) and the
+    constraints between keys, each reported where its value is written."""
+    experiments = _table(data, "experiments")
+    datasets, models = _table(data, "datasets"), _table(data, "models")
+    profiles = _table(data, "profiles")
     for pname, profile in profiles.items():
-        for i, exp in enumerate(profile.get("experiments", [])):
-            if exp not in experiments:
+        for i, exp in enumerate(_list(profile, "experiments")):
+            if isinstance(exp, str) and exp not in experiments:
                 errors.append((f"profiles.{pname}.experiments[{i}]",
-                               f"unknown experiment {exp!r}"))
+                               _unknown("experiment", exp, experiments)))
+        for name, instead in _table(profile, "models").items():
+            where = f"profiles.{pname}.models.{name}"
+            if name not in models:
+                errors.append((where, _unknown("model", name, models)))
+            elif not isinstance(instead, str) or instead not in models:
+                errors.append((where, _unknown("model", instead, models)))
+    for dname, table in datasets.items():
+        _check_dataset_files(table, f"datasets.{dname}", base, deep, errors)
     for ename, exp in experiments.items():
+        if not isinstance(exp, dict) or exp.get("kind") not in KIND_KEYS:
+            continue
         prefix = f"experiments.{ename}"
         kind = exp["kind"]
-        if kind == "classification":
-            if exp.get("dataset") not in datasets:
-                errors.append((f"{prefix}.dataset",
-                               f"expected one of the [datasets] names, got {exp.get('dataset')!r}"))
-        names = [v.get("name") for v in exp["variants"]]
-        for i, variant in enumerate(exp["variants"]):
+        if kind == "classification" and exp.get("dataset") not in datasets:
+            errors.append((f"{prefix}.dataset", "required key is missing" if "dataset" not in exp
+                           else _unknown("dataset", exp["dataset"], datasets)))
+        defaults = exp.get("defaults") if isinstance(exp.get("defaults"), dict) else {}
+        variants = [v for v in _list(exp, "variants") if isinstance(v, dict)]
+        names = [v.get("name") for v in variants]
+        sources = [(f"{prefix}.defaults", defaults)] + [
+            (f"{prefix}.variants[{i}]", v) for i, v in enumerate(_list(exp, "variants"))
+            if isinstance(v, dict)]
+        for where, table in sources:
+            _check_source(kind, table, where, names, models, profiles, base, deep, errors)
+        for i, variant in enumerate(_list(exp, "variants")):
+            if not isinstance(variant, dict):
+                continue
             vpath = f"{prefix}.variants[{i}]"
             name = variant.get("name")
             if not isinstance(name, str) or not NAME_RE.match(name):
                 errors.append((f"{vpath}.name", "every variant needs a name made of letters, "
                                                 "digits, '_', '-', '.'"))
-                continue
-            if names.count(name) > 1:
+            elif names.count(name) > 1:
                 errors.append((f"{vpath}.name", f"duplicate variant name {name!r}"))
-            for p in variant.get("profiles", []):
-                if p not in profiles:
-                    errors.append((f"{vpath}.profiles", f"unknown profile {p!r}"))
-            merged = merge(exp.get("defaults", {}), variant)
-            _check_required(merged, "variant", vpath, errors)
-            _check_variant(kind, merged, names, models, vpath, errors)
+            merged = merge(defaults, variant)
+            missing: list = []
+            _check_required(merged, "variant", vpath, missing)
+            for key_path, message in missing:
+                errors.append((_where_written(key_path, vpath, variant, f"{prefix}.defaults",
+                                              defaults), message))
+            _check_merged(kind, merged, defaults, variant, vpath, f"{prefix}.defaults", errors)
+        if kind == "classification":
+            _check_teacher_cycles(defaults, variants, prefix, errors)
 
 
-def _check_variant(kind, variant, names, models, vpath, errors) -> None:
-    allowed = {"classification": {"name", "description", "profiles", "train", "optimize",
-                                  "compress", "compile", "evaluate"},
-               "zoo": {"name", "description", "profiles", "source", "member",
-                       "compiled_member", "compile", "evaluate"},
-               "detection": {"name", "description", "profiles", "params", "compile"}}[kind]
-    for extra in sorted(set(variant) - allowed):
-        errors.append((f"{vpath}.{extra}", f"not allowed in a {kind!r} experiment "
-                                           f"(allowed: {', '.join(sorted(allowed))})"))
+def _check_dataset_files(table, where: str, base: Path, deep: bool, errors: list) -> None:
+    """A classification dataset's files: `path` must exist; without one, Debian's
+    Fashion-MNIST must be installed (looked up with `--check`)."""
+    if not isinstance(table, dict):
+        return
+    path = table.get("path")
+    if isinstance(path, str):
+        found = Path(path).expanduser()
+        found = found if found.is_absolute() else base / found
+        if not found.exists():
+            errors.append((f"{where}.path", f"{found}: no such file or directory"))
+    elif table.get("kind") in ("idx", "image_folder"):
+        errors.append((f"{where}.path", f"required for kind {table['kind']!r}"))
+    elif table.get("kind") == "fashion_mnist" and deep:
+        from tpulens.runners.dataset_files import debian_fashion_mnist_dir
+
+        try:
+            debian_fashion_mnist_dir()
+        except InputError as err:
+            errors.append((f"{where}.kind", str(err)))
+
+
+def _check_source(kind, table, where, names, models, profiles, base, deep, errors) -> None:
+    """Checks of the values one table (an experiment's defaults or one variant) writes."""
+    for p in _list(table, "profiles"):
+        if isinstance(p, str) and p not in profiles:
+            errors.append((f"{where}.profiles", _unknown("profile", p, profiles)))
+    train = _table(table, "train")
+    if isinstance(train.get("model"), str) and train["model"] not in models:
+        errors.append((f"{where}.train.model", _unknown("model", train["model"], models)))
+    if isinstance(train.get("teacher"), str) and (train["teacher"] not in names
+                                                  or train["teacher"] == table.get("name")):
+        errors.append((f"{where}.train.teacher",
+                       _unknown("teacher (another variant)", train["teacher"],
+                                [n for n in names if n != table.get("name")])))
+    dims = _list(_table(train, "scale"), "dims")
+    if "scale" in train and isinstance(train["scale"], dict) and "dims" in train["scale"] and (
+            not dims or set(d for d in dims if isinstance(d, str))
+            - {"depth", "width", "resolution"}):
+        errors.append((f"{where}.train.scale.dims",
+                       "expected a non-empty subset of 'depth', 'width', 'resolution'"))
+    preserve = {p for p in _list(_table(table, "compress"), "preserve") if isinstance(p, str)}
+    if preserve - {"sparsity", "clusters"}:
+        errors.append((f"{where}.compress.preserve", "expected a subset of 'sparsity', "
+                                                     "'clusters'"))
+    for j, step in enumerate(_list(table, "optimize")):
+        if not isinstance(step, dict):
+            continue
+        if step.get("method") == "prune" and "target_sparsity" not in step:
+            errors.append((f"{where}.optimize[{j}].target_sparsity", "required for 'prune'"))
+        if step.get("method") == "cluster" and "clusters" not in step:
+            errors.append((f"{where}.optimize[{j}].clusters", "required for 'cluster'"))
+    baseline = _table(table, "evaluate").get("objective_baseline")
+    if isinstance(baseline, str) and baseline not in names:
+        errors.append((f"{where}.evaluate.objective_baseline",
+                       _unknown("variant", baseline, names)))
+    if kind == "detection":
+        _check_detection(_table(table, "params"), f"{where}.params", base, deep, errors)
+
+
+def _check_detection(params: dict, where: str, base: Path, deep: bool, errors: list) -> None:
+    """Detection parameters one table writes: sizes, class names and the user's files."""
+    size = params.get("image_size")
+    if isinstance(size, int) and size % 32:
+        errors.append((f"{where}.image_size", f"expected a multiple of 32, got {size}"))
+    classes = [c for c in _list(params, "classes") if isinstance(c, str)]
+    if "classes" in params and (not classes or len(set(classes)) < len(classes)):
+        errors.append((f"{where}.classes", "expected one or more different class names"))
+    for name in sorted(set(classes) - set(detection.FASHION_CLASSES)):
+        errors.append((f"{where}.classes", _unknown("Fashion-MNIST class", name,
+                                                    detection.FASHION_CLASSES)))
+    float_range = _list(params, "float_range")
+    if "float_range" in params and (len(float_range) != 2 or not all(
+            _is(v, NUM) for v in float_range) or float_range[0] >= float_range[1]):
+        errors.append((f"{where}.float_range", "expected [low, high] with low < high"))
+    for name, wanted in (("tflite", "file"), ("dataset", "file or directory"),
+                         ("images_dir", "directory")):
+        value = params.get(name)
+        if not isinstance(value, str):
+            continue
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else base / path
+        ok = {"file": path.is_file(), "directory": path.is_dir()}.get(wanted, path.exists())
+        if not ok:
+            errors.append((f"{where}.{name}", f"{path}: no such {wanted}"))
+        elif deep:
+            _check_user_file(name, path, params, base, where, errors)
+
+
+def _check_user_file(name, path, params, base, where, errors) -> None:
+    """Open a user's detector or dataset the way the run will (run --check only)."""
+    try:
+        if name == "tflite":
+            from tpulens.runners.detection.tflite_detector import check_detector
+
+            check_detector(path)
+        elif name == "dataset":
+            from tpulens.runners.detection.datasets import load_any
+
+            images_dir = params.get("images_dir")
+            load_any(path, base / images_dir if isinstance(images_dir, str) else None)
+    except InputError as err:
+        errors.append((f"{where}.{name}", str(err)))
+
+
+def _check_merged(kind, merged, defaults, variant, vpath, dpath, errors) -> None:
+    """Constraints that hold between keys of the merged variant; reported at the table that
+    writes the key in question (the variant, else the experiment's defaults)."""
+
+    def at(*keys):
+        node = variant
+        for k in keys:
+            node = node.get(k) if isinstance(node, dict) else None
+        return f"{vpath if node is not None else dpath}.{'.'.join(keys)}"
+
+    for extra in sorted(set(merged) - KIND_KEYS[kind]):
+        errors.append((at(extra), f"not allowed in a {kind!r} experiment "
+                                  f"(allowed: {', '.join(sorted(KIND_KEYS[kind]))})"))
     if kind == "zoo":
         for needed in ("source", "member"):
-            if needed not in variant:
+            if needed not in merged:
                 errors.append((f"{vpath}.{needed}", "required key is missing"))
-        return
-    if kind != "classification":
-        return
-    train = variant.get("train", {})
-    if train.get("model") not in models:
-        errors.append((f"{vpath}.train.model",
-                       f"expected one of the [models] names, got {train.get('model')!r}"))
-    teacher = train.get("teacher")
-    if teacher is not None and (teacher not in names or teacher == variant["name"]):
-        errors.append((f"{vpath}.train.teacher", f"expected another variant's name, "
-                                                 f"got {teacher!r}"))
-    scale = train.get("scale")
-    if scale:
-        bad = set(scale["dims"]) - {"depth", "width", "resolution"}
-        if bad or not scale["dims"]:
-            errors.append((f"{vpath}.train.scale.dims",
-                           "expected a non-empty subset of 'depth', 'width', 'resolution'"))
-    if "compress" not in variant:
-        errors.append((f"{vpath}.compress", "required key is missing"))
-    else:
-        compress = variant["compress"]
-        bad = set(compress.get("preserve", [])) - {"sparsity", "clusters"}
-        if bad:
-            errors.append((f"{vpath}.compress.preserve",
-                           "expected a subset of 'sparsity', 'clusters'"))
-        if compress.get("preserve") and compress["method"] != "qat":
-            errors.append((f"{vpath}.compress.preserve", "only for method = 'qat'"))
-    for j, step in enumerate(variant.get("optimize", [])):
-        if step["method"] == "prune" and "target_sparsity" not in step:
-            errors.append((f"{vpath}.optimize[{j}].target_sparsity", "required for 'prune'"))
-        if step["method"] == "cluster" and "clusters" not in step:
-            errors.append((f"{vpath}.optimize[{j}].clusters", "required for 'cluster'"))
-    baseline = variant.get("evaluate", {}).get("objective_baseline")
-    if baseline is not None and baseline not in names:
-        errors.append((f"{vpath}.evaluate.objective_baseline",
-                       f"expected a variant name, got {baseline!r}"))
+    elif kind == "classification":
+        train = _table(merged, "train")
+        if "model" not in train:
+            errors.append((f"{vpath}.train.model", "required key is missing"))
+        compress = _table(merged, "compress")
+        if "compress" not in merged:
+            errors.append((f"{vpath}.compress", "required key is missing"))
+        elif compress.get("preserve") and compress.get("method") != "qat":
+            errors.append((at("compress", "preserve"), "only for method = 'qat'"))
+    elif kind == "detection":
+        params = _table(merged, "params")
+        if params.get("tflite") and params.get("export") == "keras":
+            errors.append((at("params", "export"), "a bring-your-own tflite has no Keras "
+                                                   "model to evaluate"))
+        if params.get("tflite") and not params.get("dataset"):
+            errors.append((at("params", "tflite"), "needs a 'dataset' to evaluate on"))
+
+
+def _where_written(key_path: str, vpath: str, variant: dict, dpath: str, defaults: dict) -> str:
+    """A key missing from a merged variant belongs to the table that holds its parent: the
+    variant's own, else the experiment's defaults (one problem there, not one per variant)."""
+    parent = re.findall(r"[^.\[\]]+|\[\d+\]", key_path[len(vpath) + 1:])[:-1]
+    if not parent or _lookup(variant, parent) is not None or _lookup(defaults, parent) is None:
+        return key_path
+    return dpath + key_path[len(vpath):]
+
+
+def _lookup(table, parts: list[str]):
+    node = table
+    for part in parts:
+        if part.startswith("[") and isinstance(node, list) and int(part[1:-1]) < len(node):
+            node = node[int(part[1:-1])]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node
+
+
+def _check_teacher_cycles(defaults: dict, variants: list, prefix: str, errors: list) -> None:
+    teacher_of = {}
+    for i, variant in enumerate(variants):
+        teacher = _table(merge(defaults, variant), "train").get("teacher")
+        if isinstance(variant.get("name"), str) and isinstance(teacher, str):
+            teacher_of[variant["name"]] = (teacher, i)
+    reported: set[frozenset] = set()
+    for name, (_, i) in teacher_of.items():
+        chain, current = [name], name
+        while current in teacher_of:
+            current = teacher_of[current][0]
+            if current == name and frozenset(chain) not in reported:
+                reported.add(frozenset(chain))
+                errors.append((f"{prefix}.variants[{i}].train.teacher",
+                               f"teacher cycle: {' -> '.join(chain + [name])}"))
+            if current in chain:
+                break
+            chain.append(current)
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -378,31 +421,30 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-def locate(text: str, key_path: str) -> int | None:
-    """Best-effort 1-based line of a key path: the table header, then the key inside it."""
-    parts = re.findall(r"([^.\[\]]+)(?:\[(\d+)\])?", key_path)
-    lines = text.splitlines()
-    start, found = 0, None
-    header = []
-    for name, index in parts:
-        header.append(name)
-        dotted = ".".join(header)
-        if index:
-            hits = [i for i, line in enumerate(lines)
-                    if re.match(rf"\s*\[\[\s*{re.escape(dotted)}\s*\]\]", line)]
-            if len(hits) > int(index):
-                start = found = hits[int(index)]
-                continue
-        table_hit = next((i for i, line in enumerate(lines)
-                          if re.match(rf"\s*\[\s*{re.escape(dotted)}\s*\]", line)), None)
-        if table_hit is not None:
-            start = found = table_hit
-            continue
-        key_hit = next((i for i in range(start, len(lines))
-                        if re.match(rf"\s*\"?{re.escape(name)}\"?\s*=", lines[i])), None)
-        if key_hit is not None:
-            start = found = key_hit
-    return None if found is None else found + 1
+def _unknown(what: str, name, known) -> str:
+    known = sorted(k for k in known if isinstance(k, str))
+    return f"unknown {what} {name!r} (defined: {', '.join(known) if known else 'none'})"
+
+
+def _is(value, types) -> bool:
+    return any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
+               for t in types)
+
+
+def _within(value, bounds) -> bool:
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return bounds[0] <= value <= bounds[1]
+
+
+def _table(table, name) -> dict:
+    value = table.get(name) if isinstance(table, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _list(table, name) -> list:
+    value = table.get(name) if isinstance(table, dict) else None
+    return value if isinstance(value, list) else []
 
 
 def _join(prefix: str, name: str) -> str:

@@ -48,6 +48,13 @@ def fingerprint(table: dict) -> list:
     root = Path(table["path"])
     if not root.exists():
         raise InputError(f"dataset {table.get('id')!r}: {root} does not exist")
+    return path_fingerprint(root)
+
+
+def path_fingerprint(root: Path) -> list:
+    """(name, size, mtime) of a file or of every file under a directory, without reading
+    them: editing one annotation or replacing a model changes it."""
+    root = Path(root)
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
     return [[str(p.relative_to(root)) if root.is_dir() else p.name, p.stat().st_size,
              p.stat().st_mtime_ns] for p in files]

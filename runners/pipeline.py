@@ -4,20 +4,31 @@ its steps are done.
 
 The main process never imports TensorFlow: planning and record assembly use only the config,
 the cache manifests and the standard library, so a fully cached run takes seconds.
+
+One run at a time per cache (a lock file; a second run says so and stops). Workers die with the
+main process (Linux parent-death signal), and each step is built under its own lock, so a rerun
+never rebuilds a step that a worker of a killed run still writes. A full disk stops the run with
+one line; the steps already finished stay cached.
 """
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpulens.runners import cache, config, records
 from tpulens.runners.environment import environment, git_commit
 from tpulens.runners.plan import Plan, build_plan
+
+from tpulens.errors import InputError
 
 
 @dataclass
@@ -28,8 +39,11 @@ class RunSummary:
     up_to_date: int = 0
     written: int = 0
     failed: list = field(default_factory=list)  # (experiment/variant, status)
-    steps_run: int = 0
-    steps_cached: int = 0
+    steps_run: int = 0  # ran and finished now
+    steps_cached: int = 0  # finished by an earlier run
+    steps_failed: int = 0
+    steps_skipped: int = 0  # cannot run here (StepSkipped)
+    steps_blocked: int = 0  # not run: a step they need failed or was skipped
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)  # stage → summed worker seconds
     cpu_seconds: float = 0.0  # CPU time of the steps run (what a quiet machine must do)
@@ -51,22 +65,39 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
     cache_dir = Path(cache_dir or default_cache)
     plan = build_plan(suite, profile, only)
     summary = RunSummary(variants=len(plan.variants))
-    stale = []
-    for variant in plan.variants:
-        existing = records.read_record(
-            records.record_path(results_dir, variant.experiment, variant.variant))
-        if existing and existing.get("record_key") == variant.record_key \
-                and existing.get("status") == "ok":
-            summary.up_to_date += 1
-        else:
-            stale.append(variant)
-    if stale:
-        run = records.start_run(results_dir, suite.path.parent, profile)
-        _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
-                suite.path.parent, run).run()
-        records.finish_run(results_dir, suite.data)
+    try:
+        with cache.run_lock(cache_dir):
+            stale = []
+            for variant in plan.variants:
+                existing = records.read_record(
+                    records.record_path(results_dir, variant.experiment, variant.variant))
+                if existing and existing.get("record_key") == variant.record_key \
+                        and existing.get("status") == "ok":
+                    summary.up_to_date += 1
+                else:
+                    stale.append(variant)
+            if stale:
+                run = records.start_run(results_dir, suite.path.parent, profile)
+                _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
+                        suite.path.parent, run).run()
+                records.finish_run(results_dir, suite.data)
+    except OSError as err:
+        if not disk_full(err):
+            raise
+        raise InputError(disk_full_message(err.filename or results_dir)) from None
     summary.seconds = round(time.perf_counter() - start, 2)
     return summary
+
+
+def disk_full(err: BaseException) -> bool:
+    """No space (or quota) left, however the library that wrote reports it."""
+    return getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
+        "No space left on device" in str(err)
+
+
+def disk_full_message(where) -> str:
+    return (f"{where}: no space left on device; the run stopped (finished steps stay cached: "
+            "free some space and run again)")
 
 
 class _Runner:
@@ -128,7 +159,8 @@ class _Runner:
         context = multiprocessing.get_context("spawn")
         running = {}
         with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(self.threads, str(self.cache_dir / "logs"))) as pool:
+                                 initargs=(self.threads, str(self.cache_dir / "logs"),
+                                           os.getpid())) as pool:
             try:
                 while pending or running:
                     self._propagate_failures(pending, bar)
@@ -143,11 +175,15 @@ class _Runner:
                         for key in pending:  # nothing can make these ready any more
                             self.failed[key] = ("failed", "blocked: a step it waits for "
                                                           "never finished")
+                            self.summary.steps_blocked += 1
                         break
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
                         key = running.pop(future)
                         self._finish(key, future, bar)
+                    if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                        self._give_up(pending + list(running.values()), bar)
+                        break
                     bar.set_postfix_str(", ".join(self.plan.nodes[k].label
                                                   for k in running.values())[:60])
                     self._write_ready_records(written)
@@ -178,9 +214,14 @@ class _Runner:
         return {k: len(below(k)) for k in self.needed_keys}
 
     def _ready(self, key: str) -> bool:
-        node = self.plan.nodes[key]
-        return all(d in self.done for d in node.deps.values()) and all(
-            a in self.done or a in self.failed or a not in self.needed_keys for a in node.after)
+        return all(d in self.done for d in self.plan.nodes[key].deps.values())
+
+    def _give_up(self, keys: list[str], bar) -> None:
+        """A worker died and took the pool with it: what has not finished cannot run now."""
+        for key in keys:
+            self.failed[key] = ("failed", "not run: a worker process died (out of memory?)")
+            self.summary.steps_failed += 1
+            bar.update(1)
 
     def _propagate_failures(self, pending: list[str], bar) -> None:
         changed = True
@@ -190,6 +231,7 @@ class _Runner:
                 bad = [d for d in self.plan.nodes[key].deps.values() if d in self.failed]
                 if bad:
                     self.failed[key] = self.failed[bad[0]]
+                    self.summary.steps_blocked += 1
                     pending.remove(key)
                     bar.update(1)
                     changed = True
@@ -208,7 +250,12 @@ class _Runner:
         except Exception as err:  # a worker died (e.g. out of memory): record, go on
             outcome = {"status": "failed", "note": f"worker crashed: {err!r}"}
         bar.update(1)
-        if outcome["status"] == "ok":
+        if outcome["status"] == "disk_full":
+            raise InputError(disk_full_message(outcome["note"]))
+        if outcome["status"] == "ok" and outcome.get("cached"):
+            self.done[key] = _absolute(outcome["manifest"], self.cache_dir)
+            self.summary.steps_cached += 1
+        elif outcome["status"] == "ok":
             self.done[key] = _absolute(outcome["manifest"], self.cache_dir)
             self.summary.steps_run += 1
             stage = node.stage
@@ -218,6 +265,10 @@ class _Runner:
                 self.summary.cpu_seconds + outcome["manifest"]["cpu_seconds"], 3)
         else:
             self.failed[key] = (outcome["status"], outcome["note"])
+            if outcome["status"] == "skipped":
+                self.summary.steps_skipped += 1
+            else:
+                self.summary.steps_failed += 1
             bar.write(f"{outcome['status']}: {node.label}: {outcome['note']}")
 
     def _baseline(self, variant):
@@ -259,11 +310,13 @@ def _absolute(manifest: dict, cache_dir: Path) -> dict:
     return out
 
 
-def _init_worker(threads: int, log_dir: str) -> None:
-    """Quiet worker: native TF/LiteRT chatter goes to a per-worker log, not the progress bar;
-    TensorFlow is imported once here so step timings do not include the import."""
+def _init_worker(threads: int, log_dir: str, parent: int) -> None:
+    """Quiet worker that dies with the main process: native TF/LiteRT chatter goes to a
+    per-worker log, not the progress bar; TensorFlow is imported once here so step timings do
+    not include the import."""
     from tpulens.runners import tfsetup
 
+    _die_with_parent(parent)
     Path(log_dir).mkdir(parents=True, exist_ok=True)
     log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log",
                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -276,23 +329,54 @@ def _init_worker(threads: int, log_dir: str) -> None:
         pass  # steps that need TensorFlow will say so
 
 
-def execute(payload: dict) -> dict:
-    """Run one step in a worker; the manifest is written last and atomically."""
-    import importlib
-    import traceback
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when the main process dies (kill -9 included), so no
+    orphan finishes a step nobody waits for."""
+    if sys.platform.startswith("linux"):
+        import ctypes
 
-    from tpulens.runners.stages import Context, StepSkipped
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def execute(payload: dict) -> dict:
+    """Run one step in a worker, under the step's lock; the manifest is written last and
+    atomically. A step another process finished meanwhile is returned as cached."""
+    from tpulens.runners.stages import StepSkipped
 
     cache_dir = Path(payload["cache_dir"])
-    out_dir = cache.fresh_dir(cache.step_dir(cache_dir, payload["stage"], payload["key"]))
-    module = importlib.import_module(f"tpulens.runners.stages.{payload['stage']}")
+    directory = cache.step_dir(cache_dir, payload["stage"], payload["key"])
+    try:
+        with cache.step_lock(directory):
+            manifest = cache.read_manifest(directory)
+            if manifest is not None:
+                return {"status": "ok", "manifest": manifest, "cached": True}
+            return _run_step(payload, cache.fresh_dir(directory), cache_dir)
+    except StepSkipped as err:
+        return {"status": "skipped", "note": str(err)}
+    except OSError as err:
+        if disk_full(err):
+            return {"status": "disk_full", "note": str(err.filename or directory)}
+        raise
+
+
+def _run_step(payload: dict, out_dir: Path, cache_dir: Path) -> dict:
+    import traceback
+
+    from tpulens.runners.stages import Context, StepSkipped, stage_module
+
+    module = stage_module(payload["stage"])
     ctx = Context(cache_dir=cache_dir, profile=payload["profile"], threads=payload["threads"])
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         result = module.run(payload["config"], payload["inputs"], out_dir, ctx)
-    except StepSkipped as err:
-        return {"status": "skipped", "note": str(err)}
+    except StepSkipped:
+        raise
     except Exception as err:
+        if disk_full(err):
+            return {"status": "disk_full", "note": str(getattr(err, "filename", None) or out_dir)}
         (out_dir / "error.log").write_text(traceback.format_exc())
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         return {"status": "failed", "note": f"{type(err).__name__}: {first[:300]} "

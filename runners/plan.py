@@ -1,27 +1,28 @@
 """Turn a validated suite and a profile into a graph of cached steps.
 
 Each variant becomes a chain of steps (train → optimize… → convert → compile/evaluate for
-classification; fetch → extract → compile/evaluate for zoo; detection → compile). A step's key
-hashes its stage, its resolved config, the keys of the steps it reads and the stage's version,
-so identical steps shared by variants (the float model of the quantization study, the pruned
-model under PQAT) are built once, and any change re-runs exactly what depends on it.
+classification; fetch → extract → compile/evaluate for zoo; dataset → train → export →
+compile/evaluate for detection). A step's key hashes its stage, its resolved config, the keys
+of the steps it reads and the stage's code (runners.sources), so identical steps shared by
+variants (the float model of the quantization study, the pruned model under PQAT, the trained
+detector behind its float and int8 exports) are built once, and any change re-runs exactly what
+depends on it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tpulens.runners import dataset_files
-from tpulens.runners.cache import content_key, tree_fingerprint
+from tpulens.runners.cache import content_key
 from tpulens.runners.config import Suite, merge
+from tpulens.runners.detection import params as detection_params
+from tpulens.runners.sources import code_version
 
-# Bump a stage's version when its code changes what it produces.
-STAGE_VERSIONS = {"train": 1, "optimize": 1, "convert": 1, "compile": 1, "evaluate": 2,
-                  "fetch": 1, "extract": 1, "detection": 1}
-RECORD_VERSION = 4  # bump when records change shape: rewrites them from cached steps
-DETECTION_DIR = Path(__file__).parent / "detection"
+from tpulens.errors import InputError
+
 EFFICIENTNET_COEFFICIENTS = {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}
 
 
@@ -33,11 +34,11 @@ class Node:
     config: dict
     deps: dict[str, str]
     label: str
-    after: list[str] = field(default_factory=list)  # ordering only, not part of the key
 
     @property
     def key(self) -> str:
-        return content_key({"stage": self.stage, "version": STAGE_VERSIONS[self.stage],
+        return content_key({"stage": self.stage,
+                            "code": code_version(f"tpulens.runners.stages.{self.stage}"),
                             "config": self.config, "deps": self.deps})
 
 
@@ -68,8 +69,8 @@ def build_plan(suite: Suite, profile_name: str, only: list[str] | None = None) -
     if only:
         unknown = sorted(set(only) - set(suite.experiments))
         if unknown:
-            from tpulens.errors import InputError
-            raise InputError(f"{suite.path}: --only: unknown experiment(s) {', '.join(unknown)}")
+            raise InputError(f"{suite.path}: --only: unknown experiment(s) {', '.join(unknown)} "
+                             f"(defined: {', '.join(suite.experiments)})")
         selected = [e for e in suite.experiments if e in only]
     nodes: dict[str, Node] = {}
     variants: list[VariantPlan] = []
@@ -83,7 +84,9 @@ def build_plan(suite: Suite, profile_name: str, only: list[str] | None = None) -
         baseline = by_name.get((v.experiment, v.baseline)) if v.baseline else None
         if v.baseline and baseline is None:
             v.baseline = None  # the baseline is not part of this profile
-        v.record_key = content_key({"version": RECORD_VERSION, "steps": v.steps,
+        # records are rewritten from cached steps when the code that assembles them changes
+        v.record_key = content_key({"code": code_version("tpulens.runners.records"),
+                                    "steps": v.steps,
                                     "baseline": baseline.steps if baseline else None,
                                     "params": v.params})
     return Plan(profile_name, nodes, variants)
@@ -114,7 +117,8 @@ def _classification(suite, ename, exp, profile_name, profile, nodes) -> list[Var
             return train_keys[name]
         variant = all_variants[name]
         train = dict(variant.get("train", {}))
-        model = resolve_model(suite.data["models"][train["model"]], train.get("scale"))
+        model_name = profile.get("models", {}).get(train["model"], train["model"])
+        model = resolve_model(suite.data["models"][model_name], train.get("scale"))
         deps = {}
         if train.get("teacher"):
             deps["teacher"] = train_key(train["teacher"])
@@ -212,25 +216,69 @@ def _zoo(suite, ename, exp, profile_name, profile, nodes) -> list[VariantPlan]:
 
 
 def _detection(suite, ename, exp, profile_name, profile, nodes) -> list[VariantPlan]:
-    code = sorted(DETECTION_DIR.rglob("*.py")) if DETECTION_DIR.is_dir() else []
-    fingerprint = tree_fingerprint(code) if code else "absent"
-    plans, previous = [], None
+    base = suite.path.parent
+    plans = []
     for variant in _selected_variants(exp, profile_name):
         label = f"{ename}/{variant['name']}"
-        params = dict(variant.get("params", {}))
-        node = Node("detection", {"params": params, "profile": profile_name,
-                                  "code": fingerprint}, {}, f"{label}: detection")
-        # Variants of one detection experiment usually share a trained model: run in order.
-        node.after = [previous] if previous else []
-        steps = {"convert": _add(nodes, node)}
-        previous = steps["convert"]
+        p = detection_params.resolve(profile.get("detection", {}), variant.get("params", {}))
+        steps = {"dataset": _add(nodes, Node("detection_dataset", _detection_data(p, base), {},
+                                             f"{ename}: dataset"))}
+        if p.tflite:
+            tflite = resolve_path(p.tflite, base)
+            steps["convert"] = _add(nodes, Node(
+                "detection_export",
+                {"tflite": str(tflite), "file": dataset_files.path_fingerprint(tflite)}, {},
+                f"{label}: bring your own"))
+        else:
+            train = {"image_size": p.image_size, "epochs": p.epochs, "batch_size": p.batch_size,
+                     "learning_rate": p.learning_rate, "seed": p.seed}
+            steps["train"] = _add(nodes, Node("detection_train", train,
+                                              {"dataset": steps["dataset"]}, f"{ename}: train"))
+            if p.export != "keras":
+                export = {"kind": p.export,
+                          "calibration_images": p.calibration_images if p.export == "int8"
+                          else 0}
+                steps["convert"] = _add(nodes, Node(
+                    "detection_export", export,
+                    {"model": steps["train"], "dataset": steps["dataset"]},
+                    f"{label}: export"))
+        model = {"tflite": steps["convert"]} if "convert" in steps else {"model": steps["train"]}
+        evaluate = {"eval_split": p.eval_split, "latency_runs": p.latency_runs,
+                    "threads": p.threads, "score_threshold": p.score_threshold,
+                    "float_range": list(p.float_range), "example_images": p.example_images}
+        steps["evaluate"] = _add(nodes, Node("detection_evaluate", evaluate,
+                                             {"dataset": steps["dataset"], **model},
+                                             f"{label}: evaluate"))
         compile_cfg = {"enabled": True, "compiler_version": "16.0", **variant.get("compile", {})}
-        if compile_cfg["enabled"]:
+        if compile_cfg["enabled"] and "convert" in steps:
             steps["compile"] = _add(nodes, Node("compile", compile_cfg,
                                                 {"tflite": steps["convert"]},
                                                 f"{label}: compile"))
+        params = {k: v for k, v in asdict(p).items() if v is not None}
         plans.append(VariantPlan(ename, variant["name"], "detection", params, steps))
     return plans
+
+
+def _detection_data(p, base: Path) -> dict:
+    """The dataset step's config: the generated set's recipe, or the user's files' identity."""
+    config = {"seed": p.seed, "labels": list(p.labels) if p.labels else None}
+    if not p.dataset:
+        config["generate"] = {"images": p.images, "image_size": p.image_size,
+                              "classes": list(p.classes), "seed": p.seed}
+        return config
+    path = resolve_path(p.dataset, base)
+    images_dir = resolve_path(p.images_dir, base) if p.images_dir else None
+    config["source"] = {"path": str(path), "files": dataset_files.path_fingerprint(path),
+                        "images_dir": str(images_dir) if images_dir else None,
+                        "image_files": dataset_files.path_fingerprint(images_dir)
+                        if images_dir else None}
+    return config
+
+
+def resolve_path(value: str, base: Path) -> Path:
+    """A path of the suite: absolute, or relative to the folder of benchmarks.toml."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
 
 
 def resolve_dataset(suite: Suite, name: str, profile: dict) -> dict:

@@ -34,8 +34,10 @@ from tpulens.metrics import metric_info
 SCHEMA_VERSION = 1
 
 STAGE_TIMING = {"train": "train", "optimize": "train", "convert": "compress",
-                "extract": "extract", "fetch": "fetch", "detection": "detection",
-                "compile": "compile", "evaluate": "evaluate"}
+                "extract": "extract", "fetch": "fetch", "compile": "compile",
+                "evaluate": "evaluate", "detection_dataset": "dataset",
+                "detection_train": "train", "detection_export": "compress",
+                "detection_evaluate": "evaluate"}
 
 
 def objective(metrics: dict, baseline: dict) -> float | None:
@@ -89,6 +91,10 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
                 else:
                     atomic_write_bytes(dest, src.read_bytes())
                 artifacts[extra] = f"analysis/{dest.name}"
+    evaluate = steps.get("evaluate")
+    if evaluate and evaluate["outputs"].get("examples"):
+        artifacts["examples"] = _copy_examples(Path(evaluate["outputs"]["examples"]),
+                                               results_dir, variant)
     if baseline_metrics is not None:
         score = objective(metrics, baseline_metrics)
         if score is not None:
@@ -199,6 +205,18 @@ def _copy_json(src: Path, dest: Path, paths: dict) -> None:
         if isinstance(data.get(key), str) and paths[key]:
             data[key] = paths[key]
     atomic_write_json(dest, data)
+
+
+def _copy_examples(src: Path, results_dir: Path, variant) -> str:
+    """The example images and their boxes (examples.json beside them) into
+    results/examples/<experiment>-<variant>/, so the site can be built from results/ alone."""
+    folder = f"examples/{variant.experiment}-{variant.variant}"
+    data = json.loads(src.read_text())
+    for image in data["images"]:
+        atomic_write_bytes(results_dir / folder / image["file"],
+                           (src.parent / image["file"]).read_bytes())
+    atomic_write_json(results_dir / folder / src.name, data)
+    return f"{folder}/{src.name}"
 
 
 def _relative(path: Path, base: Path) -> str:

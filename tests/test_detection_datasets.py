@@ -5,8 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from detection_data import user_voc_folder
 from PIL import Image
-from tpulens.runners.detection import datasets, store, synth
+from tpulens.runners.dataset_files import path_fingerprint
+from tpulens.runners.detection import datasets, splits, synth
 from tpulens.runners.detection.datasets import Box, Sample
 
 from tpulens.errors import InputError
@@ -203,7 +205,28 @@ def test_labels_outside_the_given_classes(tmp_path):
 def test_editing_one_annotation_changes_the_dataset_fingerprint(tmp_path):
     write_image(tmp_path / "a.jpg")
     xml = write_xml(tmp_path, "a", [("car", 1, 2, 30, 40)])
-    before = store.path_fingerprint(tmp_path)
-    assert store.path_fingerprint(tmp_path) == before
+    before = path_fingerprint(tmp_path)
+    assert path_fingerprint(tmp_path) == before
     xml.write_text(xml.read_text().replace("<xmax>30</xmax>", "<xmax>31</xmax>"))
-    assert store.path_fingerprint(tmp_path) != before
+    assert path_fingerprint(tmp_path) != before
+
+
+def test_seeded_split_of_a_folder_without_split_files(tmp_path):
+    flat = user_voc_folder(tmp_path, 15)
+    found = splits.split(flat, None, seed=0, labels=None)
+    parts = [found[name].samples for name in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [11, 2, 2]
+    names = [s.image_path.name for p in parts for s in p]
+    assert sorted(names) == sorted(p.name for p in flat.glob("*.jpg"))
+    assert splits.split(flat, None, seed=0, labels=None)["test"] == found["test"]  # seeded
+    assert found["train"].classes == ("car", "truck") and len(found["all"].samples) == 15
+    splits.write(found, tmp_path / "splits.json")
+    assert splits.read(tmp_path / "splits.json", "test") == found["test"]
+
+
+def test_a_voc_directory_keeps_its_own_splits(tmp_path):
+    synth.generate(tmp_path / "voc", images=10, image_size=64, seed=1)
+    found = splits.split(tmp_path / "voc", None, seed=5, labels=("trouser", "bag"))
+    listed = (tmp_path / "voc/ImageSets/Main/test.txt").read_text().split()
+    assert [s.image_path.stem for s in found["test"].samples] == listed
+    assert found["test"].classes == ("trouser", "bag")

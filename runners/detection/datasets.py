@@ -271,7 +271,7 @@ def load_csv(csv_path: Path, images_dir: Path | None = None):
     return make_set(samples)
 
 
-def load_any(path: Path, images_dir: Path | None = None, split: str | None = None):
+def load_any(path: Path, images_dir: Path | None = None):
     """Pick the loader from the path: a .json file, a .csv file, or a VOC directory."""
     path = Path(path)
     if not path.exists():
@@ -280,4 +280,4 @@ def load_any(path: Path, images_dir: Path | None = None, split: str | None = Non
         return load_coco(path, images_dir)
     if path.suffix.lower() == ".csv":
         return load_csv(path, images_dir)
-    return load_voc(path, images_dir, split)
+    return load_voc(path, images_dir)

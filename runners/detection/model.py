@@ -3,13 +3,15 @@ pyramid, shared class and box heads, focal + Huber losses, trained on CPU in min
 
 tf_keras (not Keras 3) because TFLiteConverter freezes its variables, which Keras 3 models
 traced inside a tf.Module do not get (the converter leaves READ_VARIABLE ops behind).
-TensorFlow is imported inside functions so `import runners.detection` stays light.
+TensorFlow is imported inside functions so planning a run never loads it.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from tpulens.runners.detection.anchors import AnchorSpec, assign
@@ -219,3 +221,22 @@ def train(
             epoch_losses.append(float(loss))
         losses.append(float(np.mean(epoch_losses)))
     return TrainLog(time.perf_counter() - start, losses)
+
+
+def save(detector, spec: ModelSpec, classes: tuple[str, ...], directory: Path) -> None:
+    """weights.h5 and spec.json (the architecture and the class order) in `directory`."""
+    detector.save_weights(directory / "weights.h5")
+    (directory / "spec.json").write_text(json.dumps({"spec": asdict(spec),
+                                                     "classes": list(classes)}, indent=1))
+
+
+def load(directory: Path):
+    """(detector, spec, classes) saved by `save`."""
+    saved = json.loads((Path(directory) / "spec.json").read_text())
+    fields = dict(saved["spec"])
+    fields["anchors"] = AnchorSpec(**{k: tuple(v) if isinstance(v, list) else v
+                                      for k, v in fields["anchors"].items()})
+    spec = ModelSpec(**fields)
+    detector = build_detector(spec)
+    detector.load_weights(Path(directory) / "weights.h5")
+    return detector, spec, tuple(saved["classes"])

@@ -13,20 +13,9 @@ from pathlib import Path
 
 import numpy as np
 from tpulens.runners.detection.datasets import Box, Sample, voc_xml
+from tpulens.runners.detection.params import FASHION_CLASSES
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_CLASSES = (
-    "t_shirt",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle_boot",
-)
 STUDY_SPLIT = (110, 20, 20)
 STUDY_SPLIT_NAMES = ("train", "val", "test")
 

@@ -33,6 +33,22 @@ def postprocess_outputs(model_bytes: bytes) -> list[int] | None:
     return None
 
 
+def check_detector(path: Path) -> list[int]:
+    """The post-processing op's 4 output tensors (boxes, classes, scores, count); InputError
+    when `path` is not a TFLite detector ending in that op."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: TFLite model not found")
+    try:
+        outputs = postprocess_outputs(path.read_bytes())
+    except Exception as error:  # the flatbuffer reader raises assorted errors on garbage
+        raise InputError(f"{path}: not a TFLite flatbuffer ({error})") from error
+    if outputs is None or len(outputs) != 4:
+        raise InputError(f"{path}: no {POSTPROCESS_OP} op with 4 outputs "
+                         "(boxes, classes, scores, count); cannot evaluate it as a detector")
+    return outputs
+
+
 @dataclass
 class Detections:
     boxes: np.ndarray  # [D, 4] normalized ymin, xmin, ymax, xmax
@@ -48,23 +64,12 @@ class TFLiteDetector:
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: TFLite model not found")
-        model_bytes = self.path.read_bytes()
-        try:
-            outputs = postprocess_outputs(model_bytes)
-        except Exception as error:  # the flatbuffer reader raises assorted errors on garbage
-            raise InputError(f"{self.path}: not a TFLite flatbuffer ({error})") from error
-        if outputs is None or len(outputs) != 4:
-            raise InputError(
-                f"{self.path}: no {POSTPROCESS_OP} op with 4 outputs "
-                "(boxes, classes, scores, count); cannot evaluate it as a detector"
-            )
-        self.interpreter = Interpreter(model_content=model_bytes, num_threads=num_threads)
+        self.outputs = check_detector(self.path)
+        self.interpreter = Interpreter(model_content=self.path.read_bytes(),
+                                       num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.height, self.width = (int(v) for v in self.input["shape"][1:3])
-        self.outputs = outputs
         self.float_range = float_range
 
     def prepare(self, image: np.ndarray) -> np.ndarray:

@@ -1,10 +1,25 @@
 """Pipeline stages. Each module has `run(config, inputs, out_dir, ctx) -> StepResult` and
-imports TensorFlow only inside its functions, so planning and cached runs never load it."""
+imports TensorFlow only inside its functions, so planning and cached runs never load it.
+
+To add a stage: a module here with `run`, its name in STAGES, and a planner in plan.py that
+adds its steps; its cache key follows its code (runners.sources) without a version to bump.
+"""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+
+STAGES = ("fetch", "extract", "train", "optimize", "convert", "compile", "evaluate",
+          "detection_dataset", "detection_train", "detection_export", "detection_evaluate")
+
+
+def stage_module(name: str) -> ModuleType:
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r} (stages: {', '.join(STAGES)})")
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 class StepSkipped(Exception):
