@@ -11,7 +11,6 @@ from tpulens.analyzer import corpus_evidence, partition, rules
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
-
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1

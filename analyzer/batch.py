@@ -18,7 +18,6 @@ from tpulens.analyzer.formats import directory_format
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.model import Model, read_model
 from tpulens.analyzer.vocabulary import Placement, Verdict
-
 from tpulens.errors import InputError
 
 COMPILED_SUFFIX = "_edgetpu.tflite"

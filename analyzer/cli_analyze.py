@@ -48,7 +48,6 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from tpulens.analyzer import batch
     from tpulens.analyzer.analyze import make_options
-
     from tpulens.errors import InputError
 
     options = make_options(args.compiler_version, **given_options(args))

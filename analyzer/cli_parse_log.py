@@ -25,7 +25,6 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from tpulens.analyzer.log_report import render_text
     from tpulens.analyzer.logs import NOTHING_RECOGNISED, parse_log, read_log_text
-
     from tpulens.errors import InputError
 
     text, name = read_log_text(args.log)

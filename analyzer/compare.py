@@ -16,7 +16,6 @@ from pathlib import Path
 from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
-
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from tpulens.analyzer import compiler_errors
 from tpulens.analyzer.vocabulary import Status
-
 from tpulens.errors import InputError, existing_file
 
 SCHEMA_VERSION = 1

@@ -18,7 +18,6 @@ from pathlib import Path
 from tpulens.analyzer import schema
 from tpulens.analyzer.flatbuf import FlatbufferError, Table, root
 from tpulens.analyzer.formats import directory_format, file_format
-
 from tpulens.errors import InputError, existing_file
 
 TFLITE_IDENTIFIER = b"TFL3"

@@ -34,7 +34,6 @@ from tpulens.analyzer.flatbuf import root
 from tpulens.analyzer.log_report import render_text
 from tpulens.analyzer.logs import decode_log_bytes, parse_log
 from tpulens.analyzer.model import TFLITE_IDENTIFIER, model_from_bytes
-
 from tpulens.errors import InputError
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

@@ -13,12 +13,11 @@ import json
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Placement, RecordStatus
+from tpulens.metrics import Better
 from tpulens.report import metrics as m
 from tpulens.report.detections import model_order
 from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.tables import ExperimentData
-
-from tpulens.metrics import Better
 
 FRONT_COLOR, POINT_COLOR = "#c62828", "#1565c0"
 CLASS_AP_PREFIX = "coco_AP_"  # coco_AP_<class>; coco_AP50 and coco_APs are not classes

@@ -21,10 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tpulens.report.files import MAX_MODEL_BYTES
-
 from tpulens import extras
 from tpulens.errors import InputError
+from tpulens.report.files import MAX_MODEL_BYTES
 
 HELP = "build the static site (dashboards and op-level diagnostics) from results/"
 
@@ -80,10 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     extras.require("report")
+    from tpulens.history.settings import read_settings
     from tpulens.report.files import ModelFiles
     from tpulens.report.site import build_site
-
-    from tpulens.history.settings import read_settings
 
     if not args.max_model_mb >= 0:
         raise InputError(f"--max-model-mb {args.max_model_mb:g}: must be 0 or more")

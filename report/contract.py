@@ -9,7 +9,6 @@ import json
 import math
 
 from tpulens.analyzer.vocabulary import Confidence, Placement, RecordStatus, Source, Verdict
-
 from tpulens.metrics import Better
 
 SHOWN_NOTES = 5  # wrong fields named per problem line; the rest are counted

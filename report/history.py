@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from tpulens.report.load import Analysis, Record, Results
-
 from tpulens.history import steps
 from tpulens.history.settings import Settings
 from tpulens.history.steps import Regression
 from tpulens.history.store import HISTORY, Entry, Run
+from tpulens.report.load import Analysis, Record, Results
 
 
 @dataclass

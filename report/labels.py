@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Placement, Source
-
 from tpulens.metrics import Device, meaning
 
 PLACEMENT_COLORS = {

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tpulens.analyzer.analyze import SCHEMA_VERSION as ANALYSIS_SCHEMA
+from tpulens.history.store import ANALYSIS, HISTORY, RUN_FILE, Run, legacy_run
 from tpulens.report import files
 from tpulens.report.contract import (
     Fields,
@@ -23,8 +24,6 @@ from tpulens.report.contract import (
     schema_problem,
 )
 from tpulens.runners.records import SCHEMA_VERSION as RECORD_SCHEMA
-
-from tpulens.history.store import ANALYSIS, HISTORY, RUN_FILE, Run, legacy_run
 
 CACHE = Path(".cache/tpulens")  # beside results/: where `tpulens run` keeps the .tflite files
 

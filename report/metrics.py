@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tpulens.report.load import Analysis, Record
-
 from tpulens.metrics import Better, label, meaning
+from tpulens.report.load import Analysis, Record
 
 # Metrics shown first, in this order; any other metric follows alphabetically.
 HEADLINE = (

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tpulens.analyzer.vocabulary import Placement, Verdict
-
 from tpulens.errors import InputError
 
 CHROMIUM = "/usr/bin/chromium"

@@ -14,6 +14,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
+
+from tpulens.errors import InputError
+from tpulens.history.settings import Settings
 from tpulens.report import metrics as m
 from tpulens.report.diagnostics import model_page
 from tpulens.report.experiments import experiments_of
@@ -23,9 +26,6 @@ from tpulens.report.load import load_results
 from tpulens.report.origin import results_origin
 from tpulens.report.pages import PUBLISHERS
 from tpulens.report.publisher import SiteContent, Writer
-
-from tpulens.errors import InputError
-from tpulens.history.settings import Settings
 
 TEMPLATES = "tpulens.templates"  # the package holding the Jinja2 templates and assets/
 MARKER = ".tpulens-site"

@@ -12,13 +12,13 @@ from functools import cached_property
 from urllib.parse import quote
 
 import pandas as pd
+
+from tpulens.metrics import Better
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
 from tpulens.report.detections import model_order
 from tpulens.report.labels import badge_legend, provenance, source_label, where
 from tpulens.report.load import Record, Results
-
-from tpulens.metrics import Better
 
 
 @dataclass

@@ -15,12 +15,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tpulens.errors import InputError
+from tpulens.history import settings as history_settings
 from tpulens.runners import toml_lines
 from tpulens.runners.detection import params as detection
 from tpulens.runners.schema import KIND_KEYS, NUM, SCHEMAS, TABLES_OF, TYPE_NAMES, Key
-
-from tpulens.errors import InputError
-from tpulens.history import settings as history_settings
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MAX_REPORTED = 100

@@ -24,11 +24,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tpulens.errors import InputError
 from tpulens.runners import cache, config, records
 from tpulens.runners.environment import environment, git_commit
 from tpulens.runners.plan import Plan, build_plan
-
-from tpulens.errors import InputError
 
 
 @dataclass

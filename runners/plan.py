@@ -15,13 +15,12 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tpulens.errors import InputError
 from tpulens.runners import dataset_files
 from tpulens.runners.cache import content_key
 from tpulens.runners.config import Suite, merge
 from tpulens.runners.detection import params as detection_params
 from tpulens.runners.sources import code_version
-
-from tpulens.errors import InputError
 
 EFFICIENTNET_COEFFICIENTS = {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}
 

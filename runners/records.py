@@ -24,12 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tpulens.analyzer.vocabulary import RecordStatus
-from tpulens.runners.cache import atomic_write_bytes, atomic_write_json
-from tpulens.runners.environment import git_commit, git_dirty
-
 from tpulens.history import settings as history_settings
 from tpulens.history import store
 from tpulens.metrics import metric_info
+from tpulens.runners.cache import atomic_write_bytes, atomic_write_json
+from tpulens.runners.environment import git_commit, git_dirty
 
 SCHEMA_VERSION = 1
 

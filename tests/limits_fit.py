@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import agreement
+
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.model import read_model

@@ -4,7 +4,6 @@ import json
 
 from tpulens.analyzer import reference
 from tpulens.analyzer.vocabulary import Status
-
 from tpulens.cli import main
 
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"

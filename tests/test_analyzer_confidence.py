@@ -6,6 +6,7 @@ from __future__ import annotations
 from test_analyzer_partition import chain_with_cpu_op_in_middle
 from test_analyzer_rules import analyze, conv, single, transpose
 from tflite_builder import Op, T, build, ints
+
 from tpulens.analyzer import rules
 from tpulens.analyzer.cli_analyze import render_text
 

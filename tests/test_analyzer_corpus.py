@@ -8,6 +8,7 @@ from pathlib import Path
 import agreement
 import limits_fit
 import pytest
+
 from tpulens.analyzer import rules
 from tpulens.analyzer.model import read_model
 

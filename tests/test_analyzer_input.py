@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tpulens.analyzer.model import model_from_bytes, read_model
 
+from tpulens.analyzer.model import model_from_bytes, read_model
 from tpulens.cli import main
 from tpulens.errors import InputError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import tflite
+
 from tpulens.analyzer import schema
 from tpulens.analyzer.model import read_model
 

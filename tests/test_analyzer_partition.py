@@ -7,10 +7,10 @@ import time
 import pytest
 from test_analyzer_rules import analyze, conv
 from tflite_builder import Op, T, build
+
 from tpulens.analyzer import partition
 from tpulens.analyzer.model import Operator, Subgraph
 from tpulens.analyzer.vocabulary import Status
-
 from tpulens.errors import InputError
 
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 from tflite_builder import Op, T, build, ints, u8
+
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.model import parse_model
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
-
 from tpulens.cli import main
 
 

@@ -7,12 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from tpulens.analyzer import analyze_file
 from tpulens.analyzer.compare import compare_analysis, compare_files, render_text
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, parse_log
 from tpulens.analyzer.model import read_model
-
 from tpulens.cli import main
 from tpulens.errors import InputError
 

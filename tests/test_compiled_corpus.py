@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from tpulens.analyzer import compiled
 from tpulens.analyzer.cli_analyze import render_compiled
 from tpulens.analyzer.ground_truth import match_placement

@@ -4,6 +4,7 @@ import pytest
 from flatbuffers import flexbuffers
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tpulens.analyzer.flexbuffer import FlexBufferError, loads
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tpulens.runners.detection import anchors
 from tpulens.runners.detection.coco_eval import STAT_NAMES, Detection, coco_metrics
 from tpulens.runners.detection.datasets import Box, DetectionSet, Sample

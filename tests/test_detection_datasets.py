@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from detection_data import user_voc_folder
 from PIL import Image
+
+from tpulens.errors import InputError
 from tpulens.runners.dataset_files import path_fingerprint
 from tpulens.runners.detection import datasets, splits, synth
 from tpulens.runners.detection.datasets import Box, Sample
-
-from tpulens.errors import InputError
 
 MAKESENSE_XML = """<annotation>
     <folder>my-project-name</folder>

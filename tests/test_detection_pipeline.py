@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import tflite
 from detection_data import user_voc_folder
+
 from tpulens.runners import pipeline
 from tpulens.runners.detection.coco_eval import STAT_NAMES, ground_truth
 from tpulens.runners.detection.datasets import load_voc

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from tpulens.analyzer.model import model_from_bytes
 
 from bench import fuzz
+from tpulens.analyzer.model import model_from_bytes
 from tpulens.errors import InputError
 
 

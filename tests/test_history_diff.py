@@ -94,6 +94,7 @@ def measured_samples(slower_ops: int | None, rounds: int = 10) -> tuple[list, li
     pytest.importorskip("ai_edge_litert")
     from ai_edge_litert.interpreter import Interpreter
     from tflite_builder import Op, T, build
+
     from tpulens.runners.stages.evaluate import latency
 
     def chain(n: int) -> bytes:

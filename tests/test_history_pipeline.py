@@ -9,11 +9,11 @@ import json
 import pytest
 from test_report_history import chart_figure
 from test_runners_pipeline import SUITE, write_suite
-from tpulens.report.site import build_site
-from tpulens.runners import pipeline
 
 from tpulens.cli import main
 from tpulens.history import store
+from tpulens.report.site import build_site
+from tpulens.runners import pipeline
 
 pytestmark = pytest.mark.slow
 

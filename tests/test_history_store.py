@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from sample_results import chain_analysis, record, write
-from tpulens.runners import config, records
 
 from tpulens.errors import InputError
 from tpulens.history import store
+from tpulens.runners import config, records
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"

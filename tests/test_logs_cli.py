@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tpulens.analyzer import compiler_errors
 from tpulens.analyzer.log_report import render_text
 from tpulens.analyzer.logs import MAPPED, parse_log

@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from tpulens.analyzer.logs import MAPPED, STATUSES, parse_log_file
 from tpulens.analyzer.model import read_model
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tpulens.analyzer.logs import MAPPED, STATUSES, canonical_status, parse_log, parse_log_file
 
+from tpulens.analyzer.logs import MAPPED, STATUSES, canonical_status, parse_log, parse_log_file
 from tpulens.errors import InputError
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

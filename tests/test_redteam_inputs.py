@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+
 from tpulens.analyzer.logs import parse_log
 
 REDTEAM = Path(__file__).resolve().parents[2] / "shared" / "redteam"

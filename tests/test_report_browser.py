@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import pytest
 import sample_results as sample
+
 from tpulens.report.cli_serve import QuietHandler
 from tpulens.report.site import build_site
 

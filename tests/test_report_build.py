@@ -16,6 +16,9 @@ import pytest
 import sample_results as sample
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tpulens.cli import main as tpulens_main
+from tpulens.errors import InputError
 from tpulens.report.charts import experiment_charts
 from tpulens.report.cli_serve import make_server
 from tpulens.report.diagnostics import node_data
@@ -23,9 +26,6 @@ from tpulens.report.graph_layout import dot_binary
 from tpulens.report.load import load_results, normalize_analysis
 from tpulens.report.metrics import pareto_front
 from tpulens.report.site import build_site, experiments_of
-
-from tpulens.cli import main as tpulens_main
-from tpulens.errors import InputError
 
 HOSTILE = '"><script>window.__pwned=1;alert(1)</script>'
 HOSTILE_IMG = '\'"><img src=x onerror="window.__pwned=2;alert(2)">'

@@ -10,6 +10,7 @@ import re
 
 import pytest
 import sample_results as sample
+
 from tpulens.report.site import build_site
 
 ORDER = ["keras", "float", "int8"]

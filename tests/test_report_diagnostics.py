@@ -15,15 +15,15 @@ import urllib.request
 
 import pytest
 import sample_results as sample
+
 from tpulens.analyzer.analyze import analyze_file
+from tpulens.cli import main as tpulens_main
 from tpulens.report.cli_serve import make_server
 from tpulens.report.diagnostics import node_data, short_name
 from tpulens.report.files import ModelFiles
 from tpulens.report.load import normalize_analysis
 from tpulens.report.site import build_site
 from tpulens.report.what_if import INT8_LABEL
-
-from tpulens.cli import main as tpulens_main
 
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
 FLOAT_MODEL = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import sample_results as sample
+
+from tpulens.history.settings import Settings
 from tpulens.report.history import analysis_of, is_kept_copy, timeline_of
 from tpulens.report.load import load_results
 from tpulens.report.site import build_site
-
-from tpulens.history.settings import Settings
 
 # A latency step of +30 % at the ninth run (commit c08) in ordinary 2 % jitter, and an
 # accuracy dip of 4 points at c05 that recovered at c09.

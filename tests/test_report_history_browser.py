@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from test_report_browser import ALL_CHARTS_DRAWN, WatchedPage
 from test_report_history import LATENCY, write_stepped_history
+
 from tpulens.report.screenshots import CHROMIUM, chromium
 from tpulens.report.site import build_site
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import sample_results as sample
+
+from tpulens.cli import main as tpulens_main
 from tpulens.report import files
 from tpulens.report.cli_serve import make_server
 from tpulens.report.load import load_results
 from tpulens.report.site import build_site
-
-from tpulens.cli import main as tpulens_main
 
 
 def problems_of(results: Path, extra: list[Path] = ()) -> list[str]:

@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 import sample_results as sample
-from tpulens.report.origin import results_origin
-from tpulens.report.site import build_site
 
 from tpulens.metrics import METRICS, label
+from tpulens.report.origin import results_origin
+from tpulens.report.site import build_site
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
 

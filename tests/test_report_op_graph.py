@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import sample_graphs as graphs
 import sample_results as sample
+
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.graph_layout import Cluster, Node, dot_binary, layered
 from tpulens.report.load import normalize_analysis

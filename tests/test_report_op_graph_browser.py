@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sample_graphs as graphs
+
 from tpulens.report.graph_layout import dot_binary
 from tpulens.report.load import normalize_analysis
 from tpulens.report.op_graph import op_graph

@@ -4,6 +4,7 @@ outcomes (report/what_if.py)."""
 from __future__ import annotations
 
 import sample_results as sample
+
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.load import normalize_analysis
 from tpulens.report.op_groups import group_ops, rows_repeat

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import pytest
 import sample_results as sample
+
 from tpulens.report.experiments import experiments_of
 from tpulens.report.load import load_results
 from tpulens.report.overview_chart import tradeoff_chart

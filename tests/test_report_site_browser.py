@@ -16,14 +16,14 @@ from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
 import sample_results as sample
+
 from tpulens.analyzer.analyze import analyze_file
+from tpulens.metrics import METRICS
 from tpulens.report.cli_serve import QuietHandler
 from tpulens.report.graph_layout import dot_binary
 from tpulens.report.screenshots import CHROMIUM
 from tpulens.report.site import build_site
 from tpulens.report.what_if import INT8_LABEL
-
-from tpulens.metrics import METRICS
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = [

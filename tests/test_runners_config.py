@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from tpulens.runners import config
-from tpulens.runners.plan import build_plan, resolve_model
 
 from tpulens.errors import InputError
+from tpulens.runners import config
+from tpulens.runners.plan import build_plan, resolve_model
 
 REPO = Path(__file__).resolve().parents[1]
 

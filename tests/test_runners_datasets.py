@@ -7,9 +7,9 @@ import struct
 
 import numpy as np
 import pytest
-from tpulens.runners import dataset_files, datasets
 
 from tpulens.errors import InputError
+from tpulens.runners import dataset_files, datasets
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

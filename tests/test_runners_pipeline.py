@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tpulens.runners import pipeline
 from tpulens.runners.stages import Context, StepSkipped
 

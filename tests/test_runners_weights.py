@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from tflite_builder import Op, T, build
+
 from tpulens.runners.tflite_weights import weight_stats, weight_tensors
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import flatbuffers
 import tflite
+
 from tpulens.analyzer import schema
 
 TYPE_CODES = {name: code for code, name in schema.TENSOR_TYPES.items()}

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import agreement  # noqa: E402
+
 from tpulens.analyzer.logs import parse_log_file  # noqa: E402
 from tpulens.analyzer.model import read_model  # noqa: E402
 from tpulens.analyzer.vocabulary import Status  # noqa: E402

@@ -5,6 +5,9 @@ before), and the runs themselves."""
 from __future__ import annotations
 
 from plotly.colors import qualitative
+
+from tpulens.history.steps import Regression
+from tpulens.history.store import Run
 from tpulens.report import metrics as m
 from tpulens.report.charts import Chart
 from tpulens.report.experiments import Experiment
@@ -12,9 +15,6 @@ from tpulens.report.history import Timeline, compare_link, run_label
 from tpulens.report.load import Record, Slugs
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
-
-from tpulens.history.steps import Regression
-from tpulens.history.store import Run
 
 REGRESSION_COLOR = "#b71c1c"
 

@@ -4,11 +4,10 @@ download and Netron; and an index of them."""
 
 from __future__ import annotations
 
+from tpulens.errors import InputError
 from tpulens.report.diagnostics import node_data
 from tpulens.report.files import Unusable, read_regular
 from tpulens.report.publisher import Publisher, SiteContent, Writer
-
-from tpulens.errors import InputError
 
 
 class Models(Publisher):

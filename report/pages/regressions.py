@@ -4,13 +4,12 @@ it is still worse now: step detection over the history, as asv's regressions pag
 
 from __future__ import annotations
 
+from tpulens.history.steps import Regression
 from tpulens.report import metrics as m
 from tpulens.report.history import Timeline, compare_link, run_label
 from tpulens.report.pages.history import metric_anchors
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
-
-from tpulens.history.steps import Regression
 
 FEED = "regressions.xml"
 COLUMNS = ["experiment", "variant", "metric", "before", "after", "change", "last good",

@@ -11,6 +11,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+
 from tpulens.runners.detection.datasets import DetectionSet
 
 STAT_NAMES = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+
 from tpulens.runners.detection.anchors import BOX_SCALES
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
 from tpulens.runners.detection.anchors import AnchorSpec, assign
 
 

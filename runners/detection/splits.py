@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from tpulens.runners.detection import datasets, synth
 from tpulens.runners.detection.datasets import Box, DetectionSet, Sample
 

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+
 from tpulens.runners.detection.datasets import Box, Sample, voc_xml
 from tpulens.runners.detection.params import FASHION_CLASSES
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tpulens.runners.detection.export import POSTPROCESS_OP
 
 from tpulens.errors import InputError
+from tpulens.runners.detection.export import POSTPROCESS_OP
 
 
 def postprocess_outputs(model_bytes: bytes) -> list[int] | None:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from tpulens.runners.detection import anchors, coco_eval, model, splits
 from tpulens.runners.detection.coco_eval import Detection
 from tpulens.runners.detection.datasets import DetectionSet

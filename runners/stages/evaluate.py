@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from tpulens.runners import datasets
 from tpulens.runners.environment import environment
 from tpulens.runners.stages import StepResult

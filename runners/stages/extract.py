@@ -8,9 +8,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from tpulens.runners.stages import StepResult
-
 from tpulens.errors import InputError
+from tpulens.runners.stages import StepResult
 
 
 def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:

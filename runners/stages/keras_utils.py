@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from tpulens.runners import datasets
 from tpulens.runners.tfsetup import import_tf
 

@@ -4,6 +4,7 @@ optionally sparsity-preserving), fine-tuned, then stripped so the next step sees
 from __future__ import annotations
 
 import numpy as np
+
 from tpulens.runners.stages import StepResult
 from tpulens.runners.stages import keras_utils as ku
 from tpulens.runners.tfsetup import import_tf

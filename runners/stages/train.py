@@ -8,6 +8,7 @@ The teacher's logits are computed once and packed next to the labels, so plain `
 from __future__ import annotations
 
 import numpy as np
+
 from tpulens.runners import models
 from tpulens.runners.stages import StepResult
 from tpulens.runners.stages import keras_utils as ku
