@@ -2,8 +2,8 @@
 written both as each variant's latest record and into the run's folder of the history
 (tpulens.history.store describes the layout).
 
-The objective score of the quantization study (STUDIES.md §5) is the sum of the relative
-changes against the float baseline, to be minimised:
+The objective score of the quantization study (Akhmetzyanov et al., 2020) is the sum of the
+relative changes against the float baseline, to be minimised:
 
     objective = Δsize/size₀ + Δlatency/latency₀ − Δaccuracy/accuracy₀
 
@@ -16,6 +16,7 @@ the accuracy change with a plus sign, which would reward losing accuracy, so we 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -68,14 +69,16 @@ def assemble(variant, steps: dict, failures: dict, baseline_metrics: dict | None
             environment = manifest["info"]["environment"]
     convert = steps.get("convert")
     if convert and convert["outputs"].get("tflite"):
-        artifacts["tflite"] = _relative(Path(convert["outputs"]["tflite"]), results_dir)
+        artifacts["tflite"] = _keep_model(Path(convert["outputs"]["tflite"]), results_dir,
+                                          f"{variant.experiment}-{variant.variant}")
     compile_step = steps.get("compile")
     if compile_step and compile_step["outputs"].get("analysis"):
         name = f"{variant.experiment}-{variant.variant}.json"
         dest = results_dir / "analysis" / name
         if compile_step["outputs"].get("compiled_tflite"):
-            artifacts["compiled_tflite"] = _relative(
-                Path(compile_step["outputs"]["compiled_tflite"]), results_dir)
+            artifacts["compiled_tflite"] = _keep_model(
+                Path(compile_step["outputs"]["compiled_tflite"]), results_dir,
+                f"{variant.experiment}-{variant.variant}_edgetpu")
         paths = {"model": artifacts.get("tflite"), "cpu_model": artifacts.get("tflite"),
                  "compiled_model": artifacts.get("compiled_tflite")}
         _copy_json(Path(compile_step["outputs"]["analysis"]), dest, paths)
@@ -180,11 +183,14 @@ def _run_folder(results_dir: Path, run: store.Run) -> Path:
 
 def _copy_into(results_dir: Path, folder: Path, record: dict) -> None:
     """Write the record into a run folder with the artifacts it keeps in results/ (analysis
-    JSONs, compiler logs); paths to elsewhere (the step cache) are made relative to the folder."""
+    JSONs, compiler logs); paths to elsewhere (models/, shared by all runs, or the step cache)
+    are made relative to the folder."""
     artifacts = {}
+    models = (results_dir / store.MODELS).resolve()
     for name, value in record.get("artifacts", {}).items():
         source = (results_dir / value).resolve()
-        if source.is_relative_to(results_dir.resolve()) and source.is_file():
+        if source.is_relative_to(results_dir.resolve()) and source.is_file() \
+                and not source.is_relative_to(models):
             atomic_write_bytes(folder / value, source.read_bytes())
             artifacts[name] = value
         else:
@@ -218,5 +224,11 @@ def _copy_examples(src: Path, results_dir: Path, variant) -> str:
     return f"{folder}/{src.name}"
 
 
-def _relative(path: Path, base: Path) -> str:
-    return os.path.relpath(path.resolve(), base.resolve())
+def _keep_model(path: Path, results_dir: Path, name: str) -> str:
+    """A copy of the model in results/models/, named by its variant and content: the site
+    built from results/ alone publishes it, and runs that leave it unchanged share one copy."""
+    data = path.read_bytes()
+    dest = results_dir / store.MODELS / f"{name}-{hashlib.sha256(data).hexdigest()[:12]}.tflite"
+    if not dest.is_file():
+        atomic_write_bytes(dest, data)
+    return dest.relative_to(results_dir).as_posix()

@@ -35,6 +35,9 @@ def test_consecutive_runs_keep_their_records_and_retention_drops_the_oldest(tmp_
     assert [len(e.record["samples"]["latency_ms"]) for e in series] == [10, 12]
     assert json.loads((results / "toy/int8.json").read_text())["run"] == new_run.id
     assert series[0].artifact("analysis").is_file() and series[0].artifact("tflite").is_file()
+    model = series[0].artifact("tflite").resolve()  # unchanged by the second run: one copy
+    assert model.parent == (results / "models").resolve()
+    assert series[1].artifact("tflite").resolve() == model
 
     page = (build_site(results, tmp_path / "site", plotly_js="").out / "history/toy.html")
     figure = chart_figure(page.read_text(), "metric-latency_ms_p50")

@@ -131,6 +131,25 @@ def test_retention_drops_the_oldest_runs_of_each_variant(tmp_path):
     assert (tmp_path / "cache").is_dir()  # artifacts outside the run folder are not touched
 
 
+def test_models_are_shared_by_runs_and_dropped_with_the_last_record_naming_them(tmp_path):
+    results = tmp_path / "results"
+    runs = [a_run(results, f"2026-01-0{day} 10:00") for day in range(1, 4)]
+    for run, weights in zip(runs, (b"old", b"new", b"new"), strict=True):
+        model = tmp_path / "cache" / run.id / "model.tflite"
+        model.parent.mkdir(parents=True)
+        model.write_bytes(b"TFL3" + weights)
+        data = variant_record("e", "v", 0.5, results)
+        data["artifacts"]["tflite"] = records._keep_model(model, results, "e-v")
+        records.write_record(results, data, run)
+    assert len(list((results / "models").iterdir())) == 2  # the unchanged model is kept once
+    copies = [e.artifact("tflite") for e in store.load(results).series("e", "v")]
+    assert [p.read_bytes() for p in copies] == [b"TFL3old", b"TFL3new", b"TFL3new"]
+    assert not (results / "history" / runs[1].id / "models").exists()  # not copied per run
+
+    store.prune(results, keep=2)
+    assert [p.read_bytes() for p in (results / "models").iterdir()] == [b"TFL3new"]
+
+
 def test_unreadable_files_are_problems(tmp_path):
     results = tmp_path / "results"
     run = a_run(results, "2026-01-01 10:00")

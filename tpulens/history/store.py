@@ -8,6 +8,7 @@ A results directory:
                                                 start time, profile
     history/<run>/<experiment>/<variant>.json   the records that run wrote, with their artifacts
     history/<run>/analysis/...                  (a run folder has the top-level layout)
+    models/<experiment>-<variant>-<sha>.tflite  the models records name, shared by all runs
 
 A run id begins with the run's UTC start time, so sorting ids sorts runs. A top-level record
 names its run in `run`; one written before history existed has no `run` and counts as the run
@@ -28,6 +29,7 @@ from tpulens.errors import InputError
 
 HISTORY = "history"
 ANALYSIS = "analysis"
+MODELS = "models"
 RUN_FILE = "run.json"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 UNKNOWN_TIME = "00000000T000000Z"
@@ -186,7 +188,20 @@ def prune(results_dir: Path, keep: int) -> list[Entry]:
     for folder in history.iterdir() if history.is_dir() else []:
         if folder.is_dir() and not _record_paths(folder):
             shutil.rmtree(folder)
+    _sweep_models(Path(results_dir))
     return gone
+
+
+def _sweep_models(results_dir: Path) -> None:
+    """Delete the model copies in models/ that no record names any more."""
+    folder = results_dir / MODELS
+    if not folder.is_dir():
+        return
+    named = {(entry.base / str(value)).resolve() for entry in load(results_dir).entries
+             for value in _dict(entry.record.get("artifacts")).values()}
+    for path in folder.iterdir():
+        if path.is_file() and path.resolve() not in named:
+            path.unlink()
 
 
 def metric_values(record: dict) -> dict[str, float]:
@@ -205,7 +220,8 @@ def _finite(value: object) -> bool:
 
 
 def _record_paths(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*/*.json") if p.parent.name not in (ANALYSIS, HISTORY))
+    return sorted(p for p in folder.glob("*/*.json")
+                  if p.parent.name not in (ANALYSIS, HISTORY, MODELS))
 
 
 def _entries(folder: Path, run: Run | None, results_dir: Path, problems: list) -> list[Entry]:
