@@ -60,10 +60,14 @@ class Analysis:
 
 # ---- model-level failures ----------------------------------------------------------------
 
-def model_errors(model: Model, compiler: Compiler) -> list[tuple[rules.Rule, str]]:
-    """Whole-model failures: the compiler stops before mapping anything."""
+def model_errors(model: Model, compiler: Compiler,
+                 as_int8: bool = False) -> list[tuple[rules.Rule, str]]:
+    """Whole-model failures: the compiler stops before mapping anything. `as_int8` asks about
+    the model once fully int8-quantized, which "Model not quantized" cannot refuse."""
     found = []
     for r in rules.of_scope(rules.Scope.MODEL):
+        if as_int8 and r.check is rules.model_quantized:
+            continue
         detail = r.check(model, compiler)
         if detail:
             found.append((r, detail))
@@ -303,9 +307,10 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
 def analyze_model(model: Model, options: Options, what_if: bool = True,
                   checked: dict | None = None) -> Analysis:
     checked = {} if checked is None else checked
-    if ("errors", options.compiler) not in checked:
-        checked[("errors", options.compiler)] = model_errors(model, options.compiler)
-    errors = checked[("errors", options.compiler)]
+    key = ("errors", options.compiler, options.as_int8)
+    if key not in checked:
+        checked[key] = model_errors(model, options.compiler, options.as_int8)
+    errors = checked[key]
     if errors:
         analysis = _rejected(model, options, errors)
     else:

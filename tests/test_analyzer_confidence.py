@@ -3,12 +3,17 @@ shows both."""
 
 from __future__ import annotations
 
+import pytest
 from test_analyzer_partition import chain_with_cpu_op_in_middle
 from test_analyzer_rules import analyze, conv, single, transpose
 from tflite_builder import Op, T, build, ints
 
 from tpulens.analyzer import rules
+from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.cli_analyze import render_text
+from tpulens.analyzer.model import read_model
+
+LENET_FLOAT = "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
 
 
 def test_a_verdict_far_from_every_limit_is_sure():
@@ -85,12 +90,14 @@ def test_no_what_if_for_a_fully_mapped_model():
     assert analyze(build([T("in", (1, 8, 8, 4)), *ta], [oa]))["summary"]["what_if"] == []
 
 
-def test_what_if_fully_int8_names_the_ops_that_still_block():
+@pytest.mark.parametrize("compiler", ["15.0", "16.0"])
+def test_what_if_fully_int8_names_the_ops_that_still_block(compiler):
+    """Before compiler 16 the float model is refused whole; once int8 it is not."""
     data = build([T("x", (1, 8, 8, 4), "FLOAT32", scale=None),
                   T("y", (1, 8, 8, 4), "FLOAT32", scale=None),
                   T("z", (1, 8, 8, 4), "FLOAT32", scale=None)],
                  [Op("RELU", ["x"], ["y"]), Op("LEAKY_RELU", ["y"], ["z"], 2)])
-    result = analyze(data)
+    result = analyze(data, compiler)
     assert result["summary"]["ops_tpu"] == 0
     case = what_if(result)["if fully int8-quantized"]
     assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 1, ["LEAKY_RELU"])
@@ -109,6 +116,14 @@ def test_what_if_int8_folds_float16_weights():
                      {"StrideW": 1, "StrideH": 1})])
     case = what_if(analyze(data))["if fully int8-quantized"]
     assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 0, [])
+
+
+def test_what_if_int8_of_a_float_model_refused_by_an_older_compiler(corpus):
+    """LeNet in float32: compiler 15 says "Model not quantized"; the int8 what-if must not."""
+    result = to_json(analyze_model(read_model(corpus / LENET_FLOAT), make_options("15.0")))
+    assert result["errors"] == ["Model not quantized (no 8-bit activation tensor)"]
+    case = what_if(result)["if fully int8-quantized"]
+    assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (9, 0, [])
 
 
 def test_what_if_cuts_before_an_op_near_a_size_limit():
