@@ -109,7 +109,10 @@ def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
 
 
 def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None) -> str:
-    """Why this op's own verdict is unsure ("" when it is sure)."""
+    """Why this op's own verdict is unsure ("" when it is sure). An op that a fully
+    int8-quantized model does not have carries no doubt into the int8 what-if."""
+    if ctx.as_int8 and _vanishes_when_int8(ctx):
+        return ""
     if failed is not None:
         r = failed[0]
         if r.evidence.kind == rules.INFERRED:

@@ -14,6 +14,7 @@ from tpulens.analyzer.cli_analyze import render_text
 from tpulens.analyzer.model import read_model
 
 LENET_FLOAT = "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
+YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"
 
 
 def test_a_verdict_far_from_every_limit_is_sure():
@@ -116,6 +117,13 @@ def test_what_if_int8_folds_float16_weights():
                      {"StrideW": 1, "StrideH": 1})])
     case = what_if(analyze(data))["if fully int8-quantized"]
     assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 0, [])
+    assert case["ops_low_confidence"] == 0  # the vanished DEQUANTIZE leaves no doubt behind
+
+
+def test_what_if_int8_of_a_float16_model_is_not_doubted_for_its_dequantize_ops(corpus):
+    result = to_json(analyze_model(read_model(corpus / YOLO_FP16), make_options("16.0")))
+    case = what_if(result)["if fully int8-quantized"]
+    assert case["ops_tpu"] > 200 and case["ops_low_confidence"] == 0
 
 
 def test_what_if_int8_of_a_float_model_refused_by_an_older_compiler(corpus):
