@@ -115,10 +115,10 @@ def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None)
         return ""
     if failed is not None:
         r = failed[0]
+        if r.limit is not None:  # its corpus bounds say where compiler output exists
+            return r.limit.uncertain(ctx) or ""
         if r.evidence.kind == rules.INFERRED:
             return f"rule {r.reason_code} is inferred, no compiler output shows it"
-        if r.limit is not None:
-            return r.limit.uncertain(ctx) or ""
         if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
                 ctx.op.opcode].runtime_documented:
             return f"the runtime {ctx.op.opcode} needs is inferred, not documented"
@@ -402,7 +402,7 @@ def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
         return ()
     main = analysis.model.subgraphs[0]
     unsure = [v for v in analysis.verdicts if v.subgraph == 0 and v.placement == Placement.TPU
-              and v.confidence_reason.startswith("near an empirical size limit")]
+              and v.confidence_reason.startswith(rules.NEAR_LIMIT)]
     if not unsure:
         return ()
     first = main.operators[min(v.index for v in unsure)]

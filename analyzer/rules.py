@@ -174,6 +174,11 @@ class OpContext:
         return constant_values(self.model, tensor) if tensor else None
 
 
+# The confidence reasons a Limit gives (the what-if cuts only before ops near a boundary).
+NEAR_LIMIT = "near an empirical size limit"
+NEVER_MAPPED = "this op type was never seen mapped at any size"
+
+
 @dataclass(frozen=True)
 class Limit:
     """An empirical limit: `measure` of an op against `threshold`, with the corpus values the
@@ -187,17 +192,21 @@ class Limit:
     smallest_refused: int | None  # None: none was seen refused
 
     def uncertain(self, ctx: OpContext) -> str | None:
-        """Why the verdict for this op is unsure, or None when it lies outside the interval."""
+        """Why the verdict for this op is unsure, or None when it lies outside the interval.
+        With nothing seen mapped there is no boundary to be near: the op type itself is
+        unknown below the smallest refusal."""
         value = self.of(ctx)
         if self.smallest_refused is not None and value >= self.smallest_refused:
             return None
         if self.largest_mapped is not None and value <= self.largest_mapped:
             return None
-        mapped = f"{self.largest_mapped:,}" if self.largest_mapped is not None else "nothing"
         refused = (f"refused from {self.smallest_refused:,}" if self.smallest_refused
                    is not None else "never seen refused")
-        return (f"near an empirical size limit: {self.name} {value:,} (seen mapped up to "
-                f"{mapped}, {refused})")
+        if self.largest_mapped is None:
+            return (f"{NEVER_MAPPED}: {ctx.op.opcode} with {self.name} {value:,} "
+                    f"({refused})")
+        return (f"{NEAR_LIMIT}: {self.name} {value:,} (seen mapped up to "
+                f"{self.largest_mapped:,}, {refused})")
 
 
 @dataclass(frozen=True)
@@ -691,19 +700,22 @@ def _upscale(ctx: OpContext) -> int:
 
 
 RESIZE_MAX_UPSCALE = 8
+RESIZE_LIMIT = Limit(RESIZE_MAX_UPSCALE, "upscale factor", _upscale, None, 33)
 
 
 @rule(Status.UNSPECIFIED, "RESIZE_UPSCALE",
       "Upsample in steps of at most {max}x per op (or resize on the CPU at the end of the "
       "model).",
-      Evidence(OBSERVED, "coral:models-intro#supported-operations",
+      Evidence(INFERRED, "coral:models-intro#supported-operations", "google-coral/edgetpu#31",
                "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#63"),
-      ops=("RESIZE_BILINEAR",), limits={"max": RESIZE_MAX_UPSCALE},
-      limit=Limit(RESIZE_MAX_UPSCALE, "upscale factor", _upscale, None, 33))
+      ops=("RESIZE_BILINEAR",), limits={"max": RESIZE_MAX_UPSCALE,
+                                        "hi": RESIZE_LIMIT.smallest_refused},
+      limit=RESIZE_LIMIT)
 def bilinear_resize_ratio(ctx: OpContext) -> str | None:
     """ResizeBilinear is refused when it enlarges a tensor by more than about {max}x in height
-    or width (the compiler avoids the precision loss: 1x1 -> 33x33 stays on the CPU). The
-    factor is an estimate: the corpus holds no mapped ResizeBilinear, and 33x refused."""
+    or width. Coral documents a refusal by size that avoids precision loss, without a number;
+    the corpus shows {hi}x (1x1 -> {hi}x{hi}) refused and no ResizeBilinear mapped, so the
+    threshold is an estimate."""
     factor = _upscale(ctx)
     return f"upscales {factor}x" if factor > RESIZE_MAX_UPSCALE else None
 

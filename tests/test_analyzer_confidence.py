@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from test_analyzer_partition import chain_with_cpu_op_in_middle
-from test_analyzer_rules import analyze, conv, single, transpose
+from test_analyzer_rules import analyze, conv, resize, single, transpose
 from tflite_builder import Op, T, build, ints
 
 from tpulens.analyzer import rules
@@ -45,6 +45,29 @@ def test_inferred_rules_and_op_types_never_seen_compiled_are_unsure():
                            {"BlockSize": 2}), [T("x", (1, 4, 4, 3)), T("y", (1, 2, 2, 12))])
     assert never_seen["placement"] == "TPU"
     assert never_seen["confidence_reason"] == "SPACE_TO_DEPTH was never seen compiled"
+
+
+def test_an_op_type_never_seen_mapped_is_not_called_near_a_size_limit():
+    """A 2x ResizeBilinear (an ordinary upsample): no corpus op of its type mapped, so there is
+    no boundary it could be near; the refusals the corpus shows stay sure."""
+    upsample = resize(2)
+    assert (upsample["placement"], upsample["confidence"]) == ("TPU", "low")
+    assert upsample["confidence_reason"].startswith(rules.NEVER_MAPPED)
+    assert rules.NEAR_LIMIT not in upsample["confidence_reason"]
+    seen_refused = resize(rules.RESIZE_LIMIT.smallest_refused)
+    assert (seen_refused["placement"], seen_refused["confidence"]) == ("CPU", "high")
+
+
+def test_what_if_never_cuts_before_an_op_type_never_seen_mapped():
+    ta, oa = conv("x", "a")
+    tb, ob = conv("l", "b")
+    result = analyze(build(
+        [T("x", (1, 8, 8, 4)), *ta, T("size", (2,), "INT32", data=ints(16, 16)),
+         T("up", (1, 16, 16, 4)), T("in", (1, 8, 8, 4)), T("l", (1, 8, 8, 4)), *tb],
+        [oa, Op("RESIZE_BILINEAR", ["a", "size"], ["up"], 1, "ResizeBilinearOptions", {}),
+         Op("LEAKY_RELU", ["in"], ["l"], 2), ob]))
+    assert result["ops"][1]["placement"] == "TPU"
+    assert not any(case["flags"][:1] == ["-i"] for case in result["summary"]["what_if"])
 
 
 def test_what_depends_on_an_unsure_op_is_unsure():
