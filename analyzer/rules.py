@@ -521,14 +521,21 @@ def equal_dilation(ctx: OpContext) -> str | None:
     return f"dilation {h}x{w}" if h != w else None
 
 
+# Coral's 2019 table (runtimes up to 12) limits some ops more than its current one does; no
+# document says which runtime lifted those limits. They are taken as lifted with the runtime
+# that brought new ops (inferred), so the rules that keep them are inferred too.
+NEWER_TABLE_RUNTIME = 13
+_OLD_RUNTIME = {"rt": NEWER_TABLE_RUNTIME}
+
+
 @rule(Status.UNSPECIFIED, "DILATION_OLD_RUNTIME",
-      f"Do not dilate depthwise convolutions, or compile for runtime 13+ ({FLAG_M}).",
+      "Do not dilate depthwise convolutions, or compile for runtime {rt}+ (" + FLAG_M + ").",
       Evidence(INFERRED, "coral:models-intro#supported-operations"),
-      ops=("DEPTHWISE_CONV_2D",))
-def no_dilation_before_13(ctx: OpContext) -> str | None:
-    """On runtimes before 13 depthwise convolutions must not be dilated at all."""
+      ops=("DEPTHWISE_CONV_2D",), limits=_OLD_RUNTIME)
+def no_dilation_on_old_runtimes(ctx: OpContext) -> str | None:
+    """On runtimes before {rt} depthwise convolutions must not be dilated at all."""
     h = ctx.op.options.get("dilation_h_factor", 1)
-    if ctx.runtime < 13 and h > 1:
+    if ctx.runtime < NEWER_TABLE_RUNTIME and h > 1:
         return f"dilation {h} on runtime {ctx.runtime}"
     return None
 
@@ -569,14 +576,18 @@ def concat_constant_is_zero_pad(ctx: OpContext) -> str | None:
 
 
 @rule(Status.UNSPECIFIED, "REDUCE_AXES_OLD_RUNTIME",
-      f"Reduce over height/width only, or compile for runtime 13+ ({FLAG_M}).",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Mean"), ops=("MEAN",))
-def reduce_height_width_before_13(ctx: OpContext) -> str | None:
-    """On runtimes before 13 Mean reduces over x and/or y only."""
+      "Reduce over height/width only, or compile for runtime {rt}+ (" + FLAG_M + ").",
+      Evidence(INFERRED, "coral:ops-table-2019#Mean", "axis:artpec7-supported-ops#Mean"),
+      ops=("MEAN",), limits=_OLD_RUNTIME)
+def reduce_height_width_on_old_runtimes(ctx: OpContext) -> str | None:
+    """On runtimes before {rt} Mean reduces over x and/or y only. (Coral's 2019 table
+    documents the limit, its current table does not have it; the runtime that lifted it is
+    inferred.)"""
     src = ctx.inputs[0] if ctx.inputs else None
     rank = len(src.shape) if src else 0
     axes = _axes(ctx.values(1), rank)
-    if ctx.runtime < 13 and rank == 4 and axes is not None and not axes <= {1, 2}:
+    if ctx.runtime < NEWER_TABLE_RUNTIME and rank == 4 and axes is not None \
+            and not axes <= {1, 2}:
         return f"axes {sorted(axes)} on runtime {ctx.runtime} (only height/width)"
     return None
 
@@ -604,15 +615,18 @@ def reduction_axes(ctx: OpContext) -> str | None:
 
 
 @rule(Status.UNSPECIFIED, "PAD_CHANNELS",
-      f"On runtimes before 13 pad height/width only (or compile for runtime 13+, {FLAG_M}).",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Pad",
+      "On runtimes before {rt} pad height/width only (or compile for runtime {rt}+, "
+      + FLAG_M + ").",
+      Evidence(INFERRED, "coral:ops-table-2019#Pad", "axis:artpec7-supported-ops#Pad",
                "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_128x128x3.tflite#0"),
-      ops=("PAD",))
+      ops=("PAD",), limits=_OLD_RUNTIME)
 def pad_dimensions(ctx: OpContext) -> str | None:
-    """On runtimes before 13 Pad pads x and/or y only. (Padding the batch makes a tensor with
-    more than 3 dimensions above 1, which the rank rule already refuses.)"""
+    """On runtimes before {rt} Pad pads x and/or y only. (Coral's 2019 table documents the
+    limit, its current table does not have it; the runtime that lifted it is inferred. Padding
+    the batch makes a tensor with more than 3 dimensions above 1, which the rank rule already
+    refuses.)"""
     pads = ctx.values(1)
-    if ctx.runtime >= 13 or not pads or len(pads) != 8:
+    if ctx.runtime >= NEWER_TABLE_RUNTIME or not pads or len(pads) != 8:
         return None
     padded = {i // 2 for i, p in enumerate(pads) if p}
     if not padded <= {1, 2}:
@@ -638,12 +652,14 @@ def split_not_along_first_axis(ctx: OpContext) -> str | None:
 
 
 @rule(Status.UNSPECIFIED, "SQUEEZE_RELAYOUT",
-      "On runtimes before 13, squeeze only leading dimensions of size 1.",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Squeeze"), ops=("SQUEEZE",))
+      "On runtimes before {rt}, squeeze only leading dimensions of size 1.",
+      Evidence(INFERRED, "coral:ops-table-2019#Squeeze"), ops=("SQUEEZE",),
+      limits=_OLD_RUNTIME)
 def squeeze_without_relayout(ctx: OpContext) -> str | None:
-    """On runtimes before 13, Squeeze maps only when no relayout is needed: the squeezed
-    dimensions of size 1 must all come before the first dimension larger than 1."""
-    if ctx.runtime >= 13 or not ctx.inputs:
+    """On runtimes before {rt}, Squeeze maps only when no relayout is needed: the squeezed
+    dimensions of size 1 must all come before the first dimension larger than 1. (Coral's 2019
+    table documents the limit; the runtime that lifted it is inferred.)"""
+    if ctx.runtime >= NEWER_TABLE_RUNTIME or not ctx.inputs:
         return None
     shape = ctx.inputs[0].shape
     if not shape:

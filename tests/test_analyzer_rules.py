@@ -246,6 +246,27 @@ def test_rule_passes_at_its_boundary(rule):
     assert (verdict["placement"], verdict["status"]) == ("TPU", Status.MAPPED), verdict
 
 
+@pytest.mark.parametrize("rule", [r for r in OP_RULES if r.limit is None],
+                         ids=lambda r: r.reason_code)
+def test_a_refusal_is_unsure_exactly_when_its_rule_is_inferred(rule):
+    verdict = BOUNDARIES[rule.reason_code][0]()
+    support = rules.SUPPORTED_OPS.get(verdict["opcode"])
+    inferred = rule.evidence.kind == rules.INFERRED or (
+        rule.reason_code == "RUNTIME_TOO_OLD" and not support.runtime_documented)
+    assert (verdict["confidence"] == "low") == inferred, verdict["confidence_reason"]
+
+
+@pytest.mark.parametrize("code", ["DILATION_OLD_RUNTIME", "REDUCE_AXES_OLD_RUNTIME",
+                                  "PAD_CHANNELS", "SQUEEZE_RELAYOUT"])
+def test_the_runtime_that_lifted_the_old_tables_limits_is_inferred(code):
+    """Coral's 2019 table documents these limits; no document says which runtime lifted them."""
+    verdict = BOUNDARIES[code][0]()
+    assert (verdict["confidence"], verdict["confidence_reason"]) == (
+        "low", f"rule {code} is inferred, no compiler output shows it")
+    assert str(rules.NEWER_TABLE_RUNTIME) in next(
+        r.text for r in OP_RULES if r.reason_code == code)
+
+
 def test_compiler_16_maps_what_older_compilers_refused():
     """Run-time FC weights, 2-D FC output, a large N-D softmax: compiler 16 maps them
     (observed), 15 does not."""
