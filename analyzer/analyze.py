@@ -490,8 +490,9 @@ def make_options(compiler_version=None, enable_multiple_subgraphs=False,
     if intermediate_tensors and not compiler.intermediate_tensors:
         raise InputError(f"{rules.FLAG_I} needs compiler 2.1 or newer, not "
                          f"{compiler.version}")
-    if min_runtime_version is not None and not 10 <= min_runtime_version <= 14:
+    runtimes = sorted(c.default_runtime for c in COMPILERS.values())
+    if min_runtime_version is not None and not runtimes[0] <= min_runtime_version <= runtimes[-1]:
         raise InputError(f"{rules.FLAG_M} {min_runtime_version}: Edge TPU runtimes "
-                         "are 10 to 14")
+                         f"are {runtimes[0]} to {runtimes[-1]}")
     return Options(compiler, enable_multiple_subgraphs, tuple(intermediate_tensors),
                    min_runtime_version)

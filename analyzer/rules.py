@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, cached_property
 
-from tpulens.analyzer.compilers import Compiler
+from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
 from tpulens.analyzer.partition import dataflow
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
+NEWEST = COMPILERS[DEFAULT_COMPILER]
 DOCUMENTED, OBSERVED, INFERRED = EvidenceKind
 
 
@@ -256,13 +257,14 @@ def rule(status: str, reason_code: str, fix: str, evidence: Evidence,
     return register
 
 
-def model_rule(message: str, reason_code: str, fix: str, evidence: Evidence):
+def model_rule(message: str, reason_code: str, fix: str, evidence: Evidence,
+               limits: dict | None = None):
     """Register a whole-model check: (Model, Compiler) -> detail or None. `message` is the
-    compiler's own error line."""
+    compiler's own error line; `limits` are formatted into the docstring."""
 
     def register(check: Callable[[Model, Compiler], str | None]):
         _register(Scope.MODEL, check, check.__name__, check.__doc__ or "", message,
-                  reason_code, fix, evidence)
+                  reason_code, fix, evidence, limits=limits)
         return check
 
     return register
@@ -380,20 +382,38 @@ def supported_operation(ctx: OpContext) -> str | None:
     return None
 
 
+def _ops_by_runtime() -> str:
+    """"ExpandDims, … need runtime 13; …", read from SUPPORTED_OPS."""
+    by_runtime: dict[int, list[str]] = {}
+    for support in SUPPORTED_OPS.values():
+        if support.min_runtime > min(s.min_runtime for s in SUPPORTED_OPS.values()):
+            by_runtime.setdefault(support.min_runtime, []).append(support.coral_name)
+    return "; ".join(f"{', '.join(sorted(names))} need runtime {runtime}"
+                     for runtime, names in sorted(by_runtime.items()))
+
+
 @rule(Status.UNSUPPORTED_OP, "RUNTIME_TOO_OLD",
       f"Target a newer runtime: drop {FLAG_M} or raise it, and use a compiler that supports "
-      "the op (compiler 16 targets runtime 14).",
+      f"the op (compiler {NEWEST.version} targets runtime {NEWEST.default_runtime}).",
       Evidence(DOCUMENTED, "coral:edgetpu-changes", "libedgetpu:runtime_version.h",
                "google-coral/edgetpu#193", "google-coral/edgetpu#225",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#96"))
+               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#96"),
+      limits={"needs": _ops_by_runtime()})
 def op_in_target_runtime(ctx: OpContext) -> str | None:
-    """The op must exist in the Edge TPU runtime the model is compiled for (-m): ExpandDims,
-    Pack, Quantize, Sum, TransposeConv and PReLU need runtime 13; LSTM, ReduceMax/Min, Rsqrt,
-    SquaredDifference and Transpose need runtime 14 (compiler 16)."""
+    """The op must exist in the Edge TPU runtime the model is compiled for (-m): {needs}."""
     need = SUPPORTED_OPS[ctx.op.opcode].min_runtime
     if need > ctx.runtime:
         return f"needs runtime {need}, compiling for runtime {ctx.runtime}"
     return None
+
+
+# The newest op version compilers before 16 map, and what the next version brought.
+MAX_VERSION_BEFORE_16 = {"RESIZE_BILINEAR": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "FULLY_CONNECTED": 4}
+_NEXT_VERSION_MEANS = {"RESIZE_BILINEAR": "half_pixel_centers",
+                       "RESIZE_NEAREST_NEIGHBOR": "half_pixel_centers",
+                       "FULLY_CONNECTED": "keep_num_dims"}
+_REFUSED_VERSIONS = ", ".join(f"{op} version {v + 1}+ ({_NEXT_VERSION_MEANS[op]})"
+                              for op, v in MAX_VERSION_BEFORE_16.items())
 
 
 @rule(Status.UNSUPPORTED_VERSION, "OP_VERSION",
@@ -402,23 +422,13 @@ def op_in_target_runtime(ctx: OpContext) -> str | None:
       "with Edge TPU compiler 16.",
       Evidence(OBSERVED, "logs/issue-edgetpu-420.log", "google-coral/edgetpu#206",
                "google-coral/edgetpu#396", "tensorflow/tensorflow#42024",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#128"))
+               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#128"),
+      limits={"refused": _REFUSED_VERSIONS})
 def op_version(ctx: OpContext) -> str | None:
-    """The op version must be one the compiler maps: compilers before 16 refuse RESIZE_*
-    version 3 (half_pixel_centers) and FULLY_CONNECTED version 5+ (keep_num_dims)."""
-    limit = _max_version(ctx.op.opcode, ctx.compiler)
+    """The op version must be one the compiler maps: compilers before 16 refuse {refused}."""
+    limit = MAX_VERSION_BEFORE_16.get(ctx.op.opcode) if ctx.compiler.key < (16, 0) else None
     if limit and ctx.op.version > limit:
         return f"version {ctx.op.version}, compiler {ctx.compiler.version} maps up to {limit}"
-    return None
-
-
-def _max_version(opcode: str, compiler: Compiler) -> int | None:
-    if compiler.key >= (16, 0):
-        return None
-    if opcode in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
-        return 2
-    if opcode == "FULLY_CONNECTED":
-        return 4
     return None
 
 
@@ -865,6 +875,16 @@ UNPARSED_VERSIONS = {
 }
 
 
+def _unparsed_seen() -> str:
+    """"compiler 16 with TRANSPOSE_CONV 4 or CONV_2D 6; …", read from UNPARSED_VERSIONS."""
+    def versions(ops: dict) -> str:
+        items = [f"{op} {v}" for op, v in ops.items()]
+        return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else items[0]
+
+    return "; ".join(f"compiler {major}.{minor} with {versions(ops)}"
+                     for (major, minor), ops in UNPARSED_VERSIONS.items())
+
+
 def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
     found = [v[opcode] for key, v in UNPARSED_VERSIONS.items()
              if key >= compiler.key and opcode in v]
@@ -880,13 +900,11 @@ def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
                      "google-coral/edgetpu#384", "google-coral/edgetpu#386",
                      "google-coral/edgetpu#358",
                      "google-coral/edgetpu#45", "tensorflow/tensorflow#43288",
-                     "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#86"))
+                     "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#86"),
+            limits={"seen": _unparsed_seen()})
 def parsable_op_versions(model: Model, compiler: Compiler) -> str | None:
     """Every op-code version must be one the compiler's own TFLite knows; a newer one (from a
-    newer TensorFlow) stops the compile before anything is mapped. Seen: compiler 16 with
-    TRANSPOSE_CONV 4, CONV_2D 6, QUANTIZE 3 or EXP 2; 15 with RSQRT 2, DEPTH_TO_SPACE 2 or
-    REVERSE_V2 3; 14.1 with
-    CONV_2D 5; 2.1 with TRANSPOSE_CONV 3; 2.0 with RESIZE_BILINEAR 3."""
+    newer TensorFlow) stops the compile before anything is mapped. Seen: {seen}."""
     for op in model.subgraphs[0].operators:
         first = first_unparsed_version(op.opcode, compiler)
         if first is not None and op.version >= first:

@@ -310,6 +310,22 @@ def test_limits_are_formatted_into_the_text():
             assert f"{r.limit.threshold:,}" in r.text, r.name
 
 
+def test_numbers_in_rule_texts_come_from_the_constants():
+    text = {r.reason_code: r.text for r in rules.RULES}
+    hi = rules.RESIZE_LIMIT.smallest_refused
+    assert f"{hi}x ({1}x1 -> {hi}x{hi})" in text["RESIZE_UPSCALE"]
+    for op, version in rules.MAX_VERSION_BEFORE_16.items():
+        assert f"{op} version {version + 1}+" in text["OP_VERSION"]
+    for (major, minor), ops in rules.UNPARSED_VERSIONS.items():
+        seen = text["OP_VERSION_UNKNOWN"].split(f"compiler {major}.{minor} with ")[1]
+        assert all(f"{op} {v}" in seen.split(";")[0] for op, v in ops.items())
+    groups = text["RUNTIME_TOO_OLD"].split("(-m): ")[1].rstrip(".").split("; ")
+    stated = {name: int(runtime) for group in groups
+              for names, runtime in [group.split(" need runtime ")] for name in names.split(", ")}
+    assert stated == {s.coral_name: s.min_runtime for s in rules.SUPPORTED_OPS.values()
+                      if s.min_runtime > min(t.min_runtime for t in rules.SUPPORTED_OPS.values())}
+
+
 def test_fixes_spell_the_flags_the_way_tpulens_does(capsys):
     with pytest.raises(SystemExit):
         main(["analyze", "--help"])
