@@ -29,6 +29,7 @@ class OpVerdict:
     fix: str = ""
     confidence: Confidence = HIGH
     confidence_reason: str = ""
+    tail: bool = False  # refused, and feeds no op that passes the op rules
 
     def unsure(self, reason: str) -> None:
         if self.confidence == HIGH:
@@ -138,7 +139,7 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
                 if (f := a.check(ctx, failed, at_tail))), failed.fix)
     return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
-                     None, f"{failed.text} Here: {detail}.", fix)
+                     None, f"{failed.text} Here: {detail}.", fix, tail=at_tail)
 
 
 def _after_partition(op: Operator, cause: Operator | None,
@@ -373,8 +374,10 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
                            for v in int8.verdicts if (v.subgraph, v.index) not in vanish
                            and v.placement == Placement.CPU and v.root_cause is None
                            and v.reason_code not in ("AFTER_PARTITION",))
-        out.append({"label": "if fully int8-quantized", "flags": [], **_counts(int8, vanish),
-                    "blocking": [op for op, _ in blocking.most_common()]})
+        counts = _counts(int8, vanish)
+        if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
+            out.append({"label": "if fully int8-quantized", "flags": [], **counts,
+                        "blocking": [op for op, _ in blocking.most_common()]})
     return out
 
 
@@ -389,9 +392,25 @@ def _float_quantize(model: Model, v: OpVerdict) -> bool:
     return op.opcode == "QUANTIZE" and bool(src) and src[0].dtype not in rules.QUANTIZED
 
 
+def _float_activations(model: Model) -> list[int]:
+    main = model.subgraphs[0] if model.subgraphs else None
+    return [t.index for t in main.tensors
+            if t.dtype.startswith("FLOAT") and not t.is_constant] if main else []
+
+
 def _has_float(model: Model) -> bool:
-    return any(t.dtype.startswith("FLOAT") and not t.is_constant
-               for t in model.subgraphs[0].tensors) if model.subgraphs else False
+    return bool(_float_activations(model))
+
+
+def _float_before_tail(analysis: Analysis) -> bool:
+    """Does a float tensor exist that neither a CPU op at the model's tail nor a dead op made?
+    Floats made there (detection post-processing, a final DEQUANTIZE) need no quantization
+    fix."""
+    main = analysis.model.subgraphs[0]
+    tail_made = {t for v in analysis.verdicts if v.subgraph == 0
+                 and (v.tail or v.placement == Placement.DROPPED)
+                 for t in main.operators[v.index].outputs}
+    return any(t not in tail_made for t in _float_activations(analysis.model))
 
 
 def _safe_cut(analysis: Analysis) -> tuple[str, ...]:

@@ -15,6 +15,9 @@ from tpulens.analyzer.model import read_model
 
 LENET_FLOAT = "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
 YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"
+SSD_WITH_LOG = ("cpu_with_log/EdgeTPU_Analysis/Ops/model_mobilenet/"
+                "coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite")
+POSENET = "pairs/edgetpu/posenet/posenet_mobilenet_v1_075_353_481_quant_decoder.tflite"
 
 
 def test_a_verdict_far_from_every_limit_is_sure():
@@ -155,6 +158,24 @@ def test_what_if_int8_of_a_float_model_refused_by_an_older_compiler(corpus):
     assert result["errors"] == ["Model not quantized (no 8-bit activation tensor)"]
     case = what_if(result)["if fully int8-quantized"]
     assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (9, 0, [])
+
+
+@pytest.mark.parametrize("path", [SSD_WITH_LOG, POSENET])
+def test_no_int8_what_if_for_an_int8_model_whose_floats_come_from_its_cpu_tail(corpus, path):
+    """Detection / pose post-processing writes float outputs at the end of an int8 model:
+    quantizing would change nothing, so no int8 what-if is offered."""
+    result = to_json(analyze_model(read_model(corpus / path), make_options("16.0")))
+    assert result["summary"]["ops_cpu"] == 1
+    assert "if fully int8-quantized" not in what_if(result)
+
+
+def test_int8_what_if_when_a_float_tensor_precedes_the_tail_even_without_new_ops_mapped():
+    """A float input to an unsupported op: quantizing is needed (though not enough), so the
+    what-if is offered and names the op that still blocks."""
+    result = analyze(build([T("x", (1, 8), "FLOAT32", scale=None),
+                            T("y", (1, 8), "FLOAT32", scale=None)], [Op("SIN", ["x"], ["y"])]))
+    case = what_if(result)["if fully int8-quantized"]
+    assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (0, 1, ["SIN"])
 
 
 def test_what_if_cuts_before_an_op_near_a_size_limit():
