@@ -137,7 +137,7 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
                      at_tail: bool) -> OpVerdict:
     op = ctx.op
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
-                if (f := a.check(ctx, failed, at_tail))), failed.fix)
+                if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
     return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
                      None, f"{failed.text} Here: {detail}.", fix, tail=at_tail)
 

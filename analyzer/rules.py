@@ -222,9 +222,14 @@ class Rule:
     evidence: Evidence
     scope: Scope = Scope.OP
     limit: Limit | None = field(default=None, compare=False)
+    fixes: dict[str, str] = field(default_factory=dict, compare=False)  # op type -> its fix
 
     def applies_to(self, opcode: str) -> bool:
         return self.ops is None or opcode in self.ops
+
+    def fix_for(self, opcode: str) -> str:
+        """The fix for an op of this type: its own when the rule has one, else the rule's."""
+        return self.fixes.get(opcode, self.fix)
 
 
 RULES: list[Rule] = []
@@ -232,26 +237,27 @@ RULES: list[Rule] = []
 
 def _register(scope: Scope, check: Callable | None, name: str, doc: str, status: str,
               reason_code: str, fix: str, evidence: Evidence, ops=None, limits=None,
-              limit: Limit | None = None) -> Rule:
+              limit: Limit | None = None, fixes: dict[str, str] | None = None) -> Rule:
     if not isinstance(evidence, Evidence) or not evidence.citations:
         raise ValueError(f"rule {name}: evidence with at least one citation is required")
     numbers = {k: f"{v:,}" if isinstance(v, int) else v for k, v in (limits or {}).items()}
     text = " ".join(doc.split()).format(**numbers)
     entry = Rule(name, text, status, reason_code, fix.format(**numbers),
-                 frozenset(ops) if ops else None, check, evidence, scope, limit)
+                 frozenset(ops) if ops else None, check, evidence, scope, limit, fixes or {})
     RULES.append(entry)
     return entry
 
 
 def rule(status: str, reason_code: str, fix: str, evidence: Evidence,
          ops: tuple[str, ...] | None = None, limits: dict | None = None,
-         limit: Limit | None = None):
+         limit: Limit | None = None, fixes: dict[str, str] | None = None):
     """Register an op check; order of registration is the order the compiler's checks win.
-    `limits` are formatted into the docstring and the fix ({name} placeholders)."""
+    `limits` are formatted into the docstring and the fix ({name} placeholders); `fixes`
+    replace the fix for the op types they name."""
 
     def register(check: Callable[[OpContext], str | None]):
         _register(Scope.OP, check, check.__name__, check.__doc__ or "", status, reason_code,
-                  fix, evidence, ops, limits, limit)
+                  fix, evidence, ops, limits, limit, fixes)
         return check
 
     return register
@@ -367,13 +373,60 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
 
 # ---- operator support --------------------------------------------------------------------
 
+# What to use instead of a TFLite builtin the Edge TPU does not run: the fix an op refused as
+# "Operation not supported" gets (ops not listed get the rule's general fix).
+SUBSTITUTES = {
+    "LEAKY_RELU": "Use ReLU or ReLU6 instead, or PReLU with shared_axes=[1, 2] (runtime 13+).",
+    "HARD_SWISH": "Use ReLU6 (or ReLU) instead and fine-tune.",
+    "GELU": "Use ReLU, or approximate it as x * sigmoid(1.702 * x) with MUL and LOGISTIC.",
+    "ELU": "Use ReLU, or PReLU (runtime 13+).",
+    "SIN": "When its input is fixed (positional encodings, fixed angles), compute the result "
+           "once and store it as a constant; otherwise compute it on the CPU and feed it in as "
+           "a model input.",
+    "EXP": "Use the op that contains it: SOFTMAX for normalised exponentials, LOGISTIC or TANH "
+           "for sigmoid-like curves.",
+    "LOG": "Take the logarithm on the CPU, after the model.",
+    "LOG_SOFTMAX": "Use SOFTMAX and take the logarithm on the CPU, after the model.",
+    "SQRT": "Compute x * RSQRT(x) (RSQRT needs runtime 14), or fold the root into a later "
+            "scale.",
+    "SQUARE": "Use MUL(x, x) (or SQUARED_DIFFERENCE against zero).",
+    "POW": "For a small integer exponent multiply (MUL(x, x) squares); for x ** -0.5 use "
+           "RSQRT (runtime 14).",
+    "DIV": "Divide by a constant as a multiplication by its reciprocal (MUL); normalise with "
+           "L2_NORMALIZATION or RSQRT.",
+    "NEG": "Multiply by a constant -1 (MUL) or subtract from zero (SUB).",
+    "ABS": "Use MAXIMUM(x, -x), with -x a MUL by a constant -1.",
+    "BATCH_MATMUL": "Reshape to 2-D and use a Dense layer (FULLY_CONNECTED) with a constant "
+                    "weight; compiler 16 also maps FULLY_CONNECTED whose weight is computed at "
+                    "run time.",
+    "GATHER": "With constant indices, take the parts with SLICE / STRIDED_SLICE (and "
+              "CONCATENATION); otherwise do the lookup on the CPU.",
+    "DEPTH_TO_SPACE": "Upsample with TRANSPOSE_CONV, or RESIZE_NEAREST_NEIGHBOR followed by a "
+                      "convolution.",
+    "MIRROR_PAD": "Pad with zeros (PAD, or padding='same' in the convolution).",
+    "SPLIT_V": "Split into equal parts (SPLIT), or take each part with SLICE / STRIDED_SLICE.",
+    "UNPACK": "Use SPLIT followed by RESHAPE, or a SLICE per part.",
+    "SELECT_V2": "Write the choice as arithmetic (mask * a + (1 - mask) * b with MUL, ADD and "
+                 "SUB), or as MAXIMUM / MINIMUM for a clamp.",
+    "TOPK_V2": "It is post-processing: export the model without it (raw scores out) and run it "
+               "in your own code after the model.",
+    "FLOOR_MOD": "It is index arithmetic: compute it once as a constant when its inputs are "
+                 "fixed, or after the model on the CPU.",
+}
+SUBSTITUTES |= {"COS": SUBSTITUTES["SIN"], "GATHER_ND": SUBSTITUTES["GATHER"],
+                "SELECT": SUBSTITUTES["SELECT_V2"], "FLOOR_DIV": SUBSTITUTES["FLOOR_MOD"],
+                "NON_MAX_SUPPRESSION_V4": SUBSTITUTES["TOPK_V2"],
+                "NON_MAX_SUPPRESSION_V5": SUBSTITUTES["TOPK_V2"]}
+_TO_THE_END = "Or move it to the end of the model so only the tail runs on the CPU."
+
+
 @rule(Status.UNSUPPORTED_OP, "UNSUPPORTED_OP",
-      "Replace the op with a supported one (LeakyReLU/HardSwish -> ReLU/ReLU6 or PReLU with "
-      "shared_axes=[1, 2]; TRANSPOSE -> keep NHWC or compile with compiler 16), or move it to "
-      "the end of the model so only the tail runs on the CPU.",
+      "Replace the op with supported ones (see the supported operations), or move it to the "
+      "end of the model so only the tail runs on the CPU.",
       Evidence(DOCUMENTED, "coral:models-intro#supported-operations", "google-coral/edgetpu#272",
                "google-coral/edgetpu#242", "pairs/EdgeTPU-MOT@03eb91d/server_script/"
-               "yolov10n_saved_model/yolov10n_full_integer_quant.tflite#254"))
+               "yolov10n_saved_model/yolov10n_full_integer_quant.tflite#254"),
+      fixes={op: f"{use} {_TO_THE_END}" for op, use in SUBSTITUTES.items()})
 def supported_operation(ctx: OpContext) -> str | None:
     """The op must be in Coral's list of supported operations."""
     if ctx.op.opcode not in SUPPORTED_OPS:

@@ -236,7 +236,7 @@ def test_rule_fires(rule):
     assert (verdict["placement"], verdict["status"], verdict["reason_code"]) == (
         "CPU", rule.status, rule.reason_code)
     assert rule.text.split(".")[0] in verdict["explanation"]
-    assert verdict["fix"] == rule.fix
+    assert verdict["fix"] == rule.fix_for(verdict["opcode"])
 
 
 @pytest.mark.parametrize("rule", OP_RULES, ids=lambda r: r.reason_code)
@@ -422,6 +422,23 @@ def test_the_same_op_in_the_middle_gets_the_rules_own_fix():
     dequantize = result["ops"][1]
     assert dequantize["fix"] == next(r.fix for r in rules.RULES
                                      if r.reason_code == "UNSUPPORTED_DTYPE")
+
+
+def test_an_unsupported_op_gets_the_substitutes_for_its_own_type():
+    sin, leaky, unknown = (before_a_conv(op) for op in ("SIN", "LEAKY_RELU", "CUMSUM"))
+    assert {v["reason_code"] for v in (sin, leaky, unknown)} == {"UNSUPPORTED_OP"}
+    assert "constant" in sin["fix"] and "ReLU" not in sin["fix"]
+    assert "TRANSPOSE" not in sin["fix"] and "TRANSPOSE" not in leaky["fix"]
+    assert leaky["fix"].startswith("Use ReLU or ReLU6 instead")
+    general = next(r for r in rules.RULES if r.reason_code == "UNSUPPORTED_OP")
+    assert unknown["fix"] == general.fix and "LeakyReLU" not in general.fix
+    for verdict in (sin, leaky):
+        assert verdict["fix"].endswith("so only the tail runs on the CPU.")
+
+
+def test_substitutes_name_only_ops_the_edge_tpu_cannot_run():
+    assert not set(rules.SUBSTITUTES) & set(rules.SUPPORTED_OPS)
+    assert not set(rules.SUBSTITUTES) & rules.DTYPE_FIRST  # refused for their type first
 
 
 def test_custom_ops_get_custom_op_advice():
