@@ -268,7 +268,7 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
             for j in flow.feeds[i]:
                 if doubt[j] is None:
                     doubt[j] = doubt[i]
-    if ctxs and ctxs[0].compiler.key >= (16, 0):
+    if ctxs and rules.since_16(ctxs[0].compiler):
         _larger_than_seen(ctxs, verdicts)
 
 

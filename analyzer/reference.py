@@ -7,7 +7,7 @@ from __future__ import annotations
 from tpulens.analyzer import corpus_evidence, rules
 from tpulens.analyzer.compilers import COMPILERS, get_compiler
 
-RUNTIME_NAMES = {10: "all runtimes", 12: "runtime 12+", 13: "runtime 13+", 14: "runtime 14+"}
+OLDEST_RUNTIME = min(c.default_runtime for c in COMPILERS.values())
 SECTIONS = {rules.Scope.OP: "Rules for every op", rules.Scope.MODEL: "Whole-model refusals",
             rules.Scope.PARTITION: "Partition verdicts",
             rules.Scope.ADVICE: "Fix advice chosen by an op's place in the model"}
@@ -55,6 +55,11 @@ def general_rules() -> list[dict]:
     return [rule_entry(r) for r in rules.RULES if r.scope != rules.Scope.OP or r.ops is None]
 
 
+def runtime_name(runtime: int) -> str:
+    """"all runtimes" for the oldest Edge TPU runtime, else "runtime N+"."""
+    return "all runtimes" if runtime <= OLDEST_RUNTIME else f"runtime {runtime}+"
+
+
 def _evidence(entry: dict) -> tuple[str, str]:
     """The evidence (kind: citations) and the corpus count of a rule entry."""
     ev, counts = entry["evidence"], entry["corpus_ops"]
@@ -95,7 +100,7 @@ def markdown(compiler_version: str = "16.0") -> str:
     for row in rows:
         if row["section"] != "op":
             continue
-        needs = RUNTIME_NAMES.get(row["min_runtime"], f"runtime {row['min_runtime']}+")
+        needs = runtime_name(row["min_runtime"])
         if not row["available"]:
             needs += f" (not with compiler {compiler.version})"
         text = " ".join(f"{c['text']} [{c['reason_code']}: {ev}; corpus ops of this type: "

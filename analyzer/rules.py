@@ -28,6 +28,13 @@ from tpulens.analyzer.vocabulary import EvidenceKind, Status
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
 NEWEST = COMPILERS[DEFAULT_COMPILER]
+# The compiler that maps what older ones refuse (float models, computed FULLY_CONNECTED weights,
+# 2-D outputs, large softmaxes, newer op versions): rules compare against its key.
+COMPILER_16 = COMPILERS["16.0"]
+
+
+def since_16(compiler: Compiler) -> bool:
+    return compiler.key >= COMPILER_16.key
 DOCUMENTED, OBSERVED, INFERRED = EvidenceKind
 
 
@@ -479,7 +486,7 @@ _REFUSED_VERSIONS = ", ".join(f"{op} version {v + 1}+ ({_NEXT_VERSION_MEANS[op]}
       limits={"refused": _REFUSED_VERSIONS})
 def op_version(ctx: OpContext) -> str | None:
     """The op version must be one the compiler maps: compilers before 16 refuse {refused}."""
-    limit = MAX_VERSION_BEFORE_16.get(ctx.op.opcode) if ctx.compiler.key < (16, 0) else None
+    limit = MAX_VERSION_BEFORE_16.get(ctx.op.opcode) if not since_16(ctx.compiler) else None
     if limit and ctx.op.version > limit:
         return f"version {ctx.op.version}, compiler {ctx.compiler.version} maps up to {limit}"
     return None
@@ -532,7 +539,7 @@ def constant_weights(ctx: OpContext) -> str | None:
     """Filters and biases must be constant at compile time. Compiler 16 maps a
     FULLY_CONNECTED whose filter is computed at run time (attention's matmuls); convolutions
     still need constant filters."""
-    if ctx.op.opcode == "FULLY_CONNECTED" and ctx.compiler.key >= (16, 0):
+    if ctx.op.opcode == "FULLY_CONNECTED" and since_16(ctx.compiler):
         return None
     index = 2 if ctx.op.opcode == "TRANSPOSE_CONV" else 1
     filt = ctx.input(index)
@@ -554,7 +561,7 @@ def constant_weights(ctx: OpContext) -> str | None:
 def one_dimensional_output(ctx: OpContext) -> str | None:
     """Before compiler 16, a fully-connected or softmax layer must produce a 1-D output
     (batch 1). Compiler 16 maps them with 2-D and N-D outputs."""
-    if ctx.compiler.key >= (16, 0):
+    if since_16(ctx.compiler):
         return None
     for t in ctx.outputs:
         if math.prod(t.shape[:-1]) > 1:
@@ -745,7 +752,7 @@ SOFTMAX_MAX_ELEMENTS = 16_000
 def softmax_size(ctx: OpContext) -> str | None:
     """Before compiler 16, Softmax takes at most {max} elements. Compiler 16 maps far larger
     ones (a YOLOv8 head's [1, 4, 8400, 16] softmax is not refused)."""
-    if ctx.compiler.key >= (16, 0):
+    if since_16(ctx.compiler):
         return None
     n = ctx.inputs[0].num_elements if ctx.inputs else 0
     return f"{n} elements" if n > SOFTMAX_MAX_ELEMENTS else None
@@ -908,7 +915,7 @@ def model_quantized(model: Model, compiler: Compiler) -> str | None:
     """Compilers before 16 reject a model with no 8-bit activation (a float, float16 or
     weights-only quantized model) as "Model not quantized". Compiler 16 accepts it and leaves
     every float op on the CPU with its own status."""
-    if compiler.key >= (16, 0):
+    if since_16(compiler):
         return None
     activations = [t for t in model.subgraphs[0].tensors if not t.is_constant]
     if not any(t.dtype in QUANTIZED for t in activations):

@@ -504,3 +504,19 @@ def test_every_other_rule_has_its_tests():
                                  if r.scope != rules.Scope.OP}
     for test in NON_OP_TESTS.values():
         assert f"def {test}(" in source, test
+
+
+def test_runtime_names_and_compiler_16_checks_come_from_the_compiler_table():
+    from tpulens.analyzer import reference
+    from tpulens.analyzer.compilers import COMPILERS
+
+    oldest = min(c.default_runtime for c in COMPILERS.values())
+    assert reference.runtime_name(oldest) == "all runtimes"
+    for support in rules.SUPPORTED_OPS.values():
+        if support.min_runtime > oldest:
+            assert reference.runtime_name(support.min_runtime) == (
+                f"runtime {support.min_runtime}+")
+    table = reference.markdown()
+    assert "| `CONV_2D` | Conv2d | all runtimes |" in table
+    assert "| `TRANSPOSE` | Transpose | runtime 14+ |" in table
+    assert [c.version for c in COMPILERS.values() if rules.since_16(c)] == ["16.0"]
