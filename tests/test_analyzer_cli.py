@@ -2,7 +2,7 @@
 
 import json
 
-from tpulens.analyzer import reference
+from tpulens.analyzer import corpus_evidence, reference, rules
 from tpulens.analyzer.vocabulary import Status
 from tpulens.cli import main
 
@@ -44,6 +44,27 @@ def test_rules_reference_lists_every_supported_op(capsys):
     assert main(["rules", "--compiler-version", "14.1", "--json"]) == 0
     ops = {r["opcode"]: r for r in json.loads(capsys.readouterr().out)["ops"]}
     assert ops["TRANSPOSE"]["available"] is False and ops["CONV_2D"]["available"] is True
+
+
+def test_corpus_counts_on_an_op_row_are_those_of_its_op_type():
+    """A rule's count on an op's row counts only corpus ops of that type."""
+    rows = {row["opcode"]: row for row in reference.supported_ops() if row["section"] == "op"}
+    for opcode, row in rows.items():
+        for c in row["constraints"]:
+            expected = sum(a for (code, op), (a, _) in corpus_evidence.CONFIRMED.items()
+                           if code == c["reason_code"] and op == opcode)
+            assert c["corpus_ops"]["agree"] == expected, (opcode, c["reason_code"])
+    version = {c["reason_code"]: c["corpus_ops"]["agree"] for c in rows["ADD"]["constraints"]}
+    assert version["NON_8BIT_KERNEL_VERSION"] > 0
+    assert all(c["corpus_ops"]["agree"] == 0 for c in rows["TRANSPOSE"]["constraints"]
+               if c["reason_code"] == "NON_8BIT_KERNEL_VERSION")
+
+
+def test_the_op_table_shows_each_constraints_citations():
+    row = next(line for line in reference.markdown().splitlines()
+               if line.startswith("| `TRANSPOSE` |"))
+    size = next(r for r in rules.RULES if r.reason_code == "TRANSPOSE_SIZE")
+    assert all(citation in row for citation in size.evidence.citations)
 
 
 def test_supported_ops_doc_is_generated_from_the_table(capsys):
