@@ -34,10 +34,11 @@ class Cell:
 
 @dataclass
 class RowGroup:
-    """Rows folded under one summary row: the next `size` rows of the table, in order."""
+    """The next `size` rows of the table, in order: folded under one summary row, or shown as
+    they are when there is none (a few rows between folded ones)."""
 
     id: str
-    head: list[Cell]  # the summary row; its first cell becomes the open/close button
+    head: list[Cell] | None  # the summary row; its first cell becomes the open/close button
     size: int
 
 
