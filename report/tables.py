@@ -17,7 +17,7 @@ from tpulens.metrics import Better
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
 from tpulens.report.detections import model_order
-from tpulens.report.labels import badge_legend, provenance, source_label, where
+from tpulens.report.labels import badge_legend, joined_wheres, provenance, source_label, where
 from tpulens.report.load import Record, Results
 
 
@@ -121,13 +121,9 @@ class ExperimentData:
         """The same for a whole column, over the variants that have the figure; where they
         differ in one part only, that part lists its values: "host CPU, LiteRT / TensorFlow,
         1 thread"."""
-        found = {
+        return joined_wheres(
             self.where_of(r, key) for r in self.records if self.value(r.variant, key) is not None
-        } - {""}
-        split = [w.split(", ") for w in sorted(found)]
-        if len({len(parts) for parts in split}) > 1:
-            return " / ".join(sorted(found))
-        return ", ".join(" / ".join(dict.fromkeys(column)) for column in zip(*split, strict=True))
+        )
 
 
 def _description(record: Record, key: str) -> str:
