@@ -64,7 +64,7 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
 def axis_title(label: str, unit: str, where: str) -> str:
     """An axis title with its unit, then where it was measured: "latency p50 (ms, host CPU,
     LiteRT, 1 thread)"."""
-    details = ", ".join(d for d in (m.unit_symbol(unit), where) if d)
+    details = ", ".join(d for d in (m.header_unit(label, unit), where) if d)
     return f"{label} ({details})" if details else label
 
 

@@ -223,7 +223,7 @@ def column_title(meta: m.MetricMeta, where: str = "") -> str:
 def column_label(meta: m.MetricMeta) -> str:
     """One naming scheme for every metric column: "latency p50 ↓" and its unit below."""
     arrow = {Better.HIGHER: " ↑", Better.LOWER: " ↓"}.get(meta.better, "")
-    symbol = m.unit_symbol(meta.unit)
+    symbol = m.header_unit(meta.label, meta.unit)
     return meta.label + arrow + (f"\n({symbol})" if symbol else "")
 
 

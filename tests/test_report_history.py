@@ -238,7 +238,7 @@ def test_every_history_chart_says_where_its_figure_comes_from(tmp_path):
     }
     assert titles == {
         "latency_ms_p50": "latency p50 (ms, host CPU, LiteRT, 2 threads)",
-        "edgetpu_ops_tpu": "ops on Edge TPU (ops, predicted)",
-        "edgetpu_ops_tpu_compiler": "ops on Edge TPU (compiler) (ops)",
+        "edgetpu_ops_tpu": "ops on Edge TPU (predicted)",
+        "edgetpu_ops_tpu_compiler": "ops on Edge TPU (compiler)",
     }
     assert 'aria-label="latency p50 (host CPU, LiteRT, 2 threads) across runs"' in page

@@ -13,8 +13,11 @@ import pytest
 import sample_results as sample
 
 from tpulens.metrics import METRICS, label
+from tpulens.report import metrics as report_metrics
+from tpulens.report.charts import axis_title
 from tpulens.report.origin import results_origin
 from tpulens.report.site import build_site
+from tpulens.report.tables import column_label
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
 
@@ -77,6 +80,17 @@ def test_metric_labels_follow_one_scheme():
             assert meaning.device is not None, key  # a timing always says where
     assert label("latency_ms_p99") == "latency p99" and label("latency_ms_p75") == "latency p75"
     assert label("edgetpu_latency_ms_p50") == "Edge TPU latency p50"
+
+
+def test_a_header_names_its_unit_once():
+    def header(key: str) -> str:
+        return column_label(report_metrics.meta(key, None))
+
+    assert header("edgetpu_tpu_subgraphs") == "Edge TPU subgraphs"
+    assert header("edgetpu_ops_tpu") == "ops on Edge TPU ↑"
+    assert header("latency_ms_p50") == "latency p50 ↓\n(ms)"
+    assert header("size_bytes") == "size ↓\n(B)"
+    assert axis_title("ops on CPU", "ops", "compiler") == "ops on CPU (compiler)"
 
 
 def git(cwd, *args):
