@@ -134,6 +134,7 @@ def test_the_history_chart_shows_every_run_and_marks_the_step(stepped_site):
     assert "recovered" in accuracy["data"][-1]["customdata"][0][0]
     assert page.count('class="plotly-chart"') == 3  # accuracy, size, latency
     assert page.count("<tr>") == 1 + 12  # the runs table
+    assert "not committed results (records made at commit c11)." in page  # the footer
 
 
 def test_the_regressions_page_names_the_commits(stepped_site):

@@ -106,12 +106,21 @@ def test_the_footer_says_where_the_results_came_from(tmp_path):
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True
     ).stdout.strip()
-    assert results_origin(results) == f"the results committed in {results}/ at {commit}"
+    assert results_origin(results) == f"the results committed in {results}/; built at HEAD {commit}"
     footer = (build_site(results, tmp_path / "site").out / "index.html").read_text()
-    assert f"from the results committed in {results}/ at {commit}." in footer
+    made = sample.record("e", "v")["git_commit"]  # the records' own commit, not HEAD
+    assert made != commit
+    assert (f"from the results committed in {results}/ (records made at commit {made}); "
+            f"built at HEAD {commit}.") in footer
 
     (results / "quantization/int8.json").write_text("{}")
-    assert results_origin(results) == f"{results}/ at commit {commit}, with uncommitted changes"
+    assert results_origin(results, 0, ["c1", "c2+dirty"]) == (
+        f"{results}/ with uncommitted changes (records made at commits c1, c2+dirty); "
+        f"built at HEAD {commit}"
+    )
+    assert results_origin(results, 0, ["a", "b", "c", "d", "e"]).endswith(
+        "(records made at commits a, b, c and 2 more); built at HEAD " + commit
+    )
 
     adhoc = sample.write_study_results(tmp_path / "elsewhere")
     assert results_origin(adhoc) == f"an ad-hoc results directory ({adhoc}/), not committed results"
