@@ -43,11 +43,8 @@ def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
     empty = [name for name in ("APs", "APm", "APl") if metrics[f"coco_{name}"] == -1]
     if empty:
         notes.append(f"{', '.join(empty)} = -1: no test object in that COCO size range")
-    info = coco_eval.metric_info(test.classes)
-    info.update({name: {"unit": "ms", "better": "lower", "source": "measured",
-                        "description": f"{runtime}, {config['threads']} thread(s)"}
-                 for name in ("latency_ms_p50", "latency_ms_p90")})
-    info["size_bytes"] = {"unit": "bytes", "better": "lower", "source": "measured"}
+    info = {name: {"description": f"{runtime}, {config['threads']} thread(s)"}
+            for name in ("latency_ms_p50", "latency_ms_p90")}  # the rest: tpulens.metrics
     outputs = {}
     if config["example_images"]:
         outputs["examples"] = str(write_examples(test, predictions, config["example_images"],
