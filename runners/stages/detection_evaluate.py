@@ -18,6 +18,7 @@ from tpulens.runners.detection import anchors, coco_eval, model, splits
 from tpulens.runners.detection.coco_eval import Detection
 from tpulens.runners.detection.datasets import DetectionSet
 from tpulens.runners.stages import StepResult
+from tpulens.runners.stages.evaluate import kept_samples
 
 EXAMPLE_MAX_SIDE = 320  # pixels of the longest side of a recorded example image
 EXAMPLE_MIN_SCORE = 0.25  # predictions recorded with an example image
@@ -49,7 +50,8 @@ def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
     if config["example_images"]:
         outputs["examples"] = str(write_examples(test, predictions, config["example_images"],
                                                  out_dir / "examples"))
-    return StepResult(outputs=outputs, metrics=metrics, metric_info=info, notes=notes)
+    return StepResult(outputs=outputs, metrics=metrics, metric_info=info, notes=notes,
+                      info={"samples": {"latency_ms": kept_samples(times)}})
 
 
 def tflite_predictions(path: Path, test: DetectionSet, config: dict):
