@@ -51,9 +51,11 @@ def run(args) -> int:
     from tpulens.errors import InputError
 
     options = make_options(args.compiler_version, **given_options(args))
-    paths = batch.find_models(args.models)
+    paths, unfound = batch.find_models(args.models)
+    if len(args.models) == 1 and unfound:
+        raise InputError(unfound[0].error)
     single = len(args.models) == 1 and not Path(args.models[0]).is_dir()
-    outcomes = batch.analyze_batch(paths, options)
+    outcomes = batch.analyze_batch(paths, options) + unfound
     if single and outcomes[0].error:
         raise InputError(outcomes[0].error)
     for o in outcomes:
