@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
+from tpulens.analyzer.compilers import get_compiler
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
 from tpulens.errors import InputError
@@ -55,6 +56,7 @@ class Comparison:
     row_differences: list[RowDifference] = field(default_factory=list)
     summary_differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the options were chosen
     options: dict = field(default_factory=dict)  # the analyzer options of the prediction
 
     @property
@@ -72,6 +74,7 @@ class Comparison:
             "row_differences": [asdict(d) for d in self.row_differences],
             "summary_differences": list(self.summary_differences),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
 
@@ -198,6 +201,24 @@ def _options_from_log(log: ParsedLog | None) -> dict:
     return options
 
 
+def _multiple_subgraphs(compiled_model, used: dict, log: ParsedLog | None,
+                        compiler_version: str) -> str | None:
+    """Turn -a on in `used` when the compiled model shows the compile used it: without -a the
+    compiler makes one Edge TPU subgraph. The line saying so, or why it stays off (the log's
+    command line, or a compiler without -a)."""
+    count = sum(map(is_edgetpu_op, compiled_model.operators)) if compiled_model else 0
+    if count < 2 or used.get("enable_multiple_subgraphs"):
+        return None
+    held = f"the compiled model holds {count} Edge TPU subgraphs, which only -a makes"
+    if log is not None and log.command:
+        return f"{held}, but the log's command line has no -a: predicted without it"
+    compiler = get_compiler(compiler_version)
+    if not compiler.multiple_subgraphs:
+        return f"{held}, but compiler {compiler.version} has no -a: predicted without it"
+    used["enable_multiple_subgraphs"] = True
+    return f"{held}: predicted with -a"
+
+
 def _read_compiled(path, cpu_model, cpu_path: Path):
     """The compiled model, refused in one line unless the compiler made it from `cpu_model`."""
     from tpulens.analyzer.model import read_model
@@ -245,6 +266,7 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     elif compiler_version is None:
         compiler_version, source = DEFAULT_COMPILER, "default"
     used = {**_options_from_log(log), **(options or {})}
+    note = _multiple_subgraphs(compiled_model, used, log, compiler_version)
     analysis = analyze_file(cpu_path, compiler_version=compiler_version, **used)
     result = compare_analysis(analysis, cpu_model, compiled_model, model_log,
                               log.errors if log else [])
@@ -256,6 +278,8 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     if model_log is not None and model_log.input_model and \
             Path(model_log.input_model).name != cpu_path.name:
         result.warnings.append(f"the log is for {model_log.input_model}, not {cpu_path.name}")
+    if note:
+        result.notes.append(note)
     if source == "default":
         result.warnings.append(f"compiler version not given and not in a log: predicted for "
                                f"{DEFAULT_COMPILER}")
@@ -296,6 +320,7 @@ def render_text(result: Comparison) -> str:
             out.append(f"  {d.operator}, {d.status}: {d.predicted} / {d.actual}")
     for line in result.summary_differences:
         out.append(f"differs: {line}")
+    out += [f"note: {note}" for note in result.notes]
     for warning in result.warnings:
         out.append(f"warning: {warning}")
     out.append("")
