@@ -181,8 +181,12 @@ def _log_model(log: ParsedLog, cpu_path: Path, log_path) -> ModelLog | None:
     found = log.model_for(cpu_path.name)
     if found is not None:
         return found
+    only = log.models[0]
+    if len(log.models) == 1 and only.input_model is None:
+        return only  # stdout without its "Input model:" line
     if len(log.models) == 1:
-        return log.models[0]
+        raise InputError(f"{log_path}: the log is for {Path(only.input_model).name}, not "
+                         f"{cpu_path.name}; give the log of {cpu_path.name}'s compile")
     names = ", ".join(m.name for m in log.models)
     raise InputError(f"{log_path}: the log covers {len(log.models)} models ({names}) and none "
                      f"is {cpu_path.name}")
@@ -275,9 +279,6 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     result.log = str(log_path) if log_path is not None else None
     if log is not None:
         result.warnings[:0] = [f"log: {w}" for w in log.warnings]
-    if model_log is not None and model_log.input_model and \
-            Path(model_log.input_model).name != cpu_path.name:
-        result.warnings.append(f"the log is for {model_log.input_model}, not {cpu_path.name}")
     if note:
         result.notes.append(note)
     if source == "default":
