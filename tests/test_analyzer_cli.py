@@ -73,3 +73,17 @@ def test_supported_ops_doc_is_generated_from_the_table(capsys):
     doc = Path(__file__).resolve().parents[1] / "docs" / "SUPPORTED_OPS.md"
     main(["rules"])
     assert doc.read_text() == capsys.readouterr().out, "regenerate: tpulens rules > " + str(doc)
+
+
+def test_ops_unsure_for_one_reason_share_one_note(corpus, capsys):
+    """DeepLab's 64 unsure verdicts have one reason: said once, with the ops it covers."""
+    assert main(["analyze", str(corpus / DEEPLAB)]) == 0
+    out = capsys.readouterr().out
+    assert "Verdicts with low confidence (marked ?): 64" in out
+    assert out.count("low confidence: the Edge TPU part holds a tensor of 6,340,704") == 1
+    assert "  ? 64 ops (CONV_2D x36, DEPTHWISE_CONV_2D x17, ADD x10, AVERAGE_POOL_2D x1): " \
+        "#0-#62, #64\n" in out
+    assert len(out.splitlines()) < 120
+    assert main(["analyze", str(corpus / DEEPLAB), "--json"]) == 0  # the JSON keeps every op
+    ops = json.loads(capsys.readouterr().out)["ops"]
+    assert sum(o["confidence"] == "low" for o in ops) == 64
