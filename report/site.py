@@ -80,6 +80,8 @@ def build_site(
     if results_dir is not None and not Path(results_dir).is_dir():
         raise InputError(f"{results_dir}: results directory not found")
     results = load_results(results_dir, list(extra_analyses))
+    if results_dir is None and not results.analyses:
+        raise InputError("; ".join(results.problems) or "no analysis to publish")
     content = SiteContent(
         results,
         experiments_of(results),

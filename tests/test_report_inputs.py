@@ -288,7 +288,7 @@ def test_report_refuses_when_no_analysis_input_is_usable(tmp_path, capsys):
     assert err.count("\n") == 1 and not (tmp_path / "site").exists()
     assert f"{inputs[0]}: line 2: unreadable (JSONDecodeError" in err
     assert f"{inputs[1]}: item 0 of the array: not a JSON object" in err
-    assert f"{inputs[2]}: no analysis JSON in it" in err
+    assert f"{inputs[2]}: not an analysis JSON (no summary/ops)" in err
 
 
 def test_too_many_documents_in_one_file_are_refused(tmp_path):
