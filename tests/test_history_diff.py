@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from sample_results import MAPPED, UNSUPPORTED, chain_analysis, op, record, write
 
+from tpulens.analyzer.vocabulary import Change
 from tpulens.cli import main
+from tpulens.history.diff import Diff, MetricChange, VariantDiff
+from tpulens.history.render import markdown
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
@@ -260,3 +263,40 @@ def test_foreign_records_and_analyses_do_not_break_the_diff(capsys, tmp_path):
     code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
     assert code == 0
     assert json.loads(out)["variants"][0]["metrics"][0]["metric"] == "ok"
+
+
+def synthetic_diff(variants: int, metrics: int) -> Diff:
+    """Every variant worse on half its metrics and unchanged on the rest."""
+    def change(i: int) -> MetricChange:
+        worse = i % 2 == 0
+        return MetricChange(f"metric_{i}", "ms", "lower", 10.0, 20.0 if worse else 10.0,
+                            Change.WORSE if worse else Change.UNCHANGED, "±10 %")
+
+    return Diff("base", "head", ["abc"], ["def"],
+                [VariantDiff("experiment", f"variant_{v:03}", "ok", "ok",
+                             [change(i) for i in range(metrics)]) for v in range(variants)],
+                added=[], removed=[], environment=[])
+
+
+def test_markdown_detail_lists_only_the_changed_metrics():
+    out = markdown(synthetic_diff(1, 4))
+    detail = out.split("#### experiment/variant_000")[1]
+    assert "metric_0" in detail and "metric_2" in detail
+    assert "metric_1" not in detail and "metric_3" not in detail
+    assert "Cut to fit" not in out
+
+
+def test_markdown_of_a_large_diff_fits_a_pull_request_comment():
+    result = synthetic_diff(80, 10)
+    full = markdown(result, budget=10**9)
+    assert len(full) > 65_536  # what GitHub would refuse
+    out = markdown(result)
+    assert len(out) <= 60_500
+    last = out.rstrip().splitlines()[-1]
+    shown = out.count("#### experiment/")  # details come last: a variant shown there is whole
+    assert last == (f"Cut to fit a pull-request comment: {80 - shown} variant(s) left out or "
+                    "shown in part; `tpulens diff --format json` has everything.")
+    assert 0 < shown < 80 and out.count("<details>") == out.count("</details>") == 1
+    regressions = out.split("**Regressions**")[1].split("\n\n")[1].splitlines()
+    assert regressions[2:] == full.split("**Regressions**")[1].split("\n\n")[1].splitlines()[
+        2:len(regressions)]  # the worst rows, in order
