@@ -300,3 +300,57 @@ def test_markdown_of_a_large_diff_fits_a_pull_request_comment():
     regressions = out.split("**Regressions**")[1].split("\n\n")[1].splitlines()
     assert regressions[2:] == full.split("**Regressions**")[1].split("\n\n")[1].splitlines()[
         2:len(regressions)]  # the worst rows, in order
+
+
+def test_regressions_rank_by_how_far_beyond_their_threshold(capsys, tmp_path):
+    """A 5-point accuracy loss is 5 thresholds (±0.01); +30 % latency is 3 (±10 %)."""
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+
+    def slower(data: dict) -> None:
+        data["metrics"]["latency_ms_p50"] *= 1.3
+
+    def less_accurate(data: dict) -> None:
+        data["metrics"]["accuracy"] -= 0.05
+
+    edit(head, "quantization/float16", slower)
+    edit(head, VARIANT, less_accurate)
+    code, out, _ = diff(capsys, RESULTS, head, "--format", "json")
+    assert code == 1
+    result = json.loads(out)
+    worse = {(v["variant"], m["metric"]): m for v in result["variants"] for m in v["metrics"]
+             if m["change"] == "worse"}
+    assert set(worse) == {("float16", "latency_ms_p50"), ("int8_int8_io", "accuracy")}
+    assert worse[("int8_int8_io", "accuracy")]["tolerance"] == 0.01
+    _, text, _ = diff(capsys, RESULTS, head)
+    rows = text.split("Regressions:\n")[1].split("\n\n")[0].splitlines()
+    assert rows[0].startswith(f"  {VARIANT}  accuracy: ")
+    assert rows[1].startswith("  quantization/float16  latency_ms_p50: ")
+
+
+def moved_op_results(tmp_path, head_placements: list[str]) -> None:
+    """One variant whose records have no op-count metrics, only an analysis."""
+    for side, placements in (("base", ["TPU"] * 3), ("head", head_placements)):
+        ops = [op(i, "CONV_2D", p, MAPPED if p == "TPU" else UNSUPPORTED,
+                  "MAPPED" if p == "TPU" else "UNSUPPORTED_OP") for i, p in enumerate(placements)]
+        write(tmp_path / side, "m/int8.json", record("m", "int8", {"size_bytes": 1000},
+                                                      analysis="analysis/m-int8.json"))
+        write(tmp_path / side, "analysis/m-int8.json", chain_analysis("x", 0) | {"ops": ops})
+
+
+def test_an_op_that_leaves_the_edge_tpu_is_a_regression_by_itself(capsys, tmp_path):
+    moved_op_results(tmp_path, ["TPU", "CPU", "TPU"])
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
+    variant = json.loads(out)["variants"][0]
+    assert code == 1 and variant["regressed"]
+    assert [m["change"] for m in variant["metrics"]] == ["unchanged"]
+    _, md, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "markdown")
+    assert md.startswith("### ❌ tpulens diff: 1 variant(s) with ops moved to the CPU, "
+                         "1 unchanged, 1 variants compared")
+
+
+def test_an_op_that_moves_onto_the_edge_tpu_is_no_regression(capsys, tmp_path):
+    moved_op_results(tmp_path, ["TPU", "CPU", "TPU"])
+    base, head = tmp_path / "base", tmp_path / "head"
+    code, out, _ = diff(capsys, head, base)  # the other way round: CPU → TPU
+    assert code == 0 and "m/int8: 1 op(s) moved to the Edge TPU (predicted)" in out

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 
 from tpulens.analyzer.vocabulary import Change, Placement
-from tpulens.history.diff import Diff, MetricChange, VariantDiff
+from tpulens.history.diff import Diff, MetricChange, VariantDiff, largest_first
 
 FORMATS = ("text", "markdown", "json")
 METRIC_COLUMNS = ("variant", "metric", "base", "head", "change", "threshold", "p", "verdict")
@@ -26,12 +26,15 @@ def as_json(diff: Diff) -> str:
 def headline(diff: Diff) -> str:
     counts = diff.counts()
     failed = [v for v in diff.variants if v.status_regressed]
+    moved = [v for v in diff.variants if v.moved_to_cpu]
     regressed = {v.name for v, _ in diff.regressions} | {v.name for v in failed}
     parts = []
     if diff.regressions:
         parts.append(f"{len(diff.regressions)} regression(s) in {len(regressed)} variant(s)")
     if failed:
         parts.append(f"{len(failed)} variant(s) no longer ok")
+    if moved:
+        parts.append(f"{len(moved)} variant(s) with ops moved to the CPU")
     if not parts:
         parts.append("no regressions")
     parts += [f"{counts[c]} {c}" for c in (Change.BETTER, Change.CHANGED, Change.UNCHANGED,
@@ -168,7 +171,8 @@ def _size(lines: list[str]) -> int:
 
 
 def _improvements(diff: Diff) -> list[tuple[VariantDiff, MetricChange]]:
-    return [(v, m) for v in diff.variants for m in v.metrics if m.change == Change.BETTER]
+    return largest_first([(v, m) for v in diff.variants for m in v.metrics
+                        if m.change == Change.BETTER])
 
 
 def _metric_table(rows: list[tuple[VariantDiff, MetricChange]]) -> list[str]:
