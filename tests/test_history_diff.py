@@ -354,3 +354,19 @@ def test_an_op_that_moves_onto_the_edge_tpu_is_no_regression(capsys, tmp_path):
     base, head = tmp_path / "base", tmp_path / "head"
     code, out, _ = diff(capsys, head, base)  # the other way round: CPU → TPU
     assert code == 0 and "m/int8: 1 op(s) moved to the Edge TPU (predicted)" in out
+
+
+def test_a_worse_objective_alone_is_a_change_not_a_regression(capsys, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+
+    def worse_objective(data):
+        data["metrics"]["objective"] += 0.5
+
+    edit(head, VARIANT, worse_objective)
+    code, out, _ = diff(capsys, RESULTS, head, "--format", "json")
+    variant = next(v for v in json.loads(out)["variants"]
+                   if f"{v['experiment']}/{v['variant']}" == VARIANT)
+    objective = next(m for m in variant["metrics"] if m["metric"] == "objective")
+    assert (code, objective["change"], variant["regressed"]) == (0, "changed", False)
+    assert "judged themselves" in objective["note"]

@@ -8,6 +8,8 @@ A metric's verdict:
   of the same model "significant", and one stall can move a p99 or a mean by 10× in a run
   whose median did not move. Without samples only the median (p50) is judged, by threshold;
 - latency measured on a different CPU or thread count: `not judged`;
+- a score of other metrics (the objective): `changed` beyond its threshold, never a regression
+  by itself (its latency part moves with timing noise; its parts are judged);
 - anything else: `better`/`worse` beyond its threshold, else `unchanged`.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
 from tpulens.history.settings import Settings
 from tpulens.history.store import Entry, metric_values, samples
+from tpulens.metrics import meaning
 
 SCHEMA_VERSION = 1
 # A latency metric and the sample set it summarises: latency_ms_p90 → samples["latency_ms"].
@@ -210,6 +213,9 @@ def judge(metric: str, info: dict, base_value: float, head_value: float, base: d
 
     if head_value == base_value:
         return verdict(Change.UNCHANGED)
+    if meaning(metric).derived:  # its latency part carries timing noise no threshold tests
+        return verdict(Change.CHANGED if exceeded else Change.UNCHANGED,
+                       note="a score of other metrics, which are judged themselves")
     if better not in ("higher", "lower"):
         return verdict(Change.CHANGED if exceeded else Change.UNCHANGED)
     direction = Change.BETTER if (head_value > base_value) == (better == "higher") \
