@@ -29,6 +29,7 @@ class OpVerdict:
     fix: str = ""
     confidence: Confidence = HIGH
     confidence_reason: str = ""
+    tail: bool = False  # refused, and feeds no op that passes the op rules
 
     def unsure(self, reason: str) -> None:
         if self.confidence == HIGH:
@@ -60,10 +61,14 @@ class Analysis:
 
 # ---- model-level failures ----------------------------------------------------------------
 
-def model_errors(model: Model, compiler: Compiler) -> list[tuple[rules.Rule, str]]:
-    """Whole-model failures: the compiler stops before mapping anything."""
+def model_errors(model: Model, compiler: Compiler,
+                 as_int8: bool = False) -> list[tuple[rules.Rule, str]]:
+    """Whole-model failures: the compiler stops before mapping anything. `as_int8` asks about
+    the model once fully int8-quantized, which "Model not quantized" cannot refuse."""
     found = []
     for r in rules.of_scope(rules.Scope.MODEL):
+        if as_int8 and r.check is rules.model_quantized:
+            continue
         detail = r.check(model, compiler)
         if detail:
             found.append((r, detail))
@@ -105,13 +110,16 @@ def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
 
 
 def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None) -> str:
-    """Why this op's own verdict is unsure ("" when it is sure)."""
+    """Why this op's own verdict is unsure ("" when it is sure). An op that a fully
+    int8-quantized model does not have carries no doubt into the int8 what-if."""
+    if ctx.as_int8 and _vanishes_when_int8(ctx):
+        return ""
     if failed is not None:
         r = failed[0]
+        if r.limit is not None:  # its corpus bounds say where compiler output exists
+            return r.limit.uncertain(ctx) or ""
         if r.evidence.kind == rules.INFERRED:
             return f"rule {r.reason_code} is inferred, no compiler output shows it"
-        if r.limit is not None:
-            return r.limit.uncertain(ctx) or ""
         if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
                 ctx.op.opcode].runtime_documented:
             return f"the runtime {ctx.op.opcode} needs is inferred, not documented"
@@ -129,9 +137,9 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
                      at_tail: bool) -> OpVerdict:
     op = ctx.op
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
-                if (f := a.check(ctx, failed, at_tail))), failed.fix)
+                if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
     return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
-                     None, f"{failed.text} Here: {detail}.", fix)
+                     None, f"{failed.text} Here: {detail}.", fix, tail=at_tail)
 
 
 def _after_partition(op: Operator, cause: Operator | None,
@@ -260,7 +268,7 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
             for j in flow.feeds[i]:
                 if doubt[j] is None:
                     doubt[j] = doubt[i]
-    if ctxs and ctxs[0].compiler.key >= (16, 0):
+    if ctxs and rules.since_16(ctxs[0].compiler):
         _larger_than_seen(ctxs, verdicts)
 
 
@@ -303,9 +311,10 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
 def analyze_model(model: Model, options: Options, what_if: bool = True,
                   checked: dict | None = None) -> Analysis:
     checked = {} if checked is None else checked
-    if ("errors", options.compiler) not in checked:
-        checked[("errors", options.compiler)] = model_errors(model, options.compiler)
-    errors = checked[("errors", options.compiler)]
+    key = ("errors", options.compiler, options.as_int8)
+    if key not in checked:
+        checked[key] = model_errors(model, options.compiler, options.as_int8)
+    errors = checked[key]
     if errors:
         analysis = _rejected(model, options, errors)
     else:
@@ -365,8 +374,10 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
                            for v in int8.verdicts if (v.subgraph, v.index) not in vanish
                            and v.placement == Placement.CPU and v.root_cause is None
                            and v.reason_code not in ("AFTER_PARTITION",))
-        out.append({"label": "if fully int8-quantized", "flags": [], **_counts(int8, vanish),
-                    "blocking": [op for op, _ in blocking.most_common()]})
+        counts = _counts(int8, vanish)
+        if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
+            out.append({"label": "if fully int8-quantized", "flags": [], **counts,
+                        "blocking": [op for op, _ in blocking.most_common()]})
     return out
 
 
@@ -381,9 +392,25 @@ def _float_quantize(model: Model, v: OpVerdict) -> bool:
     return op.opcode == "QUANTIZE" and bool(src) and src[0].dtype not in rules.QUANTIZED
 
 
+def _float_activations(model: Model) -> list[int]:
+    main = model.subgraphs[0] if model.subgraphs else None
+    return [t.index for t in main.tensors
+            if t.dtype.startswith("FLOAT") and not t.is_constant] if main else []
+
+
 def _has_float(model: Model) -> bool:
-    return any(t.dtype.startswith("FLOAT") and not t.is_constant
-               for t in model.subgraphs[0].tensors) if model.subgraphs else False
+    return bool(_float_activations(model))
+
+
+def _float_before_tail(analysis: Analysis) -> bool:
+    """Does a float tensor exist that neither a CPU op at the model's tail nor a dead op made?
+    Floats made there (detection post-processing, a final DEQUANTIZE) need no quantization
+    fix."""
+    main = analysis.model.subgraphs[0]
+    tail_made = {t for v in analysis.verdicts if v.subgraph == 0
+                 and (v.tail or v.placement == Placement.DROPPED)
+                 for t in main.operators[v.index].outputs}
+    return any(t not in tail_made for t in _float_activations(analysis.model))
 
 
 def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
@@ -394,7 +421,7 @@ def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
         return ()
     main = analysis.model.subgraphs[0]
     unsure = [v for v in analysis.verdicts if v.subgraph == 0 and v.placement == Placement.TPU
-              and v.confidence_reason.startswith("near an empirical size limit")]
+              and v.confidence_reason.startswith(rules.NEAR_LIMIT)]
     if not unsure:
         return ()
     first = main.operators[min(v.index for v in unsure)]
@@ -482,8 +509,9 @@ def make_options(compiler_version=None, enable_multiple_subgraphs=False,
     if intermediate_tensors and not compiler.intermediate_tensors:
         raise InputError(f"{rules.FLAG_I} needs compiler 2.1 or newer, not "
                          f"{compiler.version}")
-    if min_runtime_version is not None and not 10 <= min_runtime_version <= 14:
+    runtimes = sorted(c.default_runtime for c in COMPILERS.values())
+    if min_runtime_version is not None and not runtimes[0] <= min_runtime_version <= runtimes[-1]:
         raise InputError(f"{rules.FLAG_M} {min_runtime_version}: Edge TPU runtimes "
-                         "are 10 to 14")
+                         f"are {runtimes[0]} to {runtimes[-1]}")
     return Options(compiler, enable_multiple_subgraphs, tuple(intermediate_tensors),
                    min_runtime_version)

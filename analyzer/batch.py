@@ -46,23 +46,25 @@ def _tflite_files(directory: Path) -> list[Path]:
     return found
 
 
-def find_models(paths: list[str]) -> list[Path]:
-    """The model files named by `paths` (files as given, directories searched), each once."""
+def find_models(paths: list[str]) -> tuple[list[Path], list[Outcome]]:
+    """The model files named by `paths` (files as given, directories searched), each once, and
+    an error outcome for each path that names none (missing, or a directory without one)."""
     models: dict[Path, None] = {}
+    unfound = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
             found = _tflite_files(path)
             if not found:
                 known = directory_format(path)
-                raise InputError(known.message(path) if known else
-                                 f"{path}: no .tflite file in this directory or below it")
+                unfound.append(Outcome(path, error=known.message(path) if known else
+                                       f"{path}: no .tflite file in this directory or below it"))
             models.update(dict.fromkeys(found))
         elif path.exists():
             models[path] = None
         else:
-            raise InputError(f"{path}: no such file or directory")
-    return list(models)
+            unfound.append(Outcome(path, error=f"{path}: no such file or directory"))
+    return list(models), unfound
 
 
 def twin_order(paths: list[Path]) -> list[tuple[Path, Path | None]]:

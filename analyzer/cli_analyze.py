@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 from tpulens.analyzer.cli_options import add_compiler_options, given_options
@@ -51,9 +52,11 @@ def run(args) -> int:
     from tpulens.errors import InputError
 
     options = make_options(args.compiler_version, **given_options(args))
-    paths = batch.find_models(args.models)
+    paths, unfound = batch.find_models(args.models)
+    if len(args.models) == 1 and unfound:
+        raise InputError(unfound[0].error)
     single = len(args.models) == 1 and not Path(args.models[0]).is_dir()
-    outcomes = batch.analyze_batch(paths, options)
+    outcomes = batch.analyze_batch(paths, options) + unfound
     if single and outcomes[0].error:
         raise InputError(outcomes[0].error)
     for o in outcomes:
@@ -216,8 +219,8 @@ def render_text(analysis: dict) -> str:
               and o.get("confidence") == "low"]
     if unsure:
         lines += ["", f"Ops predicted on the Edge TPU with low confidence ({len(unsure)}):"]
-        for o in unsure:
-            lines += _op_lines(o, wrap)
+        for reason, ops in _by_reason(unsure).items():
+            lines += _op_lines(ops[0], wrap) if len(ops) == 1 else _group_lines(reason, ops, wrap)
     return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
 
 
@@ -230,6 +233,36 @@ def _op_lines(op: dict, wrap: textwrap.TextWrapper) -> list[str]:
     if mark:
         lines += wrap.wrap("low confidence: " + op["confidence_reason"])
     return lines
+
+
+def _by_reason(ops: list[dict]) -> dict[str, list[dict]]:
+    """Ops grouped by why their verdict is unsure, in order of first appearance."""
+    groups: dict[str, list[dict]] = {}
+    for op in ops:
+        groups.setdefault(op["confidence_reason"], []).append(op)
+    return groups
+
+
+def _group_lines(reason: str, ops: list[dict], wrap: textwrap.TextWrapper) -> list[str]:
+    """Ops unsure for one reason: how many, of which kinds, which ones, and the reason once."""
+    kinds = ", ".join(f"{name} x{n}" for name, n in Counter(o["opcode"] for o in ops)
+                      .most_common())
+    heading = f"? {len(ops)} ops ({kinds}): {_indices(ops)}"
+    return (textwrap.wrap(heading, width=100, initial_indent="  ", subsequent_indent="    ",
+                          break_long_words=False, break_on_hyphens=False)
+            + wrap.wrap("low confidence: " + reason))
+
+
+def _indices(ops: list[dict]) -> str:
+    """'#0-#12, #14' for ops in execution order; ops outside the main subgraph say theirs."""
+    runs: list[list[int]] = []  # [subgraph, first, last]
+    for op in ops:
+        if runs and runs[-1][0] == op["subgraph"] and runs[-1][2] == op["index"] - 1:
+            runs[-1][2] = op["index"]
+        else:
+            runs.append([op["subgraph"], op["index"], op["index"]])
+    return ", ".join((f"subgraph {sub} " if sub else "") + f"#{first}"
+                     + (f"-#{last}" if last > first else "") for sub, first, last in runs)
 
 
 def _names(names: list[str], width: int = 80) -> str:

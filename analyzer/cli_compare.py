@@ -7,7 +7,9 @@ version printed in the log is used, else 16.0; -a, -i and -m say how the compile
 (default: as on the command line pasted in the log).
 
 The compiled model must have been made from the CPU model (same input and output tensors,
-no op the CPU model lacks): a wrong pair, or a file the compiler did not write, is refused.
+no op the CPU model lacks): a wrong pair, or a file the compiler did not write, is refused, and
+so is the log of another model. A compiled model of several Edge TPU subgraphs was compiled
+with -a (one without it), so -a is then predicted too, unless the log or version says otherwise.
 
 Exit code: 0 when prediction and compiler agree, 1 when they differ, 2 on bad input.
 """

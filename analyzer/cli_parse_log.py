@@ -31,11 +31,13 @@ def run(args) -> int:
     log = parse_log(text)
     if log.kind == "empty":
         raise InputError(f"{name}: empty, nothing to parse")
-    if log.kind == "unknown" and not (log.models or log.errors):
+    if not log.recognised:
         raise InputError(f"{name}: {NOTHING_RECOGNISED}")
     if args.json:
         json.dump(log.to_json(), sys.stdout, indent=1)
         print()
     else:
+        for model in log.models:  # a size the log gave unreadably: null in the JSON
+            model.summary = {k: "unknown" if v is None else v for k, v in model.summary.items()}
         print(render_text(log))
     return 0

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
+from tpulens.analyzer.compilers import get_compiler
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
 from tpulens.errors import InputError
@@ -55,6 +56,7 @@ class Comparison:
     row_differences: list[RowDifference] = field(default_factory=list)
     summary_differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the options were chosen
     options: dict = field(default_factory=dict)  # the analyzer options of the prediction
 
     @property
@@ -72,6 +74,7 @@ class Comparison:
             "row_differences": [asdict(d) for d in self.row_differences],
             "summary_differences": list(self.summary_differences),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
         }
 
 
@@ -178,8 +181,12 @@ def _log_model(log: ParsedLog, cpu_path: Path, log_path) -> ModelLog | None:
     found = log.model_for(cpu_path.name)
     if found is not None:
         return found
+    only = log.models[0]
+    if len(log.models) == 1 and only.input_model is None:
+        return only  # stdout without its "Input model:" line
     if len(log.models) == 1:
-        return log.models[0]
+        raise InputError(f"{log_path}: the log is for {Path(only.input_model).name}, not "
+                         f"{cpu_path.name}; give the log of {cpu_path.name}'s compile")
     names = ", ".join(m.name for m in log.models)
     raise InputError(f"{log_path}: the log covers {len(log.models)} models ({names}) and none "
                      f"is {cpu_path.name}")
@@ -196,6 +203,24 @@ def _options_from_log(log: ParsedLog | None) -> dict:
         options["intermediate_tensors"] = tuple(
             t for t in flags["intermediate_tensors"].split(",") if t)
     return options
+
+
+def _multiple_subgraphs(compiled_model, used: dict, log: ParsedLog | None,
+                        compiler_version: str) -> str | None:
+    """Turn -a on in `used` when the compiled model shows the compile used it: without -a the
+    compiler makes one Edge TPU subgraph. The line saying so, or why it stays off (the log's
+    command line, or a compiler without -a)."""
+    count = sum(map(is_edgetpu_op, compiled_model.operators)) if compiled_model else 0
+    if count < 2 or used.get("enable_multiple_subgraphs"):
+        return None
+    held = f"the compiled model holds {count} Edge TPU subgraphs, which only -a makes"
+    if log is not None and log.command:
+        return f"{held}, but the log's command line has no -a: predicted without it"
+    compiler = get_compiler(compiler_version)
+    if not compiler.multiple_subgraphs:
+        return f"{held}, but compiler {compiler.version} has no -a: predicted without it"
+    used["enable_multiple_subgraphs"] = True
+    return f"{held}: predicted with -a"
 
 
 def _read_compiled(path, cpu_model, cpu_path: Path):
@@ -245,6 +270,7 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     elif compiler_version is None:
         compiler_version, source = DEFAULT_COMPILER, "default"
     used = {**_options_from_log(log), **(options or {})}
+    note = _multiple_subgraphs(compiled_model, used, log, compiler_version)
     analysis = analyze_file(cpu_path, compiler_version=compiler_version, **used)
     result = compare_analysis(analysis, cpu_model, compiled_model, model_log,
                               log.errors if log else [])
@@ -253,9 +279,8 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     result.log = str(log_path) if log_path is not None else None
     if log is not None:
         result.warnings[:0] = [f"log: {w}" for w in log.warnings]
-    if model_log is not None and model_log.input_model and \
-            Path(model_log.input_model).name != cpu_path.name:
-        result.warnings.append(f"the log is for {model_log.input_model}, not {cpu_path.name}")
+    if note:
+        result.notes.append(note)
     if source == "default":
         result.warnings.append(f"compiler version not given and not in a log: predicted for "
                                f"{DEFAULT_COMPILER}")
@@ -296,6 +321,7 @@ def render_text(result: Comparison) -> str:
             out.append(f"  {d.operator}, {d.status}: {d.predicted} / {d.actual}")
     for line in result.summary_differences:
         out.append(f"differs: {line}")
+    out += [f"note: {note}" for note in result.notes]
     for warning in result.warnings:
         out.append(f"warning: {warning}")
     out.append("")

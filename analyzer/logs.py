@@ -151,6 +151,12 @@ class ParsedLog:
         """'16.0.384591198' → '16.0', the key the analyzer's versioned rules use."""
         return release_of(self.compiler_version)
 
+    @property
+    def recognised(self) -> bool:
+        """Whether any compiler output was read: a model, an error, a version or a delegate
+        search (unreadable lines alone are not)."""
+        return bool(self.models or self.errors or self.compiler_version or self.delegate_search)
+
     def model_for(self, input_name: str) -> ModelLog | None:
         """The model whose Input line names this file (by base name), if any."""
         wanted = Path(input_name).name
@@ -342,11 +348,12 @@ class _Parser:
             if number is not None:
                 self.model.summary[key] = number
         elif kind == "size":
-            self.model.summary[key] = value[:80]
             size = parse_size(value)
-            if size is None:
+            if size is None:  # null: the figure was given but cannot be read
+                self.model.summary[key] = None
                 self.warn(f"unreadable size in {line[:80]!r}", "unreadable size")
             else:
+                self.model.summary[key] = value[:80]
                 self.model.summary[key + "_bytes"] = size
         else:
             self.model.summary[key] = value
@@ -471,7 +478,7 @@ class _Parser:
             log.kind = "edgetpu.log"
         elif self.saw_stdout or log.errors or log.compiler_version or log.delegate_search:
             log.kind = "stdout"
-        if not log.models and not log.errors and not log.compiler_version:
+        if not log.recognised:
             self.warn(NOTHING_RECOGNISED)
         log.warnings = self.warnings.lines()
         return log

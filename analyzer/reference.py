@@ -7,14 +7,18 @@ from __future__ import annotations
 from tpulens.analyzer import corpus_evidence, rules
 from tpulens.analyzer.compilers import COMPILERS, get_compiler
 
-RUNTIME_NAMES = {10: "all runtimes", 12: "runtime 12+", 13: "runtime 13+", 14: "runtime 14+"}
+OLDEST_RUNTIME = min(c.default_runtime for c in COMPILERS.values())
 SECTIONS = {rules.Scope.OP: "Rules for every op", rules.Scope.MODEL: "Whole-model refusals",
             rules.Scope.PARTITION: "Partition verdicts",
             rules.Scope.ADVICE: "Fix advice chosen by an op's place in the model"}
 
 
-def rule_entry(r: rules.Rule) -> dict:
-    agree, disagree = corpus_evidence.CONFIRMED.get(r.reason_code, (0, 0))
+def rule_entry(r: rules.Rule, opcode: str | None = None) -> dict:
+    """A rule with its evidence; the corpus counts are those of `opcode` when given (an op's
+    row), else of every op type."""
+    counts = [n for (code, op), n in corpus_evidence.CONFIRMED.items()
+              if code == r.reason_code and opcode in (None, op)]
+    agree, disagree = sum(a for a, _ in counts), sum(d for _, d in counts)
     return {"name": r.name, "reason_code": r.reason_code, "scope": r.scope, "status": r.status,
             "text": r.text, "fix": r.fix, "ops": sorted(r.ops) if r.ops else None,
             "evidence": {"kind": r.evidence.kind, "citations": list(r.evidence.citations)},
@@ -34,7 +38,7 @@ def supported_ops(compiler_version: str = "16.0") -> list[dict]:
             "min_runtime": support.min_runtime,
             "available": support.min_runtime <= compiler.default_runtime,
             "note": support.note,
-            "constraints": [rule_entry(r) for r in rules.RULES
+            "constraints": [rule_entry(r, opcode) for r in rules.RULES
                             if r.scope == rules.Scope.OP and r.ops and opcode in r.ops],
         })
     for scope, title in SECTIONS.items():
@@ -51,11 +55,17 @@ def general_rules() -> list[dict]:
     return [rule_entry(r) for r in rules.RULES if r.scope != rules.Scope.OP or r.ops is None]
 
 
-def _evidence_cell(entry: dict) -> str:
+def runtime_name(runtime: int) -> str:
+    """"all runtimes" for the oldest Edge TPU runtime, else "runtime N+"."""
+    return "all runtimes" if runtime <= OLDEST_RUNTIME else f"runtime {runtime}+"
+
+
+def _evidence(entry: dict) -> tuple[str, str]:
+    """The evidence (kind: citations) and the corpus count of a rule entry."""
     ev, counts = entry["evidence"], entry["corpus_ops"]
     corpus = f"{counts['agree']} agree" + (f", {counts['disagree']} disagree"
                                            if counts["disagree"] else "")
-    return f"{ev['kind']}: {', '.join(ev['citations'])} | {corpus}"
+    return f"{ev['kind']}: {', '.join(ev['citations'])}", corpus
 
 
 def markdown(compiler_version: str = "16.0") -> str:
@@ -83,19 +93,19 @@ def markdown(compiler_version: str = "16.0") -> str:
         entry = row["constraints"][0]
         status = f"`{entry['status']}`" if entry["status"] else "—"
         lines.append(f"| `{row['opcode']}` | {status} | {entry['text']} | "
-                     f"{_evidence_cell(entry)} |")
+                     f"{' | '.join(_evidence(entry))} |")
     lines += ["", "## Operations", "",
-              "| TFLite op | Coral name | needs | constraints (rule: evidence, corpus ops) |",
+              "| TFLite op | Coral name | needs | constraints [rule: evidence; corpus ops] |",
               "| --- | --- | --- | --- |"]
     for row in rows:
         if row["section"] != "op":
             continue
-        needs = RUNTIME_NAMES.get(row["min_runtime"], f"runtime {row['min_runtime']}+")
+        needs = runtime_name(row["min_runtime"])
         if not row["available"]:
             needs += f" (not with compiler {compiler.version})"
-        text = " ".join(f"{c['text']} [{c['reason_code']}: {c['evidence']['kind']}, "
-                        f"{c['corpus_ops']['agree']} corpus ops]"
-                        for c in row["constraints"]) or "—"
+        text = " ".join(f"{c['text']} [{c['reason_code']}: {ev}; corpus ops of this type: "
+                        f"{corpus}]" for c in row["constraints"]
+                        for ev, corpus in [_evidence(c)]) or "—"
         if row["note"]:
             text += f" ({row['note']})"
         lines.append(f"| `{row['opcode']}` | {row['coral_name']} | {needs} | {text} |")

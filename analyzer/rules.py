@@ -21,12 +21,20 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, cached_property
 
-from tpulens.analyzer.compilers import Compiler
+from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
 from tpulens.analyzer.partition import dataflow
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
+NEWEST = COMPILERS[DEFAULT_COMPILER]
+# The compiler that maps what older ones refuse (float models, computed FULLY_CONNECTED weights,
+# 2-D outputs, large softmaxes, newer op versions): rules compare against its key.
+COMPILER_16 = COMPILERS["16.0"]
+
+
+def since_16(compiler: Compiler) -> bool:
+    return compiler.key >= COMPILER_16.key
 DOCUMENTED, OBSERVED, INFERRED = EvidenceKind
 
 
@@ -174,6 +182,11 @@ class OpContext:
         return constant_values(self.model, tensor) if tensor else None
 
 
+# The confidence reasons a Limit gives (the what-if cuts only before ops near a boundary).
+NEAR_LIMIT = "near an empirical size limit"
+NEVER_MAPPED = "this op type was never seen mapped at any size"
+
+
 @dataclass(frozen=True)
 class Limit:
     """An empirical limit: `measure` of an op against `threshold`, with the corpus values the
@@ -187,17 +200,21 @@ class Limit:
     smallest_refused: int | None  # None: none was seen refused
 
     def uncertain(self, ctx: OpContext) -> str | None:
-        """Why the verdict for this op is unsure, or None when it lies outside the interval."""
+        """Why the verdict for this op is unsure, or None when it lies outside the interval.
+        With nothing seen mapped there is no boundary to be near: the op type itself is
+        unknown below the smallest refusal."""
         value = self.of(ctx)
         if self.smallest_refused is not None and value >= self.smallest_refused:
             return None
         if self.largest_mapped is not None and value <= self.largest_mapped:
             return None
-        mapped = f"{self.largest_mapped:,}" if self.largest_mapped is not None else "nothing"
         refused = (f"refused from {self.smallest_refused:,}" if self.smallest_refused
                    is not None else "never seen refused")
-        return (f"near an empirical size limit: {self.name} {value:,} (seen mapped up to "
-                f"{mapped}, {refused})")
+        if self.largest_mapped is None:
+            return (f"{NEVER_MAPPED}: {ctx.op.opcode} with {self.name} {value:,} "
+                    f"({refused})")
+        return (f"{NEAR_LIMIT}: {self.name} {value:,} (seen mapped up to "
+                f"{self.largest_mapped:,}, {refused})")
 
 
 @dataclass(frozen=True)
@@ -212,9 +229,14 @@ class Rule:
     evidence: Evidence
     scope: Scope = Scope.OP
     limit: Limit | None = field(default=None, compare=False)
+    fixes: dict[str, str] = field(default_factory=dict, compare=False)  # op type -> its fix
 
     def applies_to(self, opcode: str) -> bool:
         return self.ops is None or opcode in self.ops
+
+    def fix_for(self, opcode: str) -> str:
+        """The fix for an op of this type: its own when the rule has one, else the rule's."""
+        return self.fixes.get(opcode, self.fix)
 
 
 RULES: list[Rule] = []
@@ -222,38 +244,40 @@ RULES: list[Rule] = []
 
 def _register(scope: Scope, check: Callable | None, name: str, doc: str, status: str,
               reason_code: str, fix: str, evidence: Evidence, ops=None, limits=None,
-              limit: Limit | None = None) -> Rule:
+              limit: Limit | None = None, fixes: dict[str, str] | None = None) -> Rule:
     if not isinstance(evidence, Evidence) or not evidence.citations:
         raise ValueError(f"rule {name}: evidence with at least one citation is required")
     numbers = {k: f"{v:,}" if isinstance(v, int) else v for k, v in (limits or {}).items()}
     text = " ".join(doc.split()).format(**numbers)
     entry = Rule(name, text, status, reason_code, fix.format(**numbers),
-                 frozenset(ops) if ops else None, check, evidence, scope, limit)
+                 frozenset(ops) if ops else None, check, evidence, scope, limit, fixes or {})
     RULES.append(entry)
     return entry
 
 
 def rule(status: str, reason_code: str, fix: str, evidence: Evidence,
          ops: tuple[str, ...] | None = None, limits: dict | None = None,
-         limit: Limit | None = None):
+         limit: Limit | None = None, fixes: dict[str, str] | None = None):
     """Register an op check; order of registration is the order the compiler's checks win.
-    `limits` are formatted into the docstring and the fix ({name} placeholders)."""
+    `limits` are formatted into the docstring and the fix ({name} placeholders); `fixes`
+    replace the fix for the op types they name."""
 
     def register(check: Callable[[OpContext], str | None]):
         _register(Scope.OP, check, check.__name__, check.__doc__ or "", status, reason_code,
-                  fix, evidence, ops, limits, limit)
+                  fix, evidence, ops, limits, limit, fixes)
         return check
 
     return register
 
 
-def model_rule(message: str, reason_code: str, fix: str, evidence: Evidence):
+def model_rule(message: str, reason_code: str, fix: str, evidence: Evidence,
+               limits: dict | None = None):
     """Register a whole-model check: (Model, Compiler) -> detail or None. `message` is the
-    compiler's own error line."""
+    compiler's own error line; `limits` are formatted into the docstring."""
 
     def register(check: Callable[[Model, Compiler], str | None]):
         _register(Scope.MODEL, check, check.__name__, check.__doc__ or "", message,
-                  reason_code, fix, evidence)
+                  reason_code, fix, evidence, limits=limits)
         return check
 
     return register
@@ -356,13 +380,60 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
 
 # ---- operator support --------------------------------------------------------------------
 
+# What to use instead of a TFLite builtin the Edge TPU does not run: the fix an op refused as
+# "Operation not supported" gets (ops not listed get the rule's general fix).
+SUBSTITUTES = {
+    "LEAKY_RELU": "Use ReLU or ReLU6 instead, or PReLU with shared_axes=[1, 2] (runtime 13+).",
+    "HARD_SWISH": "Use ReLU6 (or ReLU) instead and fine-tune.",
+    "GELU": "Use ReLU, or approximate it as x * sigmoid(1.702 * x) with MUL and LOGISTIC.",
+    "ELU": "Use ReLU, or PReLU (runtime 13+).",
+    "SIN": "When its input is fixed (positional encodings, fixed angles), compute the result "
+           "once and store it as a constant; otherwise compute it on the CPU and feed it in as "
+           "a model input.",
+    "EXP": "Use the op that contains it: SOFTMAX for normalised exponentials, LOGISTIC or TANH "
+           "for sigmoid-like curves.",
+    "LOG": "Take the logarithm on the CPU, after the model.",
+    "LOG_SOFTMAX": "Use SOFTMAX and take the logarithm on the CPU, after the model.",
+    "SQRT": "Compute x * RSQRT(x) (RSQRT needs runtime 14), or fold the root into a later "
+            "scale.",
+    "SQUARE": "Use MUL(x, x) (or SQUARED_DIFFERENCE against zero).",
+    "POW": "For a small integer exponent multiply (MUL(x, x) squares); for x ** -0.5 use "
+           "RSQRT (runtime 14).",
+    "DIV": "Divide by a constant as a multiplication by its reciprocal (MUL); normalise with "
+           "L2_NORMALIZATION or RSQRT.",
+    "NEG": "Multiply by a constant -1 (MUL) or subtract from zero (SUB).",
+    "ABS": "Use MAXIMUM(x, -x), with -x a MUL by a constant -1.",
+    "BATCH_MATMUL": "Reshape to 2-D and use a Dense layer (FULLY_CONNECTED) with a constant "
+                    "weight; compiler 16 also maps FULLY_CONNECTED whose weight is computed at "
+                    "run time.",
+    "GATHER": "With constant indices, take the parts with SLICE / STRIDED_SLICE (and "
+              "CONCATENATION); otherwise do the lookup on the CPU.",
+    "DEPTH_TO_SPACE": "Upsample with TRANSPOSE_CONV, or RESIZE_NEAREST_NEIGHBOR followed by a "
+                      "convolution.",
+    "MIRROR_PAD": "Pad with zeros (PAD, or padding='same' in the convolution).",
+    "SPLIT_V": "Split into equal parts (SPLIT), or take each part with SLICE / STRIDED_SLICE.",
+    "UNPACK": "Use SPLIT followed by RESHAPE, or a SLICE per part.",
+    "SELECT_V2": "Write the choice as arithmetic (mask * a + (1 - mask) * b with MUL, ADD and "
+                 "SUB), or as MAXIMUM / MINIMUM for a clamp.",
+    "TOPK_V2": "It is post-processing: export the model without it (raw scores out) and run it "
+               "in your own code after the model.",
+    "FLOOR_MOD": "It is index arithmetic: compute it once as a constant when its inputs are "
+                 "fixed, or after the model on the CPU.",
+}
+SUBSTITUTES |= {"COS": SUBSTITUTES["SIN"], "GATHER_ND": SUBSTITUTES["GATHER"],
+                "SELECT": SUBSTITUTES["SELECT_V2"], "FLOOR_DIV": SUBSTITUTES["FLOOR_MOD"],
+                "NON_MAX_SUPPRESSION_V4": SUBSTITUTES["TOPK_V2"],
+                "NON_MAX_SUPPRESSION_V5": SUBSTITUTES["TOPK_V2"]}
+_TO_THE_END = "Or move it to the end of the model so only the tail runs on the CPU."
+
+
 @rule(Status.UNSUPPORTED_OP, "UNSUPPORTED_OP",
-      "Replace the op with a supported one (LeakyReLU/HardSwish -> ReLU/ReLU6 or PReLU with "
-      "shared_axes=[1, 2]; TRANSPOSE -> keep NHWC or compile with compiler 16), or move it to "
-      "the end of the model so only the tail runs on the CPU.",
+      "Replace the op with supported ones (see the supported operations), or move it to the "
+      "end of the model so only the tail runs on the CPU.",
       Evidence(DOCUMENTED, "coral:models-intro#supported-operations", "google-coral/edgetpu#272",
                "google-coral/edgetpu#242", "pairs/EdgeTPU-MOT@03eb91d/server_script/"
-               "yolov10n_saved_model/yolov10n_full_integer_quant.tflite#254"))
+               "yolov10n_saved_model/yolov10n_full_integer_quant.tflite#254"),
+      fixes={op: f"{use} {_TO_THE_END}" for op, use in SUBSTITUTES.items()})
 def supported_operation(ctx: OpContext) -> str | None:
     """The op must be in Coral's list of supported operations."""
     if ctx.op.opcode not in SUPPORTED_OPS:
@@ -371,20 +442,38 @@ def supported_operation(ctx: OpContext) -> str | None:
     return None
 
 
+def _ops_by_runtime() -> str:
+    """"ExpandDims, … need runtime 13; …", read from SUPPORTED_OPS."""
+    by_runtime: dict[int, list[str]] = {}
+    for support in SUPPORTED_OPS.values():
+        if support.min_runtime > min(s.min_runtime for s in SUPPORTED_OPS.values()):
+            by_runtime.setdefault(support.min_runtime, []).append(support.coral_name)
+    return "; ".join(f"{', '.join(sorted(names))} need runtime {runtime}"
+                     for runtime, names in sorted(by_runtime.items()))
+
+
 @rule(Status.UNSUPPORTED_OP, "RUNTIME_TOO_OLD",
       f"Target a newer runtime: drop {FLAG_M} or raise it, and use a compiler that supports "
-      "the op (compiler 16 targets runtime 14).",
+      f"the op (compiler {NEWEST.version} targets runtime {NEWEST.default_runtime}).",
       Evidence(DOCUMENTED, "coral:edgetpu-changes", "libedgetpu:runtime_version.h",
                "google-coral/edgetpu#193", "google-coral/edgetpu#225",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#96"))
+               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#96"),
+      limits={"needs": _ops_by_runtime()})
 def op_in_target_runtime(ctx: OpContext) -> str | None:
-    """The op must exist in the Edge TPU runtime the model is compiled for (-m): ExpandDims,
-    Pack, Quantize, Sum, TransposeConv and PReLU need runtime 13; LSTM, ReduceMax/Min, Rsqrt,
-    SquaredDifference and Transpose need runtime 14 (compiler 16)."""
+    """The op must exist in the Edge TPU runtime the model is compiled for (-m): {needs}."""
     need = SUPPORTED_OPS[ctx.op.opcode].min_runtime
     if need > ctx.runtime:
         return f"needs runtime {need}, compiling for runtime {ctx.runtime}"
     return None
+
+
+# The newest op version compilers before 16 map, and what the next version brought.
+MAX_VERSION_BEFORE_16 = {"RESIZE_BILINEAR": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "FULLY_CONNECTED": 4}
+_NEXT_VERSION_MEANS = {"RESIZE_BILINEAR": "half_pixel_centers",
+                       "RESIZE_NEAREST_NEIGHBOR": "half_pixel_centers",
+                       "FULLY_CONNECTED": "keep_num_dims"}
+_REFUSED_VERSIONS = ", ".join(f"{op} version {v + 1}+ ({_NEXT_VERSION_MEANS[op]})"
+                              for op, v in MAX_VERSION_BEFORE_16.items())
 
 
 @rule(Status.UNSUPPORTED_VERSION, "OP_VERSION",
@@ -393,23 +482,13 @@ def op_in_target_runtime(ctx: OpContext) -> str | None:
       "with Edge TPU compiler 16.",
       Evidence(OBSERVED, "logs/issue-edgetpu-420.log", "google-coral/edgetpu#206",
                "google-coral/edgetpu#396", "tensorflow/tensorflow#42024",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#128"))
+               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#128"),
+      limits={"refused": _REFUSED_VERSIONS})
 def op_version(ctx: OpContext) -> str | None:
-    """The op version must be one the compiler maps: compilers before 16 refuse RESIZE_*
-    version 3 (half_pixel_centers) and FULLY_CONNECTED version 5+ (keep_num_dims)."""
-    limit = _max_version(ctx.op.opcode, ctx.compiler)
+    """The op version must be one the compiler maps: compilers before 16 refuse {refused}."""
+    limit = MAX_VERSION_BEFORE_16.get(ctx.op.opcode) if not since_16(ctx.compiler) else None
     if limit and ctx.op.version > limit:
         return f"version {ctx.op.version}, compiler {ctx.compiler.version} maps up to {limit}"
-    return None
-
-
-def _max_version(opcode: str, compiler: Compiler) -> int | None:
-    if compiler.key >= (16, 0):
-        return None
-    if opcode in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
-        return 2
-    if opcode == "FULLY_CONNECTED":
-        return 4
     return None
 
 
@@ -460,7 +539,7 @@ def constant_weights(ctx: OpContext) -> str | None:
     """Filters and biases must be constant at compile time. Compiler 16 maps a
     FULLY_CONNECTED whose filter is computed at run time (attention's matmuls); convolutions
     still need constant filters."""
-    if ctx.op.opcode == "FULLY_CONNECTED" and ctx.compiler.key >= (16, 0):
+    if ctx.op.opcode == "FULLY_CONNECTED" and since_16(ctx.compiler):
         return None
     index = 2 if ctx.op.opcode == "TRANSPOSE_CONV" else 1
     filt = ctx.input(index)
@@ -482,7 +561,7 @@ def constant_weights(ctx: OpContext) -> str | None:
 def one_dimensional_output(ctx: OpContext) -> str | None:
     """Before compiler 16, a fully-connected or softmax layer must produce a 1-D output
     (batch 1). Compiler 16 maps them with 2-D and N-D outputs."""
-    if ctx.compiler.key >= (16, 0):
+    if since_16(ctx.compiler):
         return None
     for t in ctx.outputs:
         if math.prod(t.shape[:-1]) > 1:
@@ -512,14 +591,21 @@ def equal_dilation(ctx: OpContext) -> str | None:
     return f"dilation {h}x{w}" if h != w else None
 
 
+# Coral's 2019 table (runtimes up to 12) limits some ops more than its current one does; no
+# document says which runtime lifted those limits. They are taken as lifted with the runtime
+# that brought new ops (inferred), so the rules that keep them are inferred too.
+NEWER_TABLE_RUNTIME = 13
+_OLD_RUNTIME = {"rt": NEWER_TABLE_RUNTIME}
+
+
 @rule(Status.UNSPECIFIED, "DILATION_OLD_RUNTIME",
-      f"Do not dilate depthwise convolutions, or compile for runtime 13+ ({FLAG_M}).",
+      "Do not dilate depthwise convolutions, or compile for runtime {rt}+ (" + FLAG_M + ").",
       Evidence(INFERRED, "coral:models-intro#supported-operations"),
-      ops=("DEPTHWISE_CONV_2D",))
-def no_dilation_before_13(ctx: OpContext) -> str | None:
-    """On runtimes before 13 depthwise convolutions must not be dilated at all."""
+      ops=("DEPTHWISE_CONV_2D",), limits=_OLD_RUNTIME)
+def no_dilation_on_old_runtimes(ctx: OpContext) -> str | None:
+    """On runtimes before {rt} depthwise convolutions must not be dilated at all."""
     h = ctx.op.options.get("dilation_h_factor", 1)
-    if ctx.runtime < 13 and h > 1:
+    if ctx.runtime < NEWER_TABLE_RUNTIME and h > 1:
         return f"dilation {h} on runtime {ctx.runtime}"
     return None
 
@@ -560,14 +646,18 @@ def concat_constant_is_zero_pad(ctx: OpContext) -> str | None:
 
 
 @rule(Status.UNSPECIFIED, "REDUCE_AXES_OLD_RUNTIME",
-      f"Reduce over height/width only, or compile for runtime 13+ ({FLAG_M}).",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Mean"), ops=("MEAN",))
-def reduce_height_width_before_13(ctx: OpContext) -> str | None:
-    """On runtimes before 13 Mean reduces over x and/or y only."""
+      "Reduce over height/width only, or compile for runtime {rt}+ (" + FLAG_M + ").",
+      Evidence(INFERRED, "coral:ops-table-2019#Mean", "axis:artpec7-supported-ops#Mean"),
+      ops=("MEAN",), limits=_OLD_RUNTIME)
+def reduce_height_width_on_old_runtimes(ctx: OpContext) -> str | None:
+    """On runtimes before {rt} Mean reduces over x and/or y only. (Coral's 2019 table
+    documents the limit, its current table does not have it; the runtime that lifted it is
+    inferred.)"""
     src = ctx.inputs[0] if ctx.inputs else None
     rank = len(src.shape) if src else 0
     axes = _axes(ctx.values(1), rank)
-    if ctx.runtime < 13 and rank == 4 and axes is not None and not axes <= {1, 2}:
+    if ctx.runtime < NEWER_TABLE_RUNTIME and rank == 4 and axes is not None \
+            and not axes <= {1, 2}:
         return f"axes {sorted(axes)} on runtime {ctx.runtime} (only height/width)"
     return None
 
@@ -595,15 +685,18 @@ def reduction_axes(ctx: OpContext) -> str | None:
 
 
 @rule(Status.UNSPECIFIED, "PAD_CHANNELS",
-      f"On runtimes before 13 pad height/width only (or compile for runtime 13+, {FLAG_M}).",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Pad",
+      "On runtimes before {rt} pad height/width only (or compile for runtime {rt}+, "
+      + FLAG_M + ").",
+      Evidence(INFERRED, "coral:ops-table-2019#Pad", "axis:artpec7-supported-ops#Pad",
                "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_128x128x3.tflite#0"),
-      ops=("PAD",))
+      ops=("PAD",), limits=_OLD_RUNTIME)
 def pad_dimensions(ctx: OpContext) -> str | None:
-    """On runtimes before 13 Pad pads x and/or y only. (Padding the batch makes a tensor with
-    more than 3 dimensions above 1, which the rank rule already refuses.)"""
+    """On runtimes before {rt} Pad pads x and/or y only. (Coral's 2019 table documents the
+    limit, its current table does not have it; the runtime that lifted it is inferred. Padding
+    the batch makes a tensor with more than 3 dimensions above 1, which the rank rule already
+    refuses.)"""
     pads = ctx.values(1)
-    if ctx.runtime >= 13 or not pads or len(pads) != 8:
+    if ctx.runtime >= NEWER_TABLE_RUNTIME or not pads or len(pads) != 8:
         return None
     padded = {i // 2 for i, p in enumerate(pads) if p}
     if not padded <= {1, 2}:
@@ -629,12 +722,14 @@ def split_not_along_first_axis(ctx: OpContext) -> str | None:
 
 
 @rule(Status.UNSPECIFIED, "SQUEEZE_RELAYOUT",
-      "On runtimes before 13, squeeze only leading dimensions of size 1.",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Squeeze"), ops=("SQUEEZE",))
+      "On runtimes before {rt}, squeeze only leading dimensions of size 1.",
+      Evidence(INFERRED, "coral:ops-table-2019#Squeeze"), ops=("SQUEEZE",),
+      limits=_OLD_RUNTIME)
 def squeeze_without_relayout(ctx: OpContext) -> str | None:
-    """On runtimes before 13, Squeeze maps only when no relayout is needed: the squeezed
-    dimensions of size 1 must all come before the first dimension larger than 1."""
-    if ctx.runtime >= 13 or not ctx.inputs:
+    """On runtimes before {rt}, Squeeze maps only when no relayout is needed: the squeezed
+    dimensions of size 1 must all come before the first dimension larger than 1. (Coral's 2019
+    table documents the limit; the runtime that lifted it is inferred.)"""
+    if ctx.runtime >= NEWER_TABLE_RUNTIME or not ctx.inputs:
         return None
     shape = ctx.inputs[0].shape
     if not shape:
@@ -657,7 +752,7 @@ SOFTMAX_MAX_ELEMENTS = 16_000
 def softmax_size(ctx: OpContext) -> str | None:
     """Before compiler 16, Softmax takes at most {max} elements. Compiler 16 maps far larger
     ones (a YOLOv8 head's [1, 4, 8400, 16] softmax is not refused)."""
-    if ctx.compiler.key >= (16, 0):
+    if since_16(ctx.compiler):
         return None
     n = ctx.inputs[0].num_elements if ctx.inputs else 0
     return f"{n} elements" if n > SOFTMAX_MAX_ELEMENTS else None
@@ -691,19 +786,22 @@ def _upscale(ctx: OpContext) -> int:
 
 
 RESIZE_MAX_UPSCALE = 8
+RESIZE_LIMIT = Limit(RESIZE_MAX_UPSCALE, "upscale factor", _upscale, None, 33)
 
 
 @rule(Status.UNSPECIFIED, "RESIZE_UPSCALE",
       "Upsample in steps of at most {max}x per op (or resize on the CPU at the end of the "
       "model).",
-      Evidence(OBSERVED, "coral:models-intro#supported-operations",
+      Evidence(INFERRED, "coral:models-intro#supported-operations", "google-coral/edgetpu#31",
                "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#63"),
-      ops=("RESIZE_BILINEAR",), limits={"max": RESIZE_MAX_UPSCALE},
-      limit=Limit(RESIZE_MAX_UPSCALE, "upscale factor", _upscale, None, 33))
+      ops=("RESIZE_BILINEAR",), limits={"max": RESIZE_MAX_UPSCALE,
+                                        "hi": RESIZE_LIMIT.smallest_refused},
+      limit=RESIZE_LIMIT)
 def bilinear_resize_ratio(ctx: OpContext) -> str | None:
     """ResizeBilinear is refused when it enlarges a tensor by more than about {max}x in height
-    or width (the compiler avoids the precision loss: 1x1 -> 33x33 stays on the CPU). The
-    factor is an estimate: the corpus holds no mapped ResizeBilinear, and 33x refused."""
+    or width. Coral documents a refusal by size that avoids precision loss, without a number;
+    the corpus shows {hi}x (1x1 -> {hi}x{hi}) refused and no ResizeBilinear mapped, so the
+    threshold is an estimate."""
     factor = _upscale(ctx)
     return f"upscales {factor}x" if factor > RESIZE_MAX_UPSCALE else None
 
@@ -817,7 +915,7 @@ def model_quantized(model: Model, compiler: Compiler) -> str | None:
     """Compilers before 16 reject a model with no 8-bit activation (a float, float16 or
     weights-only quantized model) as "Model not quantized". Compiler 16 accepts it and leaves
     every float op on the CPU with its own status."""
-    if compiler.key >= (16, 0):
+    if since_16(compiler):
         return None
     activations = [t for t in model.subgraphs[0].tensors if not t.is_constant]
     if not any(t.dtype in QUANTIZED for t in activations):
@@ -837,6 +935,16 @@ UNPARSED_VERSIONS = {
 }
 
 
+def _unparsed_seen() -> str:
+    """"compiler 16 with TRANSPOSE_CONV 4 or CONV_2D 6; …", read from UNPARSED_VERSIONS."""
+    def versions(ops: dict) -> str:
+        items = [f"{op} {v}" for op, v in ops.items()]
+        return f"{', '.join(items[:-1])} or {items[-1]}" if len(items) > 1 else items[0]
+
+    return "; ".join(f"compiler {major}.{minor} with {versions(ops)}"
+                     for (major, minor), ops in UNPARSED_VERSIONS.items())
+
+
 def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
     found = [v[opcode] for key, v in UNPARSED_VERSIONS.items()
              if key >= compiler.key and opcode in v]
@@ -852,13 +960,11 @@ def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
                      "google-coral/edgetpu#384", "google-coral/edgetpu#386",
                      "google-coral/edgetpu#358",
                      "google-coral/edgetpu#45", "tensorflow/tensorflow#43288",
-                     "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#86"))
+                     "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#86"),
+            limits={"seen": _unparsed_seen()})
 def parsable_op_versions(model: Model, compiler: Compiler) -> str | None:
     """Every op-code version must be one the compiler's own TFLite knows; a newer one (from a
-    newer TensorFlow) stops the compile before anything is mapped. Seen: compiler 16 with
-    TRANSPOSE_CONV 4, CONV_2D 6, QUANTIZE 3 or EXP 2; 15 with RSQRT 2, DEPTH_TO_SPACE 2 or
-    REVERSE_V2 3; 14.1 with
-    CONV_2D 5; 2.1 with TRANSPOSE_CONV 3; 2.0 with RESIZE_BILINEAR 3."""
+    newer TensorFlow) stops the compile before anything is mapped. Seen: {seen}."""
     for op in model.subgraphs[0].operators:
         first = first_unparsed_version(op.opcode, compiler)
         if first is not None and op.version >= first:

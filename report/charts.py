@@ -61,10 +61,10 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
     return "/".join(sorted({data.source(v, key) or "unrecorded" for v in variants}))
 
 
-def _axis(label: str, unit: str, where: str) -> str:
+def axis_title(label: str, unit: str, where: str) -> str:
     """An axis title with its unit, then where it was measured: "latency p50 (ms, host CPU,
     LiteRT, 1 thread)"."""
-    details = ", ".join(d for d in (m.unit_symbol(unit), where) if d)
+    details = ", ".join(d for d in (m.header_unit(label, unit), where) if d)
     return f"{label} ({details})" if details else label
 
 
@@ -78,8 +78,8 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
     x_meta, y_meta = data.metas[x_key], data.metas[y_key]
     x_scale = 1 / 1024 if x_meta.unit == "bytes" else 1
     y_scale = 100 if y_meta.unit == "fraction" else 1
-    x_label = _axis(x_meta.label, "KiB" if x_scale != 1 else x_meta.unit, data.where(x_key))
-    y_label = _axis(y_meta.label, "%" if y_scale == 100 else y_meta.unit, data.where(y_key))
+    x_label = axis_title(x_meta.label, "KiB" if x_scale != 1 else x_meta.unit, data.where(x_key))
+    y_label = axis_title(y_meta.label, "%" if y_scale == 100 else y_meta.unit, data.where(y_key))
     names = [v for v, _, _ in pts]
     xs = [x * x_scale for _, x, _ in pts]
     ys = [y * y_scale for _, _, y in pts]

@@ -13,7 +13,7 @@ from tpulens.report.files import ModelFiles
 from tpulens.report.labels import PLACEMENT_COLORS, source_label
 from tpulens.report.load import Analysis
 from tpulens.report.op_graph import OpGraph, op_graph
-from tpulens.report.op_groups import OpGroup, group_ops, rows_repeat
+from tpulens.report.op_groups import MIN_RUN, OpGroup, fold_runs, group_ops, rows_repeat
 from tpulens.report.ops import op_id, root_cause_counts
 from tpulens.report.tables import Cell, RowGroup, Table
 from tpulens.report.what_if import int8_outcome, sentence, what_ifs
@@ -21,6 +21,7 @@ from tpulens.report.what_if import int8_outcome, sentence, what_ifs
 NAME_CHARS = 36  # a tensor name in the op table; the full name is in the tooltip
 MAX_PART = 80  # a single part longer than this (no real model has one) is cut after all
 OP_COLUMNS = ["#", "op", "inputs", "outputs", "placement", "status and fix", "root cause"]
+STATUS = OP_COLUMNS.index("status and fix")
 OP_COLUMN_TITLES = [
     "",
     "",
@@ -73,6 +74,7 @@ class ModelPage:
     other_outcomes: list[str]  # the other what-ifs, one sentence each
     model_file: str | None  # published beside the page (for download and Netron)
     model_note: str  # why it is not, when it is not
+    by_type: bool  # the op table has one row per op type and status (nothing on the Edge TPU)
 
     @property
     def rejected(self) -> bool:
@@ -85,7 +87,8 @@ class ModelPage:
         return self.source == Source.LOG
 
     @property
-    def grouped(self) -> bool:
+    def folded(self) -> bool:
+        """Some op rows are folded: the page is long, the compiler summary can wait."""
         return bool(self.op_table and self.op_table.groups)
 
     @property
@@ -192,10 +195,12 @@ def _why(explanation: str, fixes: list[str]) -> str:
 
 
 def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
-    """One row per op in execution order; when no op reaches the Edge TPU, folded into one row
-    per op type and status (report.op_groups), each opening onto its ops."""
-    grouped = rows_repeat(ops)
-    ordered = [op for g in group_ops(ops) for op in g.ops] if grouped else ops
+    """One row per op in execution order, long runs of alike ops folded into one row each
+    (report.op_groups); when no op reaches the Edge TPU, one row per op type and status."""
+    by_type = rows_repeat(ops)
+    pinned = {key for key, n in causes.items() if n}
+    groups = group_ops(ops) if by_type else fold_runs(ops, pinned)
+    ordered = [op for g in groups for op in g.ops]
     table = Table(
         f"ops-{slug}",
         OP_COLUMNS,
@@ -207,36 +212,60 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
         "the cells and their tooltips say). Hover a name for the full name, a status for its "
         "reason code.",
     )
-    if grouped:
-        groups = [_group(slug, n, group) for n, group in enumerate(group_ops(ops))]
-        notes = {g.head[5].note for g in groups}
+    folds = [
+        _group(slug, n, group) if by_type or group.count >= MIN_RUN else _unfolded(group.count)
+        for n, group in enumerate(groups)
+    ]
+    if not any(fold.head for fold in folds):
+        return table
+    table.groups, table.sortable = folds, False
+    if by_type:
+        notes = {fold.head[STATUS].note for fold in folds}
         said_once = ""
-        if len(groups) > 1 and len(notes) == 1:  # e.g. the whole model is rejected: say it once
+        if len(folds) > 1 and len(notes) == 1:  # e.g. the whole model is rejected: say it once
             said_once = f" Every op: {notes.pop()}".replace("\n", " ")
-            for group in groups:
-                group.head[5].note = ""
-        table.groups, table.sortable = groups, False
+            for fold in folds:
+                fold.head[STATUS].note = ""
         table.caption = (
             "No op reaches the Edge TPU, so ops are folded by type and status: open a row "
             f"for its ops.{said_once} {table.caption}"
         )
+    else:
+        table.caption = (
+            f"Runs of {MIN_RUN} or more consecutive ops with the same placement, status and "
+            "root cause are folded into one row: open it for its ops. Root causes and "
+            f"low-confidence verdicts keep their own rows. {table.caption}"
+        )
     return table
+
+
+def _unfolded(size: int) -> RowGroup:
+    """Rows between folded runs, shown as they are."""
+    return RowGroup("", None, size)
 
 
 def _group(slug: str, number: int, group: OpGroup) -> RowGroup:
     explanations = {op["explanation"] for op in group.ops}
+    first, last = group.indexes[0], group.indexes[-1]
+    cause = group.root_cause
     head = [
         Cell(f"{group.count} op{'s' if group.count > 1 else ''}", sort=group.count),
-        Cell(group.opcode),
+        Cell(group.opcode, title=f"first op #{first}, last #{last}"),
         Cell(""),
         Cell(""),
         _placement_cell(group.placement),
         Cell(
             group.status,
             title=", ".join(group.reason_codes),
-            note=_why(explanations.pop() if len(explanations) == 1 else "", list(group.fixes)),
+            note=_why(
+                explanations.pop() if len(explanations) == 1 and group.placement != Placement.TPU
+                else "",
+                list(group.fixes),
+            ),
         ),
-        Cell(""),
+        Cell(f"#{cause}", sort=cause, href=f"#{op_id(group.ops[0]['subgraph'], cause)}")
+        if cause is not None
+        else Cell(""),
     ]
     return RowGroup(f"ops-{slug}-g{number}", head, group.count)
 
@@ -337,4 +366,5 @@ def model_page(analysis: Analysis, policy: ModelFiles) -> ModelPage:
         other_outcomes=[sentence(w, ops_tpu) for w in what_ifs(summary) if not w.is_int8],
         model_file=model_file,
         model_note=model_note,
+        by_type=rows_repeat(ops),
     )

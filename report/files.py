@@ -18,6 +18,7 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 MAX_ANALYSIS_BYTES = 16 * 1024 * 1024  # about 35,000 ops; real models have hundreds
 MAX_MODEL_BYTES = 20_000_000  # default cap of a published .tflite (tpulens report --max-model-mb)
 MAX_DEPTH = 64  # the contracts nest 5 levels; hand-written params a few more
+MAX_DOCUMENTS = 1000  # analyses in one --analysis file; a batch of real models has dozens
 
 _KINDS = {
     stat.S_IFDIR: "a directory",
@@ -80,17 +81,56 @@ def read_regular(path: Path, limit: int) -> bytes:
 def read_json_object(path: Path, limit: int) -> tuple[bytes, dict]:
     """The raw bytes and the parsed object of a bounded JSON file."""
     raw = read_regular(path, limit)
+    return raw, _json_object(_parse(raw))
+
+
+def read_json_documents(path: Path, limit: int) -> list[dict]:
+    """The JSON objects of a bounded file holding one object, an array of them or one per line
+    (JSON Lines): what `tpulens analyze` writes with --json-array and, for several models,
+    --json. At most MAX_DOCUMENTS, each held to MAX_DEPTH."""
+    raw = read_regular(path, limit)
     try:
-        data = json.loads(raw)
+        data = _parse(raw)
+    except Unusable as err:
+        cause = err.__cause__
+        if not (isinstance(cause, json.JSONDecodeError) and cause.msg == "Extra data"):
+            raise
+        lines = [(n, line) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
+        return [_located(f"line {n}", line) for n, line in _bounded(lines)]
+    if isinstance(data, list):
+        return [_located(f"item {i} of the array", item) for i, item in enumerate(_bounded(data))]
+    return [_json_object(data)]
+
+
+def _bounded(documents: list) -> list:
+    if len(documents) > MAX_DOCUMENTS:
+        raise Unusable(f"more than {MAX_DOCUMENTS:,} JSON documents")
+    return documents
+
+
+def _located(where: str, document: bytes | object) -> dict:
+    """One document of several, parsed if still bytes; its problem says where it is."""
+    try:
+        return _json_object(_parse(document) if isinstance(document, bytes) else document)
+    except Unusable as err:
+        raise Unusable(f"{where}: {err}") from err
+
+
+def _parse(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
     except RecursionError as err:
         raise Unusable(f"JSON nested deeper than {MAX_DEPTH} levels") from err
     except ValueError as err:
         raise Unusable(f"unreadable ({err.__class__.__name__}: {err})") from err
+
+
+def _json_object(data: object) -> dict:
     if not isinstance(data, dict):
         raise Unusable("not a JSON object")
     if too_deep(data, MAX_DEPTH):
         raise Unusable(f"JSON nested deeper than {MAX_DEPTH} levels")
-    return raw, data
+    return data
 
 
 def too_deep(value: object, limit: int) -> bool:

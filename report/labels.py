@@ -4,6 +4,7 @@ each source of a number, and where a figure was measured (a latency names its de
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Placement, Source
@@ -84,6 +85,16 @@ def where(key: str, source: str, environment: dict, description: str = "") -> st
     if meaning(key).source != Source.MEASURED:
         return source_label(source).word
     return ""
+
+
+def joined_wheres(wheres: Iterable[str]) -> str:
+    """The `where` of several figures of one metric said once; where they differ in one part
+    only, that part lists its values: "host CPU, LiteRT / TensorFlow, 1 thread"."""
+    found = set(wheres) - {""}
+    split = [w.split(", ") for w in sorted(found)]
+    if len({len(parts) for parts in split}) > 1:
+        return " / ".join(sorted(found))
+    return ", ".join(" / ".join(dict.fromkeys(column)) for column in zip(*split, strict=True))
 
 
 def provenance(source: str, environment: dict, key: str = "", description: str = "") -> str:

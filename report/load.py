@@ -8,6 +8,7 @@ confined to the results and cache trees) and fields through report.contract.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,7 +121,8 @@ class _Loader:
         # Trees a results file may name a model in: results/ and the run cache beside it.
         cache = (self.results_dir.parent / CACHE).resolve() if results_dir else None
         self.trees = (self.results_dir, cache) if results_dir else ()
-        self.analyses: dict[Path, Analysis | None] = {}  # None: read, and unusable
+        # by resolved path, or (path, n) for the n-th of several; None: read, unusable
+        self.analyses: dict[Path | tuple, Analysis | None] = {}
         self.slugs = Slugs()
         self.problems: list[str] = []
 
@@ -158,14 +160,39 @@ class _Loader:
         checked = self.analysis_data(path, label, quiet)
         if checked is None:
             return None
-        raw, normalized = checked
-        if self.results_dir and key.is_relative_to(self.results_dir):
+        return self.admit(key, path, *checked, label, path.stem)
+
+    def given(self, path: Path) -> None:
+        """An analysis file named on the command line: one analysis, or several (JSON Lines or
+        an array, as `tpulens analyze --json` writes for several models), each its own page."""
+        try:
+            documents = files.read_json_documents(path, files.MAX_ANALYSIS_BYTES)
+        except files.Unusable as err:
+            self.problems.append(f"{path}: {err}")
+            return
+        if len(documents) == 1:
+            self.analysis(path, str(path))
+            return
+        for i, data in enumerate(documents, 1):
+            label = f"{path} (document {i})"
+            checked = self.checked_analysis(data, Fields(), label)
+            model = checked[1]["model"].get("path") if checked else None
+            stem = Path(model).stem if isinstance(model, str) and model else f"{path.stem}-{i}"
+            if checked:
+                raw = json.dumps(data).encode()
+                self.admit((path.resolve(), i), path, raw, checked[1], label, stem)
+
+    def admit(self, key, path: Path, raw: bytes, normalized: dict, label: str,
+              stem: str) -> Analysis:
+        """A checked analysis read from `path`, with the model it may publish."""
+        key_path = path.resolve()
+        if self.results_dir and key_path.is_relative_to(self.results_dir):
             base, trees = self.results_dir, self.trees
         else:
-            base, trees = key.parent, (*self.trees, key.parent)
+            base, trees = key_path.parent, (*self.trees, key_path.parent)
         value = normalized["model"].get("path")
         tflite = self.model(base, value, trees, label) if value else None
-        analysis = Analysis(self.slugs.new(path.stem), path, raw, normalized, tflite)
+        analysis = Analysis(self.slugs.new(stem), path, raw, normalized, tflite)
         self.analyses[key] = analysis
         return analysis
 
@@ -175,6 +202,11 @@ class _Loader:
         if read is None:
             return None
         raw, data, fields = read
+        return self.checked_analysis(data, fields, label, raw)
+
+    def checked_analysis(self, data: dict, fields: Fields, label: str,
+                         raw: bytes = b"") -> tuple | None:
+        """(raw, normalized data) of an analysis, or None with the problem recorded."""
         problem = schema_problem(data, ANALYSIS_SCHEMA)
         if problem is None and not is_analysis(data):
             problem = "not an analysis JSON (no summary/ops)"
@@ -303,7 +335,7 @@ def load_results(results_dir: Path | None, extra_analyses: list[Path] = ()) -> R
         history = [loader.record(p, p.parent.parent.name) for p in kept
                    if p.parent.name != ANALYSIS]
     for path in map(Path, extra_analyses):
-        loader.analysis(path, str(path))
+        loader.given(path)
     records.sort(key=lambda r: (r.experiment, r.variant, r.path))
     history = [r for r in history if r is not None]
     archived = {r.path: a for r in history if (a := loader.archived(r)) is not None}

@@ -85,6 +85,13 @@ def unit_symbol(unit: str) -> str:
     return UNIT_SYMBOLS.get(unit, unit)
 
 
+def header_unit(label: str, unit: str) -> str:
+    """The unit to write after a metric's label in a header or on an axis: none when the label
+    already names it ("Edge TPU subgraphs", "ops on Edge TPU")."""
+    symbol = unit_symbol(unit)
+    return "" if symbol in label.split() else symbol
+
+
 def format_number(value: float | None, unit: str) -> str:
     """The number as the unit's readers expect it, without the unit (a column header gives it)."""
     if value is None:

@@ -4,7 +4,8 @@ experiment, one marker per experiment, each experiment's Pareto front joined.
 Fronts are drawn per experiment: its variants share a model and a dataset, so "smaller and at
 least as accurate" compares like with like; a front across experiments would rank a detector's
 COCO AP against a classifier's accuracy. Each experiment's accuracy metric is named in its legend
-entry, and the y axis is in percent (COCO AP × 100, as it is usually quoted).
+entry, and the y axis names what it holds ("accuracy or COCO AP" when both), in percent (COCO AP
+× 100, as it is usually quoted).
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ def _points(data: ExperimentData, accuracy: str) -> list[tuple[str, float, float
 
 def tradeoff_chart(experiments: Sequence[tuple[str, ExperimentData]]) -> Chart | None:
     """`experiments` as (name, data) pairs; None when no experiment has accuracy and size."""
-    traces, fronts, sources = [], [], set()
+    traces, fronts, sources, kinds = [], [], set(), {}
     for number, (name, data) in enumerate(experiments):
         accuracy = m.first_present(m.ACCURACY_KEYS, set(data.frame.columns))
         points = _points(data, accuracy) if accuracy and SIZE in data.frame.columns else []
         if not points:
             continue
         sources |= {data.source(v, accuracy) or "unrecorded" for v, _, _ in points}
+        kinds["COCO AP" if accuracy.startswith("coco_") else "accuracy"] = True
         front = m.pareto_front([(x, y) for _, x, y in points], "lower", "higher")
         fronts.append(f"{name}: {', '.join(points[i][0] for i in front)}")
         style = {"color": COLORS[number % len(COLORS)], "symbol": SYMBOLS[number % len(SYMBOLS)]}
@@ -74,8 +76,10 @@ def tradeoff_chart(experiments: Sequence[tuple[str, ExperimentData]]) -> Chart |
         )
     if not traces:
         return None
-    title = "Accuracy vs size, every experiment"
-    figure = _figure(traces, title, "size (KiB, log scale)", "accuracy or COCO AP (%)")
+    measure = " or ".join(sorted(kinds, reverse=True))  # what the y axis holds, honestly
+    title = f"{measure[0].upper()}{measure[1:]} vs size, every experiment"
+    figure = _figure(traces, title, "size (KiB, log scale)", f"{measure} (%, COCO AP × 100)"
+                     if "COCO AP" in kinds else f"{measure} (%)")
     figure["layout"]["xaxis"]["type"] = "log"
     caption = (
         "Each experiment's ok variants; its Pareto front (no other variant of the same "

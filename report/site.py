@@ -23,7 +23,7 @@ from tpulens.report.experiments import experiments_of
 from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
 from tpulens.report.labels import PLACEMENT_COLORS, SOURCE_LABELS
 from tpulens.report.load import load_results
-from tpulens.report.origin import results_origin
+from tpulens.report.origin import results_origin, run_commits
 from tpulens.report.pages import PUBLISHERS
 from tpulens.report.publisher import SiteContent, Writer
 
@@ -80,13 +80,15 @@ def build_site(
     if results_dir is not None and not Path(results_dir).is_dir():
         raise InputError(f"{results_dir}: results directory not found")
     results = load_results(results_dir, list(extra_analyses))
+    if results_dir is None and not results.analyses:
+        raise InputError("; ".join(results.problems) or "no analysis to publish")
     content = SiteContent(
         results,
         experiments_of(results),
         [model_page(analysis, model_files) for analysis in results.analyses],
         settings or Settings(),
         model_files,
-        results_origin(results_dir, len(extra_analyses)),
+        results_origin(results_dir, len(extra_analyses), run_commits(results)),
     )
     tmp = _prepare(out)
     try:

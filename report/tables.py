@@ -17,7 +17,7 @@ from tpulens.metrics import Better
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
 from tpulens.report.detections import model_order
-from tpulens.report.labels import badge_legend, provenance, source_label, where
+from tpulens.report.labels import badge_legend, joined_wheres, provenance, source_label, where
 from tpulens.report.load import Record, Results
 
 
@@ -34,10 +34,11 @@ class Cell:
 
 @dataclass
 class RowGroup:
-    """Rows folded under one summary row: the next `size` rows of the table, in order."""
+    """The next `size` rows of the table, in order: folded under one summary row, or shown as
+    they are when there is none (a few rows between folded ones)."""
 
     id: str
-    head: list[Cell]  # the summary row; its first cell becomes the open/close button
+    head: list[Cell] | None  # the summary row; its first cell becomes the open/close button
     size: int
 
 
@@ -120,13 +121,9 @@ class ExperimentData:
         """The same for a whole column, over the variants that have the figure; where they
         differ in one part only, that part lists its values: "host CPU, LiteRT / TensorFlow,
         1 thread"."""
-        found = {
+        return joined_wheres(
             self.where_of(r, key) for r in self.records if self.value(r.variant, key) is not None
-        } - {""}
-        split = [w.split(", ") for w in sorted(found)]
-        if len({len(parts) for parts in split}) > 1:
-            return " / ".join(sorted(found))
-        return ", ".join(" / ".join(dict.fromkeys(column)) for column in zip(*split, strict=True))
+        )
 
 
 def _description(record: Record, key: str) -> str:
@@ -226,7 +223,7 @@ def column_title(meta: m.MetricMeta, where: str = "") -> str:
 def column_label(meta: m.MetricMeta) -> str:
     """One naming scheme for every metric column: "latency p50 ↓" and its unit below."""
     arrow = {Better.HIGHER: " ↑", Better.LOWER: " ↓"}.get(meta.better, "")
-    symbol = m.unit_symbol(meta.unit)
+    symbol = m.header_unit(meta.label, meta.unit)
     return meta.label + arrow + (f"\n({symbol})" if symbol else "")
 
 

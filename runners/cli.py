@@ -8,7 +8,15 @@ record, and the next run resumes). Independent steps run in parallel worker proc
 each with its share of the CPU threads. `--check` validates everything it can without running
 (the user's detection datasets and detectors included) and lists every problem at once.
 
+`--remeasure` writes every selected variant again, in a new run of the history: the evaluate
+steps run anew (fresh latency samples) on the cached trained, converted and compiled models.
+
 Profiles: `quick` (tests, minutes), `default` (`make report`), `full`.
+
+Examples:
+  tpulens run --profile quick                       build what is missing
+  tpulens run --remeasure                           re-time every variant at this commit
+  tpulens run --remeasure --only quantization       re-time one experiment
 """
 
 from __future__ import annotations
@@ -37,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results directory (default: results/ next to the suite)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="artifact cache (default: .cache/tpulens/ next to the suite)")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="run the evaluate steps of the selected variants again (reusing "
+                             "cached training, conversion and compilation) and write every "
+                             "variant in a new history run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a variant failed (default: failures are recorded, "
@@ -79,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     summary = pipeline.run_suite(args.config, args.profile, args.jobs, args.only,
                                  args.results or home / "results",
                                  args.cache_dir or home / ".cache" / "tpulens",
-                                 progress=not args.no_progress)
+                                 progress=not args.no_progress, remeasure=args.remeasure)
     steps = [f"{summary.steps_run} run", f"{summary.steps_cached} cached"] + [
         f"{count} {what}" for count, what in (
             (summary.steps_failed, "failed"), (summary.steps_skipped, "skipped"),

@@ -5,6 +5,10 @@ its steps are done.
 The main process never imports TensorFlow: planning and record assembly use only the config,
 the cache manifests and the standard library, so a fully cached run takes seconds.
 
+With `remeasure`, every selected variant is written again: its measuring steps (evaluate) run
+anew, replacing their cached results, while training, conversion and compilation come from the
+cache. That is how a new commit, or a nightly run, records fresh measurements in history.
+
 One run at a time per cache (a lock file; a second run says so and stops). Workers die with the
 main process (Linux parent-death signal), and each step is built under its own lock, so a rerun
 never rebuilds a step that a worker of a killed run still writes. A full disk stops the run with
@@ -28,6 +32,8 @@ from tpulens.errors import InputError
 from tpulens.runners import cache, config, records
 from tpulens.runners.environment import environment, git_commit
 from tpulens.runners.plan import Plan, build_plan
+
+MEASURING_STAGES = ("evaluate", "detection_evaluate")  # what --remeasure runs again
 
 
 @dataclass
@@ -56,7 +62,8 @@ def default_dirs(suite_path: Path) -> tuple[Path, Path]:
 
 def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
               only: list[str] | None = None, results_dir: Path | None = None,
-              cache_dir: Path | None = None, progress: bool = True) -> RunSummary:
+              cache_dir: Path | None = None, progress: bool = True,
+              remeasure: bool = False) -> RunSummary:
     start = time.perf_counter()
     suite = config.load(suite_path)
     default_results, default_cache = default_dirs(Path(suite_path))
@@ -70,7 +77,8 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
             for variant in plan.variants:
                 existing = records.read_record(
                     records.record_path(results_dir, variant.experiment, variant.variant))
-                if existing and existing.get("record_key") == variant.record_key \
+                if not remeasure and existing \
+                        and existing.get("record_key") == variant.record_key \
                         and existing.get("status") == "ok":
                     summary.up_to_date += 1
                 else:
@@ -78,7 +86,7 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
             if stale:
                 run = records.start_run(results_dir, suite.path.parent, profile)
                 _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
-                        suite.path.parent, run).run()
+                        suite.path.parent, run, remeasure).run()
                 records.finish_run(results_dir, suite.data)
     except OSError as err:
         if not disk_full(err):
@@ -103,7 +111,7 @@ class _Runner:
     """Schedules the steps the stale variants need and writes their records."""
 
     def __init__(self, plan: Plan, stale, results_dir, cache_dir, jobs, progress, summary,
-                 repo_dir, run):
+                 repo_dir, run, remeasure=False):
         self.plan, self.stale, self.history_run = plan, stale, run
         self.results_dir, self.cache_dir = results_dir, cache_dir
         self.jobs = max(1, jobs)
@@ -113,6 +121,8 @@ class _Runner:
         self.done: dict[str, dict] = {}  # key → manifest (outputs absolute)
         self.failed: dict[str, tuple[str, str]] = {}  # key → (status, note)
         self.by_name = {(v.experiment, v.variant): v for v in plan.variants}
+        self.remeasured = {key for v in stale for key in v.steps.values()
+                           if plan.nodes[key].stage in MEASURING_STAGES} if remeasure else set()
 
     def needed(self) -> list[str]:
         """Keys of every step the stale variants (and their baselines) depend on, in order."""
@@ -138,7 +148,8 @@ class _Runner:
         self.priority = self._priorities()
         for key in self.needed():
             node = self.plan.nodes[key]
-            manifest = cache.read_manifest(cache.step_dir(self.cache_dir, node.stage, key))
+            manifest = None if key in self.remeasured else \
+                cache.read_manifest(cache.step_dir(self.cache_dir, node.stage, key))
             if manifest is not None:
                 self.done[key] = _absolute(manifest, self.cache_dir)
                 self.summary.steps_cached += 1
@@ -240,7 +251,7 @@ class _Runner:
         return {"key": key, "stage": node.stage, "config": node.config, "label": node.label,
                 "inputs": {role: self.done[dep] for role, dep in node.deps.items()},
                 "cache_dir": str(self.cache_dir), "profile": self.plan.profile,
-                "threads": self.threads}
+                "threads": self.threads, "remeasure": key in self.remeasured}
 
     def _finish(self, key: str, future, bar) -> None:
         node = self.plan.nodes[key]
@@ -342,14 +353,15 @@ def _die_with_parent(parent: int) -> None:
 
 def execute(payload: dict) -> dict:
     """Run one step in a worker, under the step's lock; the manifest is written last and
-    atomically. A step another process finished meanwhile is returned as cached."""
+    atomically. A step another process finished meanwhile is returned as cached, unless the
+    payload asks to remeasure it."""
     from tpulens.runners.stages import StepSkipped
 
     cache_dir = Path(payload["cache_dir"])
     directory = cache.step_dir(cache_dir, payload["stage"], payload["key"])
     try:
         with cache.step_lock(directory):
-            manifest = cache.read_manifest(directory)
+            manifest = None if payload.get("remeasure") else cache.read_manifest(directory)
             if manifest is not None:
                 return {"status": "ok", "manifest": manifest, "cached": True}
             return _run_step(payload, cache.fresh_dir(directory), cache_dir)

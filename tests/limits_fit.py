@@ -5,6 +5,10 @@ mapped ops bound the limit from below, ops the rule refuses where the compiler a
 producers were all mapped (the refusal is the op's own) bound it from above. A threshold is the
 geometric middle of the two bounds of its deciding measure.
 
+An op's placement comes from the compiled model of a pair, or, for a CPU model that has only
+the compiler's log, from the log: where every op of one type shares one status row (and the row
+counts them all), each of those ops has that status.
+
 Leave one source out: refit every threshold without one source folder (`pairs/<repo>@<commit>`),
 predict that folder's items, and add up over all folders. A limit whose refusals all come from
 the held-out folder cannot be fitted at all and is switched off for it.
@@ -22,7 +26,9 @@ import agreement
 
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
-from tpulens.analyzer.model import read_model
+from tpulens.analyzer.logs import parse_log_file
+from tpulens.analyzer.model import Model, read_model
+from tpulens.analyzer.vocabulary import Status
 
 # The module constant each fitted rule compares against (patched for the refit).
 THRESHOLDS = {"transpose_size": "TRANSPOSE_MAX_ELEMENTS", "reshape_size": "RESHAPE_MAX_ELEMENTS",
@@ -42,13 +48,39 @@ def fitted_rules() -> list[rules.Rule]:
     return [r for r in rules.RULES if r.limit is not None]
 
 
+def log_truth(corpus: Path, row: dict, cpu: Model) -> dict:
+    """(0, op index) -> placement for the main-subgraph ops whose type has a single status row
+    in the compiler's log, counting every op of that type."""
+    log = parse_log_file(corpus / row["log"])
+    model_log = log.model_for(row["cpu_model"]) or (log.models[0] if log.models else None)
+    if model_log is None:
+        return {}
+    statuses: dict[str, list] = {}
+    for (operator, status), count in model_log.histogram().items():
+        statuses.setdefault(operator, []).append((status, count))
+    ops = cpu.subgraphs[0].operators
+    placement = {}
+    for opcode in {op.opcode for op in ops}:
+        rows = statuses.get(opcode, [])
+        if len(rows) == 1 and rows[0][1] == sum(op.opcode == opcode for op in ops):
+            placement[opcode] = "TPU" if rows[0][0] == Status.MAPPED else "CPU"
+    return {(0, op.index): placement[op.opcode] for op in ops if op.opcode in placement}
+
+
+def truth_of(corpus: Path, row: dict, cpu: Model) -> dict:
+    """Known placements: from the compiled model when there is one, else from the log."""
+    if row.get("edgetpu_model"):
+        return agreement.name_truth(cpu, read_model(corpus / row["edgetpu_model"]))
+    return log_truth(corpus, row, cpu) if row.get("log") else {}
+
+
 def evidence(corpus: Path) -> list[Point]:
     points = []
     for row in agreement.rows(corpus):
-        if not row.get("edgetpu_model"):
-            continue
         cpu = read_model(corpus / row["cpu_model"])
-        truth = agreement.name_truth(cpu, read_model(corpus / row["edgetpu_model"]))
+        truth = truth_of(corpus, row, cpu)
+        if not truth:
+            continue
         options = make_options(row["compiler_version"])
         sg = cpu.subgraphs[0]
         made = {t: op.index for op in sg.operators for t in op.outputs}

@@ -105,6 +105,21 @@ def test_a_bad_file_in_a_batch_is_one_error_and_exit_2(lenet, capsys):
     assert "8 model(s)" in captured.out and "1 error" in captured.out
 
 
+@pytest.mark.parametrize("bad", ["missing", "empty"])
+def test_a_missing_path_or_empty_directory_in_a_batch_is_one_error_row(lenet, tmp_path, capsys,
+                                                                        bad):
+    path = tmp_path / bad
+    if bad == "empty":
+        path.mkdir()
+    assert main(["analyze", str(lenet), str(path), "--fail-on", "fails"]) == 2
+    captured = capsys.readouterr()
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"tpulens analyze: error: {path}: ")
+    rows = _rows(captured.out)
+    assert rows[str(path)] == ["-"] * 4 + ["error", "-"]
+    assert "8 model(s): " in captured.out and "1 error" in captured.out  # the 7 others analysed
+
+
 def test_a_twin_that_was_not_compiled_from_its_namesake_says_so(corpus, tmp_path, capsys):
     shutil.copy(corpus / LENET / "converted_model-int8.tflite", tmp_path / "m.tflite")
     shutil.copy(corpus / LENET / "converted_model-int8_io_edgetpu.tflite",

@@ -3,12 +3,21 @@ shows both."""
 
 from __future__ import annotations
 
+import pytest
 from test_analyzer_partition import chain_with_cpu_op_in_middle
-from test_analyzer_rules import analyze, conv, single, transpose
+from test_analyzer_rules import analyze, conv, resize, single, transpose
 from tflite_builder import Op, T, build, ints
 
 from tpulens.analyzer import rules
+from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.cli_analyze import render_text
+from tpulens.analyzer.model import read_model
+
+LENET_FLOAT = "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
+YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"
+SSD_WITH_LOG = ("cpu_with_log/EdgeTPU_Analysis/Ops/model_mobilenet/"
+                "coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite")
+POSENET = "pairs/edgetpu/posenet/posenet_mobilenet_v1_075_353_481_quant_decoder.tflite"
 
 
 def test_a_verdict_far_from_every_limit_is_sure():
@@ -39,6 +48,29 @@ def test_inferred_rules_and_op_types_never_seen_compiled_are_unsure():
                            {"BlockSize": 2}), [T("x", (1, 4, 4, 3)), T("y", (1, 2, 2, 12))])
     assert never_seen["placement"] == "TPU"
     assert never_seen["confidence_reason"] == "SPACE_TO_DEPTH was never seen compiled"
+
+
+def test_an_op_type_never_seen_mapped_is_not_called_near_a_size_limit():
+    """A 2x ResizeBilinear (an ordinary upsample): no corpus op of its type mapped, so there is
+    no boundary it could be near; the refusals the corpus shows stay sure."""
+    upsample = resize(2)
+    assert (upsample["placement"], upsample["confidence"]) == ("TPU", "low")
+    assert upsample["confidence_reason"].startswith(rules.NEVER_MAPPED)
+    assert rules.NEAR_LIMIT not in upsample["confidence_reason"]
+    seen_refused = resize(rules.RESIZE_LIMIT.smallest_refused)
+    assert (seen_refused["placement"], seen_refused["confidence"]) == ("CPU", "high")
+
+
+def test_what_if_never_cuts_before_an_op_type_never_seen_mapped():
+    ta, oa = conv("x", "a")
+    tb, ob = conv("l", "b")
+    result = analyze(build(
+        [T("x", (1, 8, 8, 4)), *ta, T("size", (2,), "INT32", data=ints(16, 16)),
+         T("up", (1, 16, 16, 4)), T("in", (1, 8, 8, 4)), T("l", (1, 8, 8, 4)), *tb],
+        [oa, Op("RESIZE_BILINEAR", ["a", "size"], ["up"], 1, "ResizeBilinearOptions", {}),
+         Op("LEAKY_RELU", ["in"], ["l"], 2), ob]))
+    assert result["ops"][1]["placement"] == "TPU"
+    assert not any(case["flags"][:1] == ["-i"] for case in result["summary"]["what_if"])
 
 
 def test_what_depends_on_an_unsure_op_is_unsure():
@@ -85,12 +117,14 @@ def test_no_what_if_for_a_fully_mapped_model():
     assert analyze(build([T("in", (1, 8, 8, 4)), *ta], [oa]))["summary"]["what_if"] == []
 
 
-def test_what_if_fully_int8_names_the_ops_that_still_block():
+@pytest.mark.parametrize("compiler", ["15.0", "16.0"])
+def test_what_if_fully_int8_names_the_ops_that_still_block(compiler):
+    """Before compiler 16 the float model is refused whole; once int8 it is not."""
     data = build([T("x", (1, 8, 8, 4), "FLOAT32", scale=None),
                   T("y", (1, 8, 8, 4), "FLOAT32", scale=None),
                   T("z", (1, 8, 8, 4), "FLOAT32", scale=None)],
                  [Op("RELU", ["x"], ["y"]), Op("LEAKY_RELU", ["y"], ["z"], 2)])
-    result = analyze(data)
+    result = analyze(data, compiler)
     assert result["summary"]["ops_tpu"] == 0
     case = what_if(result)["if fully int8-quantized"]
     assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 1, ["LEAKY_RELU"])
@@ -109,6 +143,39 @@ def test_what_if_int8_folds_float16_weights():
                      {"StrideW": 1, "StrideH": 1})])
     case = what_if(analyze(data))["if fully int8-quantized"]
     assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (1, 0, [])
+    assert case["ops_low_confidence"] == 0  # the vanished DEQUANTIZE leaves no doubt behind
+
+
+def test_what_if_int8_of_a_float16_model_is_not_doubted_for_its_dequantize_ops(corpus):
+    result = to_json(analyze_model(read_model(corpus / YOLO_FP16), make_options("16.0")))
+    case = what_if(result)["if fully int8-quantized"]
+    assert case["ops_tpu"] > 200 and case["ops_low_confidence"] == 0
+
+
+def test_what_if_int8_of_a_float_model_refused_by_an_older_compiler(corpus):
+    """LeNet in float32: compiler 15 says "Model not quantized"; the int8 what-if must not."""
+    result = to_json(analyze_model(read_model(corpus / LENET_FLOAT), make_options("15.0")))
+    assert result["errors"] == ["Model not quantized (no 8-bit activation tensor)"]
+    case = what_if(result)["if fully int8-quantized"]
+    assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (9, 0, [])
+
+
+@pytest.mark.parametrize("path", [SSD_WITH_LOG, POSENET])
+def test_no_int8_what_if_for_an_int8_model_whose_floats_come_from_its_cpu_tail(corpus, path):
+    """Detection / pose post-processing writes float outputs at the end of an int8 model:
+    quantizing would change nothing, so no int8 what-if is offered."""
+    result = to_json(analyze_model(read_model(corpus / path), make_options("16.0")))
+    assert result["summary"]["ops_cpu"] == 1
+    assert "if fully int8-quantized" not in what_if(result)
+
+
+def test_int8_what_if_when_a_float_tensor_precedes_the_tail_even_without_new_ops_mapped():
+    """A float input to an unsupported op: quantizing is needed (though not enough), so the
+    what-if is offered and names the op that still blocks."""
+    result = analyze(build([T("x", (1, 8), "FLOAT32", scale=None),
+                            T("y", (1, 8), "FLOAT32", scale=None)], [Op("SIN", ["x"], ["y"])]))
+    case = what_if(result)["if fully int8-quantized"]
+    assert (case["ops_tpu"], case["ops_cpu"], case["blocking"]) == (0, 1, ["SIN"])
 
 
 def test_what_if_cuts_before_an_op_near_a_size_limit():

@@ -236,7 +236,7 @@ def test_rule_fires(rule):
     assert (verdict["placement"], verdict["status"], verdict["reason_code"]) == (
         "CPU", rule.status, rule.reason_code)
     assert rule.text.split(".")[0] in verdict["explanation"]
-    assert verdict["fix"] == rule.fix
+    assert verdict["fix"] == rule.fix_for(verdict["opcode"])
 
 
 @pytest.mark.parametrize("rule", OP_RULES, ids=lambda r: r.reason_code)
@@ -244,6 +244,27 @@ def test_rule_passes_at_its_boundary(rule):
     verdict = BOUNDARIES[rule.reason_code][1]()
     assert verdict["reason_code"] != rule.reason_code
     assert (verdict["placement"], verdict["status"]) == ("TPU", Status.MAPPED), verdict
+
+
+@pytest.mark.parametrize("rule", [r for r in OP_RULES if r.limit is None],
+                         ids=lambda r: r.reason_code)
+def test_a_refusal_is_unsure_exactly_when_its_rule_is_inferred(rule):
+    verdict = BOUNDARIES[rule.reason_code][0]()
+    support = rules.SUPPORTED_OPS.get(verdict["opcode"])
+    inferred = rule.evidence.kind == rules.INFERRED or (
+        rule.reason_code == "RUNTIME_TOO_OLD" and not support.runtime_documented)
+    assert (verdict["confidence"] == "low") == inferred, verdict["confidence_reason"]
+
+
+@pytest.mark.parametrize("code", ["DILATION_OLD_RUNTIME", "REDUCE_AXES_OLD_RUNTIME",
+                                  "PAD_CHANNELS", "SQUEEZE_RELAYOUT"])
+def test_the_runtime_that_lifted_the_old_tables_limits_is_inferred(code):
+    """Coral's 2019 table documents these limits; no document says which runtime lifted them."""
+    verdict = BOUNDARIES[code][0]()
+    assert (verdict["confidence"], verdict["confidence_reason"]) == (
+        "low", f"rule {code} is inferred, no compiler output shows it")
+    assert str(rules.NEWER_TABLE_RUNTIME) in next(
+        r.text for r in OP_RULES if r.reason_code == code)
 
 
 def test_compiler_16_maps_what_older_compilers_refused():
@@ -287,6 +308,22 @@ def test_limits_are_formatted_into_the_text():
         assert "{" not in r.text and "{" not in r.fix, r.name
         if r.limit is not None:
             assert f"{r.limit.threshold:,}" in r.text, r.name
+
+
+def test_numbers_in_rule_texts_come_from_the_constants():
+    text = {r.reason_code: r.text for r in rules.RULES}
+    hi = rules.RESIZE_LIMIT.smallest_refused
+    assert f"{hi}x ({1}x1 -> {hi}x{hi})" in text["RESIZE_UPSCALE"]
+    for op, version in rules.MAX_VERSION_BEFORE_16.items():
+        assert f"{op} version {version + 1}+" in text["OP_VERSION"]
+    for (major, minor), ops in rules.UNPARSED_VERSIONS.items():
+        seen = text["OP_VERSION_UNKNOWN"].split(f"compiler {major}.{minor} with ")[1]
+        assert all(f"{op} {v}" in seen.split(";")[0] for op, v in ops.items())
+    groups = text["RUNTIME_TOO_OLD"].split("(-m): ")[1].rstrip(".").split("; ")
+    stated = {name: int(runtime) for group in groups
+              for names, runtime in [group.split(" need runtime ")] for name in names.split(", ")}
+    assert stated == {s.coral_name: s.min_runtime for s in rules.SUPPORTED_OPS.values()
+                      if s.min_runtime > min(t.min_runtime for t in rules.SUPPORTED_OPS.values())}
 
 
 def test_fixes_spell_the_flags_the_way_tpulens_does(capsys):
@@ -387,6 +424,23 @@ def test_the_same_op_in_the_middle_gets_the_rules_own_fix():
                                      if r.reason_code == "UNSUPPORTED_DTYPE")
 
 
+def test_an_unsupported_op_gets_the_substitutes_for_its_own_type():
+    sin, leaky, unknown = (before_a_conv(op) for op in ("SIN", "LEAKY_RELU", "CUMSUM"))
+    assert {v["reason_code"] for v in (sin, leaky, unknown)} == {"UNSUPPORTED_OP"}
+    assert "constant" in sin["fix"] and "ReLU" not in sin["fix"]
+    assert "TRANSPOSE" not in sin["fix"] and "TRANSPOSE" not in leaky["fix"]
+    assert leaky["fix"].startswith("Use ReLU or ReLU6 instead")
+    general = next(r for r in rules.RULES if r.reason_code == "UNSUPPORTED_OP")
+    assert unknown["fix"] == general.fix and "LeakyReLU" not in general.fix
+    for verdict in (sin, leaky):
+        assert verdict["fix"].endswith("so only the tail runs on the CPU.")
+
+
+def test_substitutes_name_only_ops_the_edge_tpu_cannot_run():
+    assert not set(rules.SUBSTITUTES) & set(rules.SUPPORTED_OPS)
+    assert not set(rules.SUBSTITUTES) & rules.DTYPE_FIRST  # refused for their type first
+
+
 def test_custom_ops_get_custom_op_advice():
     tail = int8_model_ending_in(Op("CUSTOM", ["c"], ["p"], custom_code="PosenetDecoderOp"),
                                 [T("p", (1, 10), "FLOAT32", scale=None)])
@@ -450,3 +504,19 @@ def test_every_other_rule_has_its_tests():
                                  if r.scope != rules.Scope.OP}
     for test in NON_OP_TESTS.values():
         assert f"def {test}(" in source, test
+
+
+def test_runtime_names_and_compiler_16_checks_come_from_the_compiler_table():
+    from tpulens.analyzer import reference
+    from tpulens.analyzer.compilers import COMPILERS
+
+    oldest = min(c.default_runtime for c in COMPILERS.values())
+    assert reference.runtime_name(oldest) == "all runtimes"
+    for support in rules.SUPPORTED_OPS.values():
+        if support.min_runtime > oldest:
+            assert reference.runtime_name(support.min_runtime) == (
+                f"runtime {support.min_runtime}+")
+    table = reference.markdown()
+    assert "| `CONV_2D` | Conv2d | all runtimes |" in table
+    assert "| `TRANSPOSE` | Transpose | runtime 14+ |" in table
+    assert [c.version for c in COMPILERS.values() if rules.since_16(c)] == ["16.0"]

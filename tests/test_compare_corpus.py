@@ -241,3 +241,31 @@ def test_compare_takes_the_compile_flags(capsys):
     assert result["predicted"]["tpu_subgraphs"] == 2 and code == 1  # the real compile used one
     assert main(["compare", str(cpu), "--compiled", str(compiled_path), "-i", "no_such"]) == 2
     assert "no tensor named 'no_such'" in capsys.readouterr().err
+
+
+def test_a_compiled_model_of_several_edgetpu_subgraphs_turns_a_on(capsys):
+    """Without -a the compiler makes one Edge TPU subgraph: three say it ran with -a."""
+    folder = next(CORPUS.glob("pairs/Coral-TPU@*/transformer"))
+    args = ["compare", str(folder / "efficient_l3.tflite"),
+            "--compiled", str(folder / "efficient_l3_edgetpu.tflite")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("note: ") == 1 and out.rstrip().endswith("AGREE")
+    assert "note: the compiled model holds 3 Edge TPU subgraphs, which only -a makes: " \
+        "predicted with -a" in out
+    assert "(compiler 16.0, default, -a -m 14)" in out
+    assert main([*args, "--compiler-version", "14.1"]) == 1  # no -a then: the user's word
+    assert "but compiler 14.1 has no -a: predicted without it" in capsys.readouterr().out
+
+
+def test_the_log_of_another_model_is_refused_in_one_line(capsys):
+    """Like a wrong --compiled: a log whose Input line names another model is no truth."""
+    cpu = CORPUS / f"{PADDING}.tflite"
+    logs = CORPUS / "logs/EdgeTPU_Analysis__InOut__model_padding__model_padding_{}_edgetpu.log"
+    other = Path(str(logs).format("64x64x3"))
+    assert main(["compare", str(cpu), "--log", str(other)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert f"{other}: the log is for model_padding_64x64x3.tflite, not " \
+        "model_padding_2x2x3.tflite" in captured.err
+    assert main(["compare", str(cpu), "--log", str(logs).format("2x2x3")]) == 0

@@ -4,6 +4,7 @@ TFLite_Detection_PostProcess and measures with COCO metrics; a second small suit
 own detector and its own datasets (VOC, COCO JSON, a flat labelling-tool folder)."""
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,11 @@ def test_keras_float_and_int8_rows_of_the_coco_table(detection):
         assert all(-1 <= metrics[name] <= 1 for name in expected)
         assert metrics["size_bytes"] > 100_000 and metrics["latency_ms_p50"] > 0
         assert set(record["metric_info"]) == set(metrics)
+        assert record["metric_info"]["coco_AP"]["better"] == "higher"
+        assert "thread" in record["metric_info"]["latency_ms_p50"]["description"]
+        samples = record["samples"]["latency_ms"]  # kept for `tpulens diff`'s test
+        assert len(samples) == record["params"]["latency_runs"]
+        assert statistics.median(samples) == pytest.approx(metrics["latency_ms_p50"], abs=1e-3)
         assert record["params"]["export"] == export
     assert "tflite" not in records["keras"]["artifacts"]
     assert "edgetpu_ops_tpu" not in records["keras"]["metrics"]  # nothing to compile

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from sample_results import MAPPED, UNSUPPORTED, chain_analysis, op, record, write
 
+from tpulens.analyzer.vocabulary import Change
 from tpulens.cli import main
+from tpulens.history.diff import Diff, MetricChange, VariantDiff
+from tpulens.history.render import markdown
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"
@@ -87,10 +90,10 @@ def test_directory_without_records_and_broken_record_exit_2(capsys, tmp_path):
     assert "zoo/mltk_resnet8_cifar10.json: unreadable" in err
 
 
-def measured_samples(slower_ops: int | None, rounds: int = 10) -> tuple[list, list]:
+def measured_samples(slower_ops: int | None, rounds: int = 50) -> tuple[list, list]:
     """Latency samples of an 8-ADD float model (base) and of the same model again, or of one
-    with `slower_ops` ADDs (head), taken in alternating rounds so that both see the same load
-    on this machine."""
+    with `slower_ops` ADDs (head), taken in short alternating rounds so that both see the same
+    load on this machine (a shared machine's load changes within seconds)."""
     pytest.importorskip("ai_edge_litert")
     from ai_edge_litert.interpreter import Interpreter
     from tflite_builder import Op, T, build
@@ -111,7 +114,7 @@ def measured_samples(slower_ops: int | None, rounds: int = 10) -> tuple[list, li
         interpreter.allocate_tensors()
     for _ in range(rounds):
         for interpreter, kept in zip(interpreters, samples, strict=True):
-            kept.extend(latency(interpreter, 3, 20)[1])
+            kept.extend(latency(interpreter, 1, 4)[1])
     return samples
 
 
@@ -260,3 +263,110 @@ def test_foreign_records_and_analyses_do_not_break_the_diff(capsys, tmp_path):
     code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
     assert code == 0
     assert json.loads(out)["variants"][0]["metrics"][0]["metric"] == "ok"
+
+
+def synthetic_diff(variants: int, metrics: int) -> Diff:
+    """Every variant worse on half its metrics and unchanged on the rest."""
+    def change(i: int) -> MetricChange:
+        worse = i % 2 == 0
+        return MetricChange(f"metric_{i}", "ms", "lower", 10.0, 20.0 if worse else 10.0,
+                            Change.WORSE if worse else Change.UNCHANGED, "±10 %")
+
+    return Diff("base", "head", ["abc"], ["def"],
+                [VariantDiff("experiment", f"variant_{v:03}", "ok", "ok",
+                             [change(i) for i in range(metrics)]) for v in range(variants)],
+                added=[], removed=[], environment=[])
+
+
+def test_markdown_detail_lists_only_the_changed_metrics():
+    out = markdown(synthetic_diff(1, 4))
+    detail = out.split("#### experiment/variant_000")[1]
+    assert "metric_0" in detail and "metric_2" in detail
+    assert "metric_1" not in detail and "metric_3" not in detail
+    assert "Cut to fit" not in out
+
+
+def test_markdown_of_a_large_diff_fits_a_pull_request_comment():
+    result = synthetic_diff(80, 10)
+    full = markdown(result, budget=10**9)
+    assert len(full) > 65_536  # what GitHub would refuse
+    out = markdown(result)
+    assert len(out) <= 60_500
+    last = out.rstrip().splitlines()[-1]
+    shown = out.count("#### experiment/")  # details come last: a variant shown there is whole
+    assert last == (f"Cut to fit a pull-request comment: {80 - shown} variant(s) left out or "
+                    "shown in part; `tpulens diff --format json` has everything.")
+    assert 0 < shown < 80 and out.count("<details>") == out.count("</details>") == 1
+    regressions = out.split("**Regressions**")[1].split("\n\n")[1].splitlines()
+    assert regressions[2:] == full.split("**Regressions**")[1].split("\n\n")[1].splitlines()[
+        2:len(regressions)]  # the worst rows, in order
+
+
+def test_regressions_rank_by_how_far_beyond_their_threshold(capsys, tmp_path):
+    """A 5-point accuracy loss is 5 thresholds (±0.01); +30 % latency is 3 (±10 %)."""
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+
+    def slower(data: dict) -> None:
+        data["metrics"]["latency_ms_p50"] *= 1.3
+
+    def less_accurate(data: dict) -> None:
+        data["metrics"]["accuracy"] -= 0.05
+
+    edit(head, "quantization/float16", slower)
+    edit(head, VARIANT, less_accurate)
+    code, out, _ = diff(capsys, RESULTS, head, "--format", "json")
+    assert code == 1
+    result = json.loads(out)
+    worse = {(v["variant"], m["metric"]): m for v in result["variants"] for m in v["metrics"]
+             if m["change"] == "worse"}
+    assert set(worse) == {("float16", "latency_ms_p50"), ("int8_int8_io", "accuracy")}
+    assert worse[("int8_int8_io", "accuracy")]["tolerance"] == 0.01
+    _, text, _ = diff(capsys, RESULTS, head)
+    rows = text.split("Regressions:\n")[1].split("\n\n")[0].splitlines()
+    assert rows[0].startswith(f"  {VARIANT}  accuracy: ")
+    assert rows[1].startswith("  quantization/float16  latency_ms_p50: ")
+
+
+def moved_op_results(tmp_path, head_placements: list[str]) -> None:
+    """One variant whose records have no op-count metrics, only an analysis."""
+    for side, placements in (("base", ["TPU"] * 3), ("head", head_placements)):
+        ops = [op(i, "CONV_2D", p, MAPPED if p == "TPU" else UNSUPPORTED,
+                  "MAPPED" if p == "TPU" else "UNSUPPORTED_OP") for i, p in enumerate(placements)]
+        write(tmp_path / side, "m/int8.json", record("m", "int8", {"size_bytes": 1000},
+                                                      analysis="analysis/m-int8.json"))
+        write(tmp_path / side, "analysis/m-int8.json", chain_analysis("x", 0) | {"ops": ops})
+
+
+def test_an_op_that_leaves_the_edge_tpu_is_a_regression_by_itself(capsys, tmp_path):
+    moved_op_results(tmp_path, ["TPU", "CPU", "TPU"])
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "json")
+    variant = json.loads(out)["variants"][0]
+    assert code == 1 and variant["regressed"]
+    assert [m["change"] for m in variant["metrics"]] == ["unchanged"]
+    _, md, _ = diff(capsys, tmp_path / "base", tmp_path / "head", "--format", "markdown")
+    assert md.startswith("### ❌ tpulens diff: 1 variant(s) with ops moved to the CPU, "
+                         "1 unchanged, 1 variants compared")
+
+
+def test_an_op_that_moves_onto_the_edge_tpu_is_no_regression(capsys, tmp_path):
+    moved_op_results(tmp_path, ["TPU", "CPU", "TPU"])
+    base, head = tmp_path / "base", tmp_path / "head"
+    code, out, _ = diff(capsys, head, base)  # the other way round: CPU → TPU
+    assert code == 0 and "m/int8: 1 op(s) moved to the Edge TPU (predicted)" in out
+
+
+def test_a_worse_objective_alone_is_a_change_not_a_regression(capsys, tmp_path):
+    head = tmp_path / "head"
+    shutil.copytree(RESULTS, head)
+
+    def worse_objective(data):
+        data["metrics"]["objective"] += 0.5
+
+    edit(head, VARIANT, worse_objective)
+    code, out, _ = diff(capsys, RESULTS, head, "--format", "json")
+    variant = next(v for v in json.loads(out)["variants"]
+                   if f"{v['experiment']}/{v['variant']}" == VARIANT)
+    objective = next(m for m in variant["metrics"] if m["metric"] == "objective")
+    assert (code, objective["change"], variant["regressed"]) == (0, "changed", False)
+    assert "judged themselves" in objective["note"]

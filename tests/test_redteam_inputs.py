@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -39,9 +40,21 @@ def test_numbers_that_are_not_numbers_are_warnings_not_tracebacks(name, warning)
 
 
 @needs_redteam
-def test_a_harmless_warning_is_not_the_reason_for_rejecting():
-    code, _, err = tpulens("parse-log", "log_misleading_reject.log")
-    assert code == 2 and "no compiler output recognised" in err and "glued" not in err
+@pytest.mark.parametrize("name", ["log_misleading_reject.log", "log_unreadable_numbers_1MB.log"])
+def test_a_log_with_nothing_readable_is_refused(name):
+    """Unreadable summary lines alone are no compiler output: refused, whatever else is cut."""
+    code, out, err = tpulens("parse-log", name)
+    assert code == 2 and not out and err.count("\n") == 1
+    assert f"{name}: no compiler output recognised" in err and "glued" not in err
+
+
+@needs_redteam
+def test_an_unreadable_size_is_null_and_reads_unknown():
+    code, out, _ = tpulens("parse-log", "log_size_overflow.log")
+    assert code == 0 and "  input_size: unknown\n" in out and "99999" not in out.split("warn")[0]
+    code, out, _ = tpulens("parse-log", "log_size_overflow.log", "--json")
+    summary = json.loads(out)["models"][0]["summary"]
+    assert code == 0 and summary == {"input_size": None}
 
 
 @needs_redteam

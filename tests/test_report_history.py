@@ -134,6 +134,7 @@ def test_the_history_chart_shows_every_run_and_marks_the_step(stepped_site):
     assert "recovered" in accuracy["data"][-1]["customdata"][0][0]
     assert page.count('class="plotly-chart"') == 3  # accuracy, size, latency
     assert page.count("<tr>") == 1 + 12  # the runs table
+    assert "not committed results (records made at commit c11)." in page  # the footer
 
 
 def test_the_regressions_page_names_the_commits(stepped_site):
@@ -219,3 +220,26 @@ def test_the_compare_page_offers_every_run_of_every_variant(stepped_site):
     assert [e["metrics"]["latency_ms_p50"][0] for e in int8] == LATENCY
     assert [e["placement"] for e in int8[9:11]] == ["T" * 12, "T" * 9 + "C" * 3]
     assert len({e["sig"] for e in payload["entries"]}) == 1  # the same ops in every run
+
+
+def test_every_history_chart_says_where_its_figure_comes_from(tmp_path):
+    results = tmp_path / "results"
+    series = {"int8": {"latency_ms_p50": STEADY[:3], "edgetpu_ops_tpu": [12.0, 12.0, 9.0],
+                       "edgetpu_ops_tpu_compiler": [12.0, 11.0, 9.0]}}
+    sample.write_history(results, "quantization", series)
+    for path in results.rglob("quantization/int8.json"):  # the runners record the compiler
+        record = json.loads(path.read_text())
+        record["metric_info"]["edgetpu_ops_tpu_compiler"] = {"source": "compiler"}
+        path.write_text(json.dumps(record))
+    page = (build_site(results, tmp_path / "site", plotly_js="").out
+            / "history/quantization.html").read_text()
+    titles = {
+        key: chart_figure(page, f"metric-{key}")["layout"]["yaxis"]["title"]["text"]
+        for key in series["int8"]
+    }
+    assert titles == {
+        "latency_ms_p50": "latency p50 (ms, host CPU, LiteRT, 2 threads)",
+        "edgetpu_ops_tpu": "ops on Edge TPU (predicted)",
+        "edgetpu_ops_tpu_compiler": "ops on Edge TPU (compiler)",
+    }
+    assert 'aria-label="latency p50 (host CPU, LiteRT, 2 threads) across runs"' in page

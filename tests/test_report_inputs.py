@@ -256,3 +256,47 @@ def test_other_artifacts_beside_the_analyses_are_skipped_quietly(tmp_path):
     loaded = load_results(results)
     assert [a.slug for a in loaded.analyses] == ["a"] and not loaded.problems
     assert json.loads(loaded.analyses[0].raw)["model"]["name"] == "a.tflite"
+
+
+@pytest.mark.parametrize("flag", ["--json", "--json-array"])
+def test_a_batch_analysis_makes_one_page_per_model(tmp_path, monkeypatch, corpus, capsys, flag):
+    """`analyze <dir> --json` writes JSON Lines, --json-array an array: both publish."""
+    names = ["mobilenet_v1_0.25_128_quant", "mobilenet_v1_0.25_128_quant_edgetpu"]
+    monkeypatch.chdir(tmp_path)
+    Path("models").mkdir()
+    for name in names:
+        model = corpus / f"pairs/edgetpu/{name}.tflite"
+        Path(f"models/{name}.tflite").write_bytes(model.read_bytes())
+    assert tpulens_main(["analyze", "models", flag]) == 0
+    Path("a.json").write_text(capsys.readouterr().out)
+    assert tpulens_main(["report", "--analysis", "a.json"]) == 0
+    assert not capsys.readouterr().err
+    assert sorted(p.name for p in Path("site/models").glob("*.html")) == [
+        "index.html", *(f"{name}.html" for name in names)]
+    for name in names:  # each model published beside its page, as from a one-model JSON
+        assert Path(f"site/models/{name}.tflite").read_bytes() == \
+            Path(f"models/{name}.tflite").read_bytes()
+
+
+def test_report_refuses_when_no_analysis_input_is_usable(tmp_path, capsys):
+    (tmp_path / "lines.jsonl").write_text('{"summary": {}, "ops": []}\n{"summary": \n')
+    (tmp_path / "array.json").write_text("[1]")
+    (tmp_path / "other.json").write_text('{"agree": true}')
+    inputs = [str(tmp_path / n) for n in ("lines.jsonl", "array.json", "other.json")]
+    assert tpulens_main(["report", "--out", str(tmp_path / "site"), "--analysis", *inputs]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and not (tmp_path / "site").exists()
+    assert f"{inputs[0]}: line 2: unreadable (JSONDecodeError" in err
+    assert f"{inputs[1]}: item 0 of the array: not a JSON object" in err
+    assert f"{inputs[2]}: not an analysis JSON (no summary/ops)" in err
+
+
+def test_too_many_documents_in_one_file_are_refused(tmp_path):
+    lines = tmp_path / "many.jsonl"
+    lines.write_text("{}\n" * (files.MAX_DOCUMENTS + 1))
+    with pytest.raises(files.Unusable, match="more than 1,000 JSON documents"):
+        files.read_json_documents(lines, files.MAX_ANALYSIS_BYTES)
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("{}\n" + '{"a": ' + "[" * 100 + "]" * 100 + "}\n")
+    with pytest.raises(files.Unusable, match="line 2: JSON nested deeper than 64 levels"):
+        files.read_json_documents(deep, files.MAX_ANALYSIS_BYTES)

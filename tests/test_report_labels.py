@@ -13,8 +13,11 @@ import pytest
 import sample_results as sample
 
 from tpulens.metrics import METRICS, label
+from tpulens.report import metrics as report_metrics
+from tpulens.report.charts import axis_title
 from tpulens.report.origin import results_origin
 from tpulens.report.site import build_site
+from tpulens.report.tables import column_label
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
 
@@ -79,6 +82,17 @@ def test_metric_labels_follow_one_scheme():
     assert label("edgetpu_latency_ms_p50") == "Edge TPU latency p50"
 
 
+def test_a_header_names_its_unit_once():
+    def header(key: str) -> str:
+        return column_label(report_metrics.meta(key, None))
+
+    assert header("edgetpu_tpu_subgraphs") == "Edge TPU subgraphs"
+    assert header("edgetpu_ops_tpu") == "ops on Edge TPU ↑"
+    assert header("latency_ms_p50") == "latency p50 ↓\n(ms)"
+    assert header("size_bytes") == "size ↓\n(B)"
+    assert axis_title("ops on CPU", "ops", "compiler") == "ops on CPU (compiler)"
+
+
 def git(cwd, *args):
     subprocess.run([*GIT, *args], cwd=cwd, check=True, capture_output=True)
 
@@ -92,12 +106,21 @@ def test_the_footer_says_where_the_results_came_from(tmp_path):
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True
     ).stdout.strip()
-    assert results_origin(results) == f"the results committed in {results}/ at {commit}"
+    assert results_origin(results) == f"the results committed in {results}/; built at HEAD {commit}"
     footer = (build_site(results, tmp_path / "site").out / "index.html").read_text()
-    assert f"from the results committed in {results}/ at {commit}." in footer
+    made = sample.record("e", "v")["git_commit"]  # the records' own commit, not HEAD
+    assert made != commit
+    assert (f"from the results committed in {results}/ (records made at commit {made}); "
+            f"built at HEAD {commit}.") in footer
 
     (results / "quantization/int8.json").write_text("{}")
-    assert results_origin(results) == f"{results}/ at commit {commit}, with uncommitted changes"
+    assert results_origin(results, 0, ["c1", "c2+dirty"]) == (
+        f"{results}/ with uncommitted changes (records made at commits c1, c2+dirty); "
+        f"built at HEAD {commit}"
+    )
+    assert results_origin(results, 0, ["a", "b", "c", "d", "e"]).endswith(
+        "(records made at commits a, b, c and 2 more); built at HEAD " + commit
+    )
 
     adhoc = sample.write_study_results(tmp_path / "elsewhere")
     assert results_origin(adhoc) == f"an ad-hoc results directory ({adhoc}/), not committed results"

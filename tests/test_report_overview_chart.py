@@ -42,6 +42,9 @@ def test_one_marker_per_experiment_and_each_experiments_own_front(tmp_path):
         320_000 / 1024  # KiB
     )
     assert chart.figure["layout"]["xaxis"]["type"] == "log"
+    layout = chart.figure["layout"]
+    assert layout["yaxis"]["title"]["text"] == "accuracy or COCO AP (%, COCO AP × 100)"
+    assert layout["title"]["text"] == "Accuracy or COCO AP vs size, every experiment"
     assert "quantization: int8, float16" in chart.caption and "measured" in chart.caption
 
 
@@ -50,3 +53,13 @@ def test_no_chart_without_accuracy_and_size(tmp_path):
     sample.write(results, "e/a.json", sample.record("e", "a", {"latency_ms_p50": 1.0}))
     assert tradeoff_chart(experiments(results)) is None
     assert tradeoff_chart([]) is None
+
+
+def test_the_axis_names_only_what_it_holds(tmp_path):
+    results = tmp_path / "results"
+    for variant, size in (("a", 1000), ("b", 2000)):
+        metrics = {"accuracy": 0.9, "size_bytes": size}
+        sample.write(results, f"e/{variant}.json", sample.record("e", variant, metrics))
+    layout = tradeoff_chart(experiments(results)).figure["layout"]
+    assert layout["yaxis"]["title"]["text"] == "accuracy (%)"
+    assert layout["title"]["text"] == "Accuracy vs size, every experiment"

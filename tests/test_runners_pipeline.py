@@ -411,3 +411,32 @@ def test_step_counts_add_up_when_a_step_is_skipped(toy_run, tmp_path, monkeypatc
            "3 not run (a step they need failed)" in out
     record = json.loads((tmp_path / "results/zoo/pkg.json").read_text())
     assert record["status"] == "skipped"
+
+
+def test_remeasure_writes_every_variant_again_from_fresh_evaluations(toy_run, capsys):
+    from tpulens.cli import main
+    from tpulens.history import store
+
+    root, suite, _ = toy_run
+    results = root / "results"
+    pipeline.run_suite(suite, "quick", jobs=2, progress=False)  # up to date, from the cache
+    before = {v: json.loads((results / f"toy/{v}.json").read_text())
+              for v in ("float32", "int8")}
+    runs_before = store.load(results).runs
+    code = main(["run", str(suite), "--profile", "quick", "--no-progress", "--only", "toy",
+                 "--remeasure"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "2 variants: 0 up to date, 2 written; steps: 2 run, " in out  # the two evaluates
+    history = store.load(results)
+    new_run = history.runs[-1]
+    assert len(history.runs) == len(runs_before) + 1 and new_run not in runs_before
+    for variant, old in before.items():
+        record = json.loads((results / f"toy/{variant}.json").read_text())
+        assert record["run"] == new_run.id and record["status"] == "ok"
+        assert len(record["samples"]["latency_ms"]) == 10
+        assert record["samples"]["latency_ms"] != old["samples"]["latency_ms"]
+        assert record["artifacts"]["tflite"] == old["artifacts"]["tflite"]  # same model
+        assert history.snapshot(new_run.id)[("toy", variant)].run == new_run
+    again = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
+    assert (again.up_to_date, again.written, again.steps_run) == (2, 0, 0)

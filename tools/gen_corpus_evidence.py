@@ -3,9 +3,9 @@ says about each rule.
 
 For every op of the corpus (rows not marked `exclude`) the analyzer's verdict is set beside the
 compiler's placement (or, for a model known only by its log, beside the log when the whole
-histogram agrees): the counts per reason code are what `tpulens rules` and the supported-ops page
-show. The op types seen mapped (in a compiled pair or a log row "Mapped to Edge TPU") decide
-which mapped verdicts are about an op type never seen compiled (low confidence).
+histogram agrees): the counts per reason code and op type are what `tpulens rules` and the
+supported-ops page show. The op types seen mapped (in a compiled pair or a log row "Mapped to
+Edge TPU") decide which mapped verdicts are about an op type never seen compiled (low confidence).
 tests/test_analyzer_corpus.py regenerates the file and fails if it drifted.
 
 Run: .venv/bin/python tools/gen_corpus_evidence.py > analyzer/corpus_evidence.py
@@ -56,15 +56,17 @@ def largest_activations(corpus: Path) -> dict[str, tuple[int, str]]:
     return dict(sorted(largest.items()))
 
 
-def confirmations(results) -> dict[str, tuple[int, int]]:
+def confirmations(results) -> dict[tuple[str, str], tuple[int, int]]:
+    """(reason code, op type) -> (ops that agree, ops that do not): a rule's count on an op
+    type's row is what the corpus shows for that type."""
     agree: Counter = Counter()
     disagree: Counter = Counter()
     for r in results:
         for c in r.checks:
-            (agree if c.agrees else disagree)[c.reason_code] += 1
+            (agree if c.agrees else disagree)[(c.reason_code, c.opcode)] += 1
         if r.log_agrees and r.log_ops:
-            agree.update(op["reason_code"] for op in r.log_ops)
-    return {code: (agree[code], disagree[code]) for code in sorted(agree | disagree)}
+            agree.update((op["reason_code"], op["opcode"]) for op in r.log_ops)
+    return {key: (agree[key], disagree[key]) for key in sorted(agree | disagree)}
 
 
 def render(corpus: Path) -> str:
@@ -78,9 +80,10 @@ def render(corpus: Path) -> str:
              "Edge TPU\").", "MAPPED_OP_TYPES = frozenset({"]
     lines += [f'    "{t}",' for t in types]
     lines += ["})", "",
-              "# reason code -> (corpus ops where the verdict agrees with the compiler, ops "
-              "where it does not)", "CONFIRMED = {"]
-    lines += [f'    "{code}": {counts},' for code, counts in confirmations(results).items()]
+              "# (reason code, op type) -> (corpus ops where the verdict agrees with the "
+              "compiler, ops where it does not)", "CONFIRMED = {"]
+    lines += [f'    ("{code}", "{op}"): {counts},'
+              for (code, op), counts in confirmations(results).items()]
     lines += ["}", "",
               "# compiler version -> the most elements of a tensor the compiler was seen to map "
               "(and where)", "LARGEST_MAPPED_ACTIVATION = {"]

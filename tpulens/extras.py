@@ -7,6 +7,10 @@ import re
 
 from tpulens.errors import InputError
 
+# Installed beside an extra, not in it: tf_keras's metadata would pull the full `tensorflow`
+# wheel next to tensorflow-cpu, so it goes in without its dependencies.
+BESIDE = {"runners": ("tf_keras", "pip install --no-deps tf_keras==2.21.0")}
+
 
 def version() -> str:
     try:
@@ -26,9 +30,7 @@ def missing(extra: str) -> list[str]:
         name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
         if f'extra == "{extra}"' not in requirement or name == "tpulens":
             continue
-        try:
-            importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
+        if not _installed(name):
             absent.append(name)
     return absent
 
@@ -39,3 +41,15 @@ def require(extra: str) -> None:
     if absent:
         raise InputError(f"needs the [{extra}] extra ({', '.join(absent)} not installed): "
                          f"pip install 'tpulens[{extra}]'")
+    if extra in BESIDE:
+        name, command = BESIDE[extra]
+        if not _installed(name):
+            raise InputError(f"needs {name} beside the [{extra}] extra: {command}")
+
+
+def _installed(name: str) -> bool:
+    try:
+        importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True

@@ -35,6 +35,7 @@ class Meaning:
     label: str = ""  # short column / axis name, without the unit; empty: from the key
     description: str = ""  # how the number is obtained, shown as a column tooltip
     device: Device | None = None  # for timings: where they are measured
+    derived: bool = False  # a score of other metrics: `tpulens diff` judges its parts instead
 
 
 _HIGH, _LOW, _NONE = Better.HIGHER, Better.LOWER, Better.NONE
@@ -93,6 +94,7 @@ METRICS: dict[str, Meaning] = {
         _LOW,
         label="objective score",
         description="Δsize/size₀ + Δlatency/latency₀ − Δacc/acc₀ against the baseline",
+        derived=True,
     ),
     "coco_AP": Meaning("AP", _HIGH, label="COCO AP"),
     "edgetpu_share": Meaning(

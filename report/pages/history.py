@@ -9,9 +9,10 @@ from plotly.colors import qualitative
 from tpulens.history.steps import Regression
 from tpulens.history.store import Run
 from tpulens.report import metrics as m
-from tpulens.report.charts import Chart
+from tpulens.report.charts import Chart, axis_title
 from tpulens.report.experiments import Experiment
 from tpulens.report.history import Timeline, compare_link, run_label
+from tpulens.report.labels import joined_wheres, where
 from tpulens.report.load import Record, Slugs
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
@@ -66,14 +67,24 @@ def history_charts(exp: Experiment, timeline: Timeline) -> list[Chart]:
         if marks:
             traces.append(_regression_marks(exp, marks, records, meta, scale, index))
         unit = "%" if scale == 100 else meta.unit
+        said = joined_wheres(_where(r, key) for r in records if key in r.metrics)
+        said = "" if f"({said})" in meta.label else said  # "ops on Edge TPU (compiler)"
+        named = f"{meta.label} ({said})" if said else meta.label
         charts.append(Chart(
             anchor,
-            f"{meta.label} across runs",
-            _figure(traces, f"{meta.label} ({unit})" if unit else meta.label, timeline.runs),
-            f"{meta.label}, {meta.better} is better" if meta.better in ("higher", "lower")
-            else f"{meta.label} (no better direction: never a regression)",
+            f"{named} across runs",
+            _figure(traces, axis_title(meta.label, unit, said), timeline.runs),
+            f"{named}, {meta.better} is better" if meta.better in ("higher", "lower")
+            else f"{named} (no better direction: never a regression)",
         ))
     return charts
+
+
+def _where(record: Record, key: str) -> str:
+    """Where the record's figure was measured, or who placed the ops it counts."""
+    info = record.metric_info.get(key, {})
+    source, description = str(info.get("source") or ""), str(info.get("description") or "")
+    return where(key, source, record.environment, description)
 
 
 def _hover(run: Run, text: str) -> str:

@@ -113,14 +113,3 @@ def coco_metrics(dataset: DetectionSet, predictions: list[list[Detection]]) -> d
         values = values[values > -1]
         metrics[f"coco_AP_{name}"] = float(np.mean(values)) if values.size else -1.0
     return metrics
-
-
-def metric_info(classes: tuple[str, ...]) -> dict:
-    """Units and directions for the result record (-1 means: no ground truth in that range)."""
-    info = {
-        f"coco_{name}": {"unit": "fraction", "better": "higher", "source": "measured"}
-        for name in STAT_NAMES
-    }
-    for name in classes:
-        info[f"coco_AP_{name}"] = {"unit": "fraction", "better": "higher", "source": "measured"}
-    return info

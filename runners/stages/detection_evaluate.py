@@ -18,6 +18,7 @@ from tpulens.runners.detection import anchors, coco_eval, model, splits
 from tpulens.runners.detection.coco_eval import Detection
 from tpulens.runners.detection.datasets import DetectionSet
 from tpulens.runners.stages import StepResult
+from tpulens.runners.stages.evaluate import kept_samples
 
 EXAMPLE_MAX_SIDE = 320  # pixels of the longest side of a recorded example image
 EXAMPLE_MIN_SCORE = 0.25  # predictions recorded with an example image
@@ -43,16 +44,14 @@ def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
     empty = [name for name in ("APs", "APm", "APl") if metrics[f"coco_{name}"] == -1]
     if empty:
         notes.append(f"{', '.join(empty)} = -1: no test object in that COCO size range")
-    info = coco_eval.metric_info(test.classes)
-    info.update({name: {"unit": "ms", "better": "lower", "source": "measured",
-                        "description": f"{runtime}, {config['threads']} thread(s)"}
-                 for name in ("latency_ms_p50", "latency_ms_p90")})
-    info["size_bytes"] = {"unit": "bytes", "better": "lower", "source": "measured"}
+    info = {name: {"description": f"{runtime}, {config['threads']} thread(s)"}
+            for name in ("latency_ms_p50", "latency_ms_p90")}  # the rest: tpulens.metrics
     outputs = {}
     if config["example_images"]:
         outputs["examples"] = str(write_examples(test, predictions, config["example_images"],
                                                  out_dir / "examples"))
-    return StepResult(outputs=outputs, metrics=metrics, metric_info=info, notes=notes)
+    return StepResult(outputs=outputs, metrics=metrics, metric_info=info, notes=notes,
+                      info={"samples": {"latency_ms": kept_samples(times)}})
 
 
 def tflite_predictions(path: Path, test: DetectionSet, config: dict):

@@ -114,9 +114,15 @@ def latency(interpreter, warmup: int, runs: int) -> tuple[dict, list[float]]:
              "p90": round(float(np.percentile(ms, 90)), 4),
              "p99": round(float(np.percentile(ms, 99)), 4),
              "mean": round(float(ms.mean()), 4)}
-    kept = ms[np.linspace(0, runs - 1, MAX_SAMPLES).round().astype(int)] if runs > MAX_SAMPLES \
-        else ms
-    return stats, [round(float(t), 4) for t in kept]
+    return stats, kept_samples(ms)
+
+
+def kept_samples(ms) -> list[float]:
+    """The latency samples a record keeps: all of them, or MAX_SAMPLES evenly spaced."""
+    ms = np.asarray(ms, dtype=float)
+    if ms.size > MAX_SAMPLES:
+        ms = ms[np.linspace(0, ms.size - 1, MAX_SAMPLES).round().astype(int)]
+    return [round(float(t), 4) for t in ms]
 
 
 def load_edgetpu_delegate():

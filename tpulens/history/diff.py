@@ -8,12 +8,15 @@ A metric's verdict:
   of the same model "significant", and one stall can move a p99 or a mean by 10× in a run
   whose median did not move. Without samples only the median (p50) is judged, by threshold;
 - latency measured on a different CPU or thread count: `not judged`;
+- a score of other metrics (the objective): `changed` beyond its threshold, never a regression
+  by itself (its latency part moves with timing noise; its parts are judged);
 - anything else: `better`/`worse` beyond its threshold, else `unchanged`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -21,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
 from tpulens.history.settings import Settings
 from tpulens.history.store import Entry, metric_values, samples
+from tpulens.metrics import meaning
 
 SCHEMA_VERSION = 1
 # A latency metric and the sample set it summarises: latency_ms_p90 → samples["latency_ms"].
@@ -41,6 +45,7 @@ class MetricChange:
     threshold: str  # as configured, e.g. "±10 %"
     p_value: float | None = None  # Mann-Whitney U on the latency samples
     note: str = ""
+    tolerance: float | None = None  # the threshold at this base value, in the metric's unit
 
     @property
     def absolute(self) -> float:
@@ -49,6 +54,15 @@ class MetricChange:
     @property
     def relative(self) -> float | None:
         return (self.head - self.base) / abs(self.base) if self.base else None
+
+    @property
+    def thresholds_crossed(self) -> float:
+        """How many thresholds the change spans: what ranks changes of different metrics (a
+        5-point accuracy loss is 5× its threshold, +30 % latency 3×). Any change of a metric
+        whose threshold is zero (op counts) ranks first."""
+        if not self.tolerance:
+            return math.inf if self.absolute else 0.0
+        return round(abs(self.absolute) / self.tolerance, 6)  # 6 places: float noise ties
 
     def to_json(self) -> dict:
         return {**asdict(self), "change": str(self.change), "absolute": self.absolute,
@@ -94,8 +108,14 @@ class VariantDiff:
         return [m for m in self.metrics if m.change == Change.WORSE]
 
     @property
+    def moved_to_cpu(self) -> list[MovedOp]:
+        return [op for op in self.moved_ops if op.head_placement != Placement.TPU]
+
+    @property
     def regressed(self) -> bool:
-        return self.status_regressed or bool(self.worse)
+        """Ok no longer, a metric worse beyond its threshold, or an op that left the Edge TPU
+        (whatever the op-count metrics say: a record may not have them)."""
+        return self.status_regressed or bool(self.worse) or bool(self.moved_to_cpu)
 
     def to_json(self) -> dict:
         return {"experiment": self.experiment, "variant": self.variant,
@@ -126,10 +146,8 @@ class Diff:
 
     @property
     def regressions(self) -> list[tuple[VariantDiff, MetricChange]]:
-        """Every worse metric, the largest relative change first."""
-        found = [(v, m) for v in self.variants for m in v.worse]
-        return sorted(found, key=lambda vm: -abs(vm[1].relative if vm[1].relative is not None
-                                                  else float("inf")))
+        """Every worse metric, the one furthest beyond its threshold first."""
+        return largest_first([(v, m) for v in self.variants for m in v.worse])
 
     @property
     def regressed(self) -> bool:
@@ -146,6 +164,14 @@ class Diff:
                 "variants": [v.to_json() for v in self.variants],
                 "added": self.added, "removed": self.removed,
                 "environment": [asdict(e) for e in self.environment]}
+
+
+def largest_first(rows: list[tuple[VariantDiff, MetricChange]]) -> list[tuple[VariantDiff,
+                                                                          MetricChange]]:
+    """The change spanning the most thresholds first; among equals, the largest relative change."""
+    return sorted(rows, key=lambda vm: (-vm[1].thresholds_crossed,
+                                        -abs(vm[1].relative if vm[1].relative is not None
+                                             else math.inf)))
 
 
 def compare(base: dict[tuple[str, str], Entry], head: dict[tuple[str, str], Entry],
@@ -183,10 +209,13 @@ def judge(metric: str, info: dict, base_value: float, head_value: float, base: d
 
     def verdict(change: Change, p_value: float | None = None, note: str = "") -> MetricChange:
         return MetricChange(metric, unit, better, base_value, head_value, change,
-                            threshold.describe(), p_value, note)
+                            threshold.describe(), p_value, note, threshold.tolerance(base_value))
 
     if head_value == base_value:
         return verdict(Change.UNCHANGED)
+    if meaning(metric).derived:  # its latency part carries timing noise no threshold tests
+        return verdict(Change.CHANGED if exceeded else Change.UNCHANGED,
+                       note="a score of other metrics, which are judged themselves")
     if better not in ("higher", "lower"):
         return verdict(Change.CHANGED if exceeded else Change.UNCHANGED)
     direction = Change.BETTER if (head_value > base_value) == (better == "higher") \
