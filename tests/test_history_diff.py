@@ -13,6 +13,7 @@ from sample_results import MAPPED, UNSUPPORTED, chain_analysis, op, record, writ
 
 from tpulens.analyzer.vocabulary import Change
 from tpulens.cli import main
+from tpulens.history import store
 from tpulens.history.diff import Diff, MetricChange, VariantDiff
 from tpulens.history.render import markdown
 
@@ -40,18 +41,30 @@ def edit(results: Path, variant: str, change) -> None:
     path.write_text(json.dumps(data))
 
 
-def slower_and_less_accurate(data: dict) -> None:
-    data["metrics"]["accuracy"] -= 0.05
+def slower(data: dict, factor: float) -> None:
+    """Every latency and the samples behind it `factor` times longer."""
     for name in list(data["metrics"]):
         if name.startswith("latency_ms_"):
-            data["metrics"][name] *= 1.5
+            data["metrics"][name] *= factor
+    kept = data.get("samples", {}).get("latency_ms", [])
+    kept[:] = [v * factor for v in kept]
+
+
+def slower_and_less_accurate(data: dict) -> None:
+    data["metrics"]["accuracy"] -= 0.05
+    slower(data, 1.5)
+
+
+def committed_variants() -> int:
+    return len(store.load(RESULTS).latest())
 
 
 def test_identical_result_sets_exit_0(capsys, tmp_path):
     shutil.copytree(RESULTS, tmp_path / "copy")
     code, out, _ = diff(capsys, RESULTS, tmp_path / "copy")
     assert code == 0
-    assert out.startswith("tpulens diff: no regressions") and "34 variants compared" in out
+    assert out.startswith("tpulens diff: no regressions")
+    assert f"{committed_variants()} variants compared" in out
 
 
 def test_less_accurate_and_slower_variant_exits_1_named_in_a_markdown_table(capsys, tmp_path):
@@ -60,16 +73,16 @@ def test_less_accurate_and_slower_variant_exits_1_named_in_a_markdown_table(caps
     edit(head, VARIANT, slower_and_less_accurate)
     code, out, _ = diff(capsys, RESULTS, head, "--format", "markdown")
     assert code == 1
-    assert out.startswith("### ❌ tpulens diff: 2 regression(s) in 1 variant(s)")
+    assert out.startswith("### ❌ tpulens diff: 5 regression(s) in 1 variant(s)")
     table = out.split("**Regressions**")[1].split("\n\n")[1].splitlines()
     assert table[0].startswith("| variant | metric | base | head | change |")
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]
     assert {(r[0], r[1], r[-1]) for r in rows} == {
-        (VARIANT, "latency_ms_p50 (ms)", "**worse**"),
-        (VARIANT, "accuracy (fraction)", "**worse**")}
-    assert rows[0][1].startswith("latency_ms_p50") and "(+50.0%)" in rows[0][4]  # worst first
-    assert "(-5.9%)" in rows[1][4]
-    assert "33 variant(s) with every metric unchanged." in out
+        (VARIANT, f"latency_ms_{stat} (ms)", "**worse**") for stat in ("p50", "p90", "p99", "mean")
+    } | {(VARIANT, "accuracy (fraction)", "**worse**")}
+    assert rows[0][1].startswith("latency_ms_") and "(+50.0%)" in rows[0][4]  # worst first
+    assert "(-5.9%)" in rows[-1][4]
+    assert f"{committed_variants() - 1} variant(s) with every metric unchanged." in out
 
 
 def test_missing_directory_exits_2_with_one_line(capsys, tmp_path):
@@ -243,8 +256,8 @@ def test_git_ref_reads_the_committed_results_without_a_checkout(capsys, tmp_path
     edit(repo / "results", VARIANT, slower_and_less_accurate)
     monkeypatch.chdir(repo)
     code, out, _ = diff(capsys, "--git", "main", "results", "results")
-    assert code == 1 and "2 regression(s) in 1 variant(s)" in out
-    assert "base: results at main (2b68f4e)" in out
+    assert code == 1 and "5 regression(s) in 1 variant(s)" in out
+    assert f"base: results at main ({store.load(RESULTS).latest_run.git_commit}" in out
     assert git(repo, "status", "--porcelain") == " M results/quantization/int8_int8_io.json\n"
     code, _, err = diff(capsys, "--git", "no-such-ref", "results", "results")
     assert code == 2 and len(err.splitlines()) == 1 and "no-such-ref" in err
@@ -307,25 +320,24 @@ def test_regressions_rank_by_how_far_beyond_their_threshold(capsys, tmp_path):
     head = tmp_path / "head"
     shutil.copytree(RESULTS, head)
 
-    def slower(data: dict) -> None:
-        data["metrics"]["latency_ms_p50"] *= 1.3
-
     def less_accurate(data: dict) -> None:
         data["metrics"]["accuracy"] -= 0.05
 
-    edit(head, "quantization/float16", slower)
+    edit(head, "quantization/float16", lambda data: slower(data, 1.3))
     edit(head, VARIANT, less_accurate)
     code, out, _ = diff(capsys, RESULTS, head, "--format", "json")
     assert code == 1
     result = json.loads(out)
     worse = {(v["variant"], m["metric"]): m for v in result["variants"] for m in v["metrics"]
              if m["change"] == "worse"}
-    assert set(worse) == {("float16", "latency_ms_p50"), ("int8_int8_io", "accuracy")}
+    assert set(worse) == {("float16", f"latency_ms_{stat}") for stat in ("p50", "p90", "p99",
+                                                                        "mean")} \
+        | {("int8_int8_io", "accuracy")}
     assert worse[("int8_int8_io", "accuracy")]["tolerance"] == 0.01
     _, text, _ = diff(capsys, RESULTS, head)
     rows = text.split("Regressions:\n")[1].split("\n\n")[0].splitlines()
     assert rows[0].startswith(f"  {VARIANT}  accuracy: ")
-    assert rows[1].startswith("  quantization/float16  latency_ms_p50: ")
+    assert rows[1].startswith("  quantization/float16  latency_ms_")
 
 
 def moved_op_results(tmp_path, head_placements: list[str]) -> None:

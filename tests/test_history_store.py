@@ -39,16 +39,30 @@ def variant_record(experiment: str, variant: str, accuracy: float, results: Path
     return data
 
 
-def test_the_committed_results_load_as_one_run():
+def test_the_committed_results_load_with_their_runs():
     history = store.load(RESULTS)
-    assert not history.problems
-    assert [r.id for r in history.runs] == ["20261122T212103Z-2b68f4e"]
-    assert history.latest_run.git_commit == "2b68f4e" and history.latest_run.git_dirty is None
+    assert not history.problems and len(history.runs) >= 2
     latest = history.latest()
-    assert len(latest) == 34 and all(e.latest for e in latest.values())
+    tops = [p for p in RESULTS.glob("*/*.json") if p.parent.name != "analysis"]
+    assert len(latest) == len(tops) and all(e.latest for e in latest.values())
+    assert {e.run.id for e in latest.values()} <= {r.id for r in history.runs}
     entry = latest[("quantization", "int8_int8_io")]
     assert entry.artifact("analysis") == RESULTS / "analysis/quantization-int8_int8_io.json"
-    assert history.snapshot("20261122T212103Z-2b68f4e") == latest
+    assert entry.artifact("tflite").resolve().parent == RESULTS / "models"
+    assert history.snapshot(history.latest_run.id) == latest
+
+
+def legacy_results(folder: Path) -> Path:
+    """The committed results as they were written before history existed, all at one time:
+    no history/ and no `run` in the records."""
+    shutil.copytree(RESULTS, folder, ignore=shutil.ignore_patterns("history"))
+    for path in folder.glob("*/*.json"):
+        data = json.loads(path.read_text())
+        if "run" in data:
+            del data["run"]
+            data["created"] = "2026-11-22T21:21:03Z"
+            path.write_text(json.dumps(data))
+    return folder
 
 
 def test_every_run_keeps_its_records_and_the_latest_is_on_top(tmp_path):
@@ -80,19 +94,21 @@ def test_every_run_keeps_its_records_and_the_latest_is_on_top(tmp_path):
 
 
 def test_a_run_keeps_the_records_written_before_history_existed(tmp_path):
-    results = tmp_path / "results"
-    shutil.copytree(RESULTS, results)
+    results = legacy_results(tmp_path / "results")
+    variants = len([p for p in results.glob("*/*.json") if p.parent.name != "analysis"])
+    legacy = store.legacy_run(json.loads((results / "zoo/mltk_resnet8_cifar10.json")
+                                         .read_text())).id
     run = records.start_run(results, tmp_path, "default")
-    legacy = "20261122T212103Z-2b68f4e"
     folder = results / "history" / legacy
-    assert len(list(folder.glob("*/*.json"))) == 34 + len(list(folder.glob("analysis/*")))
+    assert len(list(folder.glob("*/*.json"))) \
+        == variants + len(list(folder.glob("analysis/*")))
     assert (folder / "analysis/quantization-int8_int8_io.json").read_bytes() == \
         (RESULTS / "analysis/quantization-int8_int8_io.json").read_bytes()
     assert json.loads((results / "zoo/mltk_resnet8_cifar10.json").read_text())["run"] == legacy
     assert run.git_commit is None and run.id.endswith("-nogit") and run.profile == "default"
     history = store.load(results)
     assert [r.id for r in history.runs] == [legacy]  # the new run has written nothing yet
-    assert len(history.latest()) == 34 and not history.problems
+    assert len(history.latest()) == variants and not history.problems
     assert store.load(results).latest()[("zoo", "mltk_resnet8_cifar10")].run.id == legacy
 
 
