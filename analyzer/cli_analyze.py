@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from tpulens.analyzer.cli_options import add_compiler_options, given_options
+from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
 
 HELP = "predict the Edge TPU placement of every op of .tflite models, with causes and fixes"
 
@@ -105,7 +106,7 @@ def render_table(outcomes: list, fail_on: str | None = None) -> str:
             continue
         s, kind = o.analysis["summary"], o.analysis["model"]["kind"]
         counts = o.analysis.get("compiled_from") or s
-        source = "compiler" if kind == "compiled" else "predicted"
+        source = Source.COMPILER if kind == "compiled" else Source.PREDICTED
         if kind == "compiled" and "compiled_from" not in o.analysis:
             source = "compiled file"  # counts of the file's own ops (one per TPU subgraph)
         rows.append((name, source, _cell(counts["ops_total"]), _cell(counts["ops_tpu"]),
@@ -117,7 +118,7 @@ def render_table(outcomes: list, fail_on: str | None = None) -> str:
              for row in (header, *rows)]
     verdicts = [o.verdict or "error" for o in outcomes]
     counted = ", ".join(f"{verdicts.count(v)} {v}" for v in
-                        ("full", "partial", "none", "fails", "error") if v in verdicts)
+                        (*Verdict, "error") if v in verdicts)
     lines += ["", f"{len(outcomes)} model(s): {counted}"]
     if fail_on:
         failing = sum(batch.at_or_below(o.verdict, fail_on) for o in outcomes)
@@ -206,7 +207,7 @@ def render_text(analysis: dict) -> str:
         "",
     ]
     lines += [f"{r['operator']:<31}{r['count']:<11}{r['status']}" for r in analysis["table"]]
-    cpu = [o for o in analysis["ops"] if o["placement"] != "TPU"]
+    cpu = [o for o in analysis["ops"] if o["placement"] != Placement.TPU]
     if cpu:
         lines += ["", f"Ops off the Edge TPU ({len(cpu)}), in execution order:"]
     for o in cpu:
@@ -215,8 +216,8 @@ def render_text(analysis: dict) -> str:
         if o["root_cause"] is not None:
             lines.append(f"    root cause: op #{o['root_cause']}")
         lines += wrap.wrap("why: " + o["explanation"]) + wrap.wrap("fix: " + o["fix"])
-    unsure = [o for o in analysis["ops"] if o["placement"] == "TPU"
-              and o.get("confidence") == "low"]
+    unsure = [o for o in analysis["ops"] if o["placement"] == Placement.TPU
+              and o.get("confidence") == Confidence.LOW]
     if unsure:
         lines += ["", f"Ops predicted on the Edge TPU with low confidence ({len(unsure)}):"]
         for reason, ops in _by_reason(unsure).items():
@@ -228,7 +229,7 @@ def _op_lines(op: dict, wrap: textwrap.TextWrapper) -> list[str]:
     """The op's heading (whole tensor names, never cut) and, when unsure, why."""
     name = op["opcode"] + (f" ({op['custom_code']})" if op["custom_code"] else "")
     where = f"subgraph {op['subgraph']} " if op["subgraph"] else ""
-    mark = "? " if op.get("confidence") == "low" else ""
+    mark = "? " if op.get("confidence") == Confidence.LOW else ""
     lines = [f"  {mark}#{op['index']} {where}{name} -> {_names(op['outputs'])}"]
     if mark:
         lines += wrap.wrap("low confidence: " + op["confidence_reason"])

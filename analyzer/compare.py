@@ -17,6 +17,7 @@ from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
 from tpulens.analyzer.compilers import get_compiler
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
+from tpulens.analyzer.vocabulary import Placement, Source
 from tpulens.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -114,19 +115,19 @@ def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
     log_statuses = _log_statuses(model_log)
 
     if compiled_model is not None:
-        actual["source"].append("compiler")
+        actual["source"].append(Source.COMPILER)
         result.compiled_model = str(compiled_model.path)
         match = match_placement(cpu_model, compiled_model)
         warnings.extend(match.warnings)
         placement = match.placement
-        tpu = sum(1 for p in placement.values() if p == "TPU")
+        tpu = sum(1 for p in placement.values() if p == Placement.TPU)
         actual.update(ops_total=len(placement), ops_tpu=tpu, ops_cpu=len(placement) - tpu,
                       tpu_subgraphs=sum(map(is_edgetpu_op, compiled_model.operators)))
         for op in ops:
             where = placement.get((op["subgraph"], op["index"]))
             if where is None:
                 continue
-            if where == "TPU":
+            if where == Placement.TPU:
                 status = MAPPED
             else:
                 known = log_statuses.get(op["opcode"], [])
@@ -138,7 +139,7 @@ def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
                     where, status))
 
     if model_log is not None:
-        actual["source"].append("log")
+        actual["source"].append(Source.LOG)
         if model_log.rows:
             result.row_differences = _compare_rows(ops, model_log, warnings)
             mapped = model_log.mapped_in_table
@@ -266,7 +267,7 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
 
     source = "argument"
     if compiler_version is None and log is not None and log.compiler_release:
-        compiler_version, source = log.compiler_release, "log"
+        compiler_version, source = log.compiler_release, Source.LOG
     elif compiler_version is None:
         compiler_version, source = DEFAULT_COMPILER, "default"
     used = {**_options_from_log(log), **(options or {})}

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tpulens.runners import pipeline
+from tpulens.runners import cache, pipeline
 from tpulens.runners.stages import Context, StepSkipped
 
 REPO = Path(__file__).resolve().parents[1]
@@ -318,7 +318,6 @@ def test_a_step_is_built_once_when_two_processes_want_it(tmp_path):
 
 def test_a_second_run_on_the_same_cache_stops_with_one_line(toy_run, tmp_path):
     root, suite, _ = toy_run
-    from tpulens.runners import cache
 
     with cache.run_lock(root / ".cache" / "tpulens"):
         proc = start_run(suite)
@@ -440,3 +439,24 @@ def test_remeasure_writes_every_variant_again_from_fresh_evaluations(toy_run, ca
         assert history.snapshot(new_run.id)[("toy", variant)].run == new_run
     again = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
     assert (again.up_to_date, again.written, again.steps_run) == (2, 0, 0)
+
+
+def test_latency_measurements_of_one_cache_take_turns(tmp_path):
+    """A second worker's timing waits for the first to finish: timed at once, two interpreters
+    slow each other down."""
+    import threading
+
+    order = []
+
+    def second():
+        with cache.timing_lock(tmp_path):
+            order.append("second")
+
+    with cache.timing_lock(tmp_path):
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # blocked while the first measures
+        order.append("first")
+    waiting.join(timeout=5)
+    assert order == ["first", "second"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tpulens.runners.cache import timing_lock
 from tpulens.runners.detection import anchors, coco_eval, model, splits
 from tpulens.runners.detection.coco_eval import Detection
 from tpulens.runners.detection.datasets import DetectionSet
@@ -29,11 +30,13 @@ def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
     test = splits.read(inputs["dataset"]["outputs"]["splits"], config["eval_split"])
     if "tflite" in inputs:
         path = Path(inputs["tflite"]["outputs"]["tflite"])
-        predictions, times = tflite_predictions(path, test, config)
+        with timing_lock(ctx.cache_dir):  # the timing runs after the predictions
+            predictions, times = tflite_predictions(path, test, config)
         size, runtime = path.stat().st_size, "LiteRT CPU"
     else:
         model_dir = Path(inputs["model"]["outputs"]["model"])
-        predictions, times = keras_predictions(model_dir, test, config)
+        with timing_lock(ctx.cache_dir):
+            predictions, times = keras_predictions(model_dir, test, config)
         size, runtime = (model_dir / "weights.h5").stat().st_size, "TensorFlow CPU, Keras model"
     metrics = coco_eval.coco_metrics(test, predictions)
     metrics.update(latency_ms_p50=float(np.percentile(times, 50)),

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tpulens.runners import datasets
+from tpulens.runners.cache import timing_lock
 from tpulens.runners.environment import environment
 from tpulens.runners.stages import StepResult
 from tpulens.runners.tflite_weights import weight_stats
@@ -49,10 +50,12 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
     if config["evaluate"].get("latency", True):
         interpreter = Interpreter(model_path=str(path), num_threads=ctx.threads)
         interpreter.allocate_tensors()
-        lat, samples["latency_ms"] = latency(interpreter, config["latency_warmup"],
-                                             config["latency_runs"])
+        with timing_lock(ctx.cache_dir):
+            lat, samples["latency_ms"] = latency(interpreter, config["latency_warmup"],
+                                                 config["latency_runs"])
         metrics.update({f"latency_ms_{k}": v for k, v in lat.items()})
-    device_note, runtime = edgetpu_latency(inputs.get("compile"), config, metrics, samples)
+    with timing_lock(ctx.cache_dir):
+        device_note, runtime = edgetpu_latency(inputs.get("compile"), config, metrics, samples)
     notes.append(device_note)
     return StepResult(metrics=metrics, notes=[n for n in notes if n],
                       info={"environment": environment(ctx.threads, runtime),
