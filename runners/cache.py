@@ -69,7 +69,7 @@ def fresh_dir(directory: Path) -> Path:
 @contextmanager
 def timing_lock(cache_dir: Path) -> Iterator[None]:
     """One latency measurement at a time among a run's workers: two interpreters timed at once
-    on a small machine slow each other down (medians 12-21 % higher on two cores)."""
+    slow each other down (on two cores, a 3 ms model's median rose by about 5 %)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / "timing.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
