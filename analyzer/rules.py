@@ -22,6 +22,7 @@ from enum import StrEnum
 from functools import cache, cached_property
 
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
+from tpulens.analyzer.corpus_citations import SEEN_IN
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
 from tpulens.analyzer.partition import dataflow
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
@@ -245,7 +246,10 @@ RULES: list[Rule] = []
 def _register(scope: Scope, check: Callable | None, name: str, doc: str, status: str,
               reason_code: str, fix: str, evidence: Evidence, ops=None, limits=None,
               limit: Limit | None = None, fixes: dict[str, str] | None = None) -> Rule:
-    if not isinstance(evidence, Evidence) or not evidence.citations:
+    if not isinstance(evidence, Evidence):
+        raise ValueError(f"rule {name}: evidence must be an Evidence")
+    evidence = Evidence(evidence.kind, *evidence.citations, *SEEN_IN.get(name, ()))
+    if not evidence.citations:
         raise ValueError(f"rule {name}: evidence with at least one citation is required")
     numbers = {k: f"{v:,}" if isinstance(v, int) else v for k, v in (limits or {}).items()}
     text = " ".join(doc.split()).format(**numbers)
@@ -341,11 +345,7 @@ def main_subgraph_only(ctx: OpContext) -> str | None:
 @rule(Status.UNSPECIFIED, "FLOAT_INPUT_QUANTIZE",
       "Convert with integer I/O: converter.inference_input_type = tf.uint8 (or tf.int8) and "
       "converter.inference_output_type likewise, with a representative_dataset.",
-      Evidence(OBSERVED, "google-coral/edgetpu#13",
-               "pairs/LeNet_TFLite@58c09cc/converted_model-int8.tflite#0",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#0",
-               "logs/id-card-matching__model_edgetpu.log",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#0"),
+      Evidence(OBSERVED, "google-coral/edgetpu#13"),
       ops=("QUANTIZE",))
 def quantize_from_integer(ctx: OpContext) -> str | None:
     """A QUANTIZE op is mapped only when it converts between 8-bit types (uint8 <-> int8); the
@@ -360,11 +360,7 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
       "Quantize the whole model to 8 bits: converter.optimizations = [tf.lite.Optimize.DEFAULT], "
       "a representative_dataset, target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
       " and integer input/output types.",
-      Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#659",
-               "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#70",
-               "pairs/LeNet_TFLite@58c09cc/converted_model.tflite#0",
-               "pairs/MyYolov5@0667147/yolov5n-fp16.tflite#0",
-               "logs/Helmet-Detection__models__model_edgetpu.log"))
+      Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#659"))
 def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
     axes) are fine; float32, float16, int16 and int64 activations are not."""
@@ -431,8 +427,7 @@ _TO_THE_END = "Or move it to the end of the model so only the tail runs on the C
       "Replace the op with supported ones (see the supported operations), or move it to the "
       "end of the model so only the tail runs on the CPU.",
       Evidence(DOCUMENTED, "coral:models-intro#supported-operations", "google-coral/edgetpu#272",
-               "google-coral/edgetpu#242", "pairs/EdgeTPU-MOT@03eb91d/server_script/"
-               "yolov10n_saved_model/yolov10n_full_integer_quant.tflite#254"),
+               "google-coral/edgetpu#242"),
       fixes={op: f"{use} {_TO_THE_END}" for op, use in SUBSTITUTES.items()})
 def supported_operation(ctx: OpContext) -> str | None:
     """The op must be in Coral's list of supported operations."""
@@ -456,8 +451,7 @@ def _ops_by_runtime() -> str:
       f"Target a newer runtime: drop {FLAG_M} or raise it, and use a compiler that supports "
       f"the op (compiler {NEWEST.version} targets runtime {NEWEST.default_runtime}).",
       Evidence(DOCUMENTED, "coral:edgetpu-changes", "libedgetpu:runtime_version.h",
-               "google-coral/edgetpu#193", "google-coral/edgetpu#225",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#96"),
+               "google-coral/edgetpu#193", "google-coral/edgetpu#225"),
       limits={"needs": _ops_by_runtime()})
 def op_in_target_runtime(ctx: OpContext) -> str | None:
     """The op must exist in the Edge TPU runtime the model is compiled for (-m): {needs}."""
@@ -480,9 +474,8 @@ _REFUSED_VERSIONS = ", ".join(f"{op} version {v + 1}+ ({_NEXT_VERSION_MEANS[op]}
       "Convert with TensorFlow defaults that keep the older op version (for Resize: "
       "half_pixel_centers=False; for Dense: keep_num_dims=False / flatten first), or compile "
       "with Edge TPU compiler 16.",
-      Evidence(OBSERVED, "logs/issue-edgetpu-420.log", "google-coral/edgetpu#206",
-               "google-coral/edgetpu#396", "tensorflow/tensorflow#42024",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#128"),
+      Evidence(OBSERVED, "google-coral/edgetpu#206", "google-coral/edgetpu#396",
+               "tensorflow/tensorflow#42024"),
       limits={"refused": _REFUSED_VERSIONS})
 def op_version(ctx: OpContext) -> str | None:
     """The op version must be one the compiler maps: compilers before 16 refuse {refused}."""
@@ -496,10 +489,7 @@ def op_version(ctx: OpContext) -> str | None:
       "Keep every op of this type 8-bit: an int16/int64/int32 op of the same type (often an "
       "index or shape computation left in the graph) raises the version of all of them. Move "
       "that computation out of the model, or make it 8-bit.",
-      Evidence(OBSERVED, "tflite:op_version.cc",
-               "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov10n_saved_model/"
-               "yolov10n_full_integer_quant.tflite#18",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#18"),
+      Evidence(OBSERVED, "tflite:op_version.cc"),
       ops=tuple(NON_8BIT_VERSIONS))
 def kernel_version(ctx: OpContext) -> str | None:
     """The op code's version must be one TFLite gives to 8-bit kernels. The converter gives
@@ -517,8 +507,7 @@ def kernel_version(ctx: OpContext) -> str | None:
       "keep tensors at most 3 dimensions beyond a batch of 1; avoid TimeDistributed, 5-D "
       "reshapes and dilated convolutions lowered to SPACE_TO_BATCH_ND.",
       Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#30",
-               "google-coral/edgetpu#75", "pairs/Coral-TPU@2facb8a/transformer/"
-               "efficient_l3.tflite#114"))
+               "google-coral/edgetpu#75"))
 def three_innermost_dims(ctx: OpContext) -> str | None:
     """Tensors may have any rank, but only the 3 innermost dimensions may be larger than 1
     (so the batch must be 1)."""
@@ -531,9 +520,7 @@ def three_innermost_dims(ctx: OpContext) -> str | None:
 @rule(Status.NON_CONST_PARAM, "NON_CONST_PARAM",
       "Make weights constants of the graph: use a Dense/Conv layer instead of a matmul of two "
       "activations, and freeze variables before converting.",
-      Evidence(DOCUMENTED, "coral:models-intro#requirements", "logs/issue-edgetpu-27.log",
-               "google-coral/edgetpu#25",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#107"),
+      Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#25"),
       ops=("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"))
 def constant_weights(ctx: OpContext) -> str | None:
     """Filters and biases must be constant at compile time. Compiler 16 maps a
@@ -554,9 +541,7 @@ def constant_weights(ctx: OpContext) -> str | None:
 @rule(Status.OUTPUT_2D, "OUTPUT_NOT_1D",
       "Run with batch size 1 so the layer's output is 1-D (set the batch dimension to 1 "
       "before converting), flatten before the Dense layer, or compile with compiler 16.",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#FullyConnected", "logs/issue-edgetpu-27.log",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#92",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#116"),
+      Evidence(DOCUMENTED, "coral:ops-table-2019#FullyConnected"),
       ops=("FULLY_CONNECTED", "SOFTMAX"))
 def one_dimensional_output(ctx: OpContext) -> str | None:
     """Before compiler 16, a fully-connected or softmax layer must produce a 1-D output
@@ -612,9 +597,7 @@ def no_dilation_on_old_runtimes(ctx: OpContext) -> str | None:
 
 @rule(Status.UNSPECIFIED, "STRIDED_SLICE",
       "Use a plain slice: all strides 1, no ellipsis and no new-axis masks.",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#StridedSlice",
-               "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov8n_saved_model/"
-               "yolov8n_full_integer_quant.tflite#11"),
+      Evidence(DOCUMENTED, "coral:ops-table-2019#StridedSlice"),
       ops=("STRIDED_SLICE",))
 def plain_strided_slice(ctx: OpContext) -> str | None:
     """StridedSlice needs every stride equal to 1, ellipsis_mask == 0 and new_axis_mask == 0."""
@@ -665,8 +648,7 @@ def reduce_height_width_on_old_runtimes(ctx: OpContext) -> str | None:
 @rule(Status.UNSPECIFIED, "REDUCE_AXES",
       "Reduce over height/width only, or over channels when their count is a multiple of 4; "
       "never over the batch.",
-      Evidence(INFERRED, "coral:models-intro#supported-operations",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#82"),
+      Evidence(INFERRED, "coral:models-intro#supported-operations"),
       ops=("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"))
 def reduction_axes(ctx: OpContext) -> str | None:
     """Reductions never run over the batch dimension, and a reduction over channels needs a
@@ -687,8 +669,7 @@ def reduction_axes(ctx: OpContext) -> str | None:
 @rule(Status.UNSPECIFIED, "PAD_CHANNELS",
       "On runtimes before {rt} pad height/width only (or compile for runtime {rt}+, "
       + FLAG_M + ").",
-      Evidence(INFERRED, "coral:ops-table-2019#Pad", "axis:artpec7-supported-ops#Pad",
-               "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_128x128x3.tflite#0"),
+      Evidence(INFERRED, "coral:ops-table-2019#Pad", "axis:artpec7-supported-ops#Pad"),
       ops=("PAD",), limits=_OLD_RUNTIME)
 def pad_dimensions(ctx: OpContext) -> str | None:
     """On runtimes before {rt} Pad pads x and/or y only. (Coral's 2019 table documents the
@@ -707,8 +688,7 @@ def pad_dimensions(ctx: OpContext) -> str | None:
 @rule(Status.UNSPECIFIED, "SPLIT_FIRST_AXIS",
       "Split along another axis (e.g. reshape the heads into the channels first), or use "
       "STRIDED_SLICE ops for the pieces.",
-      Evidence(OBSERVED, "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#99",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#123"),
+      Evidence(OBSERVED),
       ops=("SPLIT",))
 def split_not_along_first_axis(ctx: OpContext) -> str | None:
     """Split must not work along the first axis (the batch for 4-D tensors, the heads of an
@@ -746,12 +726,11 @@ SOFTMAX_MAX_ELEMENTS = 16_000
 @rule(Status.UNSPECIFIED, "SOFTMAX_SIZE",
       "Keep the softmax input at most {max} values, run it on the CPU at the end, or compile "
       "with compiler 16.",
-      Evidence(DOCUMENTED, "coral:ops-table-2019#Softmax", "ultralytics/ultralytics#4089",
-               "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#116"),
+      Evidence(DOCUMENTED, "coral:ops-table-2019#Softmax", "ultralytics/ultralytics#4089"),
       ops=("SOFTMAX",), limits={"max": SOFTMAX_MAX_ELEMENTS})
 def softmax_size(ctx: OpContext) -> str | None:
     """Before compiler 16, Softmax takes at most {max} elements. Compiler 16 maps far larger
-    ones (a YOLOv8 head's [1, 4, 8400, 16] softmax is not refused)."""
+    ones (a detection head's [1, 4, 8400, 16] softmax is not refused)."""
     if since_16(ctx.compiler):
         return None
     n = ctx.inputs[0].num_elements if ctx.inputs else 0
@@ -792,8 +771,7 @@ RESIZE_LIMIT = Limit(RESIZE_MAX_UPSCALE, "upscale factor", _upscale, None, 33)
 @rule(Status.UNSPECIFIED, "RESIZE_UPSCALE",
       "Upsample in steps of at most {max}x per op (or resize on the CPU at the end of the "
       "model).",
-      Evidence(INFERRED, "coral:models-intro#supported-operations", "google-coral/edgetpu#31",
-               "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#63"),
+      Evidence(INFERRED, "coral:models-intro#supported-operations", "google-coral/edgetpu#31"),
       ops=("RESIZE_BILINEAR",), limits={"max": RESIZE_MAX_UPSCALE,
                                         "hi": RESIZE_LIMIT.smallest_refused},
       limit=RESIZE_LIMIT)
@@ -838,17 +816,11 @@ TRANSPOSE_LIMIT = Limit(TRANSPOSE_MAX_ELEMENTS, "input elements", _input_element
       "Keep the tensor small where it is transposed (transpose per output level before "
       "concatenating), leave the transpose to the CPU at the end, or cut the model before it "
       f"with {FLAG_I}.",
-      Evidence(OBSERVED, "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov8n_saved_model/"
-               "yolov8n_full_integer_quant.tflite#232",
-               "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov5nu_saved_model/"
-               "yolov5nu_full_integer_quant.tflite#254",
-               "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov5nu_saved_model/"
-               "yolov5nu_full_integer_quant.tflite#237", "ultralytics/ultralytics#4089",
-               "google-coral/edgetpu#433"),
+      Evidence(OBSERVED, "ultralytics/ultralytics#4089", "google-coral/edgetpu#433"),
       ops=("TRANSPOSE",), limits=_bounds(TRANSPOSE_LIMIT), limit=TRANSPOSE_LIMIT)
 def transpose_size(ctx: OpContext) -> str | None:
     """Transpose is refused when its input holds more than about {max} elements (fitted: mapped
-    up to {lo}, refused from {hi}; a YOLOv8 log shows four refused, one mapped)."""
+    up to {lo}, refused from {hi}; a detector's compiler log shows four refused, one mapped)."""
     return _above(_input_elements(ctx), TRANSPOSE_MAX_ELEMENTS, "input elements")
 
 
@@ -859,9 +831,7 @@ RESHAPE_LIMIT = Limit(RESHAPE_MAX_ELEMENTS, "elements", _elements, 408_000, 1_63
 @rule(Status.UNSPECIFIED, "RESHAPE_SIZE",
       "Reshape smaller tensors (e.g. per anchor or per class group), or leave the reshape to "
       f"the CPU at the end of the model; {FLAG_I} can end the Edge TPU part before it.",
-      Evidence(OBSERVED, "pairs/MyYolov5@0667147/yolov5n-int8.tflite#258",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#238",
-               "logs/road-signs-recognition-model__yolov5s-int8_edgetpu.log"),
+      Evidence(OBSERVED),
       ops=("RESHAPE",), limits=_bounds(RESHAPE_LIMIT), limit=RESHAPE_LIMIT)
 def reshape_size(ctx: OpContext) -> str | None:
     """Reshape is refused when its tensor holds more than about {max} elements (fitted: mapped
@@ -876,12 +846,7 @@ ROW_LIMIT = Limit(ROW_MAX, "row (x times channels)", _row, 174_447, 408_000)
 @rule(Status.UNSPECIFIED, "ROW_SIZE",
       "Keep the last two dimensions small: split a long [1, N, C] detection output per level "
       "and concatenate on the CPU, or cut the model before it with " + FLAG_I + ".",
-      Evidence(OBSERVED, "pairs/MyYolov5@0667147/yolov5n-int8.tflite#256",
-               "pairs/MyYolov5@0667147/yolov5n-int8.tflite#236",
-               "pairs/Segments-Runner@25720c2/test_data/model/"
-               "tf2_ssd_mobilenet_v2_coco17_ptq_segment_2_of_3.tflite#27",
-               "logs/road-signs-recognition-model__yolov5s-int8_edgetpu.log",
-               "ultralytics/ultralytics#4719", "ultralytics/ultralytics#4089"),
+      Evidence(OBSERVED, "ultralytics/ultralytics#4719", "ultralytics/ultralytics#4089"),
       limits=_bounds(ROW_LIMIT), limit=ROW_LIMIT)
 def row_size(ctx: OpContext) -> str | None:
     """No tensor may have a row (its two innermost dimensions, x times channels) longer than
@@ -907,10 +872,7 @@ def has_operators(model: Model, compiler: Compiler) -> str | None:
             "representative_dataset, supported_ops=[TFLITE_BUILTINS_INT8], and "
             "inference_input_type/inference_output_type = tf.uint8 (or tf.int8); or compile "
             "with compiler 16, which accepts the model and runs it on the CPU.",
-            Evidence(OBSERVED, "logs/issue-edgetpu-168.log", "google-coral/edgetpu#313",
-                     "google-coral/edgetpu#438", "logs/issue-edgetpu-708-a.log",
-                     "pairs/LeNet_TFLite@58c09cc/converted_model.tflite#0",
-                     "pairs/MyYolov5@0667147/yolov5n-fp16.tflite#0"))
+            Evidence(OBSERVED, "google-coral/edgetpu#313", "google-coral/edgetpu#438"))
 def model_quantized(model: Model, compiler: Compiler) -> str | None:
     """Compilers before 16 reject a model with no 8-bit activation (a float, float16 or
     weights-only quantized model) as "Model not quantized". Compiler 16 accepts it and leaves
@@ -958,9 +920,8 @@ def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
             Evidence(OBSERVED, "google-coral/edgetpu#845", "google-coral/edgetpu#631",
                      "google-coral/edgetpu#879", "google-coral/edgetpu#340",
                      "google-coral/edgetpu#384", "google-coral/edgetpu#386",
-                     "google-coral/edgetpu#358",
-                     "google-coral/edgetpu#45", "tensorflow/tensorflow#43288",
-                     "pairs/Coral-TPU@2facb8a/transformer/efficient_l3.tflite#86"),
+                     "google-coral/edgetpu#358", "google-coral/edgetpu#45",
+                     "tensorflow/tensorflow#43288"),
             limits={"seen": _unparsed_seen()})
 def parsable_op_versions(model: Model, compiler: Compiler) -> str | None:
     """Every op-code version must be one the compiler's own TFLite knows; a newer one (from a
@@ -982,8 +943,7 @@ _SIZE_INPUTS = {"RESHAPE": 1, "RESIZE_BILINEAR": 1, "RESIZE_NEAREST_NEIGHBOR": 1
 @model_rule(DYNAMIC_TENSORS, "DYNAMIC_TENSORS",
             "Fix every shape before converting: batch size 1 (set_shape / a concrete "
             "input_signature) and no tf.shape()-driven reshapes.",
-            Evidence(OBSERVED, "logs/issue-edgetpu-829.log", "google-coral/edgetpu#829",
-                     "tensorflow/tensorflow#51467"))
+            Evidence(OBSERVED, "google-coral/edgetpu#829", "tensorflow/tensorflow#51467"))
 def static_shapes(model: Model, compiler: Compiler) -> str | None:
     """Tensor sizes must be known at compile time: an op that computes a size at run time
     (SHAPE, or a reshape/resize/pad whose size input is computed) makes the compile fail."""
@@ -1023,8 +983,7 @@ AFTER_PARTITION = partition_verdict(
     f"Fix the op that cuts the subgraph, or try {FLAG_A} (compiler 15+) to map later parts "
     "as extra Edge TPU subgraphs.",
     Evidence(DOCUMENTED, "coral:models-intro#compiling", "google-coral/edgetpu#461",
-             "google-coral/edgetpu#30",
-             "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#65"))
+             "google-coral/edgetpu#30"))
 INTERMEDIATE_TENSOR = partition_verdict(
     "intermediate_tensor", Status.AFTER_PARTITION, "INTERMEDIATE_TENSOR",
     f"An op that reads a tensor named in {FLAG_I} (or a result of one) runs on the CPU: the "
@@ -1056,8 +1015,7 @@ def custom_op_advice(ctx: OpContext, failed: Rule, at_tail: bool) -> str | None:
 
 
 @advice("ADVICE_CPU_TAIL", Evidence(DOCUMENTED, "google-coral/edgetpu#515",
-                                    "google-coral/edgetpu#659",
-                                    "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite#70"))
+                                    "google-coral/edgetpu#659"))
 def cpu_tail_advice(ctx: OpContext, failed: Rule, at_tail: bool) -> str | None:
     """An op of an 8-bit model refused for its data type or type (the final DEQUANTIZE,
     ARG_MAX, detection post-processing) that feeds only the model's outputs, through other CPU

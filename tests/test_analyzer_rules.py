@@ -10,6 +10,7 @@ from tflite_builder import Op, T, build, ints, u8
 
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
+from tpulens.analyzer.corpus_citations import SEEN_IN
 from tpulens.analyzer.model import parse_model
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
 from tpulens.cli import main
@@ -289,6 +290,13 @@ def test_every_rule_has_evidence_with_citations():
     for r in rules.RULES:
         assert isinstance(r.evidence, rules.Evidence), r.name
         assert r.evidence.kind in set(EvidenceKind) and r.evidence.citations, r.name
+
+
+def test_corpus_citations_name_registered_rules_and_join_their_evidence():
+    by_name = {r.name: r for r in rules.RULES}
+    assert set(SEEN_IN) <= set(by_name)  # a misspelt name would drop its evidence silently
+    for name, items in SEEN_IN.items():
+        assert by_name[name].evidence.citations[-len(items):] == items, name
 
 
 def test_a_rule_without_evidence_cannot_be_registered():
