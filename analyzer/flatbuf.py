@@ -2,7 +2,10 @@
 
 Only what reading TFLite models needs: scalars, strings, tables and vectors of them. Every
 offset is checked against the buffer, so a damaged file raises FlatbufferError instead of
-reading garbage, looping for ever or allocating gigabytes.
+reading garbage, looping for ever or allocating gigabytes. Entries may point at one shared
+string or vector, so a small file could stand for gigabytes once read: every string and
+vector read is counted against a budget proportional to the file, and a file that would
+expand past it is refused.
 """
 
 from __future__ import annotations
@@ -32,15 +35,37 @@ def _vector_struct(count: int, fmt: str) -> struct.Struct:
     return found
 
 
+EXPANSION_FACTOR = 4  # a file read once reads each byte once; sharing reads some many times
+EXPANSION_FLOOR = 8 * 1024 * 1024
+
+
+class Budget:
+    """The bytes of strings and vectors the tables of one file may still read."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, size: int):
+        self.limit = self.left = EXPANSION_FLOOR + EXPANSION_FACTOR * size
+
+    def spend(self, amount: int) -> None:
+        self.left -= amount
+        if self.left < 0:
+            raise FlatbufferError(
+                f"shared strings or vectors expand past {self.limit:,} bytes when read "
+                f"({EXPANSION_FACTOR}x the file plus {EXPANSION_FLOOR // 2**20} MiB)")
+
+
 class Table:
-    """One flatbuffer table: `buf` is any bytes-like object, `pos` the table's start."""
+    """One flatbuffer table: `buf` is any bytes-like object, `pos` the table's start. Tables
+    reached from one another share one Budget."""
 
-    __slots__ = ("buf", "pos", "end", "_vtable", "_vsize")
+    __slots__ = ("buf", "pos", "end", "budget", "_vtable", "_vsize")
 
-    def __init__(self, buf, pos: int, end: int | None = None):
+    def __init__(self, buf, pos: int, end: int | None = None, budget: Budget | None = None):
         self.buf = buf
         self.pos = pos
         self.end = end = len(buf) if end is None else end
+        self.budget = budget or Budget(end)
         if pos < 0 or pos + 4 > end:
             raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
         vtable = pos - _I32.unpack_from(buf, pos)[0]
@@ -78,7 +103,7 @@ class Table:
 
     def table(self, slot: int) -> Table | None:
         pos = self._indirect(slot)
-        return Table(self.buf, pos, self.end) if pos else None
+        return Table(self.buf, pos, self.end, self.budget) if pos else None
 
     def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
         """(start of the elements, element count); (0, 0) when the field is absent."""
@@ -96,6 +121,7 @@ class Table:
         start, count = self._vector(slot, 1)
         if not start:
             return None
+        self.budget.spend(count)
         return self.buf[start:start + count].decode("utf-8", "replace")
 
     def scalars(self, slot: int, fmt: str) -> tuple | None:
@@ -103,6 +129,7 @@ class Table:
         start, count = self._vector(slot, _SIZES[fmt])
         if not start:
             return None
+        self.budget.spend(count * _SIZES[fmt])
         return _vector_struct(count, fmt).unpack_from(self.buf, start)
 
     def byte_span(self, slot: int) -> tuple[int, int]:
@@ -112,9 +139,10 @@ class Table:
     def tables(self, slot: int) -> Iterator[Table]:
         """The tables of a vector, one at a time: a damaged entry stops the reading there."""
         start, count = self._vector(slot, 4)
-        buf, end = self.buf, self.end
+        buf, end, budget = self.buf, self.end, self.budget
+        budget.spend(4 * count)
         for pos in range(start, start + 4 * count, 4):
-            yield Table(buf, pos + _U32.unpack_from(buf, pos)[0], end)
+            yield Table(buf, pos + _U32.unpack_from(buf, pos)[0], end, budget)
 
 
 def root(buf, identifier: bytes | None = None) -> Table:
