@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import mmap
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -244,18 +245,28 @@ def constant_values(model: Model, tensor: Tensor, limit: int = 4096) -> tuple | 
 
 
 def open_bytes(path: str | os.PathLike):
-    """Memory-map a file for reading, with one-line errors for the usual mistakes."""
+    """Memory-map a file for reading, with one-line errors for the usual mistakes. Opened
+    non-blocking and checked on the descriptor: a FIFO or a device is refused, not waited on."""
     p = Path(path)
-    if p.is_dir() and (found := directory_format(p)):
-        raise InputError(found.message(p))
-    p = existing_file(p, "a .tflite file")
     try:
-        with open(p, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
-                raise InputError(f"{p}: empty file, expected a .tflite model")
-            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if p.is_dir() and (found := directory_format(p)):
+            raise InputError(found.message(p))
+        p = existing_file(p, "a .tflite file")
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{p}: cannot read: {getattr(err, 'strerror', None) or err}") \
+            from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{p}: not a regular file, expected a .tflite model")
+        if info.st_size == 0:
+            raise InputError(f"{p}: empty file, expected a .tflite model")
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     except OSError as err:
         raise InputError(f"{p}: cannot read: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
 
 
 def read_model(path: str | os.PathLike) -> Model:
