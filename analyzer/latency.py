@@ -1,0 +1,173 @@
+"""Edge TPU latency per device, from the cost of each part of one inference.
+
+The figure is model execution as Coral's benchmarks measure it: one `Invoke` of a model whose
+parameter cache is already warm (the first inference also loads the cached parameters: see
+`cache_load_ms`), input tensor already in host memory, no pre- or post-processing outside the
+model. Ops of the model left on the CPU are included (Coral's SSD figures include the CPU
+`TFLite_Detection_PostProcess`).
+
+    latency = invoke overhead (per Edge TPU subgraph)
+            + Edge TPU time (compiler cycles at the chip clock)
+            + streamed parameters over the link (off-chip bytes, every inference)
+            + instructions over the link (the runtime sends them at every inference)
+            + input and output of the Edge TPU subgraphs over the link
+            + tensors crossing between CPU and Edge TPU over the link
+            + ops left on the CPU (per-op host model)
+
+Every constant is physical; its evidence is in the comment beside it. The fitted ones (link
+throughputs, invoke overheads) are fitted by tools/fit_latency.py to Coral's published
+latencies and stay inside the physical bound they carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+MS = 1e3
+
+# Documented: libedgetpu's Beagle (Edge TPU) driver sets the core ("GCB") clock to 500 MHz at
+# PerformanceExpectation_Max, 250 MHz at High (google-coral/libedgetpu,
+# driver/beagle/beagle_top_level_handler.cc). The "max" runtime (libedgetpu1-max) and every
+# PCIe device run at Max; the "std" runtime throttles the USB Accelerator to High. Coral's
+# benchmark figures are only consistent with 500 MHz: MobileNet v1 1.0 224 carries 685 k
+# compiler cycles (2.7 ms at 250 MHz) and was measured at 2.2 ms on USB 3.0.
+MAX_CLOCK_HZ = 500e6
+REDUCED_CLOCK_HZ = 250e6
+
+
+class Link(StrEnum):
+    """How the Edge TPU is attached to its host."""
+
+    USB3 = "usb3"  # USB Accelerator on a USB 3.0 port (a desktop host in Coral's table)
+    USB2 = "usb2"  # USB Accelerator on USB 2.0 (Raspberry Pi 3, Dev Board Mini)
+    PCIE = "pcie"  # M.2 / mini PCIe Accelerator, the Dev Board's SoM (Gen2 x1)
+
+
+@dataclass(frozen=True)
+class Host:
+    """The host CPU that runs the TFLite interpreter, the Edge TPU runtime and CPU ops."""
+
+    name: str
+    macs_per_s: float  # int8 multiply-accumulates per second of TFLite's CPU kernels
+    bytes_per_s: float  # bytes per second an element-wise op reads and writes
+    op_overhead_s: float  # per CPU op: dispatch and a kernel's fixed work
+    invoke_overhead_s: float  # per Edge TPU subgraph: interpreter, runtime, driver, completion
+
+
+@dataclass(frozen=True)
+class DeviceModel:
+    """An Edge TPU behind a link, driven by a host."""
+
+    link: Link
+    host: Host
+    clock_hz: float  # Edge TPU core clock
+    link_bytes_per_s: float  # payload throughput of the link, both directions
+
+
+@dataclass(frozen=True)
+class CpuOp:
+    """The work of one op left on the CPU."""
+
+    macs: int
+    bytes: int  # bytes of its inputs and outputs
+
+
+# Host CPU throughputs are inferred from the CPU-only columns of Coral's benchmark table
+# (coral.ai/docs/edgetpu/benchmarks): MobileNet v1 224 (569 M MACs) takes 53 ms on the
+# desktop CPU and 164 ms on the embedded Cortex-A53 1.5 GHz; MobileNet v2 (300 M MACs) 51 ms
+# and 122 ms; ResNet-50 at 299 (7.3 G MACs) 484 ms and 1763 ms: about 11-15 G MAC/s and
+# 3.5-4.2 G MAC/s. A Raspberry Pi 3 B (Cortex-A53 at 1.2 GHz) scales the A53 by 1.2/1.5; a
+# Raspberry Pi 4 B (Cortex-A72 at 1.5 GHz) runs about twice the A53's int8 throughput.
+# Element-wise bandwidth: a desktop core streams several GB/s, an A53 about 1 GB/s (inferred).
+# Invoke overheads: fitted to the published latencies (tools/fit_latency.py), see the docs.
+DESKTOP = Host("desktop x86-64", macs_per_s=12e9, bytes_per_s=4e9, op_overhead_s=20e-6,
+               invoke_overhead_s=0.35e-3)
+DEV_BOARD = Host("Dev Board (Cortex-A53 1.5 GHz)", macs_per_s=3.8e9, bytes_per_s=1e9,
+                 op_overhead_s=60e-6, invoke_overhead_s=0.5e-3)
+RASPBERRY_PI_3 = Host("Raspberry Pi 3 (Cortex-A53 1.2 GHz)", macs_per_s=3.0e9,
+                      bytes_per_s=0.8e9, op_overhead_s=75e-6, invoke_overhead_s=1.0e-3)
+RASPBERRY_PI_4 = Host("Raspberry Pi 4 (Cortex-A72 1.5 GHz)", macs_per_s=7.5e9,
+                      bytes_per_s=2e9, op_overhead_s=40e-6, invoke_overhead_s=1.0e-3)
+
+# Link payload throughputs, fitted to the published latencies (tools/fit_latency.py) under
+# their physical bounds (documented in the USB and PCIe specifications): USB 3.0 SuperSpeed
+# signals 5 Gb/s with 8b/10b coding, 500 MB/s; USB 2.0 High Speed bulk transfers carry at most
+# 13 packets of 512 bytes per 125 us microframe, 53 MB/s; PCIe Gen2 x1 signals 5 GT/s with
+# 8b/10b coding, 500 MB/s.
+LINK_LIMIT_BYTES_PER_S = {"usb3": 500e6, "usb2": 13 * 512 / 125e-6, "pcie": 500e6}
+USB3_BYTES_PER_S = 350e6
+USB2_BYTES_PER_S = 35e6
+PCIE_BYTES_PER_S = 350e6
+
+DEVICES: dict[Link, DeviceModel] = {
+    Link.USB3: DeviceModel(Link.USB3, DESKTOP, MAX_CLOCK_HZ, USB3_BYTES_PER_S),
+    Link.USB2: DeviceModel(Link.USB2, RASPBERRY_PI_3, MAX_CLOCK_HZ, USB2_BYTES_PER_S),
+    Link.PCIE: DeviceModel(Link.PCIE, DEV_BOARD, MAX_CLOCK_HZ, PCIE_BYTES_PER_S),
+}
+
+# The runtime sends each Edge TPU subgraph's instruction bitstreams over the link at every
+# inference, with the input activations and streamed parameters (documented in Coral's own
+# USB runtime: google-coral/coralmicro libs/tpu/edgetpu_executable.cc, Invoke). Their size is
+# observed in the compiled corpus (package bytes minus parameter bytes, 2.1 and 15.0 zoo
+# models): about 34 KiB per subgraph plus 2 KiB per op (MobileNet v1: 31 ops, 83-111 KB;
+# MobileNet v2: 66 ops, 166 KB; YOLOv5n: 257 ops, 466 KB). Large feature maps need more
+# (PoseNet at 721x1281: 1 MB), which this estimate leaves out.
+INSTRUCTION_BYTES_PER_SUBGRAPH = 34 * 1024
+INSTRUCTION_BYTES_PER_OP = 2 * 1024
+
+# Relative band of the estimate: the spread of the leave-one-model-out residuals on the
+# published latencies (tools/fit_latency.py; 10th and 90th percentile of measured/predicted).
+BAND = (0.75, 1.3)
+
+
+def cpu_op_seconds(op: CpuOp, host: Host) -> float:
+    """An op on the host: compute-bound MACs, memory-bound bytes, plus a fixed dispatch."""
+    return op.macs / host.macs_per_s + op.bytes / host.bytes_per_s + host.op_overhead_s
+
+
+def instruction_bytes(tpu_ops: int, tpu_subgraphs: int) -> int:
+    """Estimated instruction bytes sent per inference (for a model not yet compiled)."""
+    if not tpu_subgraphs:
+        return 0
+    return tpu_subgraphs * INSTRUCTION_BYTES_PER_SUBGRAPH + tpu_ops * INSTRUCTION_BYTES_PER_OP
+
+
+def latency_parts(cycles: int, off_chip_bytes: int, instruction_bytes: int, input_bytes: int,
+                  output_bytes: int, cpu_ops: tuple[CpuOp, ...] | list[CpuOp],
+                  crossing_bytes: int, device: DeviceModel,
+                  tpu_subgraphs: int = 1) -> dict[str, float]:
+    """Milliseconds per part of one warm inference; their sum is the latency.
+
+    input_bytes/output_bytes: the model's tensors that enter and leave the Edge TPU;
+    crossing_bytes: intermediate tensors that go between CPU ops and an Edge TPU subgraph.
+    """
+    link = device.link_bytes_per_s
+    return {
+        "invoke": tpu_subgraphs * device.host.invoke_overhead_s * MS,
+        "edgetpu": cycles / device.clock_hz * MS,
+        "streamed_parameters": off_chip_bytes / link * MS,
+        "instructions": instruction_bytes / link * MS,
+        "input_output": (input_bytes + output_bytes) / link * MS,
+        "crossings": crossing_bytes / link * MS,
+        "cpu_ops": sum(cpu_op_seconds(op, device.host) for op in cpu_ops) * MS,
+    }
+
+
+def latency_ms(parts: dict[str, float]) -> float:
+    return sum(parts.values())
+
+
+def latency_range(latency: float, band: tuple[float, float] = BAND) -> tuple[float, float]:
+    """The range the measured latency falls in for 80 % of the calibration models."""
+    return latency * band[0], latency * band[1]
+
+
+def cache_load_ms(on_chip_bytes: int, device: DeviceModel) -> float:
+    """Extra time of the first inference: the cached parameters cross the link once."""
+    return on_chip_bytes / device.link_bytes_per_s * MS
+
+
+def dominant_part(parts: dict[str, float]) -> str:
+    """The part that costs the most: what a user should attack first."""
+    return max(parts, key=parts.get)
