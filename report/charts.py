@@ -63,18 +63,23 @@ def _sources(data: ExperimentData, variants: list[str], key: str) -> str:
 
 def axis_title(label: str, unit: str, where: str) -> str:
     """An axis title with its unit, then where it was measured: "latency p50 (ms, host CPU,
-    LiteRT, 1 thread)"."""
-    details = ", ".join(d for d in (m.header_unit(label, unit), where) if d)
+    LiteRT, 1 thread)"; a part of `where` the label already says is not repeated."""
+    unsaid = ", ".join(part for part in where.split(", ") if part not in label)
+    details = ", ".join(d for d in (m.header_unit(label, unit), unsaid) if d)
     return f"{label} ({details})" if details else label
 
 
 def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Chart | None:
     """Accuracy against a cost, with the non-dominated variants joined and marked."""
     ok = [r.variant for r in data.records if r.status == RecordStatus.OK]
-    pts = [(v, data.value(v, x_key), data.value(v, y_key)) for v in ok]
-    pts = [(v, x, y) for v, x, y in pts if x is not None and y is not None]
+    pts = [
+        (v, data.value(v, x_key), data.value(v, y_key))
+        for v in ok
+        if data.ranks(v, x_key) and data.ranks(v, y_key)
+    ]
     if not pts:
         return None
+    off = [v for v in ok if data.off_edgetpu(v) and m.on_edgetpu_only(x_key)]
     x_meta, y_meta = data.metas[x_key], data.metas[y_key]
     x_scale = 1 / 1024 if x_meta.unit == "bytes" else 1
     y_scale = 100 if y_meta.unit == "fraction" else 1
@@ -89,17 +94,21 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
         y_meta.better if y_meta.better != Better.NONE else Better.HIGHER,
     )
     hover = "%{text}<br>%{x:.4g}, %{y:.4g}<extra></extra>"
+    points = {
+        "type": "scatter",
+        "mode": "markers",
+        "name": "variant",
+        "x": xs,
+        "y": ys,
+        "text": names,
+        "marker": {"size": 9, "color": POINT_COLOR},
+        "hovertemplate": hover,
+    }
+    ranges = [data.bounds(v, x_key) for v in names]
+    if any(ranges):  # the predicted range of each figure, as horizontal error bars
+        points["error_x"] = _error_bars(xs, ranges, x_scale)
     traces = [  # only the front is labelled: labels of a dense cloud overlap
-        {
-            "type": "scatter",
-            "mode": "markers",
-            "name": "variant",
-            "x": xs,
-            "y": ys,
-            "text": names,
-            "marker": {"size": 9, "color": POINT_COLOR},
-            "hovertemplate": hover,
-        },
+        points,
         {
             "type": "scatter",
             "mode": "lines+markers+text",
@@ -120,9 +129,25 @@ def pareto_chart(data: ExperimentData, x_key: str, y_key: str, kind: str) -> Cha
         f"{', '.join(names[i] for i in front)}. "
         f"x {_sources(data, names, x_key)}, y {_sources(data, names, y_key)}."
     )
+    if any(ranges):
+        caption += " Bars: the predicted range."
+    if off:
+        caption += f" Not on the Edge TPU (no op maps there, so no point): {', '.join(off)}."
     return Chart(
         f"chart-{data.slug}-{kind}", title, _figure(traces, title, x_label, y_label), caption
     )
+
+
+def _error_bars(xs: list[float], ranges: list, scale: float) -> dict:
+    """Plotly's asymmetric error bars from (low, high) per point (none where absent)."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [(r[1] * scale - x) if r else 0 for x, r in zip(xs, ranges, strict=True)],
+        "arrayminus": [(x - r[0] * scale) if r else 0 for x, r in zip(xs, ranges, strict=True)],
+        "color": POINT_COLOR,
+        "thickness": 1,
+    }
 
 
 def size_chart(data: ExperimentData) -> Chart | None:
@@ -214,8 +239,11 @@ def class_ap_chart(data: ExperimentData) -> Chart | None:
 def experiment_charts(data: ExperimentData) -> list[Chart]:
     present = set(data.frame.columns)
     accuracy = m.first_present(m.ACCURACY_KEYS, present)
+    speed = m.first_present(m.SPEED_KEYS, present)
     latency = m.first_present(m.LATENCY_KEYS, present)
     charts = []
+    if accuracy and speed:  # the speed axis first: what the Edge TPU would take
+        charts.append(pareto_chart(data, speed, accuracy, "acc-edgetpu-latency"))
     if accuracy and "size_bytes" in present:
         charts.append(pareto_chart(data, "size_bytes", accuracy, "acc-size"))
     if accuracy and latency:

@@ -66,7 +66,8 @@ def verdict(exp: Experiment) -> list[dict]:
             {
                 "objective": f"{meta.label} ({meta.better} is better)",
                 "winners": winners,
-                "value": m.format_value(data.value(winner, key), meta.unit),
+                "value": m.format_value(data.value(winner, key), meta.unit)
+                + data.range_text(winner, key, meta.unit),
                 "where": data.where_of(record, key),
                 "provenance": data.provenance(record, key),
                 "badge": source_label(source).badge,

@@ -81,7 +81,8 @@ def where(key: str, source: str, environment: dict, description: str = "") -> st
     """What a figure's label says besides its name: where a timing was measured, or who placed
     the ops of an Edge TPU figure ("predicted", "compiler"); "" when neither applies."""
     if on := measured_on(key, environment, description):
-        return on
+        said = source_label(source).word if source and source != Source.MEASURED else ""
+        return f"{on}, {said}" if said else on  # "Edge TPU, predicted": never run on one
     if meaning(key).source != Source.MEASURED:
         return source_label(source).word
     return ""
@@ -101,7 +102,10 @@ def provenance(source: str, environment: dict, key: str = "", description: str =
     """One sentence saying where a number comes from, shown as the cell's tooltip; a measured
     number names the machine it was measured on, a timing (given its `key`) the device."""
     if source != Source.MEASURED:
-        return source_label(source).sentence
+        sentence = source_label(source).sentence
+        if key and meaning(key).device == Device.EDGE_TPU:  # what the predicted time includes
+            return f"{sentence}: {description or meaning(key).description}"
+        return sentence
     cpu = environment.get("cpu") or "an unrecorded CPU"
     machine = environment.get("machine") or "?"
     device = meaning(key).device if key else None

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tpulens.metrics import Better, label, meaning
+from tpulens.metrics import DEFAULT_LINK, LINKS, Better, Device, est_latency_key, label, meaning
 from tpulens.report.load import Analysis, Record
+
+PREDICTED_LATENCIES = tuple(est_latency_key(link) for link in LINKS)
 
 # Metrics shown first, in this order; any other metric follows alphabetically.
 HEADLINE = (
@@ -22,11 +24,16 @@ HEADLINE = (
     "size_bytes",
     "gzip_bytes",
     "compression_pct",
+    "edgetpu_latency_ms_p50",
+    est_latency_key(DEFAULT_LINK),
+    *(k for k in PREDICTED_LATENCIES if k != est_latency_key(DEFAULT_LINK)),
+    "edgetpu_param_on_chip_bytes",
+    "edgetpu_param_off_chip_bytes",
+    "edgetpu_cycles",
     "latency_ms_p50",
     "latency_ms_p90",
     "latency_ms_p99",
     "latency_ms_mean",
-    "edgetpu_latency_ms_p50",
     "edgetpu_latency_ms_p90",
     "edgetpu_latency_ms_p99",
     "edgetpu_latency_ms_mean",
@@ -37,7 +44,10 @@ HEADLINE = (
 )
 # The accuracy of the deployed .tflite, in order of preference, for charts and verdicts.
 ACCURACY_KEYS = ("accuracy_int8", "accuracy", "coco_AP", "top1")
-LATENCY_KEYS = ("latency_ms_p50", "latency_ms_mean", "latency_ms")
+LATENCY_KEYS = ("latency_ms_p50", "latency_ms_mean", "latency_ms")  # on the host CPU
+# The site's speed axis: the Edge TPU latency measured on the device when the run had one
+# (then every compiled variant has it), else the predicted one on the default link.
+SPEED_KEYS = ("edgetpu_latency_ms_p50", est_latency_key(DEFAULT_LINK))
 VERDICT_KEYS = (
     "accuracy_int8",
     "accuracy",
@@ -45,6 +55,7 @@ VERDICT_KEYS = (
     "objective",
     "size_bytes",
     "gzip_bytes",
+    *SPEED_KEYS,
     "latency_ms_p50",
     "edgetpu_share",
 )
@@ -78,7 +89,8 @@ def meta(key: str, info: dict | None = None) -> MetricMeta:
 
 # How a unit is written after a number or in a column header ("" for none).
 UNIT_SYMBOLS = {"fraction": "%", "bytes": "B", "ms": "ms", "%": "%", "AP": "", "score": ""}
-COUNT_UNITS = ("ops", "parameters", "values", "subgraphs")  # whole numbers, their unit in words
+# Whole numbers, their unit in words.
+COUNT_UNITS = ("ops", "parameters", "values", "subgraphs", "cycles")
 
 
 def unit_symbol(unit: str) -> str:
@@ -143,8 +155,16 @@ def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tu
 
 
 def metric_order(keys: set[str]) -> list[str]:
+    """The metrics to show as columns, in order; a range's ends go in their metric's cell."""
+    keys = {k for k in keys if not meaning(k).bound_of}
     head = [k for k in HEADLINE if k in keys]
     return head + sorted(k for k in keys if k not in HEADLINE)
+
+
+def on_edgetpu_only(key: str) -> bool:
+    """Whether the metric is a timing on the Edge TPU: a model none of whose ops reach the
+    chip has none, and never wins it."""
+    return meaning(key).device == Device.EDGE_TPU
 
 
 def first_present(keys: tuple[str, ...], present: set[str]) -> str | None:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from tpulens.metrics import Better
+from tpulens.metrics import Better, bound_keys
 from tpulens.report import metrics as m
 from tpulens.report.contract import RecordStatus
 from tpulens.report.detections import model_order
@@ -80,13 +80,34 @@ class ExperimentData:
     def source(self, variant: str, key: str) -> str:
         return self.sources.get(variant, {}).get(key) or ""
 
+    def off_edgetpu(self, variant: str) -> bool:
+        """Whether no op of the variant reaches the Edge TPU (a float model)."""
+        return self.value(variant, "edgetpu_share") == 0
+
+    def ranks(self, variant: str, key: str) -> bool:
+        """Whether the variant's value may win or join a front: an Edge TPU timing of a model
+        that runs no op there (if any runtime gave one) is not."""
+        if self.value(variant, key) is None:
+            return False
+        return not (m.on_edgetpu_only(key) and self.off_edgetpu(variant))
+
+    def bounds(self, variant: str, key: str) -> tuple[float, float] | None:
+        """The range of the variant's figure, when it has one (predicted latencies)."""
+        low, high = (self.value(variant, k) for k in bound_keys(key))
+        return None if low is None or high is None else (low, high)
+
+    def range_text(self, variant: str, key: str, unit: str) -> str:
+        """" (0.912 – 1.404)" after a figure that has a range, else ""."""
+        bounds = self.bounds(variant, key)
+        return f" ({' – '.join(m.format_number(b, unit) for b in bounds)})" if bounds else ""
+
     @cached_property
     def best(self) -> dict[str, list[str]]:
         """Per metric, the ok variants holding the best value."""
         ok = [r.variant for r in self.records if r.status == RecordStatus.OK]
         return {
             key: m.winners(
-                {v: self.values[v][key] for v in ok if key in self.values.get(v, {})}, meta.better
+                {v: self.values[v][key] for v in ok if self.ranks(v, key)}, meta.better
             )
             for key, meta in self.metas.items()
         }
@@ -97,10 +118,13 @@ class ExperimentData:
         """A number with its provenance; `bare` leaves the unit to the column header."""
         unit = self.metas[key].unit if unit is None and key in self.metas else unit or ""
         value = self.value(record.variant, key)
+        if m.on_edgetpu_only(key) and self.off_edgetpu(record.variant):
+            return Cell("not on Edge TPU", sort=None, title=NOT_ON_EDGETPU, cls="missing")
         if value is None:
             return Cell("–", sort=None, title="not measured", cls="missing")
+        text = (m.format_number if bare else m.format_value)(value, unit)
         return Cell(
-            (m.format_number if bare else m.format_value)(value, unit),
+            text + self.range_text(record.variant, key, unit),
             sort=value,
             cls=cls,
             title=self.provenance(record, key),
@@ -124,6 +148,12 @@ class ExperimentData:
         return joined_wheres(
             self.where_of(r, key) for r in self.records if self.value(r.variant, key) is not None
         )
+
+
+NOT_ON_EDGETPU = (
+    "no op of this model maps to the Edge TPU: it runs entirely on the CPU, so it has no Edge "
+    "TPU latency and never wins one"
+)
 
 
 def _description(record: Record, key: str) -> str:
@@ -269,11 +299,14 @@ def quantization_table(data: ExperimentData) -> Table | None:
     """Study 5's shape: test/train accuracy, ms per image, size in KB, objective score."""
     if "objective" not in data.frame.columns:
         return None
-    train = m.first_present(("accuracy_train", "train_accuracy"), set(data.frame.columns))
+    present = set(data.frame.columns)
+    train = m.first_present(("accuracy_train", "train_accuracy"), present)
+    speed = m.first_present(m.SPEED_KEYS, present)
     spec = [
         ("accuracy", "test acc. %", lambda v: f"{v * 100:.2f}"),
         (train or "accuracy_train", "train acc. %", lambda v: f"{v * 100:.2f}"),
-        ("latency_ms_p50", "ms / image", lambda v: f"{v:.3f}"),
+        ("latency_ms_p50", "host CPU ms / image", lambda v: f"{v:.3f}"),
+        (speed or "", f"{data.metas[speed].label if speed else ''} ms", lambda v: f"{v:.3f}"),
         ("size_bytes", "size KB", lambda v: f"{v / 1024:,.0f}"),
         ("objective", "objective", lambda v: f"{v:.2f}"),
     ]
@@ -284,14 +317,14 @@ def quantization_table(data: ExperimentData) -> Table | None:
         for key, _, fmt in spec:
             cell = data.cell(record, key)
             if cell.sort is not None:
-                cell.text = fmt(cell.sort)
+                cell.text = fmt(cell.sort) + data.range_text(record.variant, key, "ms")
             row.append(cell)
         rows.append(row)
     return Table(
         f"quant-{data.slug}",
         ["variant"] + [s[1] for s in spec],
         rows,
-        caption="Objective: the sum of the relative changes of size, latency and "
+        caption="Objective: the sum of the relative changes of size, host-CPU latency and "
         "accuracy against the unquantized model (lower is better).",
     )
 

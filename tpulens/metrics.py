@@ -36,6 +36,7 @@ class Meaning:
     description: str = ""  # how the number is obtained, shown as a column tooltip
     device: Device | None = None  # for timings: where they are measured
     derived: bool = False  # a score of other metrics: `tpulens diff` judges its parts instead
+    bound_of: str = ""  # the low or high end of this metric's range: shown in its cell
 
 
 _HIGH, _LOW, _NONE = Better.HIGHER, Better.LOWER, Better.NONE
@@ -43,6 +44,48 @@ _CPU, _TPU = Device.HOST_CPU, Device.EDGE_TPU
 _TOP1 = "top-1 on the test split (LiteRT)"
 _CPU_TIME = "wall time of one invoke of the LiteRT interpreter on the host CPU"
 _TPU_TIME = "wall time of one invoke on the Edge TPU (libedgetpu delegate)"
+
+# The hosts the Edge TPU cost model predicts for (tpulens.analyzer's `Link`), by key suffix.
+LINKS = {
+    "usb3": ("USB 3.0", "a USB Accelerator on a USB 3.0 host"),
+    "usb2": ("USB 2.0", "a USB Accelerator on USB 2.0 (a Raspberry Pi 3, the Dev Board Mini)"),
+    "pcie": ("PCIe", "an M.2 or Mini PCIe module, or the Dev Board (its Edge TPU is on PCIe)"),
+}
+DEFAULT_LINK = "usb3"  # the site's Edge TPU speed axis: the most common Coral setup
+BOUNDS = ("low", "high")
+_EST_TIME = (
+    "predicted time of one inference on {host}, as Coral measures model execution: invoke "
+    "overhead, Edge TPU compute, parameters streamed and inputs and outputs sent over the link, "
+    "ops left on the CPU and the tensors crossing to them (tpulens Edge TPU cost model)"
+)
+
+
+def est_latency_key(link: str) -> str:
+    """The record metric holding the predicted Edge TPU latency on one host link."""
+    return f"edgetpu_est_latency_ms_{link}"
+
+
+def bound_keys(key: str) -> tuple[str, str]:
+    """The metrics holding the low and high end of `key`'s range."""
+    low, high = BOUNDS
+    return f"{key}_{low}", f"{key}_{high}"
+
+
+def _predicted_latencies() -> dict[str, Meaning]:
+    """Per link: the predicted latency (labelled "predicted" and with its host) and its range
+    ends, which the site folds into the latency's own cell."""
+    out = {}
+    for link, (name, host) in LINKS.items():
+        key, label = est_latency_key(link), f"Edge TPU latency (predicted, {name})"
+        description = _EST_TIME.format(host=host)
+        out[key] = Meaning("ms", _LOW, Source.PREDICTED, label, description, _TPU)
+        for bound, bound_key in zip(BOUNDS, bound_keys(key), strict=True):
+            out[bound_key] = Meaning(
+                "ms", _NONE, Source.PREDICTED, f"{label} {bound} end",
+                f"{bound} end of the predicted range (the cost model's calibration error)",
+                _TPU, bound_of=key,
+            )
+    return out
 
 
 def _timings(prefix: str, label: str, device: Device, description: str) -> dict[str, Meaning]:
@@ -70,6 +113,30 @@ METRICS: dict[str, Meaning] = {
     ),
     **_timings("latency_ms", "latency", _CPU, _CPU_TIME),
     **_timings("edgetpu_latency_ms", "Edge TPU latency", _TPU, _TPU_TIME),
+    **_predicted_latencies(),
+    "edgetpu_param_on_chip_bytes": Meaning(
+        "bytes",
+        _NONE,
+        Source.PREDICTED,
+        label="parameters cached on-chip",
+        description="Edge TPU parameter bytes cached in the chip's memory, loaded once",
+    ),
+    "edgetpu_param_off_chip_bytes": Meaning(
+        "bytes",
+        _LOW,
+        Source.PREDICTED,
+        label="parameters streamed",
+        description="Edge TPU parameter bytes that do not fit on-chip and are sent over the "
+        "link at every inference",
+    ),
+    "edgetpu_cycles": Meaning(
+        "cycles",
+        _LOW,
+        Source.PREDICTED,
+        label="Edge TPU cycles",
+        description="clock cycles of the Edge TPU subgraphs (the compiler's estimated_cycles "
+        "when it compiled the model)",
+    ),
     "size_bytes": Meaning("bytes", _LOW, label="size", description="size of the .tflite file"),
     "gzip_bytes": Meaning(
         "bytes", _LOW, label="gzip size", description="size of the .tflite file gzip-compressed"

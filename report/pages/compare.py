@@ -29,7 +29,8 @@ class Compare(Publisher):
 
 
 def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> dict[str, list]:
-    """metric → [value, text, provenance, badge] for the record's measured metrics."""
+    """metric → [value, text, provenance, badge] for the record's measured metrics (a range's
+    ends are not metrics of their own)."""
     return {
         key: [
             value,
@@ -39,6 +40,7 @@ def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> di
             source_label(source).badge,
         ]
         for key, (value, source) in values.items()
+        if key in metas
     }
 
 

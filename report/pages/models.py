@@ -4,9 +4,13 @@ download and Netron; and an index of them."""
 
 from __future__ import annotations
 
+import json
+
 from tpulens.errors import InputError
+from tpulens.report.cost import Cost, cost_of
 from tpulens.report.diagnostics import node_data
 from tpulens.report.files import Unusable, read_regular
+from tpulens.report.load import Analysis
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 
 
@@ -31,8 +35,21 @@ class Models(Publisher):
                 except Unusable as err:  # changed since it was checked
                     raise InputError(f"{analysis.tflite}: {err}") from err
                 writer.write(f"models/{page.model_file}", model)
-            writer.page(f"models/{page.slug}.html", "model.html", title=page.title, m=page)
+            writer.page(
+                f"models/{page.slug}.html",
+                "model.html",
+                title=page.title,
+                m=page,
+                cost=analysis_cost(analysis),
+            )
         if content.models:
             writer.page(
                 "models/index.html", "models.html", title="Model diagnostics", models=content.models
             )
+
+
+def analysis_cost(analysis: Analysis) -> Cost | None:
+    """The Edge TPU cost the analysis predicts (or reads from the compiler's output), from the
+    published JSON itself: the normalized analysis keeps only what the other pages read."""
+    summary = json.loads(analysis.raw).get("summary")
+    return cost_of(summary) if isinstance(summary, dict) else None

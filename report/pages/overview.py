@@ -4,6 +4,7 @@ variant per objective, and the analyzed models."""
 from __future__ import annotations
 
 from tpulens.analyzer.vocabulary import RecordStatus
+from tpulens.metrics import DEFAULT_LINK, LINKS
 from tpulens.report import metrics as m
 from tpulens.report.experiments import Experiment, verdict, winner_names
 from tpulens.report.overview_chart import tradeoff_chart
@@ -16,12 +17,25 @@ SUMMARY_COLUMNS = [
     "ok / skipped / failed",
     "best accuracy",
     "smallest",
-    "fastest",
+    "fastest on Edge TPU",
+    "fastest on host CPU",
     "most on Edge TPU",
     "compare",
 ]
 # The summary's "best …" columns: the first of each group an experiment has.
-SUMMARY_METRICS = (m.ACCURACY_KEYS, ("size_bytes",), m.LATENCY_KEYS, ("edgetpu_share",))
+SUMMARY_METRICS = (
+    m.ACCURACY_KEYS,
+    ("size_bytes",),
+    m.SPEED_KEYS,
+    m.LATENCY_KEYS,
+    ("edgetpu_share",),
+)
+SUMMARY_CAPTION = (
+    "Fastest on Edge TPU: the Edge TPU latency measured on a device when the run had one, "
+    "else the one predicted for {link} (with the predicted range); a variant with no op on the "
+    "Edge TPU is never fastest there. Fastest on host CPU: LiteRT on the machine that ran the "
+    "suite, which says little about the Edge TPU."
+)
 
 
 class Overview(Publisher):
@@ -67,7 +81,8 @@ def _best_cell(exp: Experiment, keys: tuple[str, ...]) -> Cell:
     record = next(r for r in data.records if r.variant == winner)
     cell = data.cell(record, key, cls="names")
     cell.text = f"{', '.join(winner_names(data, key, data.best[key]))}: {cell.text}"
-    cell.note = data.where_of(record, key)
+    # The speed axis names itself ("Edge TPU latency (predicted, USB 3.0)"); others say where.
+    cell.note = data.metas[key].label if key in m.SPEED_KEYS else data.where_of(record, key)
     return cell
 
 
@@ -82,4 +97,5 @@ def summary_table(experiments: list[Experiment]) -> Table:
         ]
         for exp in experiments
     ]
-    return Table("summary", SUMMARY_COLUMNS, rows)
+    link = LINKS[DEFAULT_LINK][1]
+    return Table("summary", SUMMARY_COLUMNS, rows, caption=SUMMARY_CAPTION.format(link=link))

@@ -1,0 +1,129 @@
+"""What a model costs on the Edge TPU, as its diagnostics page shows it: the parameter split, the
+cycles and, per host link, the latency with its range and the part that dominates it.
+
+Read from the analysis' `summary.estimate` (see docs/data-contracts.md). A malformed estimate
+is left out rather than half shown: the page then says nothing about the cost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tpulens.metrics import DEFAULT_LINK, LINKS
+from tpulens.report.labels import source_label
+
+# What each part of a predicted latency is, in the words of the page; a part not named here
+# is shown by its key.
+PART_LABELS = {
+    "invoke": "invoke overhead",
+    "edgetpu": "Edge TPU compute",
+    "streamed_parameters": "parameters streamed over the link",
+    "input_output": "inputs and outputs over the link",
+    "crossings": "tensors crossing between CPU and Edge TPU",
+    "cpu_ops": "ops on the CPU",
+}
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Part:
+    label: str
+    ms: float
+    share: float  # of the device's latency
+
+
+@dataclass(frozen=True)
+class DeviceCost:
+    link: str
+    name: str  # "USB 3.0"
+    host: str  # "a USB Accelerator on a USB 3.0 host"
+    latency_ms: float
+    range_ms: tuple[float, float] | None
+    parts: list[Part]  # largest first
+
+    @property
+    def dominant(self) -> Part | None:
+        return self.parts[0] if self.parts else None
+
+
+@dataclass(frozen=True)
+class Cost:
+    source: str  # predicted, or compiler: whose parameter split and cycles
+    on_chip_bytes: int
+    off_chip_bytes: int
+    cycles: int | None
+    devices: list[DeviceCost]  # the default link first
+
+    @property
+    def source_sentence(self) -> str:
+        return source_label(self.source).sentence
+
+    @property
+    def memory(self) -> str:
+        """"3.7 MiB cached on-chip; 2.1 MiB streamed at every inference"."""
+        return (
+            f"{mib(self.on_chip_bytes)} cached on-chip; "
+            f"{mib(self.off_chip_bytes)} streamed at every inference"
+        )
+
+
+def mib(size: int) -> str:
+    return f"{size / MIB:.1f} MiB" if size >= MIB / 10 else f"{size / 1024:.1f} KiB"
+
+
+def _number(value: object) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok and value >= 0 else None
+
+
+def _range(value: object) -> tuple[float, float] | None:
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    low, high = (_number(v) for v in value)
+    return (low, high) if low is not None and high is not None and low <= high else None
+
+
+def _parts(value: object, total: float) -> list[Part]:
+    if not isinstance(value, dict):
+        return []
+    parts = [
+        Part(PART_LABELS.get(key, key.replace("_", " ")), ms, ms / total if total else 0.0)
+        for key, raw in value.items()
+        if (ms := _number(raw)) is not None
+    ]
+    return sorted(parts, key=lambda p: -p.ms)
+
+
+def cost_of(summary: dict) -> Cost | None:
+    """The cost in a raw analysis summary; None when there is none (no op maps to the Edge TPU)
+    or it does not have the contract's shape."""
+    estimate = summary.get("estimate")
+    if not isinstance(estimate, dict):
+        return None
+    params = estimate.get("parameters")
+    latency = estimate.get("latency_ms")
+    if not isinstance(params, dict) or not isinstance(latency, dict):
+        return None
+    on_chip, off_chip = _number(params.get("on_chip_bytes")), _number(params.get("off_chip_bytes"))
+    if on_chip is None or off_chip is None:
+        return None
+    ranges, parts = estimate.get("latency_range_ms") or {}, estimate.get("parts_ms") or {}
+    devices = []
+    for link in sorted(LINKS, key=lambda k: k != DEFAULT_LINK):
+        ms = _number(latency.get(link))
+        if ms is None:
+            continue
+        name, host = LINKS[link]
+        span = _range(ranges.get(link)) if isinstance(ranges, dict) else None
+        split = _parts(parts.get(link), ms) if isinstance(parts, dict) else []
+        devices.append(DeviceCost(link, name, host, ms, span, split))
+    cycles = _number(estimate.get("cycles"))
+    source = estimate.get("source")
+    return Cost(
+        source if isinstance(source, str) and source else "predicted",
+        int(on_chip),
+        int(off_chip),
+        int(cycles) if cycles else None,
+        devices,
+    )
