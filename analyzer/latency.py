@@ -50,7 +50,8 @@ class Host:
 
     name: str
     macs_per_s: float  # int8 multiply-accumulates per second of TFLite's CPU kernels
-    bytes_per_s: float  # bytes per second an element-wise op reads and writes
+    elements_per_s: float  # tensor elements per second of an element-wise built-in op
+    custom_elements_per_s: float  # input elements per second of a custom op (detection NMS)
     op_overhead_s: float  # per CPU op: dispatch and a kernel's fixed work
     invoke_overhead_s: float  # per Edge TPU subgraph: interpreter, runtime, driver, completion
 
@@ -70,7 +71,8 @@ class CpuOp:
     """The work of one op left on the CPU."""
 
     macs: int
-    bytes: int  # bytes of its inputs and outputs
+    elements: int  # elements of its non-constant inputs and outputs
+    custom: bool = False  # a custom op (TFLite_Detection_PostProcess...), not a built-in
 
 
 # Host CPU throughputs are inferred from the CPU-only columns of Coral's benchmark table
@@ -79,16 +81,24 @@ class CpuOp:
 # and 122 ms; ResNet-50 at 299 (7.3 G MACs) 484 ms and 1763 ms: about 11-15 G MAC/s and
 # 3.5-4.2 G MAC/s. A Raspberry Pi 3 B (Cortex-A53 at 1.2 GHz) scales the A53 by 1.2/1.5; a
 # Raspberry Pi 4 B (Cortex-A72 at 1.5 GHz) runs about twice the A53's int8 throughput.
-# Element-wise bandwidth: a desktop core streams several GB/s, an A53 about 1 GB/s (inferred).
+# Element-wise built-ins: about one element per ns on a desktop core, a quarter of that on an
+# A53 (inferred from TFLite's optimized kernels; these ops are rarely left on the CPU).
+# Custom ops: the published SSD MobileNet v2 COCO (91 classes) and face (1 class) figures of
+# Coral's reference CSVs differ by 5.3 ms (x86-64), 9.1 ms (Dev Board), 8.9 ms (Raspberry Pi
+# 4) and 23-32 ms (Raspberry Pi 3): the CPU post-processing of 1917 x 91 class scores (NMS
+# ranks the classes of every anchor). 182 k input elements in that time: 35 M elements/s on the
+# desktop, 20 M/s on the Dev Board and the Pi 4, 6.5 M/s on the Pi 3.
 # Invoke overheads: fitted to the published latencies (tools/fit_latency.py), see the docs.
-DESKTOP = Host("desktop x86-64", macs_per_s=12e9, bytes_per_s=4e9, op_overhead_s=20e-6,
-               invoke_overhead_s=0.35e-3)
-DEV_BOARD = Host("Dev Board (Cortex-A53 1.5 GHz)", macs_per_s=3.8e9, bytes_per_s=1e9,
-                 op_overhead_s=60e-6, invoke_overhead_s=0.5e-3)
+DESKTOP = Host("desktop x86-64", macs_per_s=12e9, elements_per_s=1e9,
+               custom_elements_per_s=35e6, op_overhead_s=20e-6, invoke_overhead_s=0.35e-3)
+DEV_BOARD = Host("Dev Board (Cortex-A53 1.5 GHz)", macs_per_s=3.8e9, elements_per_s=0.25e9,
+                 custom_elements_per_s=20e6, op_overhead_s=60e-6, invoke_overhead_s=0.5e-3)
 RASPBERRY_PI_3 = Host("Raspberry Pi 3 (Cortex-A53 1.2 GHz)", macs_per_s=3.0e9,
-                      bytes_per_s=0.8e9, op_overhead_s=75e-6, invoke_overhead_s=1.0e-3)
+                      elements_per_s=0.2e9, custom_elements_per_s=6.5e6, op_overhead_s=75e-6,
+                      invoke_overhead_s=1.0e-3)
 RASPBERRY_PI_4 = Host("Raspberry Pi 4 (Cortex-A72 1.5 GHz)", macs_per_s=7.5e9,
-                      bytes_per_s=2e9, op_overhead_s=40e-6, invoke_overhead_s=1.0e-3)
+                      elements_per_s=0.5e9, custom_elements_per_s=20e6, op_overhead_s=40e-6,
+                      invoke_overhead_s=1.0e-3)
 
 # Link payload throughputs, fitted to the published latencies (tools/fit_latency.py) under
 # their physical bounds (documented in the USB and PCIe specifications): USB 3.0 SuperSpeed
@@ -122,8 +132,9 @@ BAND = (0.75, 1.3)
 
 
 def cpu_op_seconds(op: CpuOp, host: Host) -> float:
-    """An op on the host: compute-bound MACs, memory-bound bytes, plus a fixed dispatch."""
-    return op.macs / host.macs_per_s + op.bytes / host.bytes_per_s + host.op_overhead_s
+    """An op on the host: compute-bound MACs, per-element work, plus a fixed dispatch."""
+    rate = host.custom_elements_per_s if op.custom else host.elements_per_s
+    return op.macs / host.macs_per_s + op.elements / rate + host.op_overhead_s
 
 
 def instruction_bytes(tpu_ops: int, tpu_subgraphs: int) -> int:

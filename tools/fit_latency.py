@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import dataclasses
 import importlib
 import math
 import statistics
@@ -160,9 +161,9 @@ def op_macs(sg: Subgraph, op) -> int:
 
 
 def cpu_op(sg: Subgraph, op) -> CpuOp:
-    moved = sum(tensor_bytes(t) for t in sg.input_tensors(op) + sg.output_tensors(op)
-                if not t.is_constant)
-    return CpuOp(op_macs(sg, op), moved)
+    elements = sum(t.num_elements for t in sg.input_tensors(op) + sg.output_tensors(op)
+                   if not t.is_constant)
+    return CpuOp(op_macs(sg, op), elements, op.opcode == "CUSTOM")
 
 
 def _boundary_bytes(sg: Subgraph, tpu: set[int]) -> tuple[int, int, int]:
@@ -316,6 +317,16 @@ def compiled_in_corpus(file_name: str) -> ModelCost | None:
     return None
 
 
+# Published compiled models whose CPU model (same architecture, sizes and ops) is in the corpus
+# under another name: Coral's SSD MobileNet v1 was compiled from TFLite's 2018-06-29 COCO
+# detection model (300x300, TFLite_Detection_PostProcess on the CPU).
+SAME_ARCHITECTURE = {
+    "mobilenet_ssd_v1_coco_quant_postprocess_edgetpu.tflite":
+        "cpu_with_log/EdgeTPU_Analysis/Ops/model_mobilenet/"
+        "coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite",
+}
+
+
 def cases(rows: list[dict], rebuilt: Path = REBUILT) -> tuple[list[Case], list[str]]:
     """Every row whose model we can cost; the others are listed with why not."""
     costs: dict[str, ModelCost] = {}
@@ -325,6 +336,10 @@ def cases(rows: list[dict], rebuilt: Path = REBUILT) -> tuple[list[Case], list[s
         found = compiled_in_corpus(name) if name.endswith("_edgetpu.tflite") else None
         if found is not None:
             key, make = f"compiled:{name}", lambda c=found: c
+        elif name in SAME_ARCHITECTURE and (CORPUS / SAME_ARCHITECTURE[name]).exists():
+            key = f"corpus-cpu:{name}"
+            make = lambda p=CORPUS / SAME_ARCHITECTURE[name], n=name: from_cpu(  # noqa: E731
+                p, n.removesuffix("_edgetpu.tflite"))
         elif call is not None and (rebuilt / call.file_name).exists():
             key = f"rebuilt:{call.file_name}"
             make = lambda p=rebuilt / call.file_name, n=call.file_name[:-7]: from_cpu(p, n)  # noqa: E731
@@ -409,8 +424,7 @@ def prior_fit() -> Fit:
 
 
 def predict(case: Case, constants: Fit) -> dict[str, float]:
-    host = Host(case.host.name, case.host.macs_per_s, case.host.bytes_per_s,
-                case.host.op_overhead_s, constants.overhead_s[case.host.name])
+    host = dataclasses.replace(case.host, invoke_overhead_s=constants.overhead_s[case.host.name])
     device = latency.DeviceModel(case.link, host, latency.MAX_CLOCK_HZ,
                                  constants.link_bytes_per_s[case.link])
     c = case.cost
