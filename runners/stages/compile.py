@@ -5,6 +5,13 @@ With `edgetpu_compiler` on PATH the model is really compiled: its log is kept an
 analyzer predicts the placement (source `predicted`). Either way the analyzer's per-op analysis
 JSON is written, and when a compiled `*_edgetpu.tflite` ships next to the model (zoo), the
 prediction is compared with the real compiler's output.
+
+It also records what the model costs on the Edge TPU (the analysis' `summary.estimate`):
+predicted latency per host link with its range, the parameter bytes cached on-chip and streamed,
+and the Edge TPU cycles. When a compiled model exists (compiled here or shipped), its estimate is
+used: the parameter split and cycles are then the compiler's own (source `compiler`); the
+latency stays a prediction, since the compiler gives no time. A timing measured on the device
+(the evaluate step's `edgetpu_latency_ms_*`) is recorded beside it and the site prefers it.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tpulens.metrics import LINKS, bound_keys, est_latency_key
 from tpulens.runners.stages import StepResult
 
 COMPILER = "edgetpu_compiler"
@@ -45,7 +53,53 @@ def run(config: dict, inputs: dict, out_dir: Path, ctx) -> StepResult:
     result.info["source"] = source
     for name in ("edgetpu_ops_tpu", "edgetpu_ops_cpu", "edgetpu_tpu_subgraphs"):
         result.metric_info[name] = {"source": source}
+    compiled = result.outputs.get("compiled_tflite")
+    estimate = summary.get("estimate")
+    if compiled:
+        estimate = _compiled_estimate(Path(compiled), version)
+    _record_estimate(estimate, result)
     return result
+
+
+def _compiled_estimate(compiled: Path, version: str) -> dict | None:
+    """The estimate of the compiled model, with the compiler's own parameter split and cycles
+    (`analyze_file` would predict it as a CPU model)."""
+    from tpulens.analyzer.analyze import make_options
+    from tpulens.analyzer.batch import analyze_loaded
+    from tpulens.analyzer.model import read_model
+
+    return analyze_loaded(read_model(compiled), make_options(version))["summary"].get("estimate")
+
+
+def estimate_metrics(estimate: dict | None) -> tuple[dict[str, float], dict[str, dict]]:
+    """The record's Edge TPU cost metrics and their `metric_info` from a `summary.estimate`
+    (none when no op maps to the Edge TPU: such a model has no Edge TPU cost)."""
+    if not estimate:
+        return {}, {}
+    source = estimate.get("source") or "predicted"
+    metrics = {
+        "edgetpu_param_on_chip_bytes": estimate["parameters"]["on_chip_bytes"],
+        "edgetpu_param_off_chip_bytes": estimate["parameters"]["off_chip_bytes"],
+    }
+    if estimate.get("cycles"):  # compiler 16.0 writes 0: no figure rather than a false one
+        metrics["edgetpu_cycles"] = estimate["cycles"]
+    info = {name: {"source": source} for name in metrics}
+    for link in LINKS:
+        if estimate["latency_ms"].get(link) is None:  # not priced (no cycles from the compiler)
+            continue
+        key = est_latency_key(link)
+        metrics[key] = estimate["latency_ms"][link]
+        bounds = estimate.get("latency_range_ms", {}).get(link)
+        if bounds and None not in bounds:
+            metrics.update(zip(bound_keys(key), bounds, strict=True))
+    return metrics, info
+
+
+def _record_estimate(estimate: dict | None, result: StepResult) -> None:
+    metrics, info = estimate_metrics(estimate)
+    result.metrics.update(metrics)
+    result.metric_info.update(info)
+    result.info["estimate_source"] = estimate.get("source", "predicted") if estimate else None
 
 
 def _compile_for_real(tflite: Path, out_dir: Path, result: StepResult) -> str:
