@@ -154,10 +154,22 @@ def test_the_model_page_shows_the_parameter_split_and_what_dominates(site):
     assert "Parameter memory 7.4 MiB cached on-chip; 2.1 MiB streamed at every inference" in page
     assert "Edge TPU cycles 1,500,000" in page
     # USB 3.0 first (the default), then each host with the part that dominates its latency.
-    usb3 = page.index("Latency, USB 3.0 4.500 ms (3.600 ms – 5.400 ms), mostly Edge TPU compute")
-    usb2 = page.index("Latency, USB 2.0 41.000 ms (33.000 ms – 49.000 ms), mostly parameters "
+    usb3 = page.index("Latency, USB 3.0 4.500 ms (3.600 – 5.400 ms), mostly Edge TPU compute")
+    usb2 = page.index("Latency, USB 2.0 41.000 ms (33.000 – 49.000 ms), mostly parameters "
                       "streamed over the link (88 %)")
     assert usb3 < usb2
+
+
+def test_a_model_page_says_when_nothing_runs_on_the_edge_tpu(tmp_path):
+    results = tmp_path / "results"
+    ops = [sample.op(i, "CONV_2D", "CPU", sample.UNSUPPORTED, "DTYPE") for i in range(3)]
+    sample.write(results, "analysis/q-float32.json", sample.analysis("float32.tflite", ops))
+    record = sample.record("q", "float32", VARIANTS["float32"], analysis="analysis/q-float32.json")
+    sample.write(results, "q/float32.json", record)
+    page = text_of((build_site(results, tmp_path / "site").out / "models/q-float32.html")
+                   .read_text())
+    assert "No op of this model runs on the Edge TPU, so it has no Edge TPU cost" in page
+    assert "Cost on the Edge TPU" not in page
 
 
 def test_an_estimate_not_in_the_contract_is_not_shown():
