@@ -9,24 +9,20 @@ on the machine that builds the site.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from tpulens import safefs
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 MAX_ANALYSIS_BYTES = 16 * 1024 * 1024  # about 35,000 ops; real models have hundreds
 MAX_MODEL_BYTES = 20_000_000  # default cap of a published .tflite (tpulens report --max-model-mb)
 MAX_DEPTH = 64  # the contracts nest 5 levels; hand-written params a few more
 MAX_DOCUMENTS = 1000  # analyses in one --analysis file; a batch of real models has dozens
-
-_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 @dataclass(frozen=True)
@@ -56,39 +52,27 @@ class ModelFiles:
 DEFAULT_MODEL_FILES = ModelFiles()
 
 
-class Unusable(Exception):
-    """Why a file cannot be used: the message follows '<file>: '."""
+Unusable = safefs.Unusable
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes. Opened non-blocking and checked on
-    the open descriptor, so a FIFO is refused instead of waited on and a file swapped in after
-    the check cannot be read past the limit."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
-        raise Unusable(f"unreadable ({getattr(err, 'strerror', None) or err})") from err
-    with os.fdopen(fd, "rb") as file:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise Unusable(f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special')})")
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise Unusable(f"larger than the {limit:,}-byte limit")
-    return data
+def read_regular(path: Path, limit: int, follow: bool = False) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (tpulens.safefs.read_regular); a
+    file that is itself a symbolic link is refused unless `follow` (a file the user named)."""
+    return safefs.read_regular(path, limit, follow)
 
 
-def read_json_object(path: Path, limit: int) -> tuple[bytes, dict]:
+def read_json_object(path: Path, limit: int, follow: bool = False) -> tuple[bytes, dict]:
     """The raw bytes and the parsed object of a bounded JSON file."""
-    raw = read_regular(path, limit)
+    raw = read_regular(path, limit, follow)
     return raw, _json_object(_parse(raw))
 
 
 def read_json_documents(path: Path, limit: int) -> list[dict]:
     """The JSON objects of a bounded file holding one object, an array of them or one per line
     (JSON Lines): what `tpulens analyze` writes with --json-array and, for several models,
-    --json. At most MAX_DOCUMENTS, each held to MAX_DEPTH."""
-    raw = read_regular(path, limit)
+    --json. At most MAX_DOCUMENTS, each held to MAX_DEPTH. The user named it: a link is
+    followed."""
+    raw = read_regular(path, limit, follow=True)
     try:
         data = _parse(raw)
     except Unusable as err:
@@ -117,12 +101,54 @@ def _located(where: str, document: bytes | object) -> dict:
 
 
 def _parse(raw: bytes) -> object:
+    """JSON as Python values a page can print: a lone surrogate (valid JSON, unencodable
+    UTF-8) becomes U+FFFD, and an integer past the float range becomes ±inf, which the
+    contract drops like any non-finite number."""
     try:
-        return json.loads(raw)
+        data = json.loads(raw, parse_int=_int)
     except RecursionError as err:
         raise Unusable(f"JSON nested deeper than {MAX_DEPTH} levels") from err
     except ValueError as err:
         raise Unusable(f"unreadable ({err.__class__.__name__}: {err})") from err
+    if _SURROGATE.search(raw):
+        data = _without_surrogates(data)
+    return data
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # escaped or raw bytes
+_FLOAT_DIGITS = 308  # 10**308 is about the largest float
+
+
+def _int(text: str) -> int | float:
+    if len(text.lstrip("-")) <= _FLOAT_DIGITS:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8") if _LONE.search(text) else text
+
+
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: object) -> object:
+    """`value` with every string (keys too) re-encoded, walked without recursion."""
+    root = [value]
+    stack = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = _clean(item)
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+        elif isinstance(item, dict):
+            cleaned = {_clean(k): v for k, v in item.items()}
+            item.clear()
+            item.update(cleaned)
+            stack.extend((item, k) for k in item)
+    return root[0]
 
 
 def _json_object(data: object) -> dict:
@@ -151,13 +177,28 @@ def too_deep(value: object, limit: int) -> bool:
 
 def confined(base: Path, value: str, roots: tuple[Path, ...]) -> Path:
     """`value` (a path a JSON file names, relative to `base`) if it lies inside one of `roots`
-    once every link is followed; otherwise Unusable."""
-    if "\x00" in value:
-        raise Unusable("a NUL byte in the path")
+    (resolved folders) with no symbolic link below the root; otherwise Unusable."""
+    for root in roots:
+        try:
+            return safefs.Root(root).locate(value, base)
+        except Unusable as err:
+            if not str(err).startswith("outside"):
+                raise
+    raise Unusable(f"outside {' and '.join(str(r) for r in roots)}")
+
+
+def is_file(path: Path) -> bool:
+    """Whether `path` is a regular file itself (a link is not followed); never raises."""
     try:
-        path = (base / value).resolve()
-    except (OSError, RuntimeError) as err:  # RuntimeError: a symlink loop
-        raise Unusable(f"unresolvable ({err})") from err
-    if not any(path.is_relative_to(root) for root in roots):
-        raise Unusable(f"outside {' and '.join(str(r) for r in roots)}")
-    return path
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def exists(path: Path) -> bool:
+    """Whether anything is at `path` (a dangling link too); never raises."""
+    try:
+        os.lstat(path)
+        return True
+    except (OSError, ValueError):
+        return False

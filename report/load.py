@@ -106,10 +106,44 @@ class Slugs:
         return slug
 
 
+_PATH_KEYS = ("cpu_model", "compiled_model")  # beside model.path: other model files named
+
+
+def _published(raw: bytes) -> bytes:
+    """The analysis JSON as the site publishes it: model paths cut to their file names (the
+    folders of the machine that analysed it are nobody else's business)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+    model = data.get("model") if isinstance(data, dict) else None
+    holders = [(model, "path")] if isinstance(model, dict) else []
+    holders += [(data, key) for key in _PATH_KEYS] if isinstance(data, dict) else []
+    changed = False
+    for holder, key in holders:
+        value = holder.get(key)
+        if isinstance(value, str) and ("/" in value or "\\" in value):
+            holder[key] = value.replace("\\", "/").rsplit("/", 1)[-1]
+            changed = True
+    if not changed:
+        return raw
+    return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+
+
+def _cache(results_dir: Path) -> tuple[Path, ...]:
+    """The run cache beside results/ as a tree models may come from, if neither it nor
+    `.cache` is a symbolic link."""
+    try:
+        files.safefs.link_free(results_dir.parent, results_dir.parent / CACHE)
+    except files.Unusable:
+        return ()
+    return (results_dir.parent / CACHE,)
+
+
 def _publishable_model(path: Path) -> Path | None:
     """The .tflite that may be published beside its diagnostics page, if present (the site's
     ModelFiles policy decides whether it is)."""
-    return path if path.suffix == ".tflite" and path.is_file() else None
+    return path if path.suffix == ".tflite" and files.is_file(path) else None
 
 
 class _Loader:
@@ -118,18 +152,20 @@ class _Loader:
 
     def __init__(self, results_dir: Path | None):
         self.results_dir = results_dir.resolve() if results_dir else None
-        # Trees a results file may name a model in: results/ and the run cache beside it.
-        cache = (self.results_dir.parent / CACHE).resolve() if results_dir else None
-        self.trees = (self.results_dir, cache) if results_dir else ()
+        # Trees a results file may name a model in: results/ and the run cache beside it,
+        # unless the cache is a link (it would bring in files from anywhere).
+        self.trees = (self.results_dir, *_cache(self.results_dir)) if results_dir else ()
         # by resolved path, or (path, n) for the n-th of several; None: read, unusable
         self.analyses: dict[Path | tuple, Analysis | None] = {}
         self.slugs = Slugs()
         self.problems: list[str] = []
 
-    def read(self, path: Path, label: str, limit: int, quiet: bool = False) -> tuple | None:
-        """(raw, data, Fields) of a JSON file, or None with the problem recorded."""
+    def read(self, path: Path, label: str, limit: int, quiet: bool = False,
+             follow: bool = False) -> tuple | None:
+        """(raw, data, Fields) of a JSON file, or None with the problem recorded. A link is
+        followed only in a file the user named (`follow`)."""
         try:
-            raw, data = files.read_json_object(path, limit)
+            raw, data = files.read_json_object(path, limit, follow)
         except files.Unusable as err:
             self.problems.append(f"{label}: {err}")
             return None
@@ -149,7 +185,8 @@ class _Loader:
             self.problems.append(f"{label}: model {value[:200]!r} not published: {err}")
             return None
 
-    def analysis(self, path: Path, label: str, quiet: bool = False) -> Analysis | None:
+    def analysis(self, path: Path, label: str, quiet: bool = False,
+                 follow: bool = False) -> Analysis | None:
         """An analysis JSON, read once. Inside results/, its model path is relative to results/
         (the runners rewrite it so) and may lead into results/ or the run cache; an analysis
         named on the command line may also publish a model from its own folder."""
@@ -157,7 +194,7 @@ class _Loader:
         if key in self.analyses:
             return self.analyses[key]
         self.analyses[key] = None
-        checked = self.analysis_data(path, label, quiet)
+        checked = self.analysis_data(path, label, quiet, follow)
         if checked is None:
             return None
         return self.admit(key, path, *checked, label, path.stem)
@@ -171,7 +208,7 @@ class _Loader:
             self.problems.append(f"{path}: {err}")
             return
         if len(documents) == 1:
-            self.analysis(path, str(path))
+            self.analysis(path, str(path), follow=True)
             return
         for i, data in enumerate(documents, 1):
             label = f"{path} (document {i})"
@@ -192,13 +229,14 @@ class _Loader:
             base, trees = key_path.parent, (*self.trees, key_path.parent)
         value = normalized["model"].get("path")
         tflite = self.model(base, value, trees, label) if value else None
-        analysis = Analysis(self.slugs.new(stem), path, raw, normalized, tflite)
+        analysis = Analysis(self.slugs.new(stem), path, _published(raw), normalized, tflite)
         self.analyses[key] = analysis
         return analysis
 
-    def analysis_data(self, path: Path, label: str, quiet: bool = False) -> tuple | None:
+    def analysis_data(self, path: Path, label: str, quiet: bool = False,
+                      follow: bool = False) -> tuple | None:
         """(raw, normalized data) of an analysis JSON, or None with the problem recorded."""
-        read = self.read(path, label, files.MAX_ANALYSIS_BYTES, quiet)
+        read = self.read(path, label, files.MAX_ANALYSIS_BYTES, quiet, follow)
         if read is None:
             return None
         raw, data, fields = read
@@ -263,7 +301,7 @@ class _Loader:
         if path is None:
             return None
         value = record.artifacts[artifact]
-        if not path.exists():
+        if not files.exists(path):
             self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not found")
             return None
         analysis = self.analysis(path, value)
@@ -290,14 +328,14 @@ class _Loader:
         except files.Unusable as err:
             self.problems.append(f"{label} not read: {err}")
             return None
-        checked = self.analysis_data(path, label) if path.exists() else None
+        checked = self.analysis_data(path, label) if files.exists(path) else None
         return Analysis("", path, *checked) if checked else None
 
     def run(self, folder: Path) -> Run:
         """A run of history/: named by its folder, described by its run.json when readable."""
         path = folder / RUN_FILE
         read = self.read(path, path.relative_to(self.results_dir).as_posix(),
-                         files.MAX_RECORD_BYTES) if path.exists() else None
+                         files.MAX_RECORD_BYTES) if files.exists(path) else None
         if read is None:
             return Run(folder.name)
         _, data, fields = read

@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import jinja2
 
+from tpulens import safefs
+from tpulens.errors import InputError
 from tpulens.history.settings import Settings
 from tpulens.report.diagnostics import ModelPage
 from tpulens.report.experiments import Experiment
@@ -55,17 +57,19 @@ class Writer:
         html = self.env.get_template(template).render(
             root=root, nav=self.nav, page=rel, origin=self.origin, **context
         )
-        self.write(rel, html.encode())
+        self.write(rel, html.encode("utf-8", "replace"))  # a lone surrogate becomes "?"
         self.pages.append(rel)
 
     def write(self, rel: str, data: bytes) -> None:
-        path = self.out / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        """Write a file of the site, inside `out` and never through a link found there."""
+        try:
+            safefs.Root.of(self.out).write_bytes(rel, data)
+        except safefs.Unusable as err:
+            raise InputError(f"{self.out}: cannot write {rel}: {err}") from None
 
     def json(self, rel: str, data: object) -> None:
         text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-        self.write(rel, text.encode())
+        self.write(rel, text.encode("utf-8", "replace"))
 
 
 class Publisher:

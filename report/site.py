@@ -21,6 +21,7 @@ from tpulens.report import metrics as m
 from tpulens.report.diagnostics import model_page
 from tpulens.report.experiments import experiments_of
 from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
+from tpulens.report.graph_layout import DotBudget
 from tpulens.report.labels import PLACEMENT_COLORS, SOURCE_LABELS
 from tpulens.report.load import load_results
 from tpulens.report.origin import results_origin, run_commits
@@ -79,6 +80,7 @@ def build_site(
     out = Path(out)
     if results_dir is not None and not Path(results_dir).is_dir():
         raise InputError(f"{results_dir}: results directory not found")
+    DotBudget.reset()
     results = load_results(results_dir, list(extra_analyses))
     if results_dir is None and not results.analyses:
         raise InputError("; ".join(results.problems) or "no analysis to publish")
