@@ -30,6 +30,8 @@ class OpVerdict:
     confidence: Confidence = HIGH
     confidence_reason: str = ""
     tail: bool = False  # refused, and feeds no op that passes the op rules
+    detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
+    culprits: list[dict] = field(default_factory=list)  # the tensors (and ops) that cause it
 
     def unsure(self, reason: str) -> None:
         if self.confidence == HIGH:
@@ -57,6 +59,7 @@ class Analysis:
     errors: list[str] = field(default_factory=list)
     tpu_subgraphs: int = 0
     what_if: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # doubts about the model as a whole
 
 
 # ---- model-level failures ----------------------------------------------------------------
@@ -128,18 +131,79 @@ def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None)
         why = r.limit.uncertain(ctx) if r.limit is not None else None
         if why:
             return why
-    if ctx.op.opcode not in corpus_evidence.MAPPED_OP_TYPES:
-        return f"{ctx.op.opcode} was never seen compiled"
     return ""
 
 
 def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
-                     at_tail: bool) -> OpVerdict:
+                     at_tail: bool, flow: partition.Dataflow | None) -> OpVerdict:
+    """The verdict of an op that breaks a rule; without `flow` (a what-if, which only counts
+    ops) no fix is chosen and no culprit is named."""
     op = ctx.op
+    if flow is None:
+        return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status,
+                         failed.reason_code, tail=at_tail)
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
                 if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
+    found = culprits(ctx, failed, flow)
+    if failed.reason_code == "NON_8BIT_KERNEL_VERSION" and found:
+        detail += "; raised by " + _culprit_ops(found)
     return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
-                     None, f"{failed.text} Here: {detail}.", fix, tail=at_tail)
+                     None, f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
+                     culprits=found)
+
+
+def culprits(ctx: rules.OpContext, failed: rules.Rule,
+             flow: partition.Dataflow) -> list[dict]:
+    """The tensors that make an op refused for its data type or op version, each with the op
+    that computes on it, its role there and the op that writes it (an input's producer). For a
+    version, those are the non-8-bit ops of the same type anywhere in the subgraph: the
+    converter gave all ops of a type their version."""
+    if ctx.as_int8:
+        return []  # the what-if counts ops; it names no culprit
+    sg = ctx.subgraph
+    if failed.reason_code == "UNSUPPORTED_DTYPE":
+        ops = [(ctx.op, ctx.activations)]
+    elif failed.reason_code == "NON_8BIT_KERNEL_VERSION":
+        ops = [(op, sg.input_tensors(op) + sg.output_tensors(op))
+               for op in _non_8bit_ops(sg, ctx.op.opcode)]
+    else:
+        return []
+    found = []
+    for op, tensors in ops:
+        for t in tensors:
+            if t.dtype in rules.QUANTIZED or t.is_constant or t.is_variable or (
+                    t.dtype == "INT32" and op.opcode not in rules.SUPPORTED_OPS):
+                continue
+            maker = flow.producer.get(t.index)
+            output = maker == op.index
+            maker = None if output else maker
+            found.append({"op": op.index, "opcode": op.opcode, "tensor": t.name,
+                          "role": "output" if output else "input",
+                          "dtype": t.dtype, "producer": maker,
+                          "producer_opcode": None if maker is None else
+                          sg.operators[maker].opcode})
+    return found
+
+
+def _non_8bit_ops(subgraph: Subgraph, opcode: str) -> list[Operator]:
+    """The ops of one type computing on a tensor that is not 8-bit (constants aside)."""
+    return [op for op in subgraph.operators if op.opcode == opcode and any(
+        t.dtype not in rules.QUANTIZED and not t.is_constant
+        for t in subgraph.input_tensors(op) + subgraph.output_tensors(op))]
+
+
+def _culprit_ops(found: list[dict], most: int = 4) -> str:
+    """'the INT64 ADD #455, #458, #474 (inputs from TILE #454, FLOOR_MOD #456)'."""
+    ops = list(dict.fromkeys((c["op"], c["opcode"]) for c in found))
+    dtypes = "/".join(dict.fromkeys(c["dtype"] for c in found))
+    shown = ", ".join(f"#{i}" for i, _ in ops[:most]) + (" …" if len(ops) > most else "")
+    makers = list(dict.fromkeys((c["producer"], c["producer_opcode"]) for c in found
+                                if c["producer"] is not None))
+    text = f"the {dtypes} {ops[0][1]} {shown}"
+    if makers:
+        text += " (inputs from " + ", ".join(f"{name} #{i}" for i, name in makers[:most]) + (
+            " …" if len(makers) > most else "") + ")"
+    return text
 
 
 def _after_partition(op: Operator, cause: Operator | None,
@@ -169,24 +233,27 @@ def _reaches_mappable(flow: partition.Dataflow, mappable: list[bool]) -> list[bo
 
 
 def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
-                     checked: dict | None = None) -> tuple[list[OpVerdict], int]:
+                     checked: dict | None = None,
+                     counting: bool = False) -> tuple[list[OpVerdict], int]:
     """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs. `checked`
-    keeps each op's rule check between analyses that only change -a or -i."""
+    keeps each op's rule check between analyses that only change -a or -i; `counting` (the
+    what-ifs) leaves out the words: fixes and culprits."""
     ops = subgraph.operators
     folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
     ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
                             options.as_int8, folded) for op in ops]
     key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
-    failures = (checked or {}).get(key) or [first_failure(ctx) for ctx in ctxs]
+    failures = (checked or {}).get(key) or _check_all(ctxs, checked, key)
     if checked is not None:
         checked[key] = failures
     flow = (checked or {}).get(("flow", subgraph.index)) or partition.dataflow(subgraph)
     if checked is not None:
         checked[("flow", subgraph.index)] = flow
+    words = None if counting else flow
     passes = [f is None for f in failures]
     at_tail = [not r for r in _reaches_mappable(flow, passes)]
     if subgraph.index:
-        verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index])
+        verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index], words)
                     for ctx, f in zip(ctxs, failures, strict=True) if f]
         for v in verdicts:
             v.unsure("ops outside the main subgraph: rule inferred, no compiler output seen")
@@ -212,7 +279,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
                           None, r.text, r.fix, LOW, "no compiler output shows what happens "
                           "to ops that feed no model output")
         elif failed is not None:
-            v = _failure_verdict(ctx, *failed, at_tail[op.index])
+            v = _failure_verdict(ctx, *failed, at_tail[op.index], words)
         elif op.index in cut:
             r = rules.INTERMEDIATE_TENSOR
             v = OpVerdict(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
@@ -229,6 +296,21 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
                                            verdicts[cause] if cause is not None else None)
     _confidence(ctxs, failures, verdicts, flow, causes)
     return verdicts, len(chosen)
+
+
+def _check_all(ctxs: list[rules.OpContext], checked: dict | None,
+               key: tuple) -> list[tuple[rules.Rule, str] | None]:
+    """Every op's first failure. The int8 what-if reuses the base analysis's check for each
+    op that touches no float tensor: counting floats as int8 cannot change its verdict."""
+    base = (checked or {}).get(key[:3] + (False,)) if key[3] else None
+    if base is None:
+        return [first_failure(ctx) for ctx in ctxs]
+    return [first_failure(ctx) if _touches_float(ctx) else known
+            for ctx, known in zip(ctxs, base, strict=True)]
+
+
+def _touches_float(ctx: rules.OpContext) -> bool:
+    return any(t.dtype.startswith("FLOAT") for t in ctx.inputs + ctx.outputs)
 
 
 def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
@@ -268,26 +350,46 @@ def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataf
             for j in flow.feeds[i]:
                 if doubt[j] is None:
                     doubt[j] = doubt[i]
-    if ctxs and rules.since_16(ctxs[0].compiler):
-        _larger_than_seen(ctxs, verdicts)
 
 
-def _larger_than_seen(ctxs, verdicts) -> None:
-    """Compiler 16 may fail a whole compile with "large activation tensors" (and with -d keep
-    only an early part): when the Edge TPU part holds a tensor larger than any the corpus shows
-    it mapping, none of its verdicts is sure."""
-    compiler = ctxs[0].compiler
-    seen, where = corpus_evidence.LARGEST_MAPPED_ACTIVATION.get(
-        f"{compiler.key[0]}.{compiler.key[1]}", (None, ""))
-    if seen is None:
-        return
-    tpu = [v for v in verdicts if v.placement == Placement.TPU]
-    big = max((t.num_elements for v in tpu for t in ctxs[v.index].activations), default=0)
-    if big > seen:
-        for v in tpu:
-            v.unsure(f"the Edge TPU part holds a tensor of {big:,} elements, more than the "
-                     f"{seen:,} seen compiled ({where}): such compiles can fail with "
-                     "'large activation tensors'")
+# ---- model-level notes -------------------------------------------------------------------
+# Doubts about the corpus's coverage, not about the rule that decided an op: said once for the
+# model, never as a low mark on every op they might touch.
+
+def model_notes(model: Model, options: Options, verdicts: list[OpVerdict]) -> list[str]:
+    """Op types predicted mapped that no real compile has shown mapped, and a compile larger
+    than any seen succeed with this compiler."""
+    notes = []
+    main = model.subgraphs[0] if model.subgraphs else None
+    tpu = [main.operators[v.index] for v in verdicts
+           if v.subgraph == 0 and v.placement == Placement.TPU] if main else []
+    unseen = sorted({op.opcode for op in tpu} - corpus_evidence.MAPPED_OP_TYPES)
+    if unseen:
+        verb, them = ("is", "it") if len(unseen) == 1 else ("are", "them")
+        notes.append(f"{', '.join(unseen)} {verb} predicted mapped from Coral's "
+                     "supported-operations table (coral:models-intro#supported-operations); "
+                     f"no compiler output tpulens has seen shows {them} mapped "
+                     "(docs/edgetpu-rules.md#what-the-corpus-cannot-tell).")
+    big = _largest_activation(main, tpu) if tpu else 0
+    seen = _largest_seen(options.compiler)
+    if seen is not None and rules.since_16(options.compiler) and big > seen:
+        notes.append(f"The Edge TPU part holds a tensor of {big:,} elements, more than the "
+                     f"{seen:,} seen in a successful compile with compiler "
+                     f"{options.compiler.version}: compiles this large can fail with 'large "
+                     "activation tensors' (docs/edgetpu-rules.md#size-limits).")
+    return notes
+
+
+def _largest_seen(compiler: Compiler) -> int | None:
+    key = f"{compiler.key[0]}.{compiler.key[1]}"
+    return corpus_evidence.LARGEST_MAPPED_ACTIVATION.get(key, (None, ""))[0]
+
+
+def _largest_activation(subgraph: Subgraph, ops: list[Operator]) -> int:
+    """The most elements of a tensor the ops compute on (constants aside)."""
+    return max((t.num_elements for op in ops
+                for t in subgraph.input_tensors(op) + subgraph.output_tensors(op)
+                if not t.is_constant and not t.is_variable), default=0)
 
 
 def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
@@ -309,7 +411,9 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
 
 
 def analyze_model(model: Model, options: Options, what_if: bool = True,
-                  checked: dict | None = None) -> Analysis:
+                  checked: dict | None = None, counting: bool = False) -> Analysis:
+    """Every op's verdict, the what-ifs and the model's notes. `checked` carries rule checks
+    between the analyses of one model; `counting` is for what-ifs, which only count ops."""
     checked = {} if checked is None else checked
     key = ("errors", options.compiler, options.as_int8)
     if key not in checked:
@@ -320,10 +424,12 @@ def analyze_model(model: Model, options: Options, what_if: bool = True,
     else:
         verdicts, tpu_subgraphs = [], 0
         for sg in model.subgraphs:
-            sg_verdicts, count = analyze_subgraph(model, sg, options, checked)
+            sg_verdicts, count = analyze_subgraph(model, sg, options, checked, counting)
             verdicts += sg_verdicts
             tpu_subgraphs += count
         analysis = Analysis(model, options, verdicts, [], tpu_subgraphs)
+        if what_if:  # the what-ifs count ops; notes are for the analysis shown
+            analysis.notes = model_notes(model, options, verdicts)
     if what_if:
         analysis.what_if = what_ifs(analysis, checked)
     return analysis
@@ -350,7 +456,7 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
     out = []
 
     def run(label: str, flags: list[str], new: Options, skip=frozenset(), **extra) -> None:
-        other = analyze_model(model, new, what_if=False, checked=checked)
+        other = analyze_model(model, new, what_if=False, checked=checked, counting=True)
         out.append({"label": label, "flags": flags, **_counts(other, skip), **extra})
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
@@ -366,7 +472,7 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
             replace(options, compiler=newest, min_runtime_version=None))
     if _has_float(model):
         int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
-                             checked=checked)
+                             checked=checked, counting=True)
         vanish = {(v.subgraph, v.index) for v in int8.verdicts
                   if model.subgraphs[v.subgraph].operators[v.index].opcode == "DEQUANTIZE"
                   or _float_quantize(model, v)}
@@ -446,7 +552,8 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
                 "input_tensors": [t.to_json() for t in ins],
                 "output_tensors": [t.to_json() for t in outs],
                 "placement": v.placement, "status": v.status, "reason_code": v.reason_code,
-                "root_cause": v.root_cause, "explanation": v.explanation, "fix": v.fix,
+                "root_cause": v.root_cause, "explanation": v.explanation, "detail": v.detail,
+                "culprits": v.culprits, "fix": v.fix,
                 "confidence": v.confidence, "confidence_reason": v.confidence_reason,
             })
     tpu = sum(1 for o in ops if o["placement"] == Placement.TPU)
@@ -457,7 +564,7 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
         "ops_low_confidence": sum(1 for o in ops if o["confidence"] == LOW),
         "tpu_subgraphs": analysis.tpu_subgraphs, "verdict": _verdict(analysis, tpu, len(ops)),
         "compiler_version": options.compiler.version, "source": source,
-        "what_if": analysis.what_if,
+        "what_if": analysis.what_if, "notes": analysis.notes,
     }
     return {
         "schema_version": SCHEMA_VERSION,

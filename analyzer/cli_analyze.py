@@ -1,8 +1,11 @@
 """Predict which ops of TFLite models the Edge TPU compiler maps, and why the others are not.
 
-For one model: the compiler-style summary and Operator / Count / Status table, then every op
-left on the CPU with its root cause and a fix. This is a prediction from the model alone (the
-compiler is not needed); `tpulens compare` checks it against a real compiled model or log.
+For one model: the compiler-style summary and Operator / Count / Status table, then each root
+cause once (how many later ops follow it to the CPU, why, and its fix), the low-confidence
+verdicts by reason, notes on the evidence and what other options would change, in about a
+screen; --details lists every op left on the CPU with its root cause and fix instead. This is
+a prediction from the model alone (the compiler is not needed); `tpulens compare` checks it
+against a real compiled model or log.
 A compiled *_edgetpu.tflite is reported as what it holds instead (Edge TPU subgraphs, ops left
 on the CPU, package header).
 
@@ -42,7 +45,9 @@ def add_arguments(parser) -> None:
     output.add_argument("--json-array", action="store_true",
                         help="the analysis JSONs as one array")
     parser.add_argument("--details", action="store_true",
-                        help="with several models, print each model's report before the table")
+                        help="list every op off the Edge TPU with its status, why and fix (the "
+                        "default report gives each root cause once); with several models, "
+                        "print each model's report before the table")
     parser.add_argument("--fail-on", choices=("partial", "fails"),
                         help="exit 1 when any model's verdict is this or worse")
 
@@ -70,11 +75,11 @@ def run(args) -> int:
         for analysis in analyses:
             print(json.dumps(analysis))
     elif single:
-        print(render_report(analyses[0]))
+        print(render_report(analyses[0], args.details))
     else:
         if args.details:
             for analysis in analyses:
-                print(f"== {analysis['model']['path']}\n{render_report(analysis)}\n")
+                print(f"== {analysis['model']['path']}\n{render_report(analysis, True)}\n")
         print(render_table(outcomes, args.fail_on))
     if any(o.error for o in outcomes):
         return 2
@@ -83,10 +88,11 @@ def run(args) -> int:
     return 0
 
 
-def render_report(analysis: dict) -> str:
-    """The one-model report: a prediction, or what a compiled model holds."""
+def render_report(analysis: dict, details: bool = False) -> str:
+    """The one-model report: a prediction (brief, or every op with `details`), or what a
+    compiled model holds."""
     return render_compiled(analysis) if analysis["model"]["kind"] == "compiled" \
-        else render_text(analysis)
+        else render_text(analysis, details)
 
 
 def _cell(value) -> str:
@@ -169,7 +175,36 @@ def render_compiled(analysis: dict) -> str:
     return "\n".join(out)
 
 
-def render_text(analysis: dict) -> str:
+BRIEF_LINES = 60  # the brief report's budget: a terminal screen
+WIDTH = 100
+
+
+def _wrapper(indent: str = "    ", first: str | None = None) -> textwrap.TextWrapper:
+    return textwrap.TextWrapper(width=WIDTH, initial_indent=indent if first is None else first,
+                                subsequent_indent=indent, break_long_words=False,
+                                break_on_hyphens=False)
+
+
+def summary_lines(analysis: dict) -> list[str]:
+    """The compiler-style summary of a prediction: one line per figure (more figures, such as
+    an estimate, are added here)."""
+    s = analysis["summary"]
+    lines = [
+        f"Number of Edge TPU subgraphs: {s['tpu_subgraphs']}",
+        f"Total number of operations: {s['ops_total']}",
+        f"Number of operations that will run on Edge TPU: {s['ops_tpu']}",
+        f"Number of operations that will run on CPU: {s['ops_cpu']}",
+    ]
+    if s.get("ops_dropped"):
+        lines.append(f"Operations that feed no output (dropped): {s['ops_dropped']}")
+    lines.append(f"Verdicts with low confidence (marked ?): {s.get('ops_low_confidence', 0)}")
+    return lines
+
+
+def render_text(analysis: dict, details: bool = False) -> str:
+    """The one-model prediction: summary, the compiler's table, then in brief each root cause
+    once (with how many ops follow it to the CPU, and its fix), the unsure verdicts by reason,
+    the model's notes and the what-ifs; `details` lists every op off the Edge TPU instead."""
     s = analysis["summary"]
     opts = analysis["options"]
     flags = [f"-m {opts['min_runtime_version']}"]
@@ -182,32 +217,30 @@ def render_text(analysis: dict) -> str:
         f"{s['compiler_version']}, {' '.join(flags)}; tpulens rules, not the real compiler)",
         "",
     ]
-    wrap = textwrap.TextWrapper(width=100, initial_indent="    ", subsequent_indent="    ",
-                                break_long_words=False, break_on_hyphens=False)
     if analysis["errors"]:
         lines += ["The compiler would reject the model:"] + [f"  {e}" for e in
                                                               analysis["errors"]]
         if analysis["ops"]:
-            lines += ["", textwrap.fill("Fix: " + analysis["ops"][0]["fix"], width=100,
-                                        break_long_words=False, break_on_hyphens=False)]
+            lines += [""] + _wrapper("", "").wrap("Fix: " + analysis["ops"][0]["fix"])
         return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
-    low = s.get("ops_low_confidence", 0)
-    lines += [
-        f"Number of Edge TPU subgraphs: {s['tpu_subgraphs']}",
-        f"Total number of operations: {s['ops_total']}",
-        f"Number of operations that will run on Edge TPU: {s['ops_tpu']}",
-        f"Number of operations that will run on CPU: {s['ops_cpu']}",
-    ]
-    if s.get("ops_dropped"):
-        lines.append(f"Operations that feed no output (dropped): {s['ops_dropped']}")
-    lines += [
-        f"Verdicts with low confidence (marked ?): {low}",
-        "",
-        f"{'Operator':<31}{'Count':<11}Status",
-        "",
-    ]
+    lines += summary_lines(analysis) + ["", f"{'Operator':<31}{'Count':<11}Status", ""]
     lines += [f"{r['operator']:<31}{r['count']:<11}{r['status']}" for r in analysis["table"]]
-    cpu = [o for o in analysis["ops"] if o["placement"] != Placement.TPU]
+    after = _note_lines(s) + _what_if_lines(s, analysis["ops"])
+    if details:
+        return "\n".join(lines + _every_op_lines(analysis["ops"]) + after)
+    unsure = _unsure_lines(analysis["ops"])
+    hint = ["--details lists every op with its status, why and fix."] \
+        if s["ops_cpu"] or unsure else []
+    room = BRIEF_LINES - len(lines) - len(after) - len(unsure) - len(hint)
+    return "\n".join(lines + _root_cause_lines(analysis["ops"], room) + unsure + after + hint)
+
+
+def _every_op_lines(ops: list[dict]) -> list[str]:
+    """Every op off the Edge TPU with its status, root cause, why and fix; then the mapped ops
+    whose verdict is unsure, grouped by reason."""
+    wrap = _wrapper()
+    lines = []
+    cpu = [o for o in ops if o["placement"] != Placement.TPU]
     if cpu:
         lines += ["", f"Ops off the Edge TPU ({len(cpu)}), in execution order:"]
     for o in cpu:
@@ -216,13 +249,170 @@ def render_text(analysis: dict) -> str:
         if o["root_cause"] is not None:
             lines.append(f"    root cause: op #{o['root_cause']}")
         lines += wrap.wrap("why: " + o["explanation"]) + wrap.wrap("fix: " + o["fix"])
-    unsure = [o for o in analysis["ops"] if o["placement"] == Placement.TPU
+    unsure = [o for o in ops if o["placement"] == Placement.TPU
               and o.get("confidence") == Confidence.LOW]
     if unsure:
         lines += ["", f"Ops predicted on the Edge TPU with low confidence ({len(unsure)}):"]
-        for reason, ops in _by_reason(unsure).items():
-            lines += _op_lines(ops[0], wrap) if len(ops) == 1 else _group_lines(reason, ops, wrap)
-    return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
+        for reason, group in _by_reason(unsure).items():
+            lines += (_op_lines(group[0], wrap) if len(group) == 1
+                      else _group_lines(reason, group, wrap))
+    return lines
+
+
+# Verdicts a rule gave the op itself; the others follow a root cause (or -i, or are dropped).
+_FOLLOWING = ("AFTER_PARTITION", "INTERMEDIATE_TENSOR", "DROPPED")
+
+
+def _root_causes(ops: list[dict]) -> list[tuple[list[dict], int, bool]]:
+    """Ops refused by their own rule, grouped by type, status and fix, each group with how many
+    later ops follow it to the CPU and whether it is first (no refused op feeds it, directly
+    or not: fixing it is the next step); most followed first."""
+    followers = Counter(o["root_cause"] for o in ops if o["root_cause"] is not None)
+    refused = [o["placement"] == Placement.CPU and o["reason_code"] not in _FOLLOWING
+               for o in ops]
+    behind = _behind_refused(ops, refused)
+    groups: dict[tuple, list[dict]] = {}
+    for o, own in zip(ops, refused, strict=True):
+        if own:
+            groups.setdefault((o["subgraph"] > 0, o["opcode"], o["custom_code"], o["status"],
+                               o["reason_code"], o["fix"]), []).append(o)
+    counted = [(group, sum(followers[o["index"]] for o in group if not o["subgraph"]),
+                any(not behind[ops.index(o)] for o in group)) for group in groups.values()]
+    return sorted(counted, key=lambda g: (not g[2], -g[1]))
+
+
+def _behind_refused(ops: list[dict], refused: list[bool]) -> list[bool]:
+    """For every op: is it fed, directly or not, by a refused op of its subgraph?"""
+    made: dict[tuple[int, str], int] = {}
+    behind = [False] * len(ops)
+    for i, o in enumerate(ops):  # execution order: producers come first
+        behind[i] = any((j := made.get((o["subgraph"], name))) is not None
+                        and (refused[j] or behind[j]) for name in o["inputs"])
+        for name in o["outputs"]:
+            made[(o["subgraph"], name)] = i
+    return behind
+
+
+def _root_cause_lines(ops: list[dict], room: int) -> list[str]:
+    """Each root cause once, within `room` lines: the first causes in full (why, culprits,
+    fix), the ones behind them in full, on one line each or listed, as room allows; refusals
+    that cut nothing off are counted on one line."""
+    causes = _root_causes(ops)
+    cutting = [c for c in causes if c[1]]
+    quiet_groups = [g for g, n, _ in causes if not n]
+    quiet = _quiet_lines(quiet_groups, bool(cutting))
+    if not cutting:
+        fixes = _quiet_fixes(quiet_groups)
+        return quiet + (fixes if len(quiet) + len(fixes) <= room else [])
+    title = ["", f"Root causes: {sum(len(g) for g, _, _ in cutting)} op(s) refused for their "
+             f"own reason cut {sum(n for _, n, _ in cutting)} later op(s) off the Edge TPU:"]
+    first = [c for c in cutting if c[2]]
+    later = [c for c in cutting if not c[2]]
+    full_first = [line for g, n, _ in first for line in _cause_lines(g, n, True)]
+    short_first = [line for g, n, _ in first for line in _cause_lines(g, n, False)]
+    choices = (
+        full_first + [line for g, n, _ in later for line in _cause_lines(g, n, True)],
+        full_first + [line for g, n, _ in later for line in _cause_lines(g, n, False)],
+        full_first + _listed(later),
+        short_first + _listed(later),
+    )
+    room -= len(title) + len(quiet)
+    body = next((c for c in choices if len(c) <= room), choices[-1])
+    return title + body + quiet
+
+
+def _listed(causes: list) -> list[str]:
+    """Causes behind the first ones, on as few lines as their names take."""
+    if not causes:
+        return []
+    items = [f"{_op_group_name(g)} ({n}{' follow it' if i == 0 else ''})"
+             for i, (g, n, _) in enumerate(causes)]
+    return _wrapper("    ", "  then: ").wrap(", ".join(items) + ".")
+
+
+def _op_group_name(group: list[dict]) -> str:
+    name = group[0]["custom_code"] or group[0]["opcode"]
+    return f"{name} x{len(group)}" if len(group) > 1 else f"{name} #{group[0]['index']}"
+
+
+def _cause_lines(group: list[dict], followers: int, full: bool) -> list[str]:
+    """A root cause: its ops, status and followers; in full also why (with its culprits) and
+    the fix."""
+    first = group[0]
+    where = "subgraph " if first["subgraph"] else ""
+    shown = group[:4]
+    more = " …" if len(group) > len(shown) else ""
+    heading = (f"{_op_group_name(group)} ({where}{_indices(shown)}{more})" if len(group) > 1
+               else f"{_op_group_name(group)}" + (f" in subgraph {first['subgraph']}"
+                                                   if where else ""))
+    follow = (f", {followers} later op(s) follow {'them' if len(group) > 1 else 'it'}"
+              if followers else "")
+    mark = "? " if any(o["confidence"] == Confidence.LOW for o in group) else ""
+    head = f"  {mark}{heading}{follow}: {first['status']}"
+    if not full:
+        return [head if len(head) <= WIDTH else head[:WIDTH - 2] + " …"]
+    wrap = _wrapper()
+    detail = first.get("detail") or ""
+    return (_wrapper("    ", "").wrap(head) + (wrap.wrap("why: " + detail) if detail else [])
+            + wrap.wrap("fix: " + first["fix"]))
+
+
+def _quiet_lines(groups: list[list[dict]], after_causes: bool) -> list[str]:
+    """Refused ops that cut nothing off (post-processing at the end, most often), counted by
+    type on one line."""
+    if not groups:
+        return []
+    kinds: Counter = Counter()
+    for g in groups:
+        kinds[g[0]["custom_code"] or g[0]["opcode"]] += len(g)
+    more = "more " if after_causes else ""
+    text = (f"  {sum(kinds.values())} {more}op(s) refused for their own reason cut nothing off: "
+            + ", ".join(f"{k} x{n}" for k, n in kinds.items()))
+    line = text if len(text) <= WIDTH else text[:text.rfind(", ", 0, WIDTH - 2)] + ", …"
+    return ([] if after_causes else [""]) + [line]
+
+
+def _quiet_fixes(groups: list[list[dict]]) -> list[str]:
+    """The fixes of refused ops that cut nothing off, each once, most shared first."""
+    fixes: Counter = Counter()
+    for g in groups:
+        fixes[g[0]["fix"]] += len(g)
+    return [line for fix, n in fixes.most_common()
+            for line in _wrapper("    ", "  ").wrap(f"fix ({n} op(s)): {fix}")]
+
+
+def _unsure_lines(ops: list[dict]) -> list[str]:
+    """The unsure verdicts, counted by reason (the reason of the first op of each kind)."""
+    unsure = [o for o in ops if o.get("confidence") == Confidence.LOW]
+    if not unsure:
+        return []
+    kinds: dict[str, list[dict]] = {}
+    for o in unsure:
+        kinds.setdefault(_reason_kind(o["confidence_reason"]), []).append(o)
+    lines = ["", f"Low-confidence verdicts ({len(unsure)}), by reason:"]
+    for group in kinds.values():
+        counted = ", ".join(f"{k} x{n}" for k, n in Counter(o["opcode"] for o in group)
+                            .most_common())
+        lines += _wrapper("    ", "  ? ").wrap(
+            f"{len(group)} op(s) ({counted}), e.g. #{group[0]['index']}: "
+            f"{group[0]['confidence_reason']}")
+    return lines
+
+
+def _reason_kind(reason: str) -> str:
+    """What an unsure reason says, without the op and numbers it names."""
+    head = reason.split(":")[0].split("(")[0]
+    return " ".join(w for w in head.split() if not w.startswith("#") and not w[:1].isdigit())
+
+
+def _note_lines(summary: dict) -> list[str]:
+    notes = summary.get("notes") or []
+    if not notes:
+        return []
+    lines = ["", "Notes on the evidence:"]
+    for note in notes:
+        lines += _wrapper("    ", "  - ").wrap(note)
+    return lines
 
 
 def _op_lines(op: dict, wrap: textwrap.TextWrapper) -> list[str]:
@@ -294,5 +484,5 @@ def _what_if_lines(summary: dict, ops: list[dict]) -> list[str]:
             text += f", {case['ops_low_confidence']} of the verdicts low-confidence"
         if case.get("blocking"):
             text += "; still blocking: " + ", ".join(case["blocking"])
-        lines.append(f"  {case['label']}: {text}")
+        lines += _wrapper("    ", "  ").wrap(f"{case['label']}: {text}")
     return lines

@@ -8,6 +8,7 @@ runtime_version.h for the runtime numbers; the January 2020 build of 2.0 already
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from tpulens.errors import InputError
 
@@ -20,8 +21,9 @@ class Compiler:
     multiple_subgraphs: bool  # has -a/--enable_multiple_subgraphs
     intermediate_tensors: bool  # has -i/--intermediate_tensors
 
-    @property
+    @cached_property
     def key(self) -> tuple[int, int]:
+        """(major, minor), parsed once: every rule check compares it."""
         major, minor = self.version.split(".")[:2]
         return int(major), int(minor)
 

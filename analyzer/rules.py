@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache, cached_property
+from functools import cache
 
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
 from tpulens.analyzer.corpus_citations import SEEN_IN
@@ -132,6 +132,22 @@ class Evidence:
         object.__setattr__(self, "citations", citations)
 
 
+class memo:
+    """A property computed on first use and kept in the instance (what cached_property does,
+    without the lock Python 3.11 takes on every first use: rules read these on every op)."""
+
+    def __init__(self, compute: Callable):
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
 @dataclass(frozen=True)
 class OpContext:
     """What a rule may look at: the op, its tensors, the model and the compiler settings.
@@ -146,21 +162,21 @@ class OpContext:
     as_int8: bool = False
     folded: frozenset[int] = frozenset()  # tensors that are constants once the model is int8
 
-    @cached_property
+    @memo
     def inputs(self) -> list[Tensor]:
         return self.subgraph.input_tensors(self.op)
 
-    @cached_property
+    @memo
     def outputs(self) -> list[Tensor]:
         return self.subgraph.output_tensors(self.op)
 
-    @cached_property
+    @memo
     def activations(self) -> list[Tensor]:
         """Non-constant, non-state inputs and all outputs: what the TPU computes on."""
         ins = [t for t in self.inputs if not self.constant(t) and not t.is_variable]
         return ins + [t for t in self.outputs if not t.is_variable]
 
-    @cached_property
+    @memo
     def row(self) -> tuple[int, Tensor | None]:
         """The longest row (x times channels) of the tensors computed on, and its tensor."""
         rows = [(x * z, t) for t in self.activations for _, x, z in [yxz(t.shape)]]
@@ -907,6 +923,7 @@ def _unparsed_seen() -> str:
                      for (major, minor), ops in UNPARSED_VERSIONS.items())
 
 
+@cache
 def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
     found = [v[opcode] for key, v in UNPARSED_VERSIONS.items()
              if key >= compiler.key and opcode in v]
@@ -1044,5 +1061,6 @@ def checks_for(opcode: str) -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.scope == Scope.OP and r.applies_to(opcode))
 
 
+@cache
 def of_scope(scope: Scope) -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.scope == scope)

@@ -132,12 +132,14 @@ def refitted(points: list[Point], held_out: str):
             rules.RULES[i] = dataclasses.replace(r, limit=dataclasses.replace(
                 r.limit, largest_mapped=lo, smallest_refused=hi))
         rules.checks_for.cache_clear()
+        rules.of_scope.cache_clear()
         yield {name: getattr(rules, name) for name in saved}
     finally:
         rules.RULES[:] = saved_rules
         for name, value in saved.items():
             setattr(rules, name, value)
         rules.checks_for.cache_clear()
+        rules.of_scope.cache_clear()
 
 
 def leave_one_source_out(corpus: Path) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from test_analyzer_partition import chain_with_cpu_op_in_middle
-from test_analyzer_rules import analyze, conv, resize, single, transpose
+from test_analyzer_rules import analyze, conv, resize, transpose
 from tflite_builder import Op, T, build, ints
 
 from tpulens.analyzer import rules
@@ -38,16 +38,24 @@ def test_a_verdict_between_the_largest_mapped_and_smallest_refused_is_unsure():
     assert (sure["placement"], sure["confidence"]) == ("CPU", "high")
 
 
-def test_inferred_rules_and_op_types_never_seen_compiled_are_unsure():
+def test_inferred_rules_are_unsure_and_op_types_never_seen_compiled_are_one_note():
+    """An inferred rule makes its verdict unsure; an op type no compile has shown mapped is a
+    doubt about the evidence's coverage, said once for the model, not a mark on the op."""
     second = analyze(build(
         [T("x", (1, 4)), T("y", (1, 4))], [Op("RELU", ["x"], ["y"])],
         extra_subgraphs=[([T("p", (1, 4)), T("q", (1, 4))], [Op("RELU", ["p"], ["q"])])],
     ))["ops"][1]
     assert second["confidence"] == "low"
-    never_seen = single(Op("SPACE_TO_DEPTH", ["x"], ["y"], 1, "SpaceToDepthOptions",
-                           {"BlockSize": 2}), [T("x", (1, 4, 4, 3)), T("y", (1, 2, 2, 12))])
-    assert never_seen["placement"] == "TPU"
-    assert never_seen["confidence_reason"] == "SPACE_TO_DEPTH was never seen compiled"
+    model = build([T("x", (1, 4, 4, 3)), T("y", (1, 2, 2, 12)), T("z", (1, 2, 2, 12))],
+                  [Op("SPACE_TO_DEPTH", ["x"], ["y"], 1, "SpaceToDepthOptions", {"BlockSize": 2}),
+                   Op("SPACE_TO_DEPTH", ["x"], ["z"], 1, "SpaceToDepthOptions", {"BlockSize": 2})],
+                  outputs=["y", "z"])
+    analysis = analyze(model)
+    assert [(o["placement"], o["confidence"]) for o in analysis["ops"]] == [("TPU", "high")] * 2
+    notes = analysis["summary"]["notes"]
+    assert len(notes) == 1 and notes[0].startswith("SPACE_TO_DEPTH is predicted mapped from "
+                                                   "Coral's supported-operations table")
+    assert "pairs/" not in notes[0]
 
 
 def test_an_op_type_never_seen_mapped_is_not_called_near_a_size_limit():
@@ -192,19 +200,23 @@ def test_what_if_cuts_before_an_op_near_a_size_limit():
 # ---- text output ---------------------------------------------------------------------------
 
 def test_text_marks_unsure_verdicts_and_counts_them():
-    text = render_text(analyze(build(
+    analysis = analyze(build(
         [T("x", (1, 290, 290, 1)), T("perm", (4,), "INT32", data=ints(0, 3, 1, 2)),
-         T("t", (1, 1, 290, 290))], [Op("TRANSPOSE", ["x", "perm"], ["t"])])))
+         T("t", (1, 1, 290, 290))], [Op("TRANSPOSE", ["x", "perm"], ["t"])]))
+    text = render_text(analysis, details=True)
     assert "Verdicts with low confidence (marked ?): 1" in text
     assert "  ? #0 TRANSPOSE -> t" in text
     assert "low confidence: near an empirical size limit" in text
+    brief = render_text(analysis)
+    assert "Verdicts with low confidence (marked ?): 1" in brief
+    assert "  ? 1 op(s) (TRANSPOSE x1), e.g. #0: near an empirical size limit" in brief
 
 
 def test_text_never_cuts_a_name():
     long_names = [f"model/block_{i}/" + "very_long_tensor_name_" * 3 + str(i) for i in range(4)]
     tensors = [T("x", (1, 4))] + [T(n, (1, 4)) for n in long_names]
     op = Op("UNPACK", ["x"], long_names, 1)
-    text = render_text(analyze(build(tensors, [op])))
+    text = render_text(analyze(build(tensors, [op])), details=True)
     heading = next(line for line in text.splitlines() if line.startswith("  #0 UNPACK"))
     assert heading.endswith(f"-> {long_names[0]} (+3 more)")
     fix_lines = [line for line in text.splitlines() if line.startswith("    ")]
@@ -212,4 +224,4 @@ def test_text_never_cuts_a_name():
 
 
 def test_limits_and_flags_appear_as_tpulens_spells_them():
-    assert rules.FLAG_A in render_text(analyze(chain_with_cpu_op_in_middle()))
+    assert rules.FLAG_A in render_text(analyze(chain_with_cpu_op_in_middle()), details=True)
