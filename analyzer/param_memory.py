@@ -1,0 +1,209 @@
+"""Parameter memory of each Edge TPU subgraph: the bytes the compiler lays out, and how many of
+them are cached in the chip's on-chip memory or streamed from the host at every inference.
+
+The layout was read from the parameter blobs inside compiled models (../shared/corpus): for each
+op, the compiler writes a block of int32 biases, then the 8-bit weights with the input channels
+padded to groups of 4 and the output channels padded to the width the chip computes at once.
+Ops that add or multiply a constant tensor store 16 bytes per constant value, in the
+execution-only part (streamed). See docs/edgetpu-performance.md for the evidence and the error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tpulens.analyzer.compiled import custom_ops
+from tpulens.analyzer.model import Model, Subgraph, Tensor
+from tpulens.analyzer.partition import NO_EPOCH, dataflow, epochs, producers
+
+MIB = 1 << 20
+
+# Observed in compiler logs: "On-chip memory used" plus "remaining" is 6.12 to 7.47 MiB of the
+# chip's 8 MB (documented: coral.ai, "the Edge TPU cache (~8 MB)"); the one log that streams for
+# lack of room (a YOLOv5s, compiler 16.0) caches 6.89 MiB and leaves 1.00 KiB: used here.
+ON_CHIP_CAPACITY_BYTES = round(6.89 * MIB) + 1024
+ELEMENTWISE_OPS = frozenset({"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE"})
+MATRIX_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D"})
+
+
+@dataclass(frozen=True)
+class LayoutRules:
+    """How the compiler pads and stores parameters, read from the parameter blobs of the
+    corpus's compiled models (tools/fit_param_memory.py re-fits them leaving sources out)."""
+
+    # Observed: conv and fully connected weights are rows of 4 input channels (3 channels are
+    # padded to 4 with the weights' zero point).
+    input_channel_group: int = 4
+    # Observed: up to 64 output channels pad to a multiple of 16 (8 -> 16, 24 -> 32, 34 -> 48);
+    # wider layers to a multiple of 64 (72, 80, 96 -> 128; 144 -> 192; 288 -> 320;
+    # 1001 -> 1024). No per-tensor op of the corpus differs.
+    narrow_output_channels: int = 64
+    narrow_output_group: int = 16
+    wide_output_group: int = 64
+    # Observed: a conv with one output channel keeps rows of 4 (three single-channel convs,
+    # 64 to 25600 bytes); a fully connected op still pads to 16 (1 output over 94400 inputs
+    # lays out 94400 x 16 bytes).
+    tiny_conv_output_group: int = 4
+    # Observed: one int32 bias per padded output channel, stored before the weights.
+    bias_bytes: int = 4
+    # Observed (compilers 15.0 and 16.0, int8 per-channel models): per-channel quantization adds
+    # 8 bytes (a scale and a shift) per padded output channel.
+    per_channel_bytes: int = 8
+    # Observed: a depthwise conv is stored as 4x4 diagonal blocks: per group of 4 channels,
+    # 16 bytes of biases and 16 bytes per kernel tap.
+    depthwise_channel_group: int = 4
+    # Observed: an ADD/SUB/MUL with a constant operand stores 16 bytes per constant value, in
+    # the execution-only executable, streamed at every inference (1.0 and 2.0: MUL and ADD of
+    # 128 and of 32 + 64 channels; 16.0: MUL and SUB of 512 channels).
+    elementwise_bytes_per_value: int = 16
+
+
+RULES = LayoutRules()
+
+
+@dataclass(frozen=True)
+class SubgraphParameters:
+    ops: tuple[int, ...]
+    parameter_bytes: int
+    on_chip_bytes: int
+    off_chip_bytes: int
+
+
+@dataclass(frozen=True)
+class OpParameters:
+    """What one op lays out; `cacheable` is False for data the compiler always streams."""
+
+    op: int
+    size: int
+    cacheable: bool = True
+
+
+def _pad(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def output_channels_padded(channels: int, tiny_group: int, rules: LayoutRules = RULES) -> int:
+    """The output channels the chip computes for `channels` (see LayoutRules)."""
+    if channels <= tiny_group:
+        return tiny_group
+    narrow = channels <= rules.narrow_output_channels
+    return _pad(channels, rules.narrow_output_group if narrow else rules.wide_output_group)
+
+
+def _matrix_bytes(outputs: int, taps: int, inputs: int, per_channel: bool, tiny_group: int,
+                  rules: LayoutRules) -> int:
+    """Biases (and per-channel scales), then weights: a conv or fully connected op."""
+    padded = output_channels_padded(outputs, tiny_group, rules)
+    head = rules.bias_bytes + (rules.per_channel_bytes if per_channel else 0)
+    return padded * (head + taps * _pad(inputs, rules.input_channel_group))
+
+
+def _constant_weights(subgraph: Subgraph, tensor_index: int,
+                      producer: dict[int, int]) -> Tensor | None:
+    """The weights if they are a compile-time constant (or a DEQUANTIZE of one)."""
+    if tensor_index < 0:
+        return None
+    tensor = subgraph.tensors[tensor_index]
+    if tensor.is_constant:
+        return tensor
+    maker = producer.get(tensor_index)
+    if maker is None or subgraph.operators[maker].opcode != "DEQUANTIZE":
+        return None
+    source = subgraph.input_tensors(subgraph.operators[maker])
+    return tensor if source and source[0].is_constant else None
+
+
+def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
+                  rules: LayoutRules = RULES) -> OpParameters:
+    """The parameter bytes the compiler lays out for one op mapped to the Edge TPU."""
+    op = subgraph.operators[index]
+    if op.opcode in MATRIX_OPS:
+        weights = (_constant_weights(subgraph, op.inputs[1], producer)
+                   if len(op.inputs) > 1 else None)
+        if weights is None or len(weights.shape) < 2:
+            return OpParameters(index, 0)
+        shape, quant = weights.shape, weights.quantization
+        per_channel = quant is not None and quant.per_axis
+        taps = math.prod(shape[1:-1])
+        if op.opcode == "DEPTHWISE_CONV_2D":
+            channels = shape[-1]
+            size = _pad(channels, rules.depthwise_channel_group) * rules.bias_bytes * (1 + taps)
+            return OpParameters(index, size + (rules.per_channel_bytes * channels
+                                               if per_channel else 0))
+        tiny = (rules.tiny_conv_output_group if op.opcode == "CONV_2D"
+                else rules.narrow_output_group)
+        return OpParameters(index, _matrix_bytes(shape[0], taps, shape[-1], per_channel, tiny,
+                                                 rules))
+    if op.opcode == "TRANSPOSE":
+        return OpParameters(index, _transpose_bytes(subgraph, op, rules))
+    if op.opcode in ELEMENTWISE_OPS:
+        values = sum(t.num_elements for t in subgraph.input_tensors(op) if t.is_constant)
+        return OpParameters(index, rules.elementwise_bytes_per_value * values,
+                            cacheable=False)
+    return OpParameters(index, 0)
+
+
+def _transpose_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:
+    """A transpose that moves the channels, laid out as a product with a permutation matrix
+    over the other positions (inferred: 20 KB and 287 KB for 11x11 and 22x22 positions, 16.0;
+    this formula gives 14 % and 11 % less)."""
+    ins, outs = subgraph.input_tensors(op), subgraph.output_tensors(op)
+    if not ins or not outs or not ins[0].shape or ins[0].shape[-1] == outs[0].shape[-1]:
+        return 0
+    positions = ins[0].num_elements // max(1, ins[0].shape[-1])
+    return _matrix_bytes(positions, 1, positions, True, rules.narrow_output_group, rules)
+
+
+def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[int]],
+            enable_multiple_subgraphs: bool = False, capacity: int = ON_CHIP_CAPACITY_BYTES,
+            rules: LayoutRules = RULES) -> list[SubgraphParameters]:
+    """Per Edge TPU subgraph (its ops in execution order), the parameter bytes and their split.
+
+    Each op's cacheable block goes on-chip while it fits in what is left (the compiler fills
+    the cache in order and streams a block that does not fit: the YOLOv5s log leaves 1 KiB);
+    with -a the segments share one cache in execution order, as co-compiled models do. `model`
+    is the file the subgraph belongs to (kept for the callers' symmetry with other costs).
+    """
+    if len(tpu_segments) > 1 and not enable_multiple_subgraphs:
+        raise ValueError("several Edge TPU subgraphs need enable_multiple_subgraphs (-a)")
+    producer = producers(subgraph)
+    free = capacity
+    result = []
+    for segment in tpu_segments:
+        on_chip = off_chip = 0
+        for index in segment:
+            block = op_parameters(subgraph, index, producer, rules)
+            if block.cacheable and block.size <= free:
+                on_chip += block.size
+                free -= block.size
+            else:
+                off_chip += block.size
+        result.append(SubgraphParameters(tuple(segment), on_chip + off_chip, on_chip,
+                                         off_chip))
+    return result
+
+
+def tpu_segments(subgraph: Subgraph, on_tpu: Sequence[bool]) -> list[list[int]]:
+    """The ops of each Edge TPU subgraph in execution order, from each op's placement: the
+    TPU epochs of TFLite's partitioning (partition.py) over that placement."""
+    epoch_of = epochs(dataflow(subgraph), on_tpu)
+    found: dict[int, list[int]] = {}
+    for index, tpu in enumerate(on_tpu):
+        if tpu and epoch_of[index] != NO_EPOCH:
+            found.setdefault(epoch_of[index], []).append(index)
+    return [found[e] for e in sorted(found)]
+
+
+def compiled_split(model: Model) -> list[SubgraphParameters]:
+    """The compiler's own split, per Edge TPU custom op of a compiled model: the
+    PARAMETER_CACHING executable's parameters are cached on-chip, the execution executable's
+    are streamed at every inference (ops: the custom op's index in the compiled model)."""
+    result = []
+    for item in custom_ops(model):
+        executables = item.package.executables if item.package else []
+        cached = sum(e.parameter_bytes for e in executables if e.type == "PARAMETER_CACHING")
+        streamed = sum(e.parameter_bytes for e in executables if e.type != "PARAMETER_CACHING")
+        result.append(SubgraphParameters((item.index,), cached + streamed, cached, streamed))
+    return result
