@@ -22,26 +22,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "site", type=Path, nargs="?", default=Path("site"), help="site directory (default: site)"
     )
-    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any)")
+    parser.add_argument("--port", type=port_number, default=8000,
+                        help="port (default: 8000; 0 = any)")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535; anything else is a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (0 to 65535)")
+    return port
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
+    shared = False  # whether the response is a model file other sites may read
+
     def log_message(self, format: str, *args) -> None:
         pass
 
     def end_headers(self) -> None:
-        """Any origin may read the site: netron.app fetches a model from it by URL (the site
-        is public data, served on 127.0.0.1 only)."""
-        self.send_header("Access-Control-Allow-Origin", "*")
+        """Only model files may be read by other origins: netron.app fetches one by URL.
+        Pages, listings and errors stay same-origin."""
+        if self.shared:
+            self.send_header("Access-Control-Allow-Origin", "*")
         super().end_headers()
 
     def send_head(self):
-        """A NUL byte in the path (`/index.html%00`) is a bad request: the file system cannot
-        name it, and http.server would fail on it with a traceback and no reply."""
-        if "\x00" in unquote(self.path):
+        """A path the file system cannot name (a NUL byte, bytes that are not UTF-8 such as an
+        encoded surrogate) is a bad request, answered instead of failing with a traceback."""
+        self.shared = False
+        path = self.path.split("?", 1)[0].split("#", 1)[0]
+        try:
+            name = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            self.send_error(HTTPStatus.BAD_REQUEST, "the path is not UTF-8")
+            return None
+        if "\x00" in name:
             self.send_error(HTTPStatus.BAD_REQUEST, "NUL byte in the path")
             return None
-        return super().send_head()
+        self.shared = name.endswith(".tflite")
+        try:
+            return super().send_head()
+        except (OSError, ValueError) as err:
+            self.shared = False
+            self.send_error(HTTPStatus.BAD_REQUEST, f"unusable path ({type(err).__name__})")
+            return None
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        self.shared = False
+        super().send_error(code, message, explain)
 
 
 def make_server(site: Path, port: int) -> ThreadingHTTPServer:

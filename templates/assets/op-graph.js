@@ -136,7 +136,12 @@ function opGraphSelect(graphs, hash) {
   document.querySelectorAll(".op-graph .selected, tr.selected").forEach(
     (el) => el.classList.remove("selected"));
   if (!hash.startsWith("#op-")) return;
-  const row = document.getElementById(decodeURIComponent(hash.slice(1)));
+  let row = null;
+  try {
+    row = document.getElementById(decodeURIComponent(hash.slice(1)));
+  } catch (err) {
+    return;  // a malformed escape (#op-%E0%A4%A) names no op
+  }
   if (row && row.tagName === "TR") row.classList.add("selected");
   for (const [svg, graph] of graphs) {
     const node = Array.from(svg.querySelectorAll("a[data-op]"))

@@ -87,7 +87,12 @@ function filterChanged(id) {
 function revealRow(hash) {
   // The row a link names (#op-0-12) is shown even if its group is closed or a filter hides it.
   if (!hash.startsWith("#op-")) return;
-  const row = document.getElementById(decodeURIComponent(hash.slice(1)));
+  let row = null;
+  try {
+    row = document.getElementById(decodeURIComponent(hash.slice(1)));
+  } catch (err) {
+    return;  // a malformed escape (#op-%E0%A4%A) names no row
+  }
   if (!row || row.tagName !== "TR" || !row.hidden) return;
   const table = row.closest("table");
   const group = row.closest("tbody.row-group");
