@@ -68,6 +68,12 @@ class Cost:
         )
 
 
+    @property
+    def streamed(self) -> str:
+        """The parameters streamed per inference, "none" when they all fit on-chip."""
+        return mib(self.off_chip_bytes) if self.off_chip_bytes else "none"
+
+
 def mib(size: int) -> str:
     return f"{size / MIB:.1f} MiB" if size >= MIB / 10 else f"{size / 1024:.1f} KiB"
 

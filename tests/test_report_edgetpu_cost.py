@@ -158,6 +158,10 @@ def test_the_model_page_shows_the_parameter_split_and_what_dominates(site):
     usb2 = page.index("Latency, USB 2.0 41.000 ms (33.000 – 49.000 ms), mostly parameters "
                       "streamed over the link (88 %)")
     assert usb3 < usb2
+    index = (site / "models/index.html").read_text()
+    row = re.search(r'<tr><td><a href="q-int8_wide.html">.*?</tr>', index).group(0)
+    assert [text_of(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)][-2:] == [
+        "4.500", "2.1 MiB"]
 
 
 def test_a_model_page_says_when_nothing_runs_on_the_edge_tpu(tmp_path):
@@ -170,6 +174,8 @@ def test_a_model_page_says_when_nothing_runs_on_the_edge_tpu(tmp_path):
                    .read_text())
     assert "No op of this model runs on the Edge TPU, so it has no Edge TPU cost" in page
     assert "Cost on the Edge TPU" not in page
+    index = text_of((tmp_path / "site/models/index.html").read_text())
+    assert "float32.tflite) predicted 3 0 3 0 none not on Edge TPU –" in index
 
 
 def test_an_estimate_not_in_the_contract_is_not_shown():

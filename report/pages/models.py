@@ -26,6 +26,7 @@ class Models(Publisher):
 
     @classmethod
     def publish(cls, content: SiteContent, writer: Writer) -> None:
+        costs = model_costs(content)
         for analysis, page in zip(content.results.analyses, content.models, strict=True):
             writer.write(f"models/{page.slug}.analysis.json", analysis.raw)
             writer.json(f"models/{page.slug}.node_data.json", node_data(analysis.data))
@@ -40,11 +41,15 @@ class Models(Publisher):
                 "model.html",
                 title=page.title,
                 m=page,
-                cost=analysis_cost(analysis),
+                cost=costs[page.slug],
             )
         if content.models:
             writer.page(
-                "models/index.html", "models.html", title="Model diagnostics", models=content.models
+                "models/index.html",
+                "models.html",
+                title="Model diagnostics",
+                models=content.models,
+                costs=costs,
             )
 
 
@@ -53,3 +58,11 @@ def analysis_cost(analysis: Analysis) -> Cost | None:
     published JSON itself: the normalized analysis keeps only what the other pages read."""
     summary = json.loads(analysis.raw).get("summary")
     return cost_of(summary) if isinstance(summary, dict) else None
+
+
+def model_costs(content: SiteContent) -> dict[str, Cost | None]:
+    """Each model page's Edge TPU cost, by its slug."""
+    return {
+        page.slug: analysis_cost(analysis)
+        for analysis, page in zip(content.results.analyses, content.models, strict=True)
+    }
