@@ -75,10 +75,34 @@ def test_compiled_model_is_described(corpus, capsys):
 
 
 def test_rules_reference_lists_every_supported_op(capsys):
-    assert main(["rules"]) == 0
+    assert main(["rules", "--markdown"]) == 0
     out = capsys.readouterr().out
     for row in reference.supported_ops():
         assert f"| `{row['opcode']}` |" in out
+    assert main(["rules"]) == 0
+    text = capsys.readouterr().out
+    assert all(f"\n{row['opcode']} (" in text for row in reference.supported_ops()
+               if row["section"] == "op")
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "pairs/" not in text and " 0 agree" not in text
+
+
+def test_rules_for_some_ops_only(capsys):
+    """`tpulens rules OP...` takes TFLite or Coral names in any case; a rule no corpus op
+    shows says so; an op the Edge TPU does not run gets its status and substitute."""
+    assert main(["rules", "resizebilinear", "LEAKY_RELU"]) == 0
+    text = capsys.readouterr().out
+    assert "\nRESIZE_BILINEAR (ResizeBilinear; all runtimes)\n" in text
+    assert "\nCONV_2D (" not in text
+    version = text[text.index("  NON_8BIT_KERNEL_VERSION"):text.index("  RESIZE_UPSCALE")]
+    assert version.rstrip().endswith("no corpus op seen")
+    assert "8 of 8 corpus ops agree" in text
+    assert f"LEAKY_RELU: not an Edge TPU operation ({Status.UNSUPPORTED_OP})" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert main(["rules", "ResizeBilinear", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["opcode"] for r in data["ops"]] == ["RESIZE_BILINEAR"]
+    assert data["unsupported"] == []
     assert main(["rules", "--compiler-version", "14.1", "--json"]) == 0
     ops = {r["opcode"]: r for r in json.loads(capsys.readouterr().out)["ops"]}
     assert ops["TRANSPOSE"]["available"] is False and ops["CONV_2D"]["available"] is True
@@ -109,8 +133,9 @@ def test_supported_ops_doc_is_generated_from_the_table(capsys):
     from pathlib import Path
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "SUPPORTED_OPS.md"
-    main(["rules"])
-    assert doc.read_text() == capsys.readouterr().out, "regenerate: tpulens rules > " + str(doc)
+    main(["rules", "--markdown"])
+    assert doc.read_text() == capsys.readouterr().out, (
+        f"regenerate: tpulens rules --markdown > {doc}")
 
 
 def test_a_compile_larger_than_any_seen_is_one_note_not_a_mark_on_every_op(corpus, capsys):
