@@ -110,6 +110,19 @@ def test_the_table_marks_models_that_run_nothing_on_the_edge_tpu(site):
                      rows["int8"])
 
 
+def test_the_quantization_table_puts_the_edge_tpu_latency_beside_the_host_one(tmp_path):
+    results = tmp_path / "results"
+    write_experiment(results, {v: dict(m, objective=0.0) for v, m in VARIANTS.items()})
+    page = (build_site(results, tmp_path / "site").out / "experiments/q.html").read_text()
+    table = page[page.index('<table id="quant-q"') :]
+    table = table[: table.index("</table>")]
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert header[2:4] == ["host CPU ms / image", "Edge TPU latency (predicted, USB 3.0) ms"]
+    rows = [text_of(r).split() for r in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+    assert rows[0][:8] == ["float32", "90.00", "m", "0.350", "m", "not", "on", "Edge"]
+    assert rows[1][:9] == ["int8", "89.00", "m", "0.600", "m", "1.250", "(1.000", "–", "1.500)"]
+
+
 def chart(page: str, chart_id: str) -> dict:
     found = re.search(rf'data-chart="{chart_id}">(.*?)</script>', page, re.S)
     return json.loads(found.group(1))
