@@ -80,6 +80,25 @@ def test_depthwise_convolution_uses_vector_lanes():
     assert cycles(tensors, [op], ARITHMETIC) < one_conv((1, 16, 16, c), c, kernel=3) / 30
 
 
+def test_transposed_convolution_gathers_a_stride_squared_share_of_its_taps():
+    tensors = [T("shape", (4,), "INT32", data=ints(1, 16, 16, 16)),
+               T("w", (16, 3, 3, 16), data=bytes(16 * 9 * 16)), T("x", (1, 8, 8, 16)),
+               T("y", (1, 16, 16, 16))]
+    op = Op("TRANSPOSE_CONV", ["shape", "w", "x"], ["y"], 1, "TransposeConvOptions",
+            {"StrideW": 2, "StrideH": 2, "Padding": 0})
+    # 4x4 output pixels per tile, 9/4 taps per output pixel, ceil(16/4) x ceil(16/16).
+    assert cycles(tensors, [op], ARITHMETIC) == 16 * 9 // 4 * 4
+
+
+def test_a_mean_over_the_image_reads_each_input_pixel_once():
+    tensors = [T("x", (1, 8, 8, 64)), T("axes", (2,), "INT32", data=ints(1, 2)),
+               T("y", (1, 1, 1, 64))]
+    op = Op("MEAN", ["x", "axes"], ["y"], 1, "ReducerOptions", {"KeepDims": True})
+    # 2x2 input pixels per tile, ceil(64/32) channel groups.
+    assert cycles(tensors, [op], ARITHMETIC) == CHIP.floor_cycles  # 8 cycles, raised
+    assert cycles([T("x", (1, 32, 32, 64)), *tensors[1:]], [op], ARITHMETIC) == 8 * 8 * 2
+
+
 def test_small_outputs_share_channel_groups_over_idle_tiles():
     """A 1x1 output keeps one tile busy per group of 16 output channels: 1001 and 965 classes
     both take ceil(ceil(n/16)/16) = 4 groups per tile, as the compiler's equal cycles for

@@ -175,6 +175,19 @@ def report(items: list[Item], chip: Chip, refit: bool) -> None:
               f"leave-one-owner-out {within(list(loso_owner.values()))}/{n}")
     errors = sorted(abs(r - 1) for r in real)
     print(f"median |error| {errors[n // 2]:.1%}; worst {errors[-1]:.1%}")
+    print("per source (real placement, in-sample / held out by repository):")
+    for source in sorted({i.source for i in items}):
+        mine = [(r, loso.get(i.name + i.compiler)) for i, r in zip(items, real, strict=True)
+                if i.source == source]
+        errs = sorted(abs(r - 1) for r, _ in mine)
+        held = within([h for _, h in mine if h]) if loso else "-"
+        print(f"  {source:45s} {len(mine):3d} models, within {BAND:.0%}: "
+              f"{within([r for r, _ in mine])} / {held}; median |error| "
+              f"{errs[len(errs) // 2]:.1%}")
+    print("worst ten (real placement):")
+    ranked = sorted(zip(items, real, strict=True), key=lambda p: -abs(p[1] - 1))
+    for i, r in ranked[:10]:
+        print(f"  {r - 1:+7.1%}  {i.name}  ({sum(i.cycles)} cycles)")
 
 
 def main() -> None:
