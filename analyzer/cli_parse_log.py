@@ -6,6 +6,9 @@ Prints, per model, the (operator, count, status) rows and the summary lines, the
 a hint for each known failure, and warnings: anything that looks cut, and a table whose
 completeness no summary totals can confirm. --json prints the ParsedLog JSON instead.
 `-` reads the log from standard input.
+
+Exit codes: 0 the log was read and shows no failed compile; 1 the log shows a failed compile
+(an error line such as "Model not quantized" or "Compilation failed"); 2 nothing readable.
 """
 
 from __future__ import annotations
@@ -40,4 +43,4 @@ def run(args) -> int:
         for model in log.models:  # a size the log gave unreadably: null in the JSON
             model.summary = {k: "unknown" if v is None else v for k, v in model.summary.items()}
         print(render_text(log))
-    return 0
+    return 1 if log.compiled is False else 0

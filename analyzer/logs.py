@@ -457,6 +457,7 @@ class _Parser:
     def finish(self, ends_with_newline: bool) -> ParsedLog:
         self.new_model()
         log = self.log
+        fit_hints(log.errors)
         for model in log.models:
             self._check(model, several=len(log.models) > 1,
                         last_row_cut=not ends_with_newline and model is self.last_row_of)
@@ -540,6 +541,45 @@ class _Parser:
                 self.warn(f"completeness cannot be verified{where}: no summary lines (Total "
                           f"number of operations …) to check the table against",
                           "completeness cannot be verified")
+
+
+# Failures that say why the compile stopped (the others close a failure or only report it).
+_REASONS = ("NOT_QUANTIZED", "UNKNOWN_OP_VERSION", "DYNAMIC_TENSORS", "LARGE_ACTIVATIONS")
+
+
+def fit_hints(errors: list[dict]) -> None:
+    """Make each hint fit what the log says: a hint that points to ERROR lines or says the
+    compiler gave no reason is replaced when the log has no ERROR line, or names the reason
+    on another line."""
+    reason = next((e["code"] for e in errors if e["code"] in _REASONS), None)
+    error_lines = any(e["message"].startswith("ERROR") for e in errors)
+    for error in errors:
+        hint = _fitted_hint(error, reason, error_lines)
+        if hint:
+            error["hint"] = hint
+
+
+def _fitted_hint(error: dict, reason: str | None, error_lines: bool) -> str | None:
+    code, message = error["code"], error["message"]
+    if code == "INVALID_MODEL" and reason:
+        return (f"The compiler refused the model for the reason on the {reason} line of this "
+                "log: its hint says what to change.")
+    if code == "INVALID_MODEL" and not error_lines:
+        return ("The compiler could not read the model and printed no reason: check that "
+                "the file is a whole TFLite model (`tpulens analyze` reads it), then try "
+                "compiler 16.0 or convert with an older TensorFlow.")
+    if code == "INTERNAL_ERROR" and not error_lines:
+        return ("The compiler aborted without naming an op: try another compiler version, "
+                "or end the Edge TPU part earlier with `edgetpu_compiler -i` to find the op "
+                "it fails on.")
+    if code == "COMPILATION_FAILED" and reason:
+        return (f"The compile stopped for the reason on the {reason} line of this log: its "
+                "hint says what to change.")
+    if code == "COMPILATION_FAILED" and "interpreter" in message.lower():
+        return ("The compiler's own TFLite interpreter could not load or run the model: check "
+                "that it runs in tf.lite.Interpreter with every shape fixed (batch size 1), "
+                "then compile again.")
+    return None
 
 
 NOTHING_RECOGNISED = ("no compiler output recognised in this text (no operator table, readable "

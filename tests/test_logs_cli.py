@@ -115,13 +115,33 @@ def test_shell_prompts_are_stripped_from_the_command(line):
 @pytest.mark.parametrize("known", [e for e in compiler_errors.KNOWN if e.hint],
                          ids=lambda e: e.code)
 def test_every_known_failure_comes_with_a_hint(known):
+    """Each failure line's own hint, in a log whose ERROR line gives no reason of its own."""
     line = known.prefixes[0] + " (details)"
-    log = parse_log("Edge TPU Compiler version 16.0.384591198\n" + line + "\n")
-    (error,) = log.errors
+    log = parse_log("Edge TPU Compiler version 16.0.384591198\nERROR: Registration failed.\n"
+                    + line + "\n")
+    error = log.errors[-1]
     assert error["code"] == known.code and error["hint"] == known.hint
     assert f"error [{known.code}]: {line}\n  hint: {known.hint}" in render_text(log)
 
 
-def test_corpus_failure_logs_carry_their_hints(corpus):
+def test_corpus_failure_logs_carry_their_hints_and_exit_1(corpus):
     code, out, _ = tpulens("parse-log", str(corpus / "logs/issue-edgetpu-601-a.log"))
-    assert code == 0 and "error [LARGE_ACTIVATIONS]" in out and "hint: A tensor inside" in out
+    assert code == 1 and "error [LARGE_ACTIVATIONS]" in out and "hint: A tensor inside" in out
+    code, out, _ = tpulens("parse-log", str(corpus / "logs/issue-edgetpu-219.log"))
+    assert code == 0 and "error [" not in out
+
+
+def test_hints_fit_what_the_log_says(corpus):
+    """"Invalid model" beside "Model not quantized" (no ERROR line): the reason is the other
+    line, not ERROR lines. "Compilation failed" after a DYNAMIC_TENSORS error: the compiler did
+    give a reason. "Compilation failed!" alone: it gave none."""
+    code, out, _ = tpulens("parse-log", str(corpus / "logs/issue-edgetpu-168.log"))
+    assert code == 1 and "ERROR lines" not in out
+    assert "the reason on the NOT_QUANTIZED line" in out
+    code, out, _ = tpulens("parse-log", str(corpus / "logs/issue-edgetpu-829.log"))
+    assert code == 1 and "gave no reason" not in out
+    assert "the reason on the DYNAMIC_TENSORS line" in out
+    code, out, _ = tpulens("parse-log", str(corpus / "logs/issue-edgetpu-714.log"))
+    assert code == 1 and "The compiler gave no reason" in out
+    alone = parse_log("Edge TPU Compiler version 2.0.267685300\nInvalid model: m.tflite\n")
+    assert "printed no reason" in alone.errors[0]["hint"]
