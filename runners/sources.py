@@ -1,9 +1,14 @@
-"""The version of a stage: a hash of the code it runs.
+"""The version of a stage: a hash of the code that computes its output.
 
-A stage's module and every `tpulens` module it imports (at the top or inside functions,
-followed transitively, with the packages that hold them) are hashed byte for byte, so editing
-what a stage runs re-runs its steps, and nothing else does. The imports are read from the
-source text: nothing is imported to find them, and planning stays free of TensorFlow.
+A stage's module and the `tpulens` modules it takes code from (at the top or inside functions,
+followed transitively) are hashed by content, so editing what computes a step's output re-runs
+that step and what depends on it, and nothing else does: an analyzer change re-runs the compile
+step (and the evaluate step that reads it), never training. Left out, because they cannot change
+an output: a package's `__init__` passed on the way to one of its modules, the errors, and the
+step container and cache plumbing (NOT_OUTPUT). Moving or renaming a file changes no key.
+
+The imports are read from the source text: nothing is imported to find them, and planning stays
+free of TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,25 +22,27 @@ from pathlib import Path
 PACKAGE = "tpulens"
 IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]*)"
                     r"|import[ \t]+([\w.]+(?:[ \t]*,[ \t]*[\w.]+)*))", re.MULTILINE)
+# Modules a stage imports that compute none of its output: error types, the StepResult
+# container and stage lookup, the cache's keys, locks and atomic writes.
+NOT_OUTPUT = frozenset({"tpulens", "tpulens.errors", "tpulens.runners.stages",
+                        "tpulens.runners.cache"})
 
 
 @cache
 def code_version(module: str) -> str:
-    """Hash of `module`'s source and of the tpulens sources it imports."""
-    digest = hashlib.sha256()
-    for name in sorted(_closure(module)):
-        path = _file(name)
-        digest.update(name.encode())
-        digest.update(path.read_bytes() if path else b"")
-    return digest.hexdigest()[:16]
+    """Hash of the contents of `module` and of the tpulens modules that compute with it."""
+    contents = sorted(hashlib.sha256(_file(name).read_bytes()).hexdigest()
+                      for name in _closure(module) if _file(name))
+    return hashlib.sha256("\n".join(contents).encode()).hexdigest()[:16]
 
 
 def _closure(module: str) -> set[str]:
+    """`module` and the modules it takes code from, transitively, less NOT_OUTPUT."""
     seen: set[str] = set()
     todo = [module]
     while todo:
         name = todo.pop()
-        if name not in seen:
+        if name not in seen and name not in NOT_OUTPUT:
             seen.add(name)
             todo.extend(_imports(name))
     return seen
@@ -43,32 +50,32 @@ def _closure(module: str) -> set[str]:
 
 @cache
 def _file(module: str) -> Path | None:
-    spec = importlib.util.find_spec(module)
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
 def _imports(module: str) -> list[str]:
-    """The tpulens modules `module` imports, and the packages that contain them."""
+    """The tpulens modules `module` takes code from: `import a.b` names a.b; `from P import x`
+    names the submodule P.x when there is one, else P itself (x is defined in P)."""
     path = _file(module)
     found = []
     for base, names, plain in IMPORT.findall(path.read_text(encoding="utf-8") if path else ""):
         if plain:
             found += [name.strip() for name in plain.split(",")]
-            continue
-        found.append(base)
-        if base.split(".")[0] == PACKAGE and _is_package(base):
+        elif _is_package(base):
             for name in re.findall(r"\w+(?:\s+as\s+\w+)?", names.strip("()")):
                 submodule = f"{base}.{name.split()[0]}"
-                if _file(submodule):
-                    found.append(submodule)
-    out = []
-    for name in found:
-        parts = name.split(".")
-        if parts[0] == PACKAGE:
-            out += [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-    return out
+                found.append(submodule if _file(submodule) else base)
+        else:
+            found.append(base)
+    return [name for name in found if name.split(".")[0] == PACKAGE]
 
 
 def _is_package(module: str) -> bool:
+    if module.split(".")[0] != PACKAGE:
+        return False
     path = _file(module)
     return path is not None and path.name == "__init__.py"

@@ -1,0 +1,134 @@
+"""Cache keys follow the code that computes a step's output, and the committed results stand in
+for the cache of a fresh clone: an analyzer change re-runs compile and evaluate, never training,
+with or without the original cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_runners_pipeline import write_suite
+
+from tpulens.runners import cache, config, pipeline, restore, sources
+from tpulens.runners.plan import build_plan
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The toy suite run once: its folder (suite, results/, .cache/), copied by each test."""
+    root = tmp_path_factory.mktemp("restore")
+    summary = pipeline.run_suite(write_suite(root), "quick", jobs=2, progress=False)
+    assert summary.written == 2 and not summary.failed
+    return root
+
+
+@pytest.fixture(scope="module")
+def planned(trained):
+    """The plan the run followed (its keys; taken once, as the code was then)."""
+    return plan_of(trained)
+
+
+@pytest.fixture
+def copy(trained, tmp_path):
+    """The run's results/ and cache, copied; the suite stays where it is (its dataset's path
+    is part of the step keys)."""
+    shutil.copytree(trained / "results", tmp_path / "results")
+    shutil.copytree(trained / ".cache" / "tpulens", tmp_path / "cache")
+    return tmp_path
+
+
+def run(trained, copy, cache_dir=None):
+    return pipeline.run_suite(trained / "benchmarks.toml", "quick", jobs=2, progress=False,
+                              results_dir=copy / "results", cache_dir=cache_dir or copy / "cache")
+
+
+@pytest.fixture
+def analyzer_edited(tmp_path, monkeypatch):
+    """The analyzer's rule table as if edited: every step key is computed again."""
+    edited = tmp_path / "rules.py"
+    real = sources._file
+    edited.write_text(real("tpulens.analyzer.rules").read_text() + "\nEDITED = 1\n")
+    monkeypatch.setattr(sources, "_file",
+                        lambda m: edited if m == "tpulens.analyzer.rules" else real(m))
+    sources.code_version.cache_clear()
+    yield
+    monkeypatch.undo()
+    sources.code_version.cache_clear()
+
+
+def stages_of(plan, keys) -> list[str]:
+    return sorted(plan.nodes[k].stage for k in keys)
+
+
+def plan_of(root):
+    return build_plan(config.load(root / "benchmarks.toml"), "quick")
+
+
+def test_stage_code_is_what_computes_its_output():
+    compile_code = sources._closure("tpulens.runners.stages.compile")
+    train_code = sources._closure("tpulens.runners.stages.train")
+    assert {"tpulens.analyzer.rules", "tpulens.analyzer.partition"} <= compile_code
+    assert {"tpulens.runners.models", "tpulens.runners.stages.keras_utils"} <= train_code
+    assert not any(m.startswith(("tpulens.analyzer", "tpulens.report", "tpulens.history"))
+                   for m in train_code)
+    assert not {"tpulens.errors", "tpulens.runners.cache"} & (compile_code | train_code)
+
+
+def test_an_analyzer_change_reruns_compile_and_evaluate_and_no_training(trained, planned, copy,
+                                                                          request):
+    before = planned
+    request.getfixturevalue("analyzer_edited")
+    after = plan_of(trained)
+    changed = set(after.nodes) - set(before.nodes)
+    assert stages_of(after, changed) == ["compile", "compile", "evaluate", "evaluate"]
+
+    summary = run(trained, copy)
+    assert summary.written == 2 and not summary.failed
+    assert summary.steps_run == 4 and set(summary.stage_seconds) == {"compile", "evaluate"}
+
+
+def test_a_fresh_clone_restores_the_cache_from_committed_results(trained, planned, copy,
+                                                                 request):
+    results, old_cache, plan = copy / "results", copy / "cache", planned
+    done = {key: pipeline._absolute(cache.read_manifest(cache.step_dir(old_cache, n.stage, key)),
+                                    old_cache) for key, n in plan.nodes.items()}
+    restore.remember(plan, done, results)
+    shutil.rmtree(old_cache)  # what a clone has: the committed results/, no cache
+    index = json.loads((results / restore.INDEX).read_text())
+    assert set(index["variants"]) == {"toy/float32", "toy/int8"}
+    converted = [s for s in index["steps"].values() if s["stage"] == "convert"]
+    assert all(s["outputs"]["tflite"].startswith("models/") for s in converted)
+
+    new_cache = copy / "fresh-cache"
+    request.getfixturevalue("analyzer_edited")
+    edited = plan_of(trained)
+    count = restore.restore(edited, results, new_cache, pipeline.MEASURING_STAGES)
+    assert count == 3  # the train step and both conversions; compile and evaluate are new
+    summary = run(trained, copy, new_cache)
+    assert summary.written == 2 and not summary.failed
+    assert summary.steps_run == 4 and set(summary.stage_seconds) == {"compile", "evaluate"}
+    for name in ("float32", "int8"):
+        record = json.loads((results / f"toy/{name}.json").read_text())
+        before = json.loads(next((results / "history").glob(f"*/toy/{name}.json")).read_text())
+        assert record["status"] == "ok"
+        assert record["metrics"]["accuracy_keras"] == before["metrics"]["accuracy_keras"]
+        assert Path(record["artifacts"]["tflite"]).name == Path(before["artifacts"]["tflite"]).name
+
+
+def test_a_kept_model_missing_or_a_measuring_reader_means_no_restore(planned, copy):
+    results, old_cache, plan = copy / "results", copy / "cache", planned
+    done = {key: pipeline._absolute(cache.read_manifest(cache.step_dir(old_cache, n.stage, key)),
+                                    old_cache) for key, n in plan.nodes.items()}
+    restore.remember(plan, done, results)
+    steps = restore.read_index(results)["steps"]
+    chosen = restore.restorable(plan, steps, set(), results, pipeline.MEASURING_STAGES)
+    # compile keeps its analysis outside models/ and evaluate reads it: compile runs again
+    assert stages_of(plan, chosen) == ["convert", "convert", "evaluate", "evaluate", "train"]
+    for model in (results / "models").glob("*.tflite"):
+        model.unlink()
+    chosen = restore.restorable(plan, steps, set(), results, pipeline.MEASURING_STAGES)
+    assert stages_of(plan, chosen) == ["evaluate", "evaluate"]  # nothing reads a lost file
