@@ -58,6 +58,10 @@ class LayoutRules:
     # the execution-only executable, streamed at every inference (1.0 and 2.0: MUL and ADD of
     # 128 and of 32 + 64 channels; 16.0: MUL and SUB of 512 channels).
     elementwise_bytes_per_value: int = 16
+    # Observed: a conv or depthwise block starts on a 64-byte boundary (a conv with one output
+    # channel over 3 inputs takes 64 bytes, over 3x3x1 inputs 192, a 20x20 depthwise conv of 3
+    # channels 6464).
+    block_alignment: int = 64
 
 
 RULES = LayoutRules()
@@ -130,12 +134,12 @@ def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
         if op.opcode == "DEPTHWISE_CONV_2D":
             channels = shape[-1]
             size = _pad(channels, rules.depthwise_channel_group) * rules.bias_bytes * (1 + taps)
-            return OpParameters(index, size + (rules.per_channel_bytes * channels
-                                               if per_channel else 0))
+            size += rules.per_channel_bytes * channels if per_channel else 0
+            return OpParameters(index, _pad(size, rules.block_alignment))
         tiny = (rules.tiny_conv_output_group if op.opcode == "CONV_2D"
                 else rules.narrow_output_group)
-        return OpParameters(index, _matrix_bytes(shape[0], taps, shape[-1], per_channel, tiny,
-                                                 rules))
+        size = _matrix_bytes(shape[0], taps, shape[-1], per_channel, tiny, rules)
+        return OpParameters(index, _pad(size, rules.block_alignment))
     if op.opcode == "TRANSPOSE":
         return OpParameters(index, _transpose_bytes(subgraph, op, rules))
     if op.opcode in ELEMENTWISE_OPS:
