@@ -69,7 +69,8 @@ SUPPORTED_OPS = {
     "PACK": OpSupport("Pack", 13),
     "PAD": OpSupport("Pad", 10),
     "PRELU": OpSupport("PReLU", 13, runtime_documented=False),
-    "QUANTIZE": OpSupport("Quantize", 13),
+    "QUANTIZE": OpSupport("Quantize", 12, "Coral's table says runtime 13, but compiler 2.0 "
+                          "(runtime 12) calls it otherwise supported and maps it", False),
     "REDUCE_MAX": OpSupport("ReduceMax", 14, runtime_documented=False),
     "REDUCE_MIN": OpSupport("ReduceMin", 14, runtime_documented=False),
     "RELU": OpSupport("ReLU", 10),
@@ -93,9 +94,6 @@ SUPPORTED_OPS = {
     "TRANSPOSE": OpSupport("Transpose", 14),
     "TRANSPOSE_CONV": OpSupport("TransposeConv", 13),
 }
-
-# Ops that carry a float/int64 tensor by nature: the compiler reports their data type.
-DTYPE_FIRST = frozenset({"DEQUANTIZE", "ARG_MAX", "ARG_MIN", "CAST", "CUSTOM"})
 
 # Op-code versions TFLite gives only to kernels for types the Edge TPU never runs (int16,
 # int64, int32, bool, string, uint32, complex), from tensorflow/lite/tools/versioning/
@@ -379,12 +377,12 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
       Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#659"))
 def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
-    axes) are fine; float32, float16, int16 and int64 activations are not."""
+    axes) are fine; float32, float16, int16, int64 and bool activations are not. The data
+    type is checked before the op type: an op the Edge TPU does not run is reported for its
+    data type when it computes on such a tensor, and as not supported only on 8-bit data and
+    int32 indices (a top-k of int8 scores)."""
     allowed = QUANTIZED | {"INT32"} if ctx.op.opcode not in SUPPORTED_OPS else QUANTIZED
     bad = [t for t in ctx.activations if ctx.dtype(t) not in allowed]
-    if ctx.op.opcode not in SUPPORTED_OPS and ctx.op.opcode not in DTYPE_FIRST and not any(
-            t.dtype.startswith("FLOAT") or t.dtype == "INT64" for t in bad):
-        return None  # an unknown op on 8-bit data: "Operation not supported" says it better
     if bad:
         return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
     return None
@@ -467,7 +465,7 @@ def _ops_by_runtime() -> str:
       f"Target a newer runtime: drop {FLAG_M} or raise it, and use a compiler that supports "
       f"the op (compiler {NEWEST.version} targets runtime {NEWEST.default_runtime}).",
       Evidence(DOCUMENTED, "coral:edgetpu-changes", "libedgetpu:runtime_version.h",
-               "google-coral/edgetpu#193", "google-coral/edgetpu#225"),
+               "google-coral/edgetpu#193", "google-coral/edgetpu#225", "google-coral/edgetpu#13"),
       limits={"needs": _ops_by_runtime()})
 def op_in_target_runtime(ctx: OpContext) -> str | None:
     """The op must exist in the Edge TPU runtime the model is compiled for (-m): {needs}."""

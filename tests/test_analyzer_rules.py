@@ -446,7 +446,25 @@ def test_an_unsupported_op_gets_the_substitutes_for_its_own_type():
 
 def test_substitutes_name_only_ops_the_edge_tpu_cannot_run():
     assert not set(rules.SUBSTITUTES) & set(rules.SUPPORTED_OPS)
-    assert not set(rules.SUBSTITUTES) & rules.DTYPE_FIRST  # refused for their type first
+
+
+def test_the_data_type_is_checked_before_the_op_type():
+    """An op the Edge TPU does not run is refused for its data type when it computes on a
+    tensor that is neither 8-bit nor int32 (a comparison's bool result, float or int16 data),
+    and as not supported on 8-bit data with int32 indices (the corpus's int8 TOPK_V2)."""
+    def compare(dtype: str) -> dict:
+        return single(Op("LESS_EQUAL", ["x", "c"], ["y"]),
+                      [T("x", (1, 4), dtype), T("c", (1, 4), dtype, data=bytes(4 * 4)),
+                       T("y", (1, 4), "BOOL")])
+    assert compare("INT8")["status"] == Status.UNSUPPORTED_DTYPE
+    assert compare("FLOAT32")["status"] == Status.UNSUPPORTED_DTYPE
+    gather = single(Op("GATHER", ["p", "i"], ["y"]),
+                    [T("p", (10, 4), "INT16"), T("i", (3,), "INT32"), T("y", (3, 4), "INT16")])
+    assert gather["status"] == Status.UNSUPPORTED_DTYPE
+    topk = single(Op("TOPK_V2", ["x", "k"], ["v", "i"], 2),
+                  [T("x", (1, 100), "INT8"), T("k", (), "INT32", data=ints(5)),
+                   T("v", (1, 5), "INT8"), T("i", (1, 5), "INT32")])
+    assert topk["status"] == Status.UNSUPPORTED_OP
 
 
 def test_custom_ops_get_custom_op_advice():
@@ -528,3 +546,15 @@ def test_runtime_names_and_compiler_16_checks_come_from_the_compiler_table():
     assert "| `CONV_2D` | Conv2d | all runtimes |" in table
     assert "| `TRANSPOSE` | Transpose | runtime 14+ |" in table
     assert [c.version for c in COMPILERS.values() if rules.since_16(c)] == ["16.0"]
+
+
+def test_compiler_2_0_checks_a_quantize_for_its_input_and_maps_an_8bit_one():
+    """google-coral/edgetpu#13: compiler 2.0 (runtime 12) calls a float-input QUANTIZE
+    "otherwise supported", so it knows the op; a requantizing one is mapped, not refused for
+    its runtime."""
+    def quantize(src: str, dst: str) -> dict:
+        return single(Op("QUANTIZE", ["x"], ["y"]),
+                      [T("x", (1, 8, 8, 4), src, scale=None if src == "FLOAT32" else 0.1),
+                       T("y", (1, 8, 8, 4), dst)], compiler="2.0")
+    assert quantize("UINT8", "INT8")["status"] == Status.MAPPED
+    assert quantize("FLOAT32", "INT8")["status"] == Status.UNSPECIFIED
