@@ -5,8 +5,10 @@ dataset, train, export and evaluate steps) is keyed by a hash of its inputs, its
 code, and cached under .cache/tpulens/ next to benchmarks.toml, so a second run re-runs nothing;
 records go to results/<experiment>/<variant>.json (atomic writes: a killed run leaves no half
 record, and the next run resumes). Independent steps run in parallel worker processes (-j),
-each with its share of the CPU threads. `--check` validates everything it can without running
-(the user's detection datasets and detectors included) and lists every problem at once.
+each with its share of the CPU threads, or as tasks on a Ray cluster (`--executor ray`, with
+the `tpulens[ray]` extra; the cache must then be a path every node sees). `--check` validates
+everything it can without running (the user's detection datasets and detectors included) and
+lists every problem at once.
 
 `--remeasure` writes every selected variant again, in a new run of the history: the evaluate
 steps run anew (fresh latency samples) on the cached trained, converted and compiled models.
@@ -17,6 +19,7 @@ Examples:
   tpulens run --profile quick                       build what is missing
   tpulens run --remeasure                           re-time every variant at this commit
   tpulens run --remeasure --only quantization       re-time one experiment
+  tpulens run --executor ray --address auto         steps as tasks on this machine's cluster
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from tpulens import extras
 from tpulens.errors import InputError
+from tpulens.runners.executors import ExecutorKind
 
 HELP = "run the benchmark experiments of benchmarks.toml (cached, parallel)"
 
@@ -39,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="profile in the suite: quick, default or full (default: default)")
     parser.add_argument("-j", "--jobs", type=int, default=2,
                         help="worker processes (default: 2)")
+    parser.add_argument("--executor", choices=[k.value for k in ExecutorKind],
+                        default=ExecutorKind.LOCAL.value,
+                        help="where steps run: local worker processes (default) or Ray tasks "
+                             "(needs tpulens[ray])")
+    parser.add_argument("--address", default=None, metavar="auto|ray://HOST:PORT",
+                        help="with --executor ray: the cluster to use (default: RAY_ADDRESS, "
+                             "else a Ray instance started on this machine)")
     parser.add_argument("--only", action="append", metavar="EXP",
                         help="run only this experiment (repeatable)")
     parser.add_argument("--results", type=Path, default=None,
@@ -78,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise InputError(f"-j/--jobs {args.jobs}: expected at least 1")
+    if args.address and args.executor != ExecutorKind.RAY:
+        raise InputError("--address names a Ray cluster: use it with --executor ray")
     args.config, home = suite_path(args.config)
     if args.check:
         suite = config.load(args.config, deep=True)
@@ -91,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     summary = pipeline.run_suite(args.config, args.profile, args.jobs, args.only,
                                  args.results or home / "results",
                                  args.cache_dir or home / ".cache" / "tpulens",
-                                 progress=not args.no_progress, remeasure=args.remeasure)
+                                 progress=not args.no_progress, remeasure=args.remeasure,
+                                 executor=ExecutorKind(args.executor), address=args.address)
     steps = [f"{summary.steps_run} run", f"{summary.steps_cached} cached"] + [
         f"{count} {what}" for count, what in (
             (summary.steps_failed, "failed"), (summary.steps_skipped, "skipped"),

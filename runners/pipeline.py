@@ -1,6 +1,7 @@
-"""Run a suite: skip up-to-date records, run the missing steps in worker processes (in
-dependency order, independent steps in parallel), and write one record per variant as soon as
-its steps are done.
+"""Run a suite: skip up-to-date records, run the missing steps (in dependency order,
+independent steps in parallel) on an executor, and write one record per variant as soon as its
+steps are done. The executor (runners.executors) is worker processes on this machine, or tasks
+on a Ray cluster; the scheduling, cache, progress bar and records here are the same for both.
 
 The main process never imports TensorFlow: planning and record assembly use only the config,
 the cache manifests and the standard library, so a fully cached run takes seconds.
@@ -10,20 +11,17 @@ anew, replacing their cached results, while training, conversion and compilation
 cache. That is how a new commit, or a nightly run, records fresh measurements in history.
 
 One run at a time per cache (a lock file; a second run says so and stops). Workers die with the
-main process (Linux parent-death signal), and each step is built under its own lock, so a rerun
-never rebuilds a step that a worker of a killed run still writes. A full disk stops the run with
+main process (Linux parent-death signal; a Ray driver's tasks end with it), and each step is
+built under its own lock, so a rerun never rebuilds a step that a worker of a killed run still
+writes. A full disk stops the run with
 one line; the steps already finished stay cached.
 """
 
 from __future__ import annotations
 
-import errno
-import multiprocessing
 import os
-import signal
-import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from pathlib import Path
 from tpulens.errors import InputError
 from tpulens.runners import cache, config, records
 from tpulens.runners.environment import environment, git_commit
+from tpulens.runners.executors import ExecutorKind, LocalExecutor, RayExecutor, disk_full
 from tpulens.runners.plan import Plan, build_plan
 
 MEASURING_STAGES = ("evaluate", "detection_evaluate")  # what --remeasure runs again
@@ -63,7 +62,10 @@ def default_dirs(suite_path: Path) -> tuple[Path, Path]:
 def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
               only: list[str] | None = None, results_dir: Path | None = None,
               cache_dir: Path | None = None, progress: bool = True,
-              remeasure: bool = False) -> RunSummary:
+              remeasure: bool = False, executor: ExecutorKind = ExecutorKind.LOCAL,
+              address: str | None = None) -> RunSummary:
+    """Bring the records of `suite_path` up to date. `executor` says where steps run: local
+    worker processes (`jobs` of them) or Ray tasks (on the cluster at `address`)."""
     start = time.perf_counter()
     suite = config.load(suite_path)
     default_results, default_cache = default_dirs(Path(suite_path))
@@ -85,8 +87,10 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
                     stale.append(variant)
             if stale:
                 run = records.start_run(results_dir, suite.path.parent, profile)
-                _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
-                        suite.path.parent, run, remeasure).run()
+                runner = _Runner(plan, stale, results_dir, cache_dir, jobs, progress, summary,
+                                 suite.path.parent, run, remeasure)
+                runner.run(_executor(ExecutorKind(executor), runner.jobs, runner.threads,
+                                     cache_dir, address))
                 records.finish_run(results_dir, suite.data)
     except OSError as err:
         if not disk_full(err):
@@ -96,10 +100,10 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
     return summary
 
 
-def disk_full(err: BaseException) -> bool:
-    """No space (or quota) left, however the library that wrote reports it."""
-    return getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
-        "No space left on device" in str(err)
+def _executor(kind: ExecutorKind, jobs: int, threads: int, cache_dir: Path, address):
+    if kind is ExecutorKind.RAY:
+        return RayExecutor(threads, cache_dir, address)
+    return LocalExecutor(jobs, threads, cache_dir)
 
 
 def disk_full_message(where) -> str:
@@ -142,7 +146,8 @@ class _Runner:
                     visit(key)
         return wanted
 
-    def run(self) -> None:
+    def run(self, executor) -> None:
+        """Run what the cache lacks on `executor` (started only when some step must run)."""
         pending = []
         self.needed_keys = set(self.needed())
         self.priority = self._priorities()
@@ -158,53 +163,50 @@ class _Runner:
         written = set()
         self._write_ready_records(written)
         if pending:
-            self._execute(pending, written)
+            with executor:
+                self._execute(executor, pending, written)
         self._write_ready_records(written)
 
-    def _execute(self, pending: list[str], written: set) -> None:
+    def _execute(self, executor, pending: list[str], written: set) -> None:
         from tqdm import tqdm
 
         bar = tqdm(total=len(pending), desc=f"tpulens run ({self.plan.profile})", unit="step",
                    disable=not self.progress, dynamic_ncols=True)
-        context = multiprocessing.get_context("spawn")
         running = {}
-        with ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=(self.threads, str(self.cache_dir / "logs"),
-                                           os.getpid())) as pool:
-            try:
-                while pending or running:
-                    self._propagate_failures(pending, bar)
-                    ready = sorted((k for k in pending if self._ready(k)),
-                                   key=lambda k: -self.priority[k])
-                    for key in ready:
-                        if len(running) >= self.jobs:
-                            break
-                        pending.remove(key)
-                        running[pool.submit(execute, self._payload(key))] = key
-                    if not running:
-                        for key in pending:  # nothing can make these ready any more
-                            self.failed[key] = ("failed", "blocked: a step it waits for "
-                                                          "never finished")
-                            self.summary.steps_blocked += 1
+        try:
+            while pending or running:
+                self._propagate_failures(pending, bar)
+                ready = sorted((k for k in pending if self._ready(k)),
+                               key=lambda k: -self.priority[k])
+                for key in ready:
+                    if len(running) >= executor.slots:
                         break
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        key = running.pop(future)
-                        self._finish(key, future, bar)
-                    if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
-                        self._give_up(pending + list(running.values()), bar)
-                        break
-                    bar.set_postfix_str(", ".join(self.plan.nodes[k].label
-                                                  for k in running.values())[:60])
-                    self._write_ready_records(written)
-            except BaseException:
-                for future in running:
-                    future.cancel()
-                for process in list(getattr(pool, "_processes", {}).values()):
-                    process.terminate()
-                raise
-            finally:
-                bar.close()
+                    pending.remove(key)
+                    resources = executor.resources(self.plan.nodes[key].stage)
+                    running[executor.submit(self._payload(key), resources)] = key
+                if not running:
+                    for key in pending:  # nothing can make these ready any more
+                        self.failed[key] = ("failed", "blocked: a step it waits for "
+                                                      "never finished")
+                        self.summary.steps_blocked += 1
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = running.pop(future)
+                    self._finish(key, future, bar)
+                if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                    self._give_up(pending + list(running.values()), bar)
+                    break
+                bar.set_postfix_str(", ".join(self.plan.nodes[k].label
+                                              for k in running.values())[:60])
+                self._write_ready_records(written)
+        except BaseException:
+            for future in running:
+                future.cancel()
+            executor.stop()
+            raise
+        finally:
+            bar.close()
 
     def _priorities(self) -> dict[str, int]:
         """Steps that more steps wait for go first (training before evaluation), so both
@@ -318,94 +320,3 @@ def _absolute(manifest: dict, cache_dir: Path) -> dict:
     out["outputs"] = {k: str(cache_dir / v) if v and not os.path.isabs(v) else v
                       for k, v in manifest.get("outputs", {}).items()}
     return out
-
-
-def _init_worker(threads: int, log_dir: str, parent: int) -> None:
-    """Quiet worker that dies with the main process: native TF/LiteRT chatter goes to a
-    per-worker log, not the progress bar; TensorFlow is imported once here so step timings do
-    not include the import."""
-    from tpulens.runners import tfsetup
-
-    _die_with_parent(parent)
-    Path(log_dir).mkdir(parents=True, exist_ok=True)
-    log = os.open(Path(log_dir) / f"worker-{os.getpid()}.log",
-                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    tfsetup.configure(threads)
-    try:
-        tfsetup.import_tf()
-    except ImportError:
-        pass  # steps that need TensorFlow will say so
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to kill this worker when the main process dies (kill -9 included), so no
-    orphan finishes a step nobody waits for."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-
-
-def execute(payload: dict) -> dict:
-    """Run one step in a worker, under the step's lock; the manifest is written last and
-    atomically. A step another process finished meanwhile is returned as cached, unless the
-    payload asks to remeasure it."""
-    from tpulens.runners.stages import StepSkipped
-
-    cache_dir = Path(payload["cache_dir"])
-    directory = cache.step_dir(cache_dir, payload["stage"], payload["key"])
-    try:
-        with cache.step_lock(directory):
-            manifest = None if payload.get("remeasure") else cache.read_manifest(directory)
-            if manifest is not None:
-                return {"status": "ok", "manifest": manifest, "cached": True}
-            return _run_step(payload, cache.fresh_dir(directory), cache_dir)
-    except StepSkipped as err:
-        return {"status": "skipped", "note": str(err)}
-    except OSError as err:
-        if disk_full(err):
-            return {"status": "disk_full", "note": str(err.filename or directory)}
-        raise
-
-
-def _run_step(payload: dict, out_dir: Path, cache_dir: Path) -> dict:
-    import traceback
-
-    from tpulens.runners.stages import Context, StepSkipped, stage_module
-
-    module = stage_module(payload["stage"])
-    ctx = Context(cache_dir=cache_dir, profile=payload["profile"], threads=payload["threads"])
-    start, cpu_start = time.perf_counter(), time.process_time()
-    try:
-        result = module.run(payload["config"], payload["inputs"], out_dir, ctx)
-    except StepSkipped:
-        raise
-    except Exception as err:
-        if disk_full(err):
-            return {"status": "disk_full", "note": str(getattr(err, "filename", None) or out_dir)}
-        (out_dir / "error.log").write_text(traceback.format_exc())
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        return {"status": "failed", "note": f"{type(err).__name__}: {first[:300]} "
-                                            f"(traceback: {out_dir / 'error.log'})"}
-    manifest = {
-        "key": payload["key"], "stage": payload["stage"], "label": payload["label"],
-        "outputs": {k: _cache_relative(v, cache_dir) for k, v in result.outputs.items()},
-        "metrics": result.metrics, "metric_info": result.metric_info, "notes": result.notes,
-        "info": result.info, "seconds": round(time.perf_counter() - start, 3),
-        "cpu_seconds": round(time.process_time() - cpu_start, 3),
-    }
-    cache.atomic_write_json(out_dir / cache.MANIFEST, manifest)
-    return {"status": "ok", "manifest": manifest}
-
-
-def _cache_relative(path: str, cache_dir: Path) -> str:
-    resolved = Path(path).resolve()
-    try:
-        return str(resolved.relative_to(cache_dir.resolve()))
-    except ValueError:
-        return str(resolved)

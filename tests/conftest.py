@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,10 @@ def corpus() -> Path:
     return CORPUS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Debian's Chromium driven by Playwright (never a downloaded browser), one per module."""
+    """Debian's Chromium driven by Playwright (never a downloaded browser), one per test
+    worker."""
     pytest.importorskip("playwright.sync_api")
     from tpulens.report.screenshots import CHROMIUM, chromium
 
@@ -27,22 +30,37 @@ def browser():
         pytest.skip(f"{CHROMIUM} not installed (make setup installs Debian's chromium)")
     with chromium() as b:
         yield b
+def shared_dir(tmp_path_factory) -> Path:
+    """One directory for every test worker of this run (xdist workers each get a subfolder of
+    the run's base temp; a plain run gets the base temp itself)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def built_once(path: Path):
+    """Hold `path`.lock while building what it names: the first worker builds, the others
+    wait for it and find it done."""
+    import fcntl
+
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
 def quick_suite(tmp_path_factory):
     """The repository's benchmarks.toml, quick profile, built once per test run: test workers
     share one directory, the first builds it under a lock and the others find it up to date.
     Returns (root, suite path, run summary, {(experiment, variant): record})."""
-    import fcntl
     import json
 
     from tpulens.runners import pipeline
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = shared_dir(tmp_path_factory)
     root = shared / "quick-suite"
     suite = root / "benchmarks.toml"
-    with open(shared / "quick-suite.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with built_once(root):
         root.mkdir(exist_ok=True)
         suite.write_text((ROOT / "benchmarks.toml").read_text())
         summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
@@ -52,3 +70,25 @@ def quick_suite(tmp_path_factory):
             record = json.loads(path.read_text())
             records[record["experiment"], record["variant"]] = record
     return root, suite, summary, records
+
+
+@pytest.fixture(scope="session")
+def toy_suite(tmp_path_factory):
+    """The toy suite (tests/toy_suite.py) run once per test run from an empty cache, shared by
+    the test workers; no test changes it: tests work on copies (`toy_suite.copy_toy`).
+    Returns (root, summary of that first run)."""
+    import dataclasses
+    import json
+
+    from toy_suite import write_suite
+
+    from tpulens.runners import pipeline
+
+    root = shared_dir(tmp_path_factory) / "toy-suite"
+    first = root.parent / "toy-suite.summary.json"
+    with built_once(root):
+        if not first.exists():
+            shutil.rmtree(root, ignore_errors=True)  # half built by a worker that crashed
+            summary = pipeline.run_suite(write_suite(root), "quick", jobs=2, progress=False)
+            first.write_text(json.dumps(dataclasses.asdict(summary)))
+    return root, pipeline.RunSummary(**json.loads(first.read_text()))

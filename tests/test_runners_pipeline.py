@@ -4,12 +4,10 @@ with a (fake) edgetpu_compiler on PATH, zoo extraction."""
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import multiprocessing
 import os
-import struct
 import subprocess
 import sys
 import tarfile
@@ -17,83 +15,25 @@ import time
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
+from toy_suite import SUITE, copy_toy, keep_only_training, unfinished_steps
+from toy_suite import write_suite as write_suite  # test_history_pipeline imports it from here
 
-from tpulens.runners import cache, pipeline
+from tpulens.runners import cache, executors, pipeline
 from tpulens.runners.stages import Context, StepSkipped
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
-SUITE = """
-schema_version = 1
-
-[profiles.quick]
-train_samples = 0
-test_samples = 0
-eval_train_samples = 60
-calibration_samples = 8
-epochs = 3
-finetune_epochs = 1
-batch_size = 16
-latency_warmup = 2
-latency_runs = 10
-
-[datasets.toy]
-kind = "idx"
-path = "toy"
-
-[models.tiny]
-builder = "small_cnn"
-input_size = 8
-filters = [4]
-
-[experiments.toy]
-kind = "classification"
-dataset = "toy"
-defaults = { train = { model = "tiny", learning_rate = 0.01 } }
-
-[[experiments.toy.variants]]
-name = "float32"
-compress = { method = "float32" }
-
-[[experiments.toy.variants]]
-name = "int8"
-compress = { method = "int8", io = "uint8" }
-evaluate = { objective_baseline = "float32" }
-"""
-
-
-def _idx(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes())
-
-
-def write_suite(root: Path, text: str = SUITE) -> Path:
-    """A learnable toy set: the class is the bright quadrant of an 8×8 image."""
-    rng = np.random.default_rng(0)
-    toy = root / "toy"
-    toy.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", 120), ("t10k", 60)):
-        labels = np.arange(n) % 3
-        images = rng.integers(0, 60, (n, 8, 8))
-        for i, label in enumerate(labels):
-            r, c = divmod(int(label), 2)
-            images[i, r * 4:(r + 1) * 4, c * 4:(c + 1) * 4] += 180
-        (toy / f"{prefix}-images-idx3-ubyte.gz").write_bytes(_idx(images))
-        (toy / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(_idx(labels))
-    path = root / "benchmarks.toml"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture(scope="module")
-def toy_run(tmp_path_factory):
+def toy_run(toy_suite, tmp_path_factory):
+    """(root, suite, summary of its first run): this module's own copy of the session's toy
+    suite, which its tests change one after the other."""
+    built, summary = toy_suite
     root = tmp_path_factory.mktemp("toy")
-    suite = write_suite(root)
-    summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
-    return root, suite, summary
+    return root, copy_toy(built, root), summary
 
 
 def test_first_run_writes_records(toy_run):
@@ -275,14 +215,16 @@ def alive(pid: int) -> bool:
     return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie is dead
 
 
-def test_kill_9_of_the_main_process_takes_its_workers_along_and_the_rerun_resumes(tmp_path):
-    suite = write_suite(tmp_path)
+def test_kill_9_of_the_main_process_takes_its_workers_along_and_the_rerun_resumes(
+        toy_suite, tmp_path):
+    suite = copy_toy(toy_suite[0], tmp_path)
+    keep_only_training(tmp_path)
     cache = tmp_path / ".cache" / "tpulens"
     proc = start_run(suite)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and not list(cache.glob("steps/train-*/manifest.json")):
-            time.sleep(0.1)
+        while time.time() < deadline and proc.poll() is None and not unfinished_steps(cache):
+            time.sleep(0.05)
         assert proc.poll() is None, "the run finished before it could be interrupted"
         workers = [int(p.stem.split("-")[1]) for p in cache.glob("logs/worker-*.log")]
         assert workers and all(alive(pid) for pid in workers)
@@ -295,11 +237,12 @@ def test_kill_9_of_the_main_process_takes_its_workers_along_and_the_rerun_resume
     assert not [pid for pid in workers if alive(pid)], "orphaned workers still run"
     for record in (tmp_path / "results").rglob("*.json"):
         assert json.loads(record.read_text())["status"] == "ok"  # whole records only
-    unfinished = [d for d in cache.glob("steps/*") if not (d / "manifest.json").exists()]
+    unfinished = unfinished_steps(cache)
+    assert unfinished  # killed in the middle of a step
     summary = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
     assert summary.written + summary.up_to_date == 2 and not summary.failed
-    assert summary.steps_cached >= 1 and summary.steps_run <= 6
-    assert all((d / "manifest.json").exists() for d in unfinished if d.exists())
+    assert summary.steps_cached >= 1 and summary.steps_run + summary.steps_cached == 7
+    assert not unfinished_steps(cache)
 
 
 def test_a_step_is_built_once_when_two_processes_want_it(tmp_path):
@@ -310,7 +253,7 @@ def test_a_step_is_built_once_when_two_processes_want_it(tmp_path):
                "inputs": {}, "cache_dir": str(tmp_path), "profile": "quick", "threads": 1}
     context = multiprocessing.get_context("spawn")
     with context.Pool(3) as pool:
-        outcomes = pool.map(pipeline.execute, [payload] * 3)
+        outcomes = pool.map(executors.execute, [payload] * 3)
     assert [o["status"] for o in outcomes] == ["ok"] * 3
     assert sorted(bool(o.get("cached")) for o in outcomes) == [False, True, True]
     assert len({o["manifest"]["seconds"] for o in outcomes}) == 1  # one build, read twice
@@ -369,7 +312,7 @@ def test_a_step_that_fills_the_disk_stops_the_run(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device", str(out_dir / "model.h5"))
 
     monkeypatch.setattr(stages, "stage_module", lambda name: FullDisk)
-    outcome = pipeline.execute({"key": "k", "stage": "train", "label": "x", "config": {},
+    outcome = executors.execute({"key": "k", "stage": "train", "label": "x", "config": {},
                                 "inputs": {}, "cache_dir": str(tmp_path), "profile": "quick",
                                 "threads": 1})
     assert outcome["status"] == "disk_full" and outcome["note"].endswith("model.h5")
