@@ -3,6 +3,7 @@ physical bounds, and published architectures rebuilt at their input size against
 published latencies."""
 
 import importlib.util
+import sys
 
 import pytest
 from conftest import ROOT
@@ -99,6 +100,7 @@ def test_instruction_estimate_near_the_compilers_packages(corpus):
 def _fit_tool():
     spec = importlib.util.spec_from_file_location("fit_latency", ROOT / "tools" / "fit_latency.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -14,7 +14,6 @@ import argparse
 import ast
 import csv
 import dataclasses
-import importlib
 import math
 import statistics
 from dataclasses import dataclass
@@ -22,8 +21,10 @@ from pathlib import Path
 
 from tpulens.analyzer import compiled, latency
 from tpulens.analyzer.analyze import analyze_model, make_options
+from tpulens.analyzer.cycles import segment_cycles
 from tpulens.analyzer.latency import CpuOp, Host, Link
-from tpulens.analyzer.model import Model, Subgraph, read_model
+from tpulens.analyzer.model import Subgraph, read_model
+from tpulens.analyzer.param_memory import lay_out
 from tpulens.analyzer.vocabulary import Placement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +136,7 @@ class ModelCost:
     crossing_bytes: int
     cpu_ops: tuple[CpuOp, ...]
     tpu_subgraphs: int
-    figures: str  # compiler | provisional | analyzer: who gave cycles and parameter split
+    figures: str  # compiler | analyzer: who gave the cycles and parameter split
 
 
 def tensor_bytes(t) -> int:
@@ -224,44 +225,6 @@ def from_compiled(path: Path, name: str) -> ModelCost:
                      cross, cpu, len(ops), "compiler")
 
 
-# PROVISIONAL (used only until analyzer/cycles.py and analyzer/param_memory.py exist):
-# cycles from MACs at an assumed array utilisation, parameters cached in order up to an
-# assumed capacity. Labelled "provisional" in every table this tool prints.
-PROVISIONAL_CYCLES_PER_MAC = {"CONV_2D": 1 / 4096 / 0.35, "DEPTHWISE_CONV_2D": 1 / 4096 / 0.02,
-                              "FULLY_CONNECTED": 1 / 4096 / 0.35}
-PROVISIONAL_ON_CHIP_BYTES = 7 * 2**20
-
-
-def _provisional(model: Model, sg: Subgraph, runs: list[list[int]]):
-    cycles = 0
-    on_chip = off_chip = 0
-    for run in runs:
-        for i in run:
-            op = sg.operators[i]
-            cycles += op_macs(sg, op) * PROVISIONAL_CYCLES_PER_MAC.get(op.opcode, 0)
-            cycles += sum(tensor_bytes(t) for t in sg.output_tensors(op)) / 64
-            params = sum(t.buffer_size for t in sg.input_tensors(op) if t.is_constant)
-            if on_chip + params <= PROVISIONAL_ON_CHIP_BYTES:
-                on_chip += params
-            else:
-                off_chip += params
-    return int(cycles), on_chip, off_chip, "provisional"
-
-
-def _analyzer_figures(model: Model, sg: Subgraph, runs: list[list[int]]):
-    cycles_mod = importlib.import_module("tpulens.analyzer.cycles")
-    memory_mod = importlib.import_module("tpulens.analyzer.param_memory")
-    cycles = sum(cycles_mod.segment_cycles(model, sg, run) for run in runs)
-    layout = memory_mod.lay_out(model, sg, runs, False)
-    return (cycles, sum(p.on_chip_bytes for p in layout),
-            sum(p.off_chip_bytes for p in layout), "analyzer")
-
-
-def analyzer_ready() -> bool:
-    return all(importlib.util.find_spec(f"tpulens.analyzer.{m}")
-               for m in ("cycles", "param_memory"))
-
-
 def from_cpu(path: Path, name: str) -> ModelCost:
     """A CPU .tflite: predicted placement, then cycles and parameter split per segment."""
     model = read_model(path)
@@ -270,14 +233,16 @@ def from_cpu(path: Path, name: str) -> ModelCost:
     tpu = {v.index for v in analysis.verdicts
            if v.subgraph == 0 and v.placement == Placement.TPU}
     runs = segments(sg, tpu)
-    figures = _analyzer_figures if analyzer_ready() else _provisional
-    cycles, on_chip, off_chip, who = figures(model, sg, runs)
+    cycles = sum(segment_cycles(model, sg, run) for run in runs)
+    layout = lay_out(model, sg, runs, False)
+    on_chip = sum(p.on_chip_bytes for p in layout)
+    off_chip = sum(p.off_chip_bytes for p in layout)
     inp, outp, cross = _boundary_bytes(sg, tpu)
     cpu = tuple(cpu_op(sg, op) for op in sg.operators
                 if op.index not in tpu and analysis.verdicts[op.index].placement == Placement.CPU)
     instructions = latency.instruction_bytes(len(tpu), len(runs))
     return ModelCost(name, "rebuilt", cycles, on_chip, off_chip, instructions, inp, outp,
-                     cross, cpu, len(runs), who)
+                     cross, cpu, len(runs), "analyzer")
 
 
 # ---- published rows -> cases ------------------------------------------------------------
