@@ -167,8 +167,8 @@ def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[in
 
     Each op's cacheable block goes on-chip while it fits in what is left (the compiler fills
     the cache in order and streams a block that does not fit: the YOLOv5s log leaves 1 KiB);
-    with -a the segments share one cache in execution order, as co-compiled models do. `model`
-    is the file the subgraph belongs to (kept for the callers' symmetry with other costs).
+    with -a the segments share one cache in execution order, as co-compiled models do. The
+    layout needs the subgraph alone; `model` is there because every cost function takes it.
     """
     if len(tpu_segments) > 1 and not enable_multiple_subgraphs:
         raise ValueError("several Edge TPU subgraphs need enable_multiple_subgraphs (-a)")

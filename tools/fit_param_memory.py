@@ -113,7 +113,10 @@ def report(pairs: list[Pair]) -> None:
         rules = best_rules([p for p in kept if p.source != source])
         for p in (p for p in kept if p.source == source):
             for attr in held:
-                held[attr] += agrees(p, getattr(p, attr), rules)
+                ok = agrees(p, getattr(p, attr), rules)
+                held[attr] += ok
+                if not ok:
+                    print(f"  held out, {attr}: {p.name} misses")
         if rules != RULES:
             print(f"  without {source}: {rules}")
     for attr, count in held.items():
