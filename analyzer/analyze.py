@@ -80,6 +80,18 @@ def model_errors(model: Model, compiler: Compiler,
     return found
 
 
+def _model_errors(model: Model, options: Options, checked: dict) -> list:
+    """model_errors, once per compiler: the int8 what-if drops "Model not quantized" from the
+    base analysis's errors (no other model rule reads data types)."""
+    key = ("errors", options.compiler, options.as_int8)
+    base = checked.get(("errors", options.compiler, False))
+    if key not in checked:
+        checked[key] = ([e for e in base if e[0].check is not rules.model_quantized]
+                        if options.as_int8 and base is not None
+                        else model_errors(model, options.compiler, options.as_int8))
+    return checked[key]
+
+
 def _rejected(model: Model, options: Options, errors) -> Analysis:
     failed, detail = errors[0]
     confidence = LOW if failed.evidence.kind == rules.INFERRED else HIGH
@@ -246,9 +258,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     failures = (checked or {}).get(key) or _check_all(ctxs, checked, key)
     if checked is not None:
         checked[key] = failures
-    flow = (checked or {}).get(("flow", subgraph.index)) or partition.dataflow(subgraph)
-    if checked is not None:
-        checked[("flow", subgraph.index)] = flow
+    flow = rules.flow_of(subgraph)
     words = None if counting else flow
     passes = [f is None for f in failures]
     at_tail = [not r for r in _reaches_mappable(flow, passes)]
@@ -310,7 +320,9 @@ def _check_all(ctxs: list[rules.OpContext], checked: dict | None,
 
 
 def _touches_float(ctx: rules.OpContext) -> bool:
-    return any(t.dtype.startswith("FLOAT") for t in ctx.inputs + ctx.outputs)
+    tensors = ctx.subgraph.tensors
+    return any(tensors[i].dtype.startswith("FLOAT") for i in (*ctx.op.inputs, *ctx.op.outputs)
+               if i >= 0)
 
 
 def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
@@ -415,10 +427,7 @@ def analyze_model(model: Model, options: Options, what_if: bool = True,
     """Every op's verdict, the what-ifs and the model's notes. `checked` carries rule checks
     between the analyses of one model; `counting` is for what-ifs, which only count ops."""
     checked = {} if checked is None else checked
-    key = ("errors", options.compiler, options.as_int8)
-    if key not in checked:
-        checked[key] = model_errors(model, options.compiler, options.as_int8)
-    errors = checked[key]
+    errors = _model_errors(model, options, checked)
     if errors:
         analysis = _rejected(model, options, errors)
     else:

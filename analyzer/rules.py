@@ -24,7 +24,7 @@ from functools import cache
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
 from tpulens.analyzer.corpus_citations import SEEN_IN
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
-from tpulens.analyzer.partition import dataflow
+from tpulens.analyzer.partition import Dataflow, dataflow
 from tpulens.analyzer.vocabulary import EvidenceKind, Status
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
@@ -981,11 +981,25 @@ GRAPH_CYCLE = "Op graph has a cycle"
 def acyclic(model: Model, compiler: Compiler) -> str | None:
     """Every op must be able to run once its inputs are ready; ops that wait, directly or
     through others, on their own results can never run, and no delegate can take them."""
-    stuck = dataflow(model.subgraphs[0]).stuck
+    stuck = flow_of(model.subgraphs[0]).stuck
     if not stuck:
         return None
     shown = ", ".join(f"#{i}" for i in stuck[:5]) + (" …" if len(stuck) > 5 else "")
     return f"{len(stuck)} op(s) can never run: {shown}"
+
+
+_FLOWS: dict[int, tuple[Subgraph, Dataflow]] = {}
+
+
+def flow_of(subgraph: Subgraph) -> Dataflow:
+    """The subgraph's dataflow, computed once for the cycle check and the partition (the last
+    few subgraphs are kept; the subgraph is held so its id stays its own)."""
+    kept = _FLOWS.get(id(subgraph))
+    if kept is None or kept[0] is not subgraph:
+        if len(_FLOWS) >= 8:
+            _FLOWS.pop(next(iter(_FLOWS)))
+        kept = _FLOWS[id(subgraph)] = (subgraph, dataflow(subgraph))
+    return kept[1]
 
 
 # ---- verdicts of the partitioner ---------------------------------------------------------
