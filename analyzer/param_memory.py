@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tpulens.analyzer.compiled import custom_ops
+from tpulens.analyzer.edgetpu_package import Package
 from tpulens.analyzer.model import Model, Subgraph, Tensor
 from tpulens.analyzer.partition import NO_EPOCH, dataflow, epochs, producers
 
@@ -200,14 +200,16 @@ def tpu_segments(subgraph: Subgraph, on_tpu: Sequence[bool]) -> list[list[int]]:
     return [found[e] for e in sorted(found)]
 
 
-def compiled_split(model: Model) -> list[SubgraphParameters]:
-    """The compiler's own split, per Edge TPU custom op of a compiled model: the
-    PARAMETER_CACHING executable's parameters are cached on-chip, the execution executable's
-    are streamed at every inference (ops: the custom op's index in the compiled model)."""
-    result = []
-    for item in custom_ops(model):
-        executables = item.package.executables if item.package else []
-        cached = sum(e.parameter_bytes for e in executables if e.type == "PARAMETER_CACHING")
-        streamed = sum(e.parameter_bytes for e in executables if e.type != "PARAMETER_CACHING")
-        result.append(SubgraphParameters((item.index,), cached + streamed, cached, streamed))
-    return result
+def compiled_split(package: Package) -> tuple[int, int, int]:
+    """The compiler's own figures in one Edge TPU custom op's package: (parameter bytes cached
+    on-chip, bytes streamed at every inference, estimated cycles). The PARAMETER_CACHING
+    executable holds the cached parameters (and no cycles); the execution executable holds the
+    streamed ones and the cycles (0 where the compiler, like 16.0, writes none)."""
+    cached = streamed = cycles = 0
+    for executable in package.executables:
+        if executable.type == "PARAMETER_CACHING":
+            cached += executable.parameter_bytes
+        else:
+            streamed += executable.parameter_bytes
+            cycles += executable.estimated_cycles
+    return cached, streamed, cycles

@@ -8,7 +8,7 @@ import pytest
 from tflite_builder import Op, T, build, ints
 
 from tpulens.analyzer.analyze import analyze_model, make_options
-from tpulens.analyzer.compiled import is_edgetpu_op
+from tpulens.analyzer.compiled import custom_ops, is_edgetpu_op
 from tpulens.analyzer.ground_truth import match_placement
 from tpulens.analyzer.model import parse_model, read_model
 from tpulens.analyzer.param_memory import compiled_split, lay_out, tpu_segments
@@ -86,8 +86,8 @@ def _estimates(corpus: Path, row: dict) -> tuple[tuple[int, int], dict[str, tupl
     placement."""
     cpu = read_model(corpus / row["cpu_model"])
     compiled = read_model(corpus / row["edgetpu_model"])
-    split = compiled_split(compiled)
-    truth = (sum(s.on_chip_bytes for s in split), sum(s.off_chip_bytes for s in split))
+    split = [compiled_split(c.package) for c in custom_ops(compiled) if c.package]
+    truth = (sum(s[0] for s in split), sum(s[1] for s in split))
     sg = cpu.subgraphs[0]
     real = match_placement(cpu, compiled).placement
     multi = sum(is_edgetpu_op(op) for op in compiled.operators) > 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tpulens.analyzer.analyze import analyze_model, make_options
-from tpulens.analyzer.compiled import is_edgetpu_op
+from tpulens.analyzer.compiled import custom_ops, is_edgetpu_op
 from tpulens.analyzer.ground_truth import match_placement
 from tpulens.analyzer.model import read_model
 from tpulens.analyzer.param_memory import RULES, LayoutRules, compiled_split, lay_out, tpu_segments
@@ -60,8 +60,8 @@ def load(corpus: Path) -> list[Pair]:
     for row in rows:
         cpu = read_model(corpus / row["cpu_model"])
         compiled = read_model(corpus / row["edgetpu_model"])
-        split = compiled_split(compiled)
-        truth = (sum(s.on_chip_bytes for s in split), sum(s.off_chip_bytes for s in split))
+        split = [compiled_split(c.package) for c in custom_ops(compiled) if c.package]
+        truth = (sum(s[0] for s in split), sum(s[1] for s in split))
         placement = match_placement(cpu, compiled).placement
         sg = cpu.subgraphs[0]
         true = tpu_segments(sg, [placement[(0, op.index)] == Placement.TPU
