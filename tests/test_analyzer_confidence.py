@@ -225,3 +225,23 @@ def test_text_never_cuts_a_name():
 
 def test_limits_and_flags_appear_as_tpulens_spells_them():
     assert rules.FLAG_A in render_text(analyze(chain_with_cpu_op_in_middle()), details=True)
+
+
+def test_what_ifs_reuse_the_base_checks(corpus, monkeypatch):
+    """YOLOv10n's what-ifs (-a, full int8) check again only the ops that touch a float tensor:
+    every other op's verdict under them is the base analysis's."""
+    from tpulens.analyzer import analyze as analyze_module
+
+    model = read_model(corpus / "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov10n_saved_model/"
+                       "yolov10n_full_integer_quant.tflite")
+    checked = []
+    real = analyze_module.first_failure
+    monkeypatch.setattr(analyze_module, "first_failure",
+                        lambda ctx: checked.append(ctx.op.index) or real(ctx))
+    result = analyze_model(model, make_options())
+    assert {case["label"] for case in result.what_if} == {"with -a", "if fully int8-quantized"}
+    sg = model.subgraphs[0]
+    floats = [op.index for op in sg.operators if any(
+        sg.tensors[i].dtype.startswith("FLOAT") for i in (*op.inputs, *op.outputs) if i >= 0)]
+    assert 0 < len(floats) < len(sg.operators) // 10
+    assert sorted(checked) == sorted(list(range(len(sg.operators))) + floats)

@@ -558,3 +558,26 @@ def test_compiler_2_0_checks_a_quantize_for_its_input_and_maps_an_8bit_one():
                        T("y", (1, 8, 8, 4), dst)], compiler="2.0")
     assert quantize("UINT8", "INT8")["status"] == Status.MAPPED
     assert quantize("FLOAT32", "INT8")["status"] == Status.UNSPECIFIED
+
+
+YOLOV10N = ("pairs/EdgeTPU-MOT@03eb91d/server_script/yolov10n_saved_model/"
+            "yolov10n_full_integer_quant.tflite")
+
+
+def test_check_order_on_a_detector_tail(corpus):
+    """YOLOv10n's post-processing: the top-k of float scores and the gathers with int64
+    indices are refused for their data type, the top-k of int8 scores (int32 indices out) as
+    not supported, as the compiler's table for the model says."""
+    ops = analyze((corpus / YOLOV10N).read_bytes())["ops"]
+    assert (ops[451]["opcode"], ops[451]["status"]) == ("TOPK_V2", Status.UNSUPPORTED_DTYPE)
+    assert (ops[465]["opcode"], ops[465]["status"]) == ("TOPK_V2", Status.UNSUPPORTED_OP)
+    assert {ops[i]["status"] for i in (463, 486, 487)} == {Status.UNSUPPORTED_DTYPE}
+
+
+def test_compiler_2_0_maps_the_requantizing_quantize_of_a_real_model(corpus):
+    """LeNet with uint8 I/O: its input QUANTIZE (uint8 -> int8) maps with compiler 16, and
+    with compiler 2.0 too (runtime 12)."""
+    data = (corpus / "pairs/LeNet_TFLite@58c09cc/converted_model-int8_io.tflite").read_bytes()
+    for compiler in ("2.0", "16.0"):
+        quantize = [o for o in analyze(data, compiler)["ops"] if o["opcode"] == "QUANTIZE"]
+        assert quantize and quantize[0]["status"] == Status.MAPPED, compiler
