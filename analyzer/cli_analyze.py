@@ -248,7 +248,14 @@ def _every_op_lines(ops: list[dict]) -> list[str]:
         lines.append(f"    status: {o['status'] or o['placement']} [{o['reason_code']}]")
         if o["root_cause"] is not None:
             lines.append(f"    root cause: op #{o['root_cause']}")
-        lines += wrap.wrap("why: " + o["explanation"]) + wrap.wrap("fix: " + o["fix"])
+        lines += wrap.wrap("why: " + o["explanation"])
+        made = [c for c in o.get("culprits") or () if c["op"] == o["index"] and c["producer"]
+                is not None]
+        if made:
+            lines += wrap.wrap("made by: " + ", ".join(
+                f"{c['dtype']} {c['tensor']!r} from {c['producer_opcode']} #{c['producer']}"
+                for c in made[:3]) + (" …" if len(made) > 3 else ""))
+        lines += wrap.wrap("fix: " + o["fix"])
     unsure = [o for o in ops if o["placement"] == Placement.TPU
               and o.get("confidence") == Confidence.LOW]
     if unsure:

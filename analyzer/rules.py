@@ -377,10 +377,11 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
       Evidence(DOCUMENTED, "coral:models-intro#requirements", "google-coral/edgetpu#659"))
 def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
-    axes) are fine; float32, float16, int16, int64 and bool activations are not. The data
-    type is checked before the op type: an op the Edge TPU does not run is reported for its
-    data type when it computes on such a tensor, and as not supported only on 8-bit data and
-    int32 indices (a top-k of int8 scores)."""
+    axes) are fine; float32, float16, int16, int64 and bool activations are not, whatever the
+    op."""
+    # Checked before the op type: an op the Edge TPU does not run is reported for its data
+    # type, and as not supported only on 8-bit data and int32 indices (a top-k of int8
+    # scores, whose indices are int32).
     allowed = QUANTIZED | {"INT32"} if ctx.op.opcode not in SUPPORTED_OPS else QUANTIZED
     bad = [t for t in ctx.activations if ctx.dtype(t) not in allowed]
     if bad:

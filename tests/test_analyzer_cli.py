@@ -39,6 +39,7 @@ def test_brief_text_gives_each_root_cause_once_and_details_keep_every_op(corpus,
     details = capsys.readouterr().out
     assert "Ops off the Edge TPU (473), in execution order:" in details
     assert details.count("    status: ") == 473
+    assert "    made by: INT64 'model_89/tf.cast/Cast' from CAST #452\n" in details
 
 
 def test_a_version_refusal_names_the_ops_and_tensors_that_raise_the_version(corpus, capsys):
