@@ -95,6 +95,40 @@ def test_instruction_estimate_near_the_compilers_packages(corpus):
         assert latency.instruction_bytes(tpu_ops, 1) == pytest.approx(actual, rel=0.15)
 
 
+def test_estimate_sums_segments_and_splits_crossings_without_changing_the_total():
+    segments = [latency.SegmentCost(500_000, 0, 150_000, 50_000, 100_000),
+                latency.SegmentCost(500_000, 4_000_000, 50_000, 1_000, 100_000)]
+    whole = latency.estimate(DEVICE, segments, (CpuOp(0, 1_000),))
+    split = latency.estimate(DEVICE, segments, (CpuOp(0, 1_000),), crossing_bytes=100_000)
+    assert whole.total_ms == pytest.approx(split.total_ms)
+    assert split.parts_ms["crossings"] == pytest.approx(0.25)  # 100 kB at 400 MB/s
+    assert whole.parts_ms["invoke"] == pytest.approx(1.0)  # two subgraphs
+    assert whole.parts_ms["edgetpu"] == pytest.approx(2.0)
+    assert whole.parts_ms["instructions"] == pytest.approx(0.5)
+    assert (whole.low_ms, whole.high_ms) == pytest.approx(latency.latency_range(whole.total_ms))
+
+
+def test_unknown_cycles_leave_the_total_unknown():
+    result = latency.estimate(DEVICE, [latency.SegmentCost(None, 0, 1000, 10)], ())
+    assert result.total_ms is None and result.low_ms is None
+    assert "edgetpu" not in result.parts_ms and result.parts_ms["input_output"] > 0
+
+
+def test_cpu_cost_of_a_detection_head(corpus):
+    """An SSD MobileNet v1's post-processing left on the CPU: a custom op over 1917 anchors' box
+    encodings and 91 class scores (the constant anchors do not count; 4 scalar outputs)."""
+    from tpulens.analyzer.model import read_model
+
+    model = read_model(corpus / "cpu_with_log" / "EdgeTPU_Analysis" / "Ops" / "model_mobilenet"
+                       / "coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite")
+    main = model.subgraphs[0]
+    last = len(main.operators) - 1
+    (nms,) = latency.cpu_cost(model, main, [last])
+    assert nms == CpuOp(macs=0, elements=1917 * 4 + 1917 * 91 + 4, custom=True)
+    (conv,) = latency.cpu_cost(model, main, [0])
+    assert conv.macs == 150 * 150 * 24 * 3 * 3 * 3 and not conv.custom  # 3x3 stride 2, 24 out
+
+
 # ---- published architectures, rebuilt ---------------------------------------------------
 
 def _fit_tool():

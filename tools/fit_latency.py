@@ -117,10 +117,6 @@ def rebuild(out: Path, only: str | None = None) -> None:
 
 # ---- the cost inputs of one model ----------------------------------------------------------
 
-DTYPE_BYTES = {"UINT8": 1, "INT8": 1, "BOOL": 1, "INT16": 2, "FLOAT16": 2, "INT32": 4,
-               "FLOAT32": 4, "INT64": 8}
-
-
 @dataclass(frozen=True)
 class ModelCost:
     """What the latency model needs of one model, and where each figure came from."""
@@ -140,31 +136,7 @@ class ModelCost:
 
 
 def tensor_bytes(t) -> int:
-    return t.num_elements * DTYPE_BYTES.get(t.dtype, 4)
-
-
-def op_macs(sg: Subgraph, op) -> int:
-    """Multiply-accumulates of the ops that have them (the rest are memory-bound)."""
-    ins, outs = sg.input_tensors(op), sg.output_tensors(op)
-    if len(ins) < 2 or not outs:
-        return 0
-    out, w = outs[0].num_elements, ins[1].shape
-    if op.opcode == "CONV_2D" and len(w) == 4:
-        return out * w[1] * w[2] * w[3]
-    if op.opcode == "DEPTHWISE_CONV_2D" and len(w) == 4:
-        return out * w[1] * w[2]
-    if op.opcode == "FULLY_CONNECTED" and len(w) == 2:
-        return out * w[1]
-    if op.opcode == "TRANSPOSE_CONV" and len(ins) > 2:
-        w = ins[1].shape
-        return ins[2].num_elements * w[1] * w[2] * w[0] if len(w) == 4 else 0
-    return 0
-
-
-def cpu_op(sg: Subgraph, op) -> CpuOp:
-    elements = sum(t.num_elements for t in sg.input_tensors(op) + sg.output_tensors(op)
-                   if not t.is_constant)
-    return CpuOp(op_macs(sg, op), elements, op.opcode == "CUSTOM")
+    return t.num_elements * latency.dtype_bytes(t.dtype)
 
 
 def _boundary_bytes(sg: Subgraph, tpu: set[int]) -> tuple[int, int, int]:
@@ -209,9 +181,8 @@ def from_compiled(path: Path, name: str) -> ModelCost:
     cycles = on_chip = off_chip = instructions = 0
     ops = compiled.custom_ops(model)
     for op in ops:
-        if op.package:  # what is not parameters: instructions (and a little metadata)
-            instructions += op.package.size_bytes - sum(
-                ex.parameter_bytes for ex in op.package.executables)
+        if op.package:
+            instructions += latency.package_instruction_bytes(op.package)
         for ex in op.package.executables if op.package else []:
             if ex.type == "PARAMETER_CACHING":
                 on_chip += ex.parameter_bytes
@@ -220,7 +191,7 @@ def from_compiled(path: Path, name: str) -> ModelCost:
                 cycles += ex.estimated_cycles
     tpu = {op.index for op in ops}
     inp, outp, cross = _boundary_bytes(sg, tpu)
-    cpu = tuple(cpu_op(sg, op) for op in sg.operators if op.index not in tpu)
+    cpu = latency.cpu_cost(model, sg, [op.index for op in sg.operators if op.index not in tpu])
     return ModelCost(name, "compiled", cycles, on_chip, off_chip, instructions, inp, outp,
                      cross, cpu, len(ops), "compiler")
 
@@ -238,8 +209,9 @@ def from_cpu(path: Path, name: str) -> ModelCost:
     on_chip = sum(p.on_chip_bytes for p in layout)
     off_chip = sum(p.off_chip_bytes for p in layout)
     inp, outp, cross = _boundary_bytes(sg, tpu)
-    cpu = tuple(cpu_op(sg, op) for op in sg.operators
-                if op.index not in tpu and analysis.verdicts[op.index].placement == Placement.CPU)
+    cpu = latency.cpu_cost(model, sg, [
+        op.index for op in sg.operators
+        if op.index not in tpu and analysis.verdicts[op.index].placement == Placement.CPU])
     instructions = latency.instruction_bytes(len(tpu), len(runs))
     return ModelCost(name, "rebuilt", cycles, on_chip, off_chip, instructions, inp, outp,
                      cross, cpu, len(runs), "analyzer")
@@ -282,16 +254,6 @@ def compiled_in_corpus(file_name: str) -> ModelCost | None:
     return None
 
 
-# Published compiled models whose CPU model (same architecture, sizes and ops) is in the corpus
-# under another name: Coral's SSD MobileNet v1 was compiled from TFLite's 2018-06-29 COCO
-# detection model (300x300, TFLite_Detection_PostProcess on the CPU).
-SAME_ARCHITECTURE = {
-    "mobilenet_ssd_v1_coco_quant_postprocess_edgetpu.tflite":
-        "cpu_with_log/EdgeTPU_Analysis/Ops/model_mobilenet/"
-        "coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite",
-}
-
-
 def cases(rows: list[dict], rebuilt: Path = REBUILT) -> tuple[list[Case], list[str]]:
     """Every row whose model we can cost; the others are listed with why not."""
     costs: dict[str, ModelCost] = {}
@@ -301,10 +263,6 @@ def cases(rows: list[dict], rebuilt: Path = REBUILT) -> tuple[list[Case], list[s
         found = compiled_in_corpus(name) if name.endswith("_edgetpu.tflite") else None
         if found is not None:
             key, make = f"compiled:{name}", lambda c=found: c
-        elif name in SAME_ARCHITECTURE and (CORPUS / SAME_ARCHITECTURE[name]).exists():
-            key = f"corpus-cpu:{name}"
-            make = lambda p=CORPUS / SAME_ARCHITECTURE[name], n=name: from_cpu(  # noqa: E731
-                p, n.removesuffix("_edgetpu.tflite"))
         elif call is not None and (rebuilt / call.file_name).exists():
             key = f"rebuilt:{call.file_name}"
             make = lambda p=rebuilt / call.file_name, n=call.file_name[:-7]: from_cpu(p, n)  # noqa: E731
@@ -413,6 +371,22 @@ def errors(all_cases: list[Case], held_out: bool) -> list[tuple[Case, float, dic
     return out
 
 
+def cross_source_errors(all_cases: list[Case]) -> list[tuple[Case, float]]:
+    """Each figure predicted with constants fitted on the other source's figures only (C++
+    page <-> Python reference CSVs), for the hosts both sources measured."""
+    prior = prior_fit()
+    out = []
+    for measure in {c.measure for c in all_cases}:
+        train = [c for c in all_cases if c.measure != measure]
+        hosts = {c.host.name for c in train}
+        constants = fit(train, prior)
+        for case in all_cases:
+            if case.measure == measure and case.host.name in hosts:
+                predicted = latency.latency_ms(predict(case, constants))
+                out.append((case, predicted / case.measured_ms - 1))
+    return out
+
+
 def median_abs(errs: list[float]) -> float:
     return statistics.median(abs(e) for e in errs) if errs else math.nan
 
@@ -443,6 +417,12 @@ def report(all_cases: list[Case]) -> str:
         group(f"measure {m}", lambda c, m=m: c.measure == m)
     for s in sorted({c.cost.source + "/" + c.cost.figures for c in all_cases}):
         group(f"figures {s}", lambda c, s=s: c.cost.source + "/" + c.cost.figures == s)
+    cross = cross_source_errors(all_cases)
+    lines += ["", "| fitted on the other source only: predicted | cases | median abs error |",
+              "|---|---|---|"]
+    for m in sorted({c.measure for c, _ in cross}):
+        errs = [e for c, e in cross if c.measure == m]
+        lines.append(f"| {m} | {len(errs)} | {median_abs(errs):.1%} |")
     lines += ["", "| model | figures | cycles | on-chip MiB | streamed MiB | instructions KiB |",
               "|---|---|---|---|---|---|"]
     for cost in {c.cost.name: c.cost for c in all_cases}.values():
