@@ -32,8 +32,9 @@ MS = 1e3
 # PerformanceExpectation_Max, 250 MHz at High (google-coral/libedgetpu,
 # driver/beagle/beagle_top_level_handler.cc). The "max" runtime (libedgetpu1-max) and every
 # PCIe device run at Max; the "std" runtime throttles the USB Accelerator to High. Coral's
-# benchmark figures are only consistent with 500 MHz: MobileNet v1 1.0 224 carries 685 k
-# compiler cycles (2.7 ms at 250 MHz) and was measured at 2.2 ms on USB 3.0.
+# benchmark figures are only consistent with 500 MHz: MobileNet v1 1.0 224 (the corpus's
+# compiled embedding extractor, the classifier less its last layer) carries 685 k compiler
+# cycles, 2.7 ms at 250 MHz, and the classifier was measured at 2.2 ms on USB 3.0.
 MAX_CLOCK_HZ = 500e6
 REDUCED_CLOCK_HZ = 250e6
 
@@ -80,9 +81,10 @@ class CpuOp:
 # Host CPU throughputs are inferred from the CPU-only columns of Coral's benchmark table
 # (coral.ai/docs/edgetpu/benchmarks): MobileNet v1 224 (569 M MACs) takes 53 ms on the
 # desktop CPU and 164 ms on the embedded Cortex-A53 1.5 GHz; MobileNet v2 (300 M MACs) 51 ms
-# and 122 ms; ResNet-50 at 299 (7.3 G MACs) 484 ms and 1763 ms: about 11-15 G MAC/s and
-# 3.5-4.2 G MAC/s. A Raspberry Pi 3 B (Cortex-A53 at 1.2 GHz) scales the A53 by 1.2/1.5; a
-# Raspberry Pi 4 B (Cortex-A72 at 1.5 GHz) runs about twice the A53's int8 throughput.
+# and 122 ms; ResNet-50 at 299 (7.3 G MACs) 484 ms and 1763 ms: 6-15 G MAC/s and 2.5-4.1
+# G MAC/s, the low ends from depthwise-heavy models. Taken: 12 and 3.8 G MAC/s. A Raspberry
+# Pi 3 B (Cortex-A53 at 1.2 GHz) scales the A53 by 1.2/1.5; a Raspberry Pi 4 B (Cortex-A72 at
+# 1.5 GHz) runs about twice the A53's int8 throughput (inferred).
 # Element-wise built-ins: about one element per ns on a desktop core, a quarter of that on an
 # A53 (inferred from TFLite's optimized kernels; these ops are rarely left on the CPU).
 # Custom ops: the published SSD MobileNet v2 COCO (91 classes) and face (1 class) figures of
@@ -92,9 +94,9 @@ class CpuOp:
 # desktop, 20 M/s on the Dev Board and the Pi 4, 6.5 M/s on the Pi 3. (No published figure
 # of a model with such an op can be costed here: these rates are not checked.)
 # Invoke overheads (interpreter, runtime, driver, completion interrupt per Edge TPU subgraph):
-# fitted to the published latencies by tools/fit_latency.py. The Pi 3's fits to 0: on that
-# host the two small models have nearly equal link bytes, so its fixed cost and the USB 2.0
-# throughput cannot be told apart and the throughput takes it all.
+# fitted to the published latencies by tools/fit_latency.py. The Pi 3's fits to 0: only two
+# small models were measured there, so its fixed cost and the USB 2.0 throughput are nearly
+# interchangeable and the fit puts it all on the throughput.
 DESKTOP = Host("desktop x86-64", macs_per_s=12e9, elements_per_s=1e9,
                custom_elements_per_s=35e6, op_overhead_s=20e-6, invoke_overhead_s=0.55e-3)
 DEV_BOARD = Host("Dev Board (Cortex-A53 1.5 GHz)", macs_per_s=3.8e9, elements_per_s=0.25e9,
