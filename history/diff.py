@@ -1,72 +1,23 @@
-"""Compare two result sets variant by variant: metrics, Edge TPU placement, environment.
-
-A metric's verdict:
-- no better direction: `changed` beyond its threshold, else `unchanged`;
-- latency with raw samples on both sides: `better`/`worse` only when the sample medians differ
-  by more than the threshold *and* a Mann-Whitney U test (as asv does) finds the shift
-  significant. Both are needed: hundreds of samples make a 2 % shift between two ordinary runs
-  of the same model "significant", and one stall can move a p99 or a mean by 10× in a run
-  whose median did not move. Without samples only the median (p50) is judged, by threshold;
-- latency measured on a different CPU or thread count: `not judged`;
-- a score of other metrics (the objective): `changed` beyond its threshold, never a regression
-  by itself (its latency part moves with timing noise; its parts are judged);
-- anything else: `better`/`worse` beyond its threshold, else `unchanged`.
+"""Compare two result sets variant by variant: metrics (judged by tpulens.history.judgment, as
+the site judges them), Edge TPU placement, environment. A reason some rows are not judged (a
+machine shift, another machine) is a finding, named once.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
+from tpulens.history.judgment import Judge, MachineShift, MetricChange
 from tpulens.history.settings import Settings
-from tpulens.history.store import Entry, metric_values, samples
-from tpulens.metrics import meaning
+from tpulens.history.store import Entry, metric_values
 
-SCHEMA_VERSION = 1
-# A latency metric and the sample set it summarises: latency_ms_p90 → samples["latency_ms"].
-TIMING = re.compile(r"^(?P<samples>.*latency_ms)_(?P<stat>p\d+|mean)$")
-TIMING_ENVIRONMENT = ("cpu", "machine", "threads")
+SCHEMA_VERSION = 2
 ENVIRONMENT_KEYS = ("python", "tensorflow", "ai_edge_litert", "cpu", "machine", "threads",
                     "edgetpu_runtime", "edgetpu_compiler")
-
-
-@dataclass(frozen=True)
-class MetricChange:
-    metric: str
-    unit: str
-    better: str  # higher | lower | none
-    base: float
-    head: float
-    change: Change
-    threshold: str  # as configured, e.g. "±10 %"
-    p_value: float | None = None  # Mann-Whitney U on the latency samples
-    note: str = ""
-    tolerance: float | None = None  # the threshold at this base value, in the metric's unit
-
-    @property
-    def absolute(self) -> float:
-        return self.head - self.base
-
-    @property
-    def relative(self) -> float | None:
-        return (self.head - self.base) / abs(self.base) if self.base else None
-
-    @property
-    def thresholds_crossed(self) -> float:
-        """How many thresholds the change spans: what ranks changes of different metrics (a
-        5-point accuracy loss is 5× its threshold, +30 % latency 3×). Any change of a metric
-        whose threshold is zero (op counts) ranks first."""
-        if not self.tolerance:
-            return math.inf if self.absolute else 0.0
-        return round(abs(self.absolute) / self.tolerance, 6)  # 6 places: float noise ties
-
-    def to_json(self) -> dict:
-        return {**asdict(self), "change": str(self.change), "absolute": self.absolute,
-                "relative": self.relative}
 
 
 @dataclass(frozen=True)
@@ -143,6 +94,13 @@ class Diff:
     added: list[str]
     removed: list[str]
     environment: list[EnvironmentDifference]
+    shifts: list[MachineShift] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[tuple[str, int]]:
+        """Each reason rows were not judged, named once, with how many rows it covers."""
+        counts = Counter(m.note for v in self.variants for m in v.metrics if m.covered)
+        return sorted(counts.items())
 
     @property
     def regressions(self) -> list[tuple[VariantDiff, MetricChange]]:
@@ -163,7 +121,9 @@ class Diff:
                 "counts": dict(sorted(self.counts().items())),
                 "variants": [v.to_json() for v in self.variants],
                 "added": self.added, "removed": self.removed,
-                "environment": [asdict(e) for e in self.environment]}
+                "environment": [asdict(e) for e in self.environment],
+                "machine_shifts": [shift.to_json() for shift in self.shifts],
+                "findings": [{"finding": note, "rows": rows} for note, rows in self.findings]}
 
 
 def largest_first(rows: list[tuple[VariantDiff, MetricChange]]) -> list[tuple[VariantDiff,
@@ -181,65 +141,16 @@ def compare(base: dict[tuple[str, str], Entry], head: dict[tuple[str, str], Entr
     analyses = {side: {key: _analysis(entries[key], _artifact(base[key], head[key]))
                        for key in common}
                 for side, entries in (("base", base), ("head", head))}
-    variants = [_variant(base[key], head[key], analyses["base"][key], analyses["head"][key],
-                         settings) for key in common]
+    judge = Judge(base, head, settings)
+    variants = [_variant(judge, key, analyses["base"][key], analyses["head"][key])
+                for key in common]
     return Diff(base_label, head_label, _runs(base), _runs(head), variants,
                 added=[head[k].name for k in sorted(set(head) - set(base))],
                 removed=[base[k].name for k in sorted(set(base) - set(head))],
                 environment=_environment_differences(
                     _environment(base.values(), analyses["base"].values()),
-                    _environment(head.values(), analyses["head"].values())))
-
-
-def compare_samples(base: list[float], head: list[float]) -> tuple[float, float, float]:
-    """(base median, head median, two-sided Mann-Whitney U p-value) of two sample sets."""
-    from statistics import median
-
-    from scipy.stats import mannwhitneyu
-
-    return median(base), median(head), float(mannwhitneyu(base, head).pvalue)
-
-
-def judge(metric: str, info: dict, base_value: float, head_value: float, base: dict, head: dict,
-          settings: Settings) -> MetricChange:
-    """The verdict on one metric of one variant; `base`/`head` are the two records."""
-    unit, better = str(info.get("unit") or ""), str(info.get("better") or "none")
-    threshold = settings.threshold(metric, unit)
-    exceeded = threshold.exceeded(base_value, head_value)
-
-    def verdict(change: Change, p_value: float | None = None, note: str = "") -> MetricChange:
-        return MetricChange(metric, unit, better, base_value, head_value, change,
-                            threshold.describe(), p_value, note, threshold.tolerance(base_value))
-
-    if head_value == base_value:
-        return verdict(Change.UNCHANGED)
-    if meaning(metric).derived:  # its latency part carries timing noise no threshold tests
-        return verdict(Change.CHANGED if exceeded else Change.UNCHANGED,
-                       note="a score of other metrics, which are judged themselves")
-    if better not in ("higher", "lower"):
-        return verdict(Change.CHANGED if exceeded else Change.UNCHANGED)
-    direction = Change.BETTER if (head_value > base_value) == (better == "higher") \
-        else Change.WORSE
-    timing = TIMING.match(metric)
-    if not timing:
-        return verdict(direction if exceeded else Change.UNCHANGED)
-    differs = [k for k in TIMING_ENVIRONMENT
-               if _dict(base.get("environment")).get(k) != _dict(head.get("environment")).get(k)]
-    if differs:
-        return verdict(Change.NOT_JUDGED, note=f"measured with a different {', '.join(differs)}")
-    base_samples = samples(base, timing["samples"])
-    head_samples = samples(head, timing["samples"])
-    if not (base_samples and head_samples):
-        if timing["stat"] == "p50":
-            return verdict(direction if exceeded else Change.UNCHANGED,
-                           note="no latency samples: judged by threshold only")
-        return verdict(Change.NOT_JUDGED, note="no latency samples: only the median is judged")
-    base_median, head_median, p_value = compare_samples(base_samples, head_samples)
-    shifted = threshold.exceeded(base_median, head_median) and p_value < settings.significance
-    same_way = (head_median > base_median) == (head_value > base_value)
-    note = (f"samples {len(base_samples)} vs {len(head_samples)}: median "
-            f"{_signed_percent(base_median, head_median)}")
-    return verdict(direction if shifted and same_way else Change.UNCHANGED, p_value, note)
+                    _environment(head.values(), analyses["head"].values())),
+                shifts=sorted(judge.shifts.values(), key=lambda shift: shift.samples))
 
 
 def moved_ops(base: dict, head: dict) -> list[MovedOp]:
@@ -294,8 +205,8 @@ def _ops(analysis: dict) -> list[dict]:
     return out
 
 
-def _variant(base: Entry, head: Entry, base_analysis, head_analysis,
-             settings: Settings) -> VariantDiff:
+def _variant(judge: Judge, key: tuple[str, str], base_analysis, head_analysis) -> VariantDiff:
+    base, head = judge.base[key], judge.head[key]
     diff = VariantDiff(base.experiment, base.variant, str(base.record.get("status") or "unknown"),
                        str(head.record.get("status") or "unknown"))
     if diff.status_regressed:
@@ -304,10 +215,8 @@ def _variant(base: Entry, head: Entry, base_analysis, head_analysis,
                           + "; ".join(str(n) for n in (notes if isinstance(notes, list)
                                                        else [])[:3]))
     base_metrics, head_metrics = metric_values(base.record), metric_values(head.record)
-    info = {**_dict(base.record.get("metric_info")), **_dict(head.record.get("metric_info"))}
-    for name in sorted(set(base_metrics) & set(head_metrics)):
-        diff.metrics.append(judge(name, _dict(info.get(name)), base_metrics[name],
-                                  head_metrics[name], base.record, head.record, settings))
+    diff.metrics = [judge.metric(key, name)
+                    for name in sorted(set(base_metrics) & set(head_metrics))]
     for side, names in (("base", set(base_metrics) - set(head_metrics)),
                         ("head", set(head_metrics) - set(base_metrics))):
         if names:
@@ -369,10 +278,6 @@ def _environment_differences(base: dict, head: dict) -> list[EnvironmentDifferen
 
 def _runs(entries: dict[tuple[str, str], Entry]) -> list[str]:
     return sorted({e.run.commit_label for e in entries.values()})
-
-
-def _signed_percent(base: float, head: float) -> str:
-    return f"{(head - base) / abs(base):+.1%}" if base else f"{head - base:+g}"
 
 
 def _int(value: object, default: int | None = 0) -> int | None:

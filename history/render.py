@@ -1,18 +1,33 @@
 """A Diff as plain text, as Markdown for a pull-request comment or a GitHub job summary, or as
-JSON. Regressions come first, worst first; the detail of every variant that changed (its changed
-metrics) sits in collapsible sections, and the Markdown is cut to fit a pull-request comment."""
+JSON. Regressions come first, worst first; findings (a machine shift: why rows were not judged)
+are named once; the detail of every variant that changed sits in collapsible sections.
+
+Every value a record or analysis supplies reaches the Markdown as a code span (`_cell` in a table,
+`_inline` elsewhere): no raw HTML, comment, link, image, mention or heading can come from a
+result file, a line break cannot end a row, and each value is cut to MAX_VALUE characters. HTML
+lines (<details>, <summary>) hold only the tool's own words and numbers. The whole comment stays
+under MARKDOWN_BUDGET characters, whatever the number or size of the parts.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from tpulens.analyzer.vocabulary import Change, Placement
 from tpulens.history.diff import Diff, MetricChange, VariantDiff, largest_first
 
 FORMATS = ("text", "markdown", "json")
-METRIC_COLUMNS = ("variant", "metric", "base", "head", "change", "threshold", "p", "verdict")
+METRIC_COLUMNS = ("variant", "metric", "base", "head", "change", "threshold", "p", "verdict",
+                  "note")
 MARKDOWN_BUDGET = 60_000  # characters: GitHub cuts comments and job summaries at 65,536
+MAX_VALUE = 200  # characters of one value from a result file
+MAX_LISTED = 10  # values of one environment key, runs of one side
+CUT_NOTE = ("Cut to fit a pull-request comment: {n} variant(s) or section(s) left out or shown "
+            "in part; `tpulens diff --format json` has everything.")
+# Line breaks and other characters that end a line or steer a terminal.
+BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def render(diff: Diff, fmt: str) -> str:
@@ -24,6 +39,7 @@ def as_json(diff: Diff) -> str:
 
 
 def headline(diff: Diff) -> str:
+    """Counts and the tool's own words only: it heads the Markdown, outside any code span."""
     counts = diff.counts()
     failed = [v for v in diff.variants if v.status_regressed]
     moved = [v for v in diff.variants if v.moved_to_cpu]
@@ -37,6 +53,8 @@ def headline(diff: Diff) -> str:
         parts.append(f"{len(moved)} variant(s) with ops moved to the CPU")
     if not parts:
         parts.append("no regressions")
+    if diff.findings:
+        parts.append(f"{len(diff.findings)} finding(s)")
     parts += [f"{counts[c]} {c}" for c in (Change.BETTER, Change.CHANGED, Change.UNCHANGED,
                                            Change.NOT_JUDGED) if counts[c]]
     parts.append(f"{len(diff.variants)} variants compared")
@@ -45,56 +63,63 @@ def headline(diff: Diff) -> str:
 
 def text(diff: Diff) -> str:
     lines = [f"tpulens diff: {headline(diff)}",
-             f"base: {diff.base_label} ({', '.join(diff.base_runs) or 'no runs'})",
-             f"head: {diff.head_label} ({', '.join(diff.head_runs) or 'no runs'})"]
+             f"base: {_plain(diff.base_label)} ({_runs(diff.base_runs, _plain)})",
+             f"head: {_plain(diff.head_label)} ({_runs(diff.head_runs, _plain)})"]
+    if diff.findings:
+        lines += ["", "Findings (not regressions; rows they cover are not judged):"]
+        lines += [f"  {_plain(note, None)} ({rows} rows)" for note, rows in diff.findings]
     for title, rows in (("Regressions", diff.regressions), ("Improvements", _improvements(diff))):
         if rows:
             lines += ["", f"{title}:"]
-            lines += [f"  {v.name}  {_metric_line(m)}" for v, m in rows]
+            lines += [f"  {_plain(v.name)}  {_metric_line(m)}" for v, m in rows]
     for v in diff.variants:
         if v.status_regressed:
-            lines += ["", f"{v.name}: {v.base_status} → {v.head_status}"]
+            lines += ["", f"{_plain(v.name)}: {_plain(v.base_status)} → {_plain(v.head_status)}"]
     for v in diff.variants:
         if v.moved_ops:
-            lines += ["", f"{v.name}: {_moved_summary(v)} ({v.placement_source})"]
-            lines += [f"  op {op.index} {op.opcode} {op.base_placement} → {op.head_placement}: "
-                      f"{_cpu_status(op)}" + (f" (root cause: {op.root_cause})"
-                                              if op.root_cause else "") for op in v.moved_ops]
+            lines += ["", f"{_plain(v.name)}: {_moved_summary(v)} "
+                          f"({_plain(v.placement_source)})"]
+            lines += [f"  op {op.index} {_plain(op.opcode)} {op.base_placement} → "
+                      f"{op.head_placement}: {_plain(_cpu_status(op))}"
+                      + (f" (root cause: {_plain(op.root_cause)})" if op.root_cause else "")
+                      for op in v.moved_ops]
     if diff.environment:
         lines += ["", "Environment differences:"]
-        lines += [f"  {e.key}: {_values(e.base)} → {_values(e.head)}" for e in diff.environment]
+        lines += [f"  {_plain(e.key)}: {_values(e.base, _plain)} → {_values(e.head, _plain)}"
+                  for e in diff.environment]
     for title, names in (("Added", diff.added), ("Removed", diff.removed)):
         if names:
-            lines += ["", f"{title} variants: {', '.join(names)}"]
+            lines += ["", f"{title} variants: {', '.join(_plain(n) for n in names)}"]
     notes = [(v.name, n) for v in diff.variants for n in v.notes]
     if notes:
-        lines += ["", "Notes:"] + [f"  {name}: {note}" for name, note in notes]
+        lines += ["", "Notes:"] + [f"  {_plain(name)}: {_plain(note)}" for name, note in notes]
     return "\n".join(lines)
 
 
 def markdown(diff: Diff, budget: int = MARKDOWN_BUDGET) -> str:
-    """Sections in order of importance; once a row would pass `budget` characters, it and
-    everything after it are left out, and a last line says how many variants that cut."""
+    """Sections in order of importance; once a row or section would pass `budget` characters,
+    it and every row after it are left out, and a last line says how many that cut."""
     mark = "❌" if diff.regressed else "✅"
     out = [f"### {mark} tpulens diff: {headline(diff)}", "",
-           f"Base `{_code(diff.base_label)}` ({_md(', '.join(diff.base_runs) or 'no runs')}) "
-           f"→ head `{_code(diff.head_label)}` "
-           f"({_md(', '.join(diff.head_runs) or 'no runs')})", ""]
+           f"Base {_inline(diff.base_label)} ({_runs(diff.base_runs, _inline)}) → head "
+           f"{_inline(diff.head_label)} ({_runs(diff.head_runs, _inline)})", ""]
+    room = budget - len(CUT_NOTE) - 20
     used, left_out = _size(out), set()
-    for section in _sections(diff):
+    for number, section in enumerate(_sections(diff)):
         kept = []
         for name, rows in section.rows:
-            if left_out or used + _size(section.head + kept + rows + section.tail) > budget:
+            if left_out or used + _size(section.head + kept + rows + section.tail) > room:
                 left_out.add(name)
             else:
                 kept += rows
         lines = section.head + kept + section.tail
-        if kept or (not section.rows and used + _size(lines) <= budget):
+        if (kept or not section.rows) and used + _size(lines) <= room:
             out += lines
             used += _size(lines)
+        elif not section.rows:
+            left_out.add(f"section {number}")
     if left_out:
-        out.append(f"Cut to fit a pull-request comment: {len(left_out)} variant(s) left out "
-                   "or shown in part; `tpulens diff --format json` has everything.")
+        out.append(CUT_NOTE.format(n=len(left_out)))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -109,13 +134,18 @@ class _Section:
 
 def _sections(diff: Diff) -> list[_Section]:
     sections = []
+    if diff.findings:
+        sections.append(_Section(
+            ["**Findings** (not regressions; the rows they cover are not judged)", ""],
+            [(f"finding {i}", [f"- {_inline(note)} ({rows} rows)"])
+             for i, (note, rows) in enumerate(diff.findings)], [""]))
     failed = [v for v in diff.variants if v.status_regressed]
     if failed:
         sections.append(_Section(
             ["**Variants that are no longer ok**", "", "| variant | base | head | notes |",
              "|---|---|---|---|"],
-            [(v.name, [f"| {_md(v.name)} | {v.base_status} | {v.head_status} | "
-                       f"{_md('; '.join(v.notes))} |"]) for v in failed], [""]))
+            [(v.name, [f"| {_cell(v.name)} | {_cell(v.base_status)} | {_cell(v.head_status)} "
+                       f"| {_cell('; '.join(v.notes))} |"]) for v in failed], [""]))
     for title, rows in (("Regressions", diff.regressions), ("Improvements", _improvements(diff))):
         if rows:
             sections.append(_Section([f"**{title}**", ""] + _metric_table([]),
@@ -128,14 +158,15 @@ def _sections(diff: Diff) -> list[_Section]:
     if diff.environment:
         sections.append(_Section(
             ["**Environment differences** (they explain many changes)", "",
-             "| | base | head |", "|---|---|---|"]
-            + [f"| {_md(e.key)} | {_md(_values(e.base))} | {_md(_values(e.head))} |"
-               for e in diff.environment] + [""]))
+             "| | base | head |", "|---|---|---|"],
+            [(f"environment {e.key}", [f"| {_cell(e.key)} | {_values(e.base, _cell)} | "
+                                       f"{_values(e.head, _cell)} |"]) for e in diff.environment],
+            [""]))
     for title, names in (("Variants added", diff.added), ("Variants removed", diff.removed)):
         if names:
-            sections.append(_Section([f"**{title}:** " + ", ".join(_md(n) for n in names), ""]))
-    changed = [v for v in diff.variants
-               if any(m.change != Change.UNCHANGED for m in v.metrics) or v.notes]
+            sections.append(_Section([f"**{title}**", ""],
+                                     [(n, [f"- {_inline(n)}"]) for n in names], [""]))
+    changed = [v for v in diff.variants if _shown(v) or v.notes]
     if changed:
         sections.append(_Section(
             [f"<details><summary>Detail: {len(changed)} variant(s) with changes or notes "
@@ -143,27 +174,34 @@ def _sections(diff: Diff) -> list[_Section]:
             [(v.name, _variant_detail(v)) for v in changed], ["</details>", ""]))
     quiet = len(diff.variants) - len(changed)
     if quiet:
-        sections.append(_Section([f"{quiet} variant(s) with every metric unchanged.", ""]))
+        sections.append(_Section([f"{quiet} variant(s) with every metric unchanged or covered "
+                                  "by a finding.", ""]))
     return sections
 
 
+def _shown(v: VariantDiff) -> list[MetricChange]:
+    """The metrics a variant's detail lists: changed ones, and those not judged for a reason
+    of their own (those a finding covers are named by it)."""
+    return [m for m in v.metrics if m.change != Change.UNCHANGED and not m.covered]
+
+
 def _placement_details(v: VariantDiff) -> list[str]:
-    return ([f"<details><summary>{_md(v.name)}: {_moved_summary(v)} "
-             f"({v.placement_source})</summary>", "",
+    return ([f"{_inline(v.name)}: {_moved_summary(v)} (analyses: {_inline(v.placement_source)})",
+             "", "<details><summary>The ops that moved</summary>", "",
              "| op | opcode | output | placement | status | root cause |",
              "|---|---|---|---|---|---|"]
-            + [f"| {op.index} | {_md(op.opcode)} | `{_code(op.output)}` | "
-               f"{op.base_placement} → {op.head_placement} | {_md(_cpu_status(op))} | "
-               f"{_md(op.root_cause)} |" for op in v.moved_ops]
+            + [f"| {op.index} | {_cell(op.opcode)} | {_cell(op.output)} | "
+               f"{op.base_placement} → {op.head_placement} | {_cell(_cpu_status(op))} | "
+               f"{_cell(op.root_cause)} |" for op in v.moved_ops]
             + ["", "</details>", ""])
 
 
 def _variant_detail(v: VariantDiff) -> list[str]:
-    changed = [(v, m) for m in v.metrics if m.change != Change.UNCHANGED]
-    lines = [f"#### {_md(v.name)}", ""]
+    changed = [(v, m) for m in _shown(v)]
+    lines = [f"#### {_inline(v.name)}", ""]
     if changed:
         lines += _metric_table(changed) + [""]
-    return lines + [f"- {_md(n)}" for n in v.notes] + ([""] if v.notes else [])
+    return lines + [f"- {_inline(n)}" for n in v.notes] + ([""] if v.notes else [])
 
 
 def _size(lines: list[str]) -> int:
@@ -172,23 +210,25 @@ def _size(lines: list[str]) -> int:
 
 def _improvements(diff: Diff) -> list[tuple[VariantDiff, MetricChange]]:
     return largest_first([(v, m) for v in diff.variants for m in v.metrics
-                        if m.change == Change.BETTER])
+                          if m.change == Change.BETTER])
 
 
 def _metric_table(rows: list[tuple[VariantDiff, MetricChange]]) -> list[str]:
     out = ["| " + " | ".join(METRIC_COLUMNS) + " |", "|" + "---|" * len(METRIC_COLUMNS)]
     for v, m in rows:
-        cells = [_md(v.name), f"{_md(m.metric)}" + (f" ({_md(m.unit)})" if m.unit else ""),
+        cells = [_cell(v.name), _cell(m.metric) + (f" ({_cell(m.unit)})" if m.unit else ""),
                  _number(m.base), _number(m.head), _change(m), m.threshold, _p(m.p_value),
-                 f"**{m.change}**" if m.change == Change.WORSE else str(m.change)]
+                 f"**{m.change}**" if m.change == Change.WORSE else str(m.change),
+                 _cell(m.note) if m.note else ""]
         out.append("| " + " | ".join(cells) + " |")
     return out
 
 
 def _metric_line(m: MetricChange) -> str:
     p = f", p {_p(m.p_value)}" if m.p_value is not None else ""
-    return (f"{m.metric}: {_number(m.base)} → {_number(m.head)} ({_change(m)}; threshold "
-            f"{m.threshold}{p}) {m.change}" + (f" [{m.note}]" if m.note else ""))
+    return (f"{_plain(m.metric)}: {_number(m.base)} → {_number(m.head)} ({_change(m)}; "
+            f"threshold {m.threshold}{p}) {m.change}" + (f" [{_plain(m.note)}]" if m.note
+                                                         else ""))
 
 
 def _moved_summary(v: VariantDiff) -> str:
@@ -222,15 +262,36 @@ def _p(p_value: float | None) -> str:
     return "<0.001" if p_value < 0.001 else f"{p_value:.3f}"
 
 
-def _values(values: list[str]) -> str:
-    return ", ".join(values) if values else "(none)"
+def _runs(runs: list[str], show) -> str:
+    if not runs:
+        return "no runs"
+    more = f" and {len(runs) - MAX_LISTED} more" if len(runs) > MAX_LISTED else ""
+    return ", ".join(show(r) for r in runs[:MAX_LISTED]) + more
 
 
-def _md(text: str) -> str:
-    """Text for a Markdown table cell: names come from user files and may hold | or HTML."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\n", " "))
+def _values(values: list[str], show) -> str:
+    if not values:
+        return "(none)"
+    more = f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else ""
+    return ", ".join(show(v) for v in values[:MAX_LISTED]) + more
 
 
-def _code(text: str) -> str:
-    return str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ")
+def _plain(value: object, limit: int | None = MAX_VALUE) -> str:
+    """One printable line: no line breaks or terminal controls, no lone surrogates, cut to
+    `limit` characters."""
+    out = BREAKS.sub(" ", str(value)).encode("utf-8", "replace").decode("utf-8")
+    return out if limit is None or len(out) <= limit else out[:limit - 1] + "…"
+
+
+def _inline(value: object) -> str:
+    """A value from a result file as a Markdown code span: shown as written, never rendered."""
+    content = _plain(value)
+    if not content.strip():
+        return "–"
+    fence = "`" * (max((len(run) for run in re.findall("`+", content)), default=0) + 1)
+    return f"{fence} {content} {fence}"
+
+
+def _cell(value: object) -> str:
+    """A code span in a table cell: a pipe is escaped, as GFM tables need even in code."""
+    return _inline(value).replace("|", "\\|")

@@ -69,12 +69,14 @@ class Settings:
     thresholds: dict[str, Threshold] = field(default_factory=dict)  # name or pattern → threshold
 
     def threshold(self, metric: str, unit: str) -> Threshold:
+        return self.configured(metric) or DEFAULT_THRESHOLDS.get(unit, FALLBACK_THRESHOLD)
+
+    def configured(self, metric: str) -> Threshold | None:
+        """The threshold [diff.thresholds] gives the metric, by name or first pattern."""
         if metric in self.thresholds:
             return self.thresholds[metric]
-        for pattern, threshold in self.thresholds.items():
-            if fnmatch.fnmatchcase(metric, pattern):
-                return threshold
-        return DEFAULT_THRESHOLDS.get(unit, FALLBACK_THRESHOLD)
+        return next((threshold for pattern, threshold in self.thresholds.items()
+                     if fnmatch.fnmatchcase(metric, pattern)), None)
 
 
 def from_suite(data: dict) -> Settings:

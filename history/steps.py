@@ -8,9 +8,13 @@ A variant's runs give each metric a series of values. Its best piecewise-constan
 kept short by the retention). The penalty is PENALTY × noise × ln(n), the noise estimated from
 the differences between consecutive runs (their median barely notices a few steps), so
 ordinary jitter stays one level and a real change becomes a step; a series that repeats exact
-values (sizes, op counts) has no noise and every change in it is a step. A step to a worse
-level, beyond the metric's threshold, is a regression: it arrived with the first run of the
-new level, after the last run of the old one.
+values (sizes, op counts) has no noise and every change in it is a step. Two runs give no noise
+to estimate: their one change is the candidate.
+
+Whether a step is a regression is not the fit's call: the record of the last run at the old
+level and the record of the first run at the new one are judged by tpulens.history.judgment,
+exactly as `tpulens diff` judges those two runs. Its values are the regression's "before" and
+"after"; it is still present while the latest record, judged against the last good one, is worse.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median, median_low
 
-from tpulens.history.diff import TIMING, TIMING_ENVIRONMENT
+from tpulens.analyzer.vocabulary import Change
+from tpulens.history.judgment import Judge, Kind, info_of, kind, timing_problem
 from tpulens.history.settings import Settings
 from tpulens.history.store import Entry, Run, metric_values
 
@@ -42,18 +47,19 @@ class Regression:
     variant: str
     metric: str
     unit: str
-    before: float  # level before the step
-    after: float  # level after it
+    before: float  # the value of the last good record
+    after: float  # the value of the first bad record
     last_good: Run  # last run at the old level
     first_bad: Run  # first run at the new level: its commit brought the change
     latest: float  # the newest value
-    still_present: bool  # the newest level is still worse than `before` beyond the threshold
+    still_present: bool  # the latest record, judged against the last good one, is worse
+    note: str = ""  # the judgment's note (the samples compared)
 
     def to_json(self) -> dict:
         return {"experiment": self.experiment, "variant": self.variant, "metric": self.metric,
                 "unit": self.unit, "before": self.before, "after": self.after,
                 "last_good": self.last_good.to_json(), "first_bad": self.first_bad.to_json(),
-                "latest": self.latest, "still_present": self.still_present}
+                "latest": self.latest, "still_present": self.still_present, "note": self.note}
 
 
 def noise(values: list[float]) -> float:
@@ -85,59 +91,54 @@ def fit_steps(values: list[float], penalty: float | None = None) -> list[Segment
     return segments[::-1]
 
 
+def candidates(values: list[float]) -> list[Segment]:
+    """The levels a series steps between: its fit, or each value alone in a pair of runs."""
+    if len(values) == 2:
+        return [Segment(0, 1, values[0]), Segment(1, 2, values[1])]
+    return fit_steps(values)
+
+
 def regressions(entries: Iterable[Entry], settings: Settings) -> list[Regression]:
-    """Every step to a worse level in every variant's metrics (`entries` oldest run first, as
-    History.entries), the ones still present and the newest first. Timing is only compared
-    between runs on the CPU and thread count of the variant's latest record."""
+    """Every step to a worse level in every variant's metrics (`entries` oldest run first, one
+    per run and variant, as History.entries), the ones still present and the newest first.
+    Timing is only followed over the runs comparable with the variant's latest record."""
+    entries = list(entries)
+    by_run: dict[str, dict[tuple[str, str], Entry]] = {}
     by_variant: dict[tuple[str, str], list[Entry]] = {}
     for entry in entries:
+        by_run.setdefault(entry.run.id, {})[entry.key] = entry
         by_variant.setdefault(entry.key, []).append(entry)
+    judges: dict[tuple[str, str], Judge] = {}
+
+    def judge(good: Entry, bad: Entry, metric: str):
+        pair = (good.run.id, bad.run.id)
+        if pair not in judges:
+            judges[pair] = Judge(by_run[pair[0]], by_run[pair[1]], settings)
+        return judges[pair].metric(good.key, metric)
+
     found = []
-    for entries in by_variant.values():
-        latest = entries[-1].record
-        names = sorted({m for e in entries for m in metric_values(e.record)})
-        for metric in names:
-            info = _dict(_dict(latest.get("metric_info")).get(metric))
-            if info.get("better") not in ("higher", "lower"):
+    for series in by_variant.values():
+        latest = series[-1]
+        for metric in sorted({m for e in series for m in metric_values(e.record)}):
+            what = kind(metric, info_of(latest, latest, metric))
+            if what in (Kind.SCORE, Kind.DESCRIPTIVE):
                 continue
-            points = [(e.run, metric_values(e.record)[metric]) for e in entries
-                      if metric in metric_values(e.record)
-                      and (not TIMING.match(metric) or _same_timing(e.record, latest))]
-            found += _series_regressions(entries[-1], metric, info, points, settings)
+            points = [e for e in series if metric in metric_values(e.record)
+                      and (what != Kind.TIMING or not timing_problem(e, latest))]
+            values = [metric_values(e.record)[metric] for e in points]
+            for old, new in pairwise(candidates(values)):
+                good, bad = points[old.end - 1], points[new.start]
+                change = judge(good, bad, metric)
+                if change is None or change.change != Change.WORSE:
+                    continue
+                now = judge(good, points[-1], metric)
+                found.append(Regression(latest.experiment, latest.variant, metric, change.unit,
+                                        change.base, change.head, good.run, bad.run,
+                                        values[-1], now.change == Change.WORSE, change.note))
     found.sort(key=lambda r: r.first_bad.id, reverse=True)
     return sorted(found, key=lambda r: not r.still_present)
-
-
-def _series_regressions(entry: Entry, metric: str, info: dict, points: list[tuple[Run, float]],
-                        settings: Settings) -> list[Regression]:
-    values = [v for _, v in points]
-    segments = fit_steps(values)
-    unit = str(info.get("unit") or "")
-    threshold = settings.threshold(metric, unit)
-    higher = info.get("better") == "higher"
-    out = []
-    for old, new in pairwise(segments):
-        worse = new.level < old.level if higher else new.level > old.level
-        if not (worse and threshold.exceeded(old.level, new.level)):
-            continue
-        newest = segments[-1].level
-        still = (newest < old.level if higher else newest > old.level) \
-            and threshold.exceeded(old.level, newest)
-        out.append(Regression(entry.experiment, entry.variant, metric, unit, old.level,
-                              new.level, points[old.end - 1][0], points[new.start][0],
-                              values[-1], still))
-    return out
 
 
 def _deviation(values: list[float]) -> float:
     middle = median(values)
     return sum(abs(v - middle) for v in values)
-
-
-def _same_timing(record: dict, latest: dict) -> bool:
-    mine, theirs = _dict(record.get("environment")), _dict(latest.get("environment"))
-    return all(mine.get(k) == theirs.get(k) for k in TIMING_ENVIRONMENT)
-
-
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}

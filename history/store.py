@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -151,10 +151,13 @@ def load(results_dir: Path) -> History:
     runs: dict[str, Run] = {}
     entries: dict[tuple[str, str, str], Entry] = {}
     history = results_dir / HISTORY
+    if (results_dir / RUN_FILE).is_file():  # a run's folder, compared as a results directory
+        own = _read_run(results_dir, RUN_FILE, problems)
+        runs[own.id] = own
     for folder in sorted(history.iterdir()) if history.is_dir() else []:
         if not folder.is_dir():
             continue
-        run = _read_run(folder, problems)
+        run = _read_run(folder, f"{HISTORY}/{folder.name}/{RUN_FILE}", problems)
         runs[run.id] = run
         for entry in _entries(folder, run, results_dir, problems):
             entries[(run.id, *entry.key)] = entry
@@ -216,7 +219,13 @@ def samples(record: dict, name: str) -> list[float]:
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A plain number a float holds (an integer of 400 digits is not one)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _record_paths(folder: Path) -> list[Path]:
@@ -243,13 +252,15 @@ def _entries(folder: Path, run: Run | None, results_dir: Path, problems: list) -
     return out
 
 
-def _read_run(folder: Path, problems: list) -> Run:
+def _read_run(folder: Path, label: str, problems: list) -> Run:
     """The folder's run.json; the folder name is the run id whatever the file says."""
     path = folder / RUN_FILE
-    data = _read_object(path, f"{HISTORY}/{folder.name}/{RUN_FILE}", problems) \
-        if path.exists() else {}
-    known = {f.name for f in fields(Run)} - {"id"}
-    return Run(folder.name, **{k: v for k, v in (data or {}).items() if k in known})
+    data = _read_object(path, label, problems) if path.exists() else {}
+    data = data or {}
+    dirty = data.get("git_dirty")
+    return Run(folder.name, _text(data.get("git_commit")),
+               dirty if isinstance(dirty, bool) else None, _text(data.get("machine")),
+               _text(data.get("started")) or "", _text(data.get("profile")))
 
 
 def _read_object(path: Path, label: str, problems: list) -> dict | None:

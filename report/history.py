@@ -1,6 +1,6 @@
 """The results over time as the site shows them: every run, each variant's record in each run,
-and the regressions that step detection finds in them (tpulens.history.steps, the same
-detection and thresholds as `tpulens diff`).
+and the regressions that step detection finds in them (tpulens.history.steps: each step judged
+by tpulens.history.judgment, the judgment `tpulens diff` makes).
 
 A top-level record wins over its copy in its run's folder, as in the results store: it is what
 the rest of the site shows."""
@@ -51,7 +51,8 @@ def timeline_of(results: Results, settings: Settings) -> Timeline:
             runs[r.run],
             r.experiment,
             r.variant,
-            {"metrics": r.metrics, "metric_info": r.metric_info, "environment": r.environment},
+            {"metrics": r.metrics, "metric_info": r.metric_info, "environment": r.environment,
+             "samples": getattr(r, "samples", {})},
             Path(r.path).parent,
             Path(r.path),
             not is_kept_copy(r),
