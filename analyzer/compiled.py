@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tpulens.analyzer import flexbuffer
+from tpulens.analyzer import estimate, flexbuffer
 from tpulens.analyzer.edgetpu_package import Package, read_package
 from tpulens.analyzer.flatbuf import FlatbufferError
 from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
@@ -142,6 +142,11 @@ def _verdict(tpu: int, cpu: int) -> Verdict:
     return Verdict.PARTIAL if cpu else Verdict.FULL
 
 
+def _estimate(model, items: list[CustomOp]) -> dict | None:
+    found = estimate.from_compiled(model, items)
+    return found.to_json() if found else None
+
+
 def analysis(model) -> dict:
     """The compiled model in the analysis contract (source "compiler"), plus what the compiler
     wrote: packages, boundary tensors and the ops left on the CPU.
@@ -172,7 +177,7 @@ def analysis(model) -> dict:
     summary = {"ops_total": len(ops), "ops_tpu": len(items), "ops_cpu": cpu,
                "tpu_subgraphs": len(items), "verdict": _verdict(len(items), cpu),
                "compiler_version": versions[0] if versions else None,
-               "source": Source.COMPILER}
+               "source": Source.COMPILER, "estimate": _estimate(model, items)}
     table = Counter((o["opcode"] if not o["custom_code"] else o["custom_code"], o["status"])
                     for o in ops)
     return {

@@ -241,7 +241,44 @@ def _summary(fields: Fields, data: dict) -> dict:
             out[key] = value
     if verdict := fields.choice(summary, "verdict", tuple(Verdict), "summary."):
         out["verdict"] = verdict
+    if estimate := _estimate(fields, fields.obj(summary, "estimate", "summary.")):
+        out["estimate"] = estimate
     return out
+
+
+def _finite(value) -> bool:
+    """A real number a float can hold (not a bool, not 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _estimate(fields: Fields, data: dict) -> dict:
+    """The Edge TPU cost estimate: parameter bytes, cycles, latency per device with its range
+    and parts. A device whose latency is not a finite number is left out."""
+    if not data:
+        return {}
+    parameters = fields.obj(data, "parameters", "estimate.")
+    ranges = {}
+    for device, pair in fields.obj(data, "latency_range_ms", "estimate.").items():
+        if isinstance(pair, list) and len(pair) == 2 and all(map(_finite, pair)):
+            ranges[device] = [float(v) for v in pair]
+    parts = {device: fields.numbers(data["parts_ms"], device)
+             for device, value in fields.obj(data, "parts_ms", "estimate.").items()
+             if isinstance(value, dict)}
+    return {
+        "parameters": {key: fields.integer(parameters, key, None, "estimate.parameters.")
+                       for key in ("on_chip_bytes", "off_chip_bytes")},
+        "cycles": fields.integer(data, "cycles", None, "estimate."),
+        "latency_ms": {device: float(value) for device, value
+                       in fields.obj(data, "latency_ms", "estimate.").items() if _finite(value)},
+        "latency_range_ms": ranges,
+        "parts_ms": parts,
+        "source": fields.choice(data, "source", tuple(Source), "estimate."),
+    }
 
 
 def _errors(fields: Fields, data: dict) -> list[str]:

@@ -1,0 +1,144 @@
+"""What a model costs on the Edge TPU: parameter memory, cycles and latency per device.
+
+For a CPU model the cost follows the placement prediction: each Edge TPU subgraph's parameters
+are laid out and split between on-chip cache and streaming (param_memory), its cycles come from
+the chip model (cycles), and the latency per device adds the link and the host (latency). For a
+compiled model the compiler's own parameter split and estimated cycles replace the first two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tpulens.analyzer import cycles, latency, param_memory
+from tpulens.analyzer.model import Model, Subgraph, Tensor
+from tpulens.analyzer.vocabulary import Placement, Source
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One Edge TPU subgraph: its ops (in the model it was read from) and what it costs."""
+
+    ops: tuple[int, ...]
+    on_chip_bytes: int
+    off_chip_bytes: int
+    cycles: int | None  # None: a compiled model whose compiler wrote no estimate (16.0)
+    instruction_bytes: int  # sent over the link at every inference with the input
+    input_bytes: int
+    output_bytes: int
+    crossing_bytes: int  # of input and output: tensors exchanged with CPU ops
+
+
+@dataclass(frozen=True)
+class Estimate:
+    segments: tuple[Segment, ...]
+    cpu_ops: int  # ops left on the CPU (priced by the host model)
+    source: Source  # PREDICTED, or COMPILER when the figures are the compiler's own
+    latency: dict[latency.Link, latency.Latency]
+
+    @property
+    def on_chip_bytes(self) -> int:
+        return sum(s.on_chip_bytes for s in self.segments)
+
+    @property
+    def off_chip_bytes(self) -> int:
+        return sum(s.off_chip_bytes for s in self.segments)
+
+    @property
+    def cycles(self) -> int | None:
+        known = [s.cycles for s in self.segments]
+        return None if None in known else sum(known)
+
+    def to_json(self) -> dict:
+        return {
+            "parameters": {"on_chip_bytes": self.on_chip_bytes,
+                           "off_chip_bytes": self.off_chip_bytes},
+            "cycles": self.cycles,
+            "latency_ms": {link.value: _ms(lat.total_ms) for link, lat in self.latency.items()},
+            "latency_range_ms": {link.value: [_ms(lat.low_ms), _ms(lat.high_ms)]
+                                 for link, lat in self.latency.items()},
+            "parts_ms": {link.value: {part: _ms(ms) for part, ms in lat.parts_ms.items()}
+                         for link, lat in self.latency.items()},
+            "source": self.source,
+        }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _boundary_bytes(subgraph: Subgraph, ops: list[int]) -> tuple[int, int, int]:
+    """(bytes entering, bytes leaving, bytes of those exchanged with CPU ops) of a group of
+    ops: activations only, constants excluded. What enters from the model's inputs or leaves
+    to its outputs is model I/O; the rest crosses between an Edge TPU subgraph and CPU ops."""
+    inside = set(ops)
+    made = {t for i in ops for t in subgraph.operators[i].outputs}
+    read_outside = {t for op in subgraph.operators if op.index not in inside for t in op.inputs}
+    entering = {t for i in ops for t in subgraph.operators[i].inputs
+                if t >= 0 and t not in made and not subgraph.tensors[t].is_constant}
+    leaving = made & (read_outside | set(subgraph.outputs))
+    model_io = set(subgraph.inputs) | set(subgraph.outputs)
+    crossing = (entering | leaving) - model_io
+    return tuple(sum(_nbytes(subgraph.tensors[t]) for t in group)
+                 for group in (entering, leaving, crossing))
+
+
+def _nbytes(tensor: Tensor) -> int:
+    return tensor.num_elements * latency.dtype_bytes(tensor.dtype)
+
+
+def predict(analysis) -> Estimate | None:
+    """The cost of a CPU model under its predicted placement; None when no op runs on the
+    Edge TPU (the model is refused, or nothing maps)."""
+    model: Model = analysis.model
+    if analysis.errors or not model.subgraphs:
+        return None
+    main = model.subgraphs[0]
+    placement = {v.index: v.placement for v in analysis.verdicts if v.subgraph == 0}
+    groups = param_memory.tpu_segments(
+        main, [placement.get(i) == Placement.TPU for i in range(len(main.operators))])
+    if not groups:
+        return None
+    layouts = param_memory.lay_out(model, main, groups,
+                                   analysis.options.enable_multiple_subgraphs)
+    segments = tuple(
+        Segment(tuple(ops), layout.on_chip_bytes, layout.off_chip_bytes,
+                cycles.segment_cycles(model, main, ops),
+                latency.instruction_bytes(len(ops), 1), *_boundary_bytes(main, ops))
+        for ops, layout in zip(groups, layouts, strict=True))
+    on_tpu = {i for ops in groups for i in ops}
+    cpu_ops = [i for i, where in sorted(placement.items())
+               if i not in on_tpu and where != Placement.DROPPED]
+    return _priced(model, segments, cpu_ops, Source.PREDICTED)
+
+
+def from_compiled(model: Model, custom_ops: list) -> Estimate | None:
+    """The compiler's own figures in a compiled model (its `edgetpu-custom-op`s, as
+    compiled.custom_ops reads them): the parameter split and estimated cycles of each Edge TPU
+    subgraph (cycles unknown where the compiler wrote none, as 16.0 does); the ops left on the
+    CPU beside them are priced by the host model."""
+    items = [c for c in custom_ops if c.package and c.subgraph == 0]
+    if not items:
+        return None
+    main = model.subgraphs[0]
+    on_tpu = {c.index for c in custom_ops if c.subgraph == 0}
+    segments = []
+    for item in items:
+        on_chip, off_chip, estimated = param_memory.compiled_split(item.package)
+        segments.append(Segment((item.index,), on_chip, off_chip, estimated or None,
+                                latency.package_instruction_bytes(item.package),
+                                *_boundary_bytes(main, [item.index])))
+    cpu_ops = [op.index for op in main.operators if op.index not in on_tpu]
+    return _priced(model, tuple(segments), cpu_ops, Source.COMPILER)
+
+
+def _priced(model: Model, segments: tuple[Segment, ...], cpu_ops: list[int],
+            source: Source) -> Estimate:
+    main = model.subgraphs[0]
+    cpu_cost = latency.cpu_cost(model, main, cpu_ops)
+    costs = [latency.SegmentCost(s.cycles, s.off_chip_bytes, s.input_bytes, s.output_bytes,
+                                 s.instruction_bytes) for s in segments]
+    crossing = sum(s.crossing_bytes for s in segments)
+    prices = {link: latency.estimate(device, costs, cpu_cost, crossing)
+              for link, device in latency.DEVICES.items()}
+    return Estimate(segments, len(cpu_ops), source, prices)
