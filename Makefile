@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	fi
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[runners,dev]'
+	$(BIN)/pip install -q -e '.[runners,ray,dev]'
 	$(BIN)/pip install -q --no-deps tf_keras==2.21.0
 	touch $(STAMP)
 

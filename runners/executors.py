@@ -23,7 +23,6 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib import metadata
 from pathlib import Path
 
 from tpulens.errors import InputError
@@ -50,16 +49,6 @@ def step_resources(stage: str, threads: int, gpu: bool) -> Resources:
     """A step uses its thread budget in CPUs; training steps also take a GPU when there is
     one and TensorFlow can use it."""
     return Resources(cpus=threads, gpus=1 if gpu and stage in TRAINING_STAGES else 0)
-
-
-def gpu_tensorflow() -> bool:
-    """Whether the installed TensorFlow is a build that can use a GPU (the `tensorflow`
-    distribution rather than `tensorflow-cpu`), found without importing TensorFlow."""
-    try:
-        metadata.distribution("tensorflow")
-    except metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 class LocalExecutor:
@@ -117,7 +106,8 @@ class RayExecutor:
                      configure_logging=False)
             self.started = True
         total = ray.cluster_resources()
-        self.gpu = total.get("GPU", 0) >= 1 and gpu_tensorflow()
+        self.gpu = total.get("GPU", 0) >= 1 and ray.get(
+            ray.remote(_tensorflow_sees_a_gpu).options(num_gpus=1).remote(self.threads))
         # as many steps in flight as the cluster has room for: the scheduler keeps the rest
         # in its priority order rather than in Ray's queue
         self.slots = max(1, int(total.get("CPU", 1)) // self.threads)
@@ -153,6 +143,18 @@ def _ray_step(payload: dict, threads: int) -> dict:
         _prepare(threads)
         _ray_step.ready = True
     return execute(payload)
+
+
+def _tensorflow_sees_a_gpu(threads: int) -> bool:
+    """Whether TensorFlow on a GPU node of the cluster can use its GPU (a GPU build, drivers
+    working): training steps ask for a GPU only then."""
+    from tpulens.runners import tfsetup
+
+    _prepare(threads)
+    try:
+        return bool(tfsetup.import_tf().config.list_physical_devices("GPU"))
+    except ImportError:
+        return False
 
 
 def _prepare(threads: int) -> None:

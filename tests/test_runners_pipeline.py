@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from toy_suite import SUITE, copy_toy, keep_only_training, unfinished_steps
+from toy_suite import SUITE, alive, copy_toy, keep_only_training, start_run, unfinished_steps
 from toy_suite import write_suite as write_suite  # test_history_pipeline imports it from here
 
 from tpulens.runners import cache, executors, pipeline
@@ -198,21 +198,6 @@ def test_shipped_compiled_model_is_compared_with_the_prediction(corpus, tmp_path
     assert result.metrics["edgetpu_prediction_disagreements"] == len(
         comparison["op_differences"])
     assert result.outputs["compiled_tflite"] == str(compiled)
-
-
-def start_run(suite: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tpulens.cli", "run", str(suite), "--profile",
-                             "quick", "--no-progress", *extra], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie is dead
 
 
 def test_kill_9_of_the_main_process_takes_its_workers_along_and_the_rerun_resumes(

@@ -4,11 +4,16 @@ three-class set generated here, trained in seconds."""
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
 
 SUITE = """
 schema_version = 1
@@ -96,3 +101,19 @@ def keep_only_training(root: Path) -> None:
 def unfinished_steps(cache_dir: Path) -> list[Path]:
     """Step directories without their manifest: steps being built, or left by a killed run."""
     return [d for d in cache_dir.glob("steps/*") if not (d / "manifest.json").exists()]
+
+
+def start_run(suite: Path, *extra: str) -> subprocess.Popen:
+    """`tpulens run` of the quick profile in its own process (for a test to kill)."""
+    return subprocess.Popen([sys.executable, "-m", "tpulens.cli", "run", str(suite), "--profile",
+                             "quick", "--no-progress", *extra], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())  # a zombie is dead
