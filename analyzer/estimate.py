@@ -8,6 +8,7 @@ compiled model the compiler's own parameter split and estimated cycles replace t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tpulens.analyzer import cycles, latency, param_memory
@@ -142,3 +143,65 @@ def _priced(model: Model, segments: tuple[Segment, ...], cpu_ops: list[int],
     prices = {link: latency.estimate(device, costs, cpu_cost, crossing)
               for link, device in latency.DEVICES.items()}
     return Estimate(segments, len(cpu_ops), source, prices)
+
+
+# ---- text --------------------------------------------------------------------------------
+
+DEVICE_NAMES = {latency.Link.USB3: "USB 3.0", latency.Link.USB2: "USB 2.0",
+                latency.Link.PCIE: "PCIe"}
+PART_NAMES = {"invoke": "the fixed cost of each invoke", "edgetpu": "Edge TPU compute",
+              "streamed_parameters": "parameters streamed over the link",
+              "instructions": "instructions sent over the link",
+              "input_output": "input and output over the link",
+              "crossings": "tensors crossing between CPU and Edge TPU",
+              "cpu_ops": "the ops left on the CPU"}
+
+
+def mib(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 / 10 else f"{count / 1024:.0f} KiB"
+
+
+def text_lines(estimate: dict | None, device: str = latency.Link.USB3) -> list[str]:
+    """The estimate in three lines (four when parameters stream): memory, latency per device
+    with `device` first, and what dominates it."""
+    if not estimate:
+        return ["Edge TPU cost: nothing runs on the Edge TPU (no estimate)"]
+    params = estimate["parameters"]
+    lines = [f"Parameter memory: {mib(params['on_chip_bytes'])} cached on-chip; "
+             f"{mib(params['off_chip_bytes'])} streamed at every inference"]
+    order = [device] + [d for d in estimate["latency_ms"] if d != device]
+    shown = [f"{d} {_range(estimate, d)}" for d in order if estimate["latency_ms"].get(d)]
+    kind = "from the compiler's cycles" if estimate.get("source") == Source.COMPILER \
+        else "predicted"
+    if not shown:
+        lines.append("Edge TPU latency: unknown (the compiler wrote no cycle estimate)")
+        return lines
+    lines.append(f"Edge TPU latency ({kind}, one warm inference): " + "; ".join(shown))
+    parts = estimate["parts_ms"][device]
+    top = latency.dominant_part(parts)
+    total = estimate["latency_ms"][device]
+    lines.append(f"Dominated by {PART_NAMES.get(top, top)}: {ms_text(parts[top])} of "
+                 f"{ms_text(total)} ms on {device}")
+    streamed = parts.get("streamed_parameters", 0.0)
+    if params["off_chip_bytes"] and streamed >= 0.1 * total:
+        link = DEVICE_NAMES.get(device, device)
+        lines.append(f"Streams {mib(params['off_chip_bytes'])} per inference over {link} "
+                     f"({ms_text(streamed)} of {ms_text(total)} ms): "
+                     f"parameters beyond the {mib(param_memory.ON_CHIP_CAPACITY_BYTES)} "
+                     "on-chip cache cross the link every time; prune, cluster or narrow the "
+                     "largest layers, or split the model over several Edge TPUs")
+    return lines
+
+
+def _range(estimate: dict, device: str) -> str:
+    low, high = estimate["latency_range_ms"].get(device) or (None, None)
+    value = estimate["latency_ms"][device]
+    span = f" ({ms_text(low)}-{ms_text(high)})" if low is not None else ""
+    return f"{ms_text(value)} ms{span}"
+
+
+def ms_text(value: float) -> str:
+    """Three significant figures without an exponent: 2.43, 29.9, 299, 4080."""
+    if value <= 0:
+        return "0"
+    return f"{value:.{max(0, 2 - math.floor(math.log10(value)))}f}"
