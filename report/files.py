@@ -9,9 +9,7 @@ on the machine that builds the site.
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,54 +99,12 @@ def _located(where: str, document: bytes | object) -> dict:
 
 
 def _parse(raw: bytes) -> object:
-    """JSON as Python values a page can print: a lone surrogate (valid JSON, unencodable
-    UTF-8) becomes U+FFFD, and an integer past the float range becomes ±inf, which the
-    contract drops like any non-finite number."""
     try:
-        data = json.loads(raw, parse_int=_int)
+        return safefs.load_json(raw)
     except RecursionError as err:
         raise Unusable(f"JSON nested deeper than {MAX_DEPTH} levels") from err
     except ValueError as err:
         raise Unusable(f"unreadable ({err.__class__.__name__}: {err})") from err
-    if _SURROGATE.search(raw):
-        data = _without_surrogates(data)
-    return data
-
-
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # escaped or raw bytes
-_FLOAT_DIGITS = 308  # 10**308 is about the largest float
-
-
-def _int(text: str) -> int | float:
-    if len(text.lstrip("-")) <= _FLOAT_DIGITS:
-        return int(text)
-    return -math.inf if text.startswith("-") else math.inf
-
-
-def _clean(text: str) -> str:
-    return text.encode("utf-8", "replace").decode("utf-8") if _LONE.search(text) else text
-
-
-_LONE = re.compile("[\ud800-\udfff]")
-
-
-def _without_surrogates(value: object) -> object:
-    """`value` with every string (keys too) re-encoded, walked without recursion."""
-    root = [value]
-    stack = [(root, 0)]
-    while stack:
-        container, key = stack.pop()
-        item = container[key]
-        if isinstance(item, str):
-            container[key] = _clean(item)
-        elif isinstance(item, list):
-            stack.extend((item, i) for i in range(len(item)))
-        elif isinstance(item, dict):
-            cleaned = {_clean(k): v for k, v in item.items()}
-            item.clear()
-            item.update(cleaned)
-            stack.extend((item, k) for k in item)
-    return root[0]
 
 
 def _json_object(data: object) -> dict:

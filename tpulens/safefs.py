@@ -9,6 +9,8 @@ must never land outside the root.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import stat
@@ -225,3 +227,45 @@ class Root:
         except OSError:
             return []
         return [p for p in matches if self.is_dir(p)]
+
+
+def load_json(raw: bytes) -> object:
+    """JSON as values any later step can print and compare: a lone surrogate (valid JSON, not
+    encodable as UTF-8) becomes "?", and an integer past the float range becomes ±inf,
+    which every reader drops like other non-finite numbers. Raises what json.loads raises."""
+    data = json.loads(raw, parse_int=_int)
+    return _without_surrogates(data) if _SURROGATE.search(raw) else data
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # escaped or raw bytes
+_LONE = re.compile("[\ud800-\udfff]")
+_FLOAT_DIGITS = 308  # 10**308 is about the largest float
+
+
+def _int(text: str) -> int | float:
+    if len(text.lstrip("-")) <= _FLOAT_DIGITS:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8") if _LONE.search(text) else text
+
+
+def _without_surrogates(value: object) -> object:
+    """`value` with every string (keys too) re-encoded, walked without recursion."""
+    root = [value]
+    stack = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        item = container[key]
+        if isinstance(item, str):
+            container[key] = _clean(item)
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+        elif isinstance(item, dict):
+            cleaned = {_clean(k): v for k, v in item.items()}
+            item.clear()
+            item.update(cleaned)
+            stack.extend((item, k) for k in item)
+    return root[0]
