@@ -5,15 +5,15 @@ machine shift, another machine) is a finding, named once.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+from tpulens import safefs
 from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
 from tpulens.history.judgment import Judge, MachineShift, MetricChange
 from tpulens.history.settings import Settings
-from tpulens.history.store import Entry, metric_values
+from tpulens.history.store import MAX_FILE_BYTES, Entry, metric_values
 
 SCHEMA_VERSION = 2
 ENVIRONMENT_KEYS = ("python", "tensorflow", "ai_edge_litert", "cpu", "machine", "threads",
@@ -242,8 +242,10 @@ def _analysis(entry: Entry, artifact: str) -> dict | str | None:
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as err:
+        data = safefs.load_json(safefs.read_regular(path, MAX_FILE_BYTES))
+    except safefs.Unusable as err:
+        return f"{path.name}: {err}"
+    except (ValueError, RecursionError) as err:
         return f"{path.name} unreadable ({type(err).__name__})"
     return data if isinstance(data, dict) else f"{path.name} is not a JSON object"
 

@@ -216,7 +216,7 @@ def _improvements(diff: Diff) -> list[tuple[VariantDiff, MetricChange]]:
 def _metric_table(rows: list[tuple[VariantDiff, MetricChange]]) -> list[str]:
     out = ["| " + " | ".join(METRIC_COLUMNS) + " |", "|" + "---|" * len(METRIC_COLUMNS)]
     for v, m in rows:
-        cells = [_cell(v.name), _cell(m.metric) + (f" ({_cell(m.unit)})" if m.unit else ""),
+        cells = [_cell(v.name), _cell(m.metric + (f" ({m.unit})" if m.unit else "")),
                  _number(m.base), _number(m.head), _change(m), m.threshold, _p(m.p_value),
                  f"**{m.change}**" if m.change == Change.WORSE else str(m.change),
                  _cell(m.note) if m.note else ""]

@@ -18,13 +18,13 @@ it is what the site shows, and what a hand-edited copy of a results directory ch
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from tpulens import safefs
 from tpulens.errors import InputError
 
 HISTORY = "history"
@@ -33,6 +33,7 @@ MODELS = "models"
 RUN_FILE = "run.json"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 UNKNOWN_TIME = "00000000T000000Z"
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a record, run.json or analysis read from a results store
 
 
 @dataclass(frozen=True)
@@ -264,9 +265,14 @@ def _read_run(folder: Path, label: str, problems: list) -> Run:
 
 
 def _read_object(path: Path, label: str, problems: list) -> dict | None:
+    """A JSON object from a regular file of bounded size (a FIFO or a device is refused, not
+    waited on or read)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as err:
+        data = safefs.load_json(safefs.read_regular(path, MAX_FILE_BYTES))
+    except safefs.Unusable as err:
+        problems.append(f"{label}: {err}")
+        return None
+    except (ValueError, RecursionError) as err:
         problems.append(f"{label}: unreadable ({type(err).__name__}: {err})")
         return None
     if not isinstance(data, dict):
