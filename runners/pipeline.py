@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpulens.errors import InputError
-from tpulens.runners import cache, config, records
+from tpulens.runners import cache, config, records, restore
 from tpulens.runners.environment import environment, git_commit
 from tpulens.runners.executors import ExecutorKind, LocalExecutor, RayExecutor, disk_full
 from tpulens.runners.plan import Plan, build_plan
@@ -75,6 +75,7 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
     summary = RunSummary(variants=len(plan.variants))
     try:
         with cache.run_lock(cache_dir):
+            restore.restore(plan, results_dir, cache_dir, MEASURING_STAGES)
             stale = []
             for variant in plan.variants:
                 existing = records.read_record(
@@ -91,6 +92,7 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
                                  suite.path.parent, run, remeasure)
                 runner.run(_executor(ExecutorKind(executor), runner.jobs, runner.threads,
                                      cache_dir, address))
+                restore.remember(plan, runner.done, results_dir)
                 records.finish_run(results_dir, suite.data)
     except OSError as err:
         if not disk_full(err):
