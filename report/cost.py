@@ -19,6 +19,7 @@ PART_LABELS = {
     "invoke": "invoke overhead",
     "edgetpu": "Edge TPU compute",
     "streamed_parameters": "parameters streamed over the link",
+    "instructions": "instructions sent over the link",
     "input_output": "inputs and outputs over the link",
     "crossings": "tensors crossing between CPU and Edge TPU",
     "cpu_ops": "ops on the CPU",
@@ -67,6 +68,17 @@ class Cost:
             f"{mib(self.off_chip_bytes)} streamed at every inference"
         )
 
+
+    @property
+    def part_rows(self) -> list[tuple[str, list[Part | None]]]:
+        """One row per part that costs time on some host: its label and its figure per device
+        (None where it costs nothing), the largest on the first host first."""
+        rows: dict[str, list[Part | None]] = {}
+        for i, device in enumerate(self.devices):
+            for part in device.parts:
+                if part.ms > 0:
+                    rows.setdefault(part.label, [None] * len(self.devices))[i] = part
+        return sorted(rows.items(), key=lambda row: [-(p.ms if p else 0) for p in row[1]])
 
     @property
     def streamed(self) -> str:

@@ -198,3 +198,13 @@ def test_an_estimate_not_in_the_contract_is_not_shown():
     cost = cost_of({"estimate": dict(ESTIMATE, latency_ms={"usb2": "fast", "pcie": 3.0})})
     assert [d.link for d in cost.devices] == ["pcie"]
     assert cost.devices[0].dominant.label == "Edge TPU compute"
+
+
+def test_the_parts_table_lists_what_costs_time_on_some_host():
+    parts = {link: dict(split, crossings=0.0) for link, split in ESTIMATE["parts_ms"].items()}
+    parts["usb2"]["invoke"] = 0.0
+    cost = cost_of({"estimate": dict(ESTIMATE, parts_ms=parts)})
+    rows = {label: [p and p.ms for p in row] for label, row in cost.part_rows}
+    assert list(rows)[0] == "Edge TPU compute"  # the largest on USB 3.0 first
+    assert "tensors crossing between CPU and Edge TPU" not in rows  # no time anywhere
+    assert rows["invoke overhead"] == [0.3, None, 0.2]  # hosts in order: USB 3.0, 2.0, PCIe
