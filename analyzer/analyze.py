@@ -251,13 +251,11 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     keeps each op's rule check between analyses that only change -a or -i; `counting` (the
     what-ifs) leaves out the words: fixes and culprits."""
     ops = subgraph.operators
-    folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
-    ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
-                            options.as_int8, folded) for op in ops]
     key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
-    failures = (checked or {}).get(key) or _check_all(ctxs, checked, key)
+    known = (checked or {}).get(key) or _checks(model, subgraph, options, checked)
     if checked is not None:
-        checked[key] = failures
+        checked[key] = known
+    ctxs, failures = known.ctxs, known.failures
     flow = rules.flow_of(subgraph)
     words = None if counting else flow
     passes = [f is None for f in failures]
@@ -304,19 +302,37 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
             cause = causes[i]
             verdicts[i] = _after_partition(ops[i], ops[cause] if cause is not None else None,
                                            verdicts[cause] if cause is not None else None)
-    _confidence(ctxs, failures, verdicts, flow, causes)
+    _confidence(known, verdicts, flow, causes)
     return verdicts, len(chosen)
 
 
-def _check_all(ctxs: list[rules.OpContext], checked: dict | None,
-               key: tuple) -> list[tuple[rules.Rule, str] | None]:
-    """Every op's first failure. The int8 what-if reuses the base analysis's check for each
-    op that touches no float tensor: counting floats as int8 cannot change its verdict."""
-    base = (checked or {}).get(key[:3] + (False,)) if key[3] else None
+@dataclass
+class Checks:
+    """What the op rules say about every op of a subgraph under one compiler, runtime and
+    data-type assumption: kept between analyses that only change -a or -i."""
+
+    ctxs: list[rules.OpContext]
+    failures: list[tuple[rules.Rule, str] | None]  # each op's first failure
+    own: list[str]  # why each op's own verdict is unsure ("" when sure)
+
+
+def _checks(model: Model, subgraph: Subgraph, options: Options,
+            checked: dict | None) -> Checks:
+    """Every op's first failure and own doubt. The int8 what-if reuses the base analysis's
+    check for each op that touches no float tensor: counting floats as int8 cannot change
+    it."""
+    folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
+    ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
+                            options.as_int8, folded) for op in subgraph.operators]
+    base = (checked or {}).get((subgraph.index, options.compiler, options.runtime, False)) \
+        if options.as_int8 else None
     if base is None:
-        return [first_failure(ctx) for ctx in ctxs]
-    return [first_failure(ctx) if _touches_float(ctx) else known
-            for ctx, known in zip(ctxs, base, strict=True)]
+        failures = [first_failure(ctx) for ctx in ctxs]
+    else:
+        failures = [first_failure(ctx) if _touches_float(ctx) else known
+                    for ctx, known in zip(ctxs, base.failures, strict=True)]
+    return Checks(ctxs, failures, [_own_confidence(ctx, f)
+                                   for ctx, f in zip(ctxs, failures, strict=True)])
 
 
 def _touches_float(ctx: rules.OpContext) -> bool:
@@ -332,15 +348,14 @@ def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
                      for t in op.outputs)
 
 
-def _confidence(ctxs, failures, verdicts: list[OpVerdict], flow: partition.Dataflow,
+def _confidence(known: Checks, verdicts: list[OpVerdict], flow: partition.Dataflow,
                 causes: list[int | None]) -> None:
     """Mark unsure placements: an op's own rule or limit, then what depends on unsure ops.
 
-    A mapped op is unsure when a limit it passes is unsure or its type was never seen
-    compiled, and so is every mapped op it feeds (they would fall out with it). An op refused
-    for an unsure reason is unsure unless a surely refused op cuts it off anyway; an op cut off
-    by an unsure refusal is unsure."""
-    own = [_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)]
+    A mapped op is unsure when a limit it passes is unsure, and so is every mapped op it feeds
+    (they would fall out with it). An op refused for an unsure reason is unsure unless a
+    surely refused op cuts it off anyway; an op cut off by an unsure refusal is unsure."""
+    own, failures = known.own, known.failures
     doubt: list[int | None] = [None] * len(verdicts)
     for i in flow.order:
         v = verdicts[i]
