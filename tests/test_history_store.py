@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from committed import committed_results
 from sample_results import chain_analysis, record, write
 
 from tpulens.errors import InputError
@@ -17,7 +18,6 @@ from tpulens.history import store
 from tpulens.runners import config, records
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "results"
 
 
 def a_run(results: Path, when: str, commit: str = "c0ffee0") -> store.Run:
@@ -39,23 +39,29 @@ def variant_record(experiment: str, variant: str, accuracy: float, results: Path
     return data
 
 
-def test_the_committed_results_load_with_their_runs():
-    history = store.load(RESULTS)
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """The results committed at HEAD (never the working tree's, which a run rewrites)."""
+    return committed_results(tmp_path_factory.mktemp("committed"))
+
+
+def test_the_committed_results_load_with_their_runs(results):
+    history = store.load(results)
     assert not history.problems and len(history.runs) >= 2
     latest = history.latest()
-    tops = [p for p in RESULTS.glob("*/*.json") if p.parent.name != "analysis"]
+    tops = [p for p in results.glob("*/*.json") if p.parent.name != "analysis"]
     assert len(latest) == len(tops) and all(e.latest for e in latest.values())
     assert {e.run.id for e in latest.values()} <= {r.id for r in history.runs}
     entry = latest[("quantization", "int8_int8_io")]
-    assert entry.artifact("analysis") == RESULTS / "analysis/quantization-int8_int8_io.json"
-    assert entry.artifact("tflite").resolve().parent == RESULTS / "models"
+    assert entry.artifact("analysis") == results / "analysis/quantization-int8_int8_io.json"
+    assert entry.artifact("tflite").resolve().parent == results.resolve() / "models"
     assert history.snapshot(history.latest_run.id) == latest
 
 
-def legacy_results(folder: Path) -> Path:
+def legacy_results(results: Path, folder: Path) -> Path:
     """The committed results as they were written before history existed, all at one time:
     no history/ and no `run` in the records."""
-    shutil.copytree(RESULTS, folder, ignore=shutil.ignore_patterns("history"))
+    shutil.copytree(results, folder, ignore=shutil.ignore_patterns("history"))
     for path in folder.glob("*/*.json"):
         data = json.loads(path.read_text())
         if "run" in data:
@@ -93,8 +99,8 @@ def test_every_run_keeps_its_records_and_the_latest_is_on_top(tmp_path):
         history.snapshot("nope")
 
 
-def test_a_run_keeps_the_records_written_before_history_existed(tmp_path):
-    results = legacy_results(tmp_path / "results")
+def test_a_run_keeps_the_records_written_before_history_existed(tmp_path, results):
+    committed, results = results, legacy_results(results, tmp_path / "results")
     variants = len([p for p in results.glob("*/*.json") if p.parent.name != "analysis"])
     legacy = store.legacy_run(json.loads((results / "zoo/mltk_resnet8_cifar10.json")
                                          .read_text())).id
@@ -103,7 +109,7 @@ def test_a_run_keeps_the_records_written_before_history_existed(tmp_path):
     assert len(list(folder.glob("*/*.json"))) \
         == variants + len(list(folder.glob("analysis/*")))
     assert (folder / "analysis/quantization-int8_int8_io.json").read_bytes() == \
-        (RESULTS / "analysis/quantization-int8_int8_io.json").read_bytes()
+        (committed / "analysis/quantization-int8_int8_io.json").read_bytes()
     assert json.loads((results / "zoo/mltk_resnet8_cifar10.json").read_text())["run"] == legacy
     assert run.git_commit is None and run.id.endswith("-nogit") and run.profile == "default"
     history = store.load(results)
