@@ -279,12 +279,15 @@ def _root_causes(ops: list[dict]) -> list[tuple[list[dict], int, bool]]:
                for o in ops]
     behind = _behind_refused(ops, refused)
     groups: dict[tuple, list[dict]] = {}
-    for o, own in zip(ops, refused, strict=True):
+    first: dict[tuple, bool] = {}
+    for o, own, back in zip(ops, refused, behind, strict=True):
         if own:
-            groups.setdefault((o["subgraph"] > 0, o["opcode"], o["custom_code"], o["status"],
-                               o["reason_code"], o["fix"]), []).append(o)
+            key = (o["subgraph"] > 0, o["opcode"], o["custom_code"], o["status"],
+                   o["reason_code"], o["fix"])
+            groups.setdefault(key, []).append(o)
+            first[key] = first.get(key, False) or not back
     counted = [(group, sum(followers[o["index"]] for o in group if not o["subgraph"]),
-                any(not behind[ops.index(o)] for o in group)) for group in groups.values()]
+                first[key]) for key, group in groups.items()]
     return sorted(counted, key=lambda g: (not g[2], -g[1]))
 
 
