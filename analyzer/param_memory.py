@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tpulens.analyzer.edgetpu_package import Package
 from tpulens.analyzer.model import Model, Subgraph, Tensor
@@ -58,6 +58,20 @@ class LayoutRules:
     # the execution-only executable, streamed at every inference (1.0 and 2.0: MUL and ADD of
     # 128 and of 32 + 64 channels; 16.0: MUL and SUB of 512 channels).
     elementwise_bytes_per_value: int = 16
+    # Observed (16.0, YOLOv5n head): a constant that varies along an axis other than the
+    # channels is stored broadcast to the op's output, one byte per output value, streamed
+    # (ADD of (400, 1, 2) and MUL of (1, 3, 2) over (400, 3, 2) outputs: 2400 bytes each; the
+    # same over 1600 positions: 9600 each).
+    broadcast_bytes_per_value: int = 1
+    # Inferred from one model (16.0, a TCN): a conv or fully connected op whose weights for one
+    # output channel exceed this is streamed although the cache has room (one output over
+    # 94400 inputs, 1.44 MiB, streamed; the longest row cached in the corpus is 11520 bytes, a
+    # 3x3 conv over 1280 channels). Any bound between the two fits the corpus alike.
+    streamed_row_bytes: int = 64 * 1024
+    # Observed (16.0 only): each SOFTMAX adds 576 cached bytes (64 before the first op's block
+    # and 512 after the last: LeNet, NIN, two- to four-CNN ensembles, 1 to 4 softmaxes).
+    # Compilers up to 15.0 add none (the Coral zoo's softmax models are byte-exact without).
+    softmax_bytes: int = 576
     # Observed: a conv or depthwise block starts on a 64-byte boundary (a conv with one output
     # channel over 3 inputs takes 64 bytes, over 3x3x1 inputs 192, a 20x20 depthwise conv of 3
     # channels 6464).
@@ -65,6 +79,16 @@ class LayoutRules:
 
 
 RULES = LayoutRules()
+# Observed: the SOFTMAX table is new in compiler 16.0 (see LayoutRules.softmax_bytes).
+FIRST_COMPILER_WITH_SOFTMAX_TABLE = 16
+
+
+def rules_for(compiler_version: str | None, rules: LayoutRules = RULES) -> LayoutRules:
+    """The layout rules of one compiler version ("15.0.340273435"); None: the latest (16.0)."""
+    major = int(compiler_version.split(".")[0]) if compiler_version else None
+    if major is not None and major < FIRST_COMPILER_WITH_SOFTMAX_TABLE:
+        return replace(rules, softmax_bytes=0)
+    return rules
 
 
 @dataclass(frozen=True)
@@ -139,14 +163,31 @@ def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
         tiny = (rules.tiny_conv_output_group if op.opcode == "CONV_2D"
                 else rules.narrow_output_group)
         size = _matrix_bytes(shape[0], taps, shape[-1], per_channel, tiny, rules)
-        return OpParameters(index, _pad(size, rules.block_alignment))
+        row = taps * _pad(shape[-1], rules.input_channel_group)
+        return OpParameters(index, _pad(size, rules.block_alignment),
+                            cacheable=row <= rules.streamed_row_bytes)
     if op.opcode == "TRANSPOSE":
         return OpParameters(index, _transpose_bytes(subgraph, op, rules))
     if op.opcode in ELEMENTWISE_OPS:
-        values = sum(t.num_elements for t in subgraph.input_tensors(op) if t.is_constant)
-        return OpParameters(index, rules.elementwise_bytes_per_value * values,
-                            cacheable=False)
+        return OpParameters(index, _elementwise_bytes(subgraph, op, rules), cacheable=False)
+    if op.opcode == "SOFTMAX":
+        return OpParameters(index, rules.softmax_bytes)
     return OpParameters(index, 0)
+
+
+def _elementwise_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:
+    """Constant operands: per channel (or a scalar) 16 bytes a value; one that varies along
+    other axes, broadcast to the output at one byte a value (see LayoutRules)."""
+    outputs = subgraph.output_tensors(op)
+    size = 0
+    for tensor in subgraph.input_tensors(op):
+        if not tensor.is_constant:
+            continue
+        if math.prod(tensor.shape[:-1]) <= 1 or not outputs:
+            size += rules.elementwise_bytes_per_value * tensor.num_elements
+        else:
+            size += rules.broadcast_bytes_per_value * outputs[0].num_elements
+    return size
 
 
 def _transpose_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:

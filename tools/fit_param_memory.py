@@ -20,7 +20,14 @@ from tpulens.analyzer.analyze import analyze_model, make_options
 from tpulens.analyzer.compiled import custom_ops, is_edgetpu_op
 from tpulens.analyzer.ground_truth import match_placement
 from tpulens.analyzer.model import read_model
-from tpulens.analyzer.param_memory import RULES, LayoutRules, compiled_split, lay_out, tpu_segments
+from tpulens.analyzer.param_memory import (
+    RULES,
+    LayoutRules,
+    compiled_split,
+    lay_out,
+    rules_for,
+    tpu_segments,
+)
 from tpulens.analyzer.vocabulary import Placement
 
 TOLERANCE, FLOOR = 0.02, 16 * 1024
@@ -32,6 +39,7 @@ GRID = {"per_channel_bytes": (0, 4, 8, 12), "elementwise_bytes_per_value": (4, 8
 class Pair:
     name: str
     source: str
+    compiler: str
     excluded: bool
     truth: tuple[int, int]
     model: object
@@ -40,7 +48,7 @@ class Pair:
 
     def estimate(self, segments, rules: LayoutRules) -> tuple[int, int]:
         parts = lay_out(self.model, self.model.subgraphs[0], segments, len(segments) > 1,
-                        rules=rules)
+                        rules=rules_for(self.compiler, rules))
         return sum(p.on_chip_bytes for p in parts), sum(p.off_chip_bytes for p in parts)
 
 
@@ -72,8 +80,8 @@ def load(corpus: Path) -> list[Pair]:
         predicted = tpu_segments(sg, [v.placement == Placement.TPU for v in analysis.verdicts
                                       if v.subgraph == 0])
         pairs.append(Pair(row["edgetpu_model"], row["source_edgetpu"].split(":")[1],
-                          (row["caveat"] or "").startswith("exclude"), truth, cpu, true,
-                          predicted))
+                          row["compiler_version"], (row["caveat"] or "").startswith("exclude"),
+                          truth, cpu, true, predicted))
     return pairs
 
 
