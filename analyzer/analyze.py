@@ -183,11 +183,11 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule,
     found = []
     for op, tensors in ops:
         for t in tensors:
-            if t.dtype in rules.QUANTIZED or t.is_constant or t.is_variable or (
-                    t.dtype == "INT32" and op.opcode not in rules.SUPPORTED_OPS):
-                continue
             maker = flow.producer.get(t.index)
             output = maker == op.index
+            if t.is_constant or t.is_variable or not rules.refused_dtype(op.opcode, t.dtype,
+                                                                          output):
+                continue
             maker = None if output else maker
             found.append({"op": op.index, "opcode": op.opcode, "tensor": t.name,
                           "role": "output" if output else "input",

@@ -356,6 +356,18 @@ def main_subgraph_only(ctx: OpContext) -> str | None:
 
 # ---- data types --------------------------------------------------------------------------
 
+def refused_dtype(opcode: str, dtype: str, output: bool) -> bool:
+    """Does an op of this type computing on a tensor of this type get "Operation is working
+    on an unsupported data type"? The data type is checked before the op type: an op the
+    Edge TPU does not run is refused for its data type when it reads anything but 8-bit data,
+    and as not supported when it reads 8-bit data and writes 8-bit or int32 results (a top-k
+    of int8 scores, whose indices are int32; a gather reading int32 or int64 indices is
+    refused for its data type)."""
+    if dtype in QUANTIZED:
+        return False
+    return not (output and dtype == "INT32" and opcode not in SUPPORTED_OPS)
+
+
 @rule(Status.UNSPECIFIED, "FLOAT_INPUT_QUANTIZE",
       "Convert with integer I/O: converter.inference_input_type = tf.uint8 (or tf.int8) and "
       "converter.inference_output_type likewise, with a representative_dataset.",
@@ -379,11 +391,9 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
     axes) are fine; float32, float16, int16, int64 and bool activations are not, whatever the
     op."""
-    # Checked before the op type: an op the Edge TPU does not run is reported for its data
-    # type, and as not supported only on 8-bit data and int32 indices (a top-k of int8
-    # scores, whose indices are int32).
-    allowed = QUANTIZED | {"INT32"} if ctx.op.opcode not in SUPPORTED_OPS else QUANTIZED
-    bad = [t for t in ctx.activations if ctx.dtype(t) not in allowed]
+    made = set(ctx.op.outputs)
+    bad = [t for t in ctx.activations
+           if refused_dtype(ctx.op.opcode, ctx.dtype(t), t.index in made)]
     if bad:
         return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
     return None

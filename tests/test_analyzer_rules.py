@@ -449,18 +449,20 @@ def test_substitutes_name_only_ops_the_edge_tpu_cannot_run():
 
 
 def test_the_data_type_is_checked_before_the_op_type():
-    """An op the Edge TPU does not run is refused for its data type when it computes on a
-    tensor that is neither 8-bit nor int32 (a comparison's bool result, float or int16 data),
-    and as not supported on 8-bit data with int32 indices (the corpus's int8 TOPK_V2)."""
+    """An op the Edge TPU does not run is refused for its data type when it reads anything
+    but 8-bit data or writes a result neither 8-bit nor int32 (a comparison's bool), and as
+    not supported when it reads 8-bit data and writes int32 indices (the corpus's int8
+    TOPK_V2)."""
     def compare(dtype: str) -> dict:
         return single(Op("LESS_EQUAL", ["x", "c"], ["y"]),
                       [T("x", (1, 4), dtype), T("c", (1, 4), dtype, data=bytes(4 * 4)),
                        T("y", (1, 4), "BOOL")])
     assert compare("INT8")["status"] == Status.UNSUPPORTED_DTYPE
     assert compare("FLOAT32")["status"] == Status.UNSUPPORTED_DTYPE
-    gather = single(Op("GATHER", ["p", "i"], ["y"]),
-                    [T("p", (10, 4), "INT16"), T("i", (3,), "INT32"), T("y", (3, 4), "INT16")])
-    assert gather["status"] == Status.UNSUPPORTED_DTYPE
+    for data in ("INT16", "INT8"):  # int32 indices read: refused for the data type
+        gather = single(Op("GATHER", ["p", "i"], ["y"]),
+                        [T("p", (10, 4), data), T("i", (3,), "INT32"), T("y", (3, 4), data)])
+        assert gather["status"] == Status.UNSUPPORTED_DTYPE, data
     topk = single(Op("TOPK_V2", ["x", "k"], ["v", "i"], 2),
                   [T("x", (1, 100), "INT8"), T("k", (), "INT32", data=ints(5)),
                    T("v", (1, 5), "INT8"), T("i", (1, 5), "INT32")])
