@@ -14,6 +14,10 @@ def sections(names: list[str]) -> dict:
         from bench import analyzer_bench
 
         out.update(analyzer_bench.run())
+    if "estimate" in names:
+        from bench import estimate_bench
+
+        out["Edge TPU cost estimate: its share of analyze (best of 20)"] = estimate_bench.run()
     if "partition" in names:
         from bench import partition_bench
 
@@ -38,7 +42,7 @@ def sections(names: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or ["analyzer", "partition", "logs", "report", "op_graph", "runners"]
+    names = argv or ["analyzer", "estimate", "partition", "logs", "report", "op_graph", "runners"]
     pd.set_option("display.width", 200, "display.max_columns", 20)
     for title, rows in sections(names).items():
         print(f"\n== {title}")
