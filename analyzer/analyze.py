@@ -286,8 +286,11 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
             v = OpVerdict(op.subgraph, op.index, Placement.DROPPED, r.status, r.reason_code,
                           None, r.text, r.fix, LOW, "no compiler output shows what happens "
                           "to ops that feed no model output")
-        elif failed is not None:
+        elif failed is not None and not (failed[0].partition_first and causes[op.index]
+                                         is not None and epoch_of[op.index] > first):
             v = _failure_verdict(ctx, *failed, at_tail[op.index], words)
+        elif failed is not None:
+            v = None  # cut off by the partition first: its root cause's verdict, made first
         elif op.index in cut:
             r = rules.INTERMEDIATE_TENSOR
             v = OpVerdict(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,

@@ -245,6 +245,9 @@ class Rule:
     scope: Scope = Scope.OP
     limit: Limit | None = field(default=None, compare=False)
     fixes: dict[str, str] = field(default_factory=dict, compare=False)  # op type -> its fix
+    # The op passes the compiler's op checks and is refused by its place: cut off by the
+    # partition, it gets the partition's status, not the rule's.
+    partition_first: bool = False
 
     def applies_to(self, opcode: str) -> bool:
         return self.ops is None or opcode in self.ops
@@ -259,7 +262,8 @@ RULES: list[Rule] = []
 
 def _register(scope: Scope, check: Callable | None, name: str, doc: str, status: str,
               reason_code: str, fix: str, evidence: Evidence, ops=None, limits=None,
-              limit: Limit | None = None, fixes: dict[str, str] | None = None) -> Rule:
+              limit: Limit | None = None, fixes: dict[str, str] | None = None,
+              partition_first: bool = False) -> Rule:
     if not isinstance(evidence, Evidence):
         raise ValueError(f"rule {name}: evidence must be an Evidence")
     evidence = Evidence(evidence.kind, *evidence.citations, *SEEN_IN.get(name, ()))
@@ -268,21 +272,24 @@ def _register(scope: Scope, check: Callable | None, name: str, doc: str, status:
     numbers = {k: f"{v:,}" if isinstance(v, int) else v for k, v in (limits or {}).items()}
     text = " ".join(doc.split()).format(**numbers)
     entry = Rule(name, text, status, reason_code, fix.format(**numbers),
-                 frozenset(ops) if ops else None, check, evidence, scope, limit, fixes or {})
+                 frozenset(ops) if ops else None, check, evidence, scope, limit, fixes or {},
+                 partition_first)
     RULES.append(entry)
     return entry
 
 
 def rule(status: str, reason_code: str, fix: str, evidence: Evidence,
          ops: tuple[str, ...] | None = None, limits: dict | None = None,
-         limit: Limit | None = None, fixes: dict[str, str] | None = None):
+         limit: Limit | None = None, fixes: dict[str, str] | None = None,
+         partition_first: bool = False):
     """Register an op check; order of registration is the order the compiler's checks win.
     `limits` are formatted into the docstring and the fix ({name} placeholders); `fixes`
-    replace the fix for the op types they name."""
+    replace the fix for the op types they name; `partition_first`: an op the partition cuts
+    off gets the partition's status instead of the rule's."""
 
     def register(check: Callable[[OpContext], str | None]):
         _register(Scope.OP, check, check.__name__, check.__doc__ or "", status, reason_code,
-                  fix, evidence, ops, limits, limit, fixes)
+                  fix, evidence, ops, limits, limit, fixes, partition_first)
         return check
 
     return register
@@ -372,10 +379,12 @@ def refused_dtype(opcode: str, dtype: str, output: bool) -> bool:
       "Convert with integer I/O: converter.inference_input_type = tf.uint8 (or tf.int8) and "
       "converter.inference_output_type likewise, with a representative_dataset.",
       Evidence(OBSERVED, "google-coral/edgetpu#13"),
-      ops=("QUANTIZE",))
+      ops=("QUANTIZE",), partition_first=True)
 def quantize_from_integer(ctx: OpContext) -> str | None:
     """A QUANTIZE op is mapped only when it converts between 8-bit types (uint8 <-> int8); the
-    float-to-int8 quantization at a float model input stays on the CPU."""
+    float-to-int8 quantization at a float model input stays on the CPU. The compiler calls
+    it otherwise supported: one that an earlier CPU op cuts off (in a float tail) gets the
+    partition's status."""
     src = ctx.inputs[0] if ctx.inputs else None
     if src is not None and ctx.dtype(src) not in QUANTIZED:
         return f"input {src.name!r} is {src.dtype}"

@@ -583,3 +583,16 @@ def test_compiler_2_0_maps_the_requantizing_quantize_of_a_real_model(corpus):
     for compiler in ("2.0", "16.0"):
         quantize = [o for o in analyze(data, compiler)["ops"] if o["opcode"] == "QUANTIZE"]
         assert quantize and quantize[0]["status"] == Status.MAPPED, compiler
+
+
+def test_a_float_quantize_cut_off_by_the_partition_gets_the_partition_status(corpus):
+    """The compiler calls a float-input QUANTIZE otherwise supported: at a model's input it
+    is "unspecified limitation" (LeNet's first op), in YOLOv10n's float tail after CPU ops it
+    is cut off like any supported op."""
+    lenet = analyze((corpus / "pairs/LeNet_TFLite@58c09cc/converted_model-int8.tflite")
+                    .read_bytes())["ops"][0]
+    assert (lenet["opcode"], lenet["reason_code"]) == ("QUANTIZE", "FLOAT_INPUT_QUANTIZE")
+    ops = analyze((corpus / YOLOV10N).read_bytes())["ops"]
+    for i in (468, 491):
+        assert (ops[i]["opcode"], ops[i]["status"]) == ("QUANTIZE", Status.AFTER_PARTITION)
+        assert ops[ops[i]["root_cause"]]["placement"] == "CPU"
