@@ -8,7 +8,7 @@ import json
 
 import pytest
 from test_report_history import chart_figure
-from test_runners_pipeline import SUITE, write_suite
+from toy_suite import SUITE, write_suite
 
 from tpulens.cli import main
 from tpulens.history import store

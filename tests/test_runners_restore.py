@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_runners_pipeline import write_suite
+from toy_suite import copy_toy
 
 from tpulens.runners import cache, config, pipeline, restore, sources
 from tpulens.runners.plan import build_plan
@@ -17,33 +17,22 @@ from tpulens.runners.plan import build_plan
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The toy suite run once: its folder (suite, results/, .cache/), copied by each test."""
-    root = tmp_path_factory.mktemp("restore")
-    summary = pipeline.run_suite(write_suite(root), "quick", jobs=2, progress=False)
-    assert summary.written == 2 and not summary.failed
-    return root
-
-
-@pytest.fixture(scope="module")
-def planned(trained):
-    """The plan the run followed (its keys; taken once, as the code was then)."""
-    return plan_of(trained)
+@pytest.fixture
+def copy(toy_suite, tmp_path):
+    """A private copy of the built toy suite (suite, results/, cache; the same step keys)."""
+    return copy_toy(toy_suite[0], tmp_path / "run").parent
 
 
 @pytest.fixture
-def copy(trained, tmp_path):
-    """The run's results/ and cache, copied; the suite stays where it is (its dataset's path
-    is part of the step keys)."""
-    shutil.copytree(trained / "results", tmp_path / "results")
-    shutil.copytree(trained / ".cache" / "tpulens", tmp_path / "cache")
-    return tmp_path
+def planned(copy):
+    """The plan the copy's records and cache are up to date with."""
+    assert not run(copy).failed  # nothing to do, unless the code changed since the build
+    return plan_of(copy)
 
 
-def run(trained, copy, cache_dir=None):
-    return pipeline.run_suite(trained / "benchmarks.toml", "quick", jobs=2, progress=False,
-                              results_dir=copy / "results", cache_dir=cache_dir or copy / "cache")
+def run(copy, cache_dir=None):
+    return pipeline.run_suite(copy / "benchmarks.toml", "quick", jobs=2, progress=False,
+                              cache_dir=cache_dir)
 
 
 @pytest.fixture
@@ -78,22 +67,20 @@ def test_stage_code_is_what_computes_its_output():
     assert not {"tpulens.errors", "tpulens.runners.cache"} & (compile_code | train_code)
 
 
-def test_an_analyzer_change_reruns_compile_and_evaluate_and_no_training(trained, planned, copy,
-                                                                          request):
+def test_an_analyzer_change_reruns_compile_and_evaluate_and_no_training(planned, copy, request):
     before = planned
     request.getfixturevalue("analyzer_edited")
-    after = plan_of(trained)
+    after = plan_of(copy)
     changed = set(after.nodes) - set(before.nodes)
     assert stages_of(after, changed) == ["compile", "compile", "evaluate", "evaluate"]
 
-    summary = run(trained, copy)
+    summary = run(copy)
     assert summary.written == 2 and not summary.failed
     assert summary.steps_run == 4 and set(summary.stage_seconds) == {"compile", "evaluate"}
 
 
-def test_a_fresh_clone_restores_the_cache_from_committed_results(trained, planned, copy,
-                                                                 request):
-    results, old_cache, plan = copy / "results", copy / "cache", planned
+def test_a_fresh_clone_restores_the_cache_from_committed_results(planned, copy, request):
+    results, old_cache, plan = copy / "results", copy / ".cache" / "tpulens", planned
     done = {key: pipeline._absolute(cache.read_manifest(cache.step_dir(old_cache, n.stage, key)),
                                     old_cache) for key, n in plan.nodes.items()}
     restore.remember(plan, done, results)
@@ -105,10 +92,10 @@ def test_a_fresh_clone_restores_the_cache_from_committed_results(trained, planne
 
     new_cache = copy / "fresh-cache"
     request.getfixturevalue("analyzer_edited")
-    edited = plan_of(trained)
+    edited = plan_of(copy)
     count = restore.restore(edited, results, new_cache, pipeline.MEASURING_STAGES)
     assert count == 3  # the train step and both conversions; compile and evaluate are new
-    summary = run(trained, copy, new_cache)
+    summary = run(copy, new_cache)
     assert summary.written == 2 and not summary.failed
     assert summary.steps_run == 4 and set(summary.stage_seconds) == {"compile", "evaluate"}
     for name in ("float32", "int8"):
@@ -120,7 +107,7 @@ def test_a_fresh_clone_restores_the_cache_from_committed_results(trained, planne
 
 
 def test_a_kept_model_missing_or_a_measuring_reader_means_no_restore(planned, copy):
-    results, old_cache, plan = copy / "results", copy / "cache", planned
+    results, old_cache, plan = copy / "results", copy / ".cache" / "tpulens", planned
     done = {key: pipeline._absolute(cache.read_manifest(cache.step_dir(old_cache, n.stage, key)),
                                     old_cache) for key, n in plan.nodes.items()}
     restore.remember(plan, done, results)
