@@ -11,7 +11,7 @@ import pytest
 from test_report_browser import ALL_CHARTS_DRAWN, WatchedPage
 from test_report_history import LATENCY, write_stepped_history
 
-from tpulens.report.screenshots import CHROMIUM, chromium
+from tpulens.report.screenshots import CHROMIUM
 from tpulens.report.site import build_site
 
 pytest.importorskip("playwright.sync_api")
@@ -34,12 +34,6 @@ def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("history-browser")
     write_stepped_history(root / "results")
     return build_site(root / "results", root / "site").out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
