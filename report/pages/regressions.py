@@ -1,6 +1,7 @@
 """The regressions page: every metric of every variant that stepped to a worse level across the
 runs, since which commit (the first run at the new level, after the last good one), and whether
-it is still worse now: step detection over the history, as asv's regressions page."""
+it is still worse now: step detection over the history, as asv's regressions page, each step
+judged by tpulens.history.judgment as `tpulens diff` judges the same two runs."""
 
 from __future__ import annotations
 
@@ -89,7 +90,10 @@ def regressions_table(timeline: Timeline, slugs: dict[str, str]) -> Table:
                  cls="worse" if g.still_present else "better"),
             Cell("last good vs first bad" if link else "–", href=link),
         ])
-    caption = ("Still-present regressions first, then the newest. A regression is a step to a "
-               "worse level larger than the metric's threshold; latency is only compared "
-               "between runs on the CPU and thread count of the variant's latest record.")
+    caption = ("Still-present regressions first, then the newest. A regression is a step the "
+               "records of the last good and the first bad run show as worse, judged as "
+               "tpulens diff judges those two runs: beyond the metric's threshold, timing only "
+               "between runs on the same recorded machine (CPU, thread count) and beyond its "
+               "samples' noise, never when most variants' timing moved together (the machine). "
+               "Before and after are those two records' values.")
     return Table("regressions", COLUMNS, rows, caption=caption)
