@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from committed import committed_results
+from sample_results import record, write
 
 from tpulens.cli import main
 from tpulens.history import store
@@ -162,3 +163,25 @@ def test_the_regressions_page_and_diff_agree_within_one_machine(capsys, results,
     assert {(VARIANT, "latency_ms_p50"), ("quantization/float16", "accuracy")} <= \
         {(v, m) for v, m, _, _ in found}
     assert store.load(dest).latest_run.id == new_id
+
+
+def test_predicted_edge_tpu_figures_are_judged_exactly_whatever_the_machine(capsys, tmp_path):
+    """Four variants 20 % slower on the host (a machine shift) and one whose predicted Edge TPU
+    latency rose by 1 %: the prediction has no noise, so that 1 % is the regression."""
+    predicted = {"unit": "ms", "better": "lower", "source": "predicted"}
+    for side, factor in (("base", 1.0), ("head", 1.2)):
+        for i in range(4):
+            data = record("e", f"v{i}", {"latency_ms_p50": 2.0 * factor, "accuracy": 0.9})
+            estimate = 3.0 * (1.01 if side == "head" and i == 0 else 1.0)
+            data["metrics"]["edgetpu_est_latency_ms_usb3"] = estimate
+            data["metric_info"]["edgetpu_est_latency_ms_usb3"] = predicted
+            write(tmp_path / side, f"e/v{i}.json", data)
+    code, raw = diff(capsys, tmp_path / "base", tmp_path / "head", "json")
+    result = json.loads(raw)
+    assert code == 1 and len(result["machine_shifts"]) == 1
+    verdicts = {(v["variant"], m["metric"]): m for v in result["variants"] for m in v["metrics"]}
+    assert verdicts["v0", "edgetpu_est_latency_ms_usb3"]["change"] == "worse"
+    assert verdicts["v0", "edgetpu_est_latency_ms_usb3"]["threshold"] == "±0"
+    assert {verdicts[f"v{i}", "latency_ms_p50"]["change"] for i in range(4)} == {"not judged"}
+    assert {verdicts[f"v{i}", "edgetpu_est_latency_ms_usb3"]["change"] for i in range(1, 4)} \
+        == {"unchanged"}
