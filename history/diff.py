@@ -6,7 +6,7 @@ machine shift, another machine) is a finding, named once.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 
 from tpulens import safefs
@@ -158,29 +158,32 @@ def moved_ops(base: dict, head: dict) -> list[MovedOp]:
     first output tensor's name, then the rest by opcode and order within the subgraph."""
     base_ops, head_ops = _ops(base), _ops(head)
     by_output = {(o["subgraph"], o["output"]): o for o in base_ops if o["output"]}
-    pairs, unmatched_base, unmatched_head = [], list(base_ops), []
+    pairs, matched, unmatched_head = [], set(), []
     for op in head_ops:
         match = by_output.pop((op["subgraph"], op["output"]), None) if op["output"] else None
         if match is None:
             unmatched_head.append(op)
         else:
             pairs.append((match, op))
-            unmatched_base.remove(match)
-    queues: dict[tuple, list] = {}
-    for op in unmatched_base:
-        queues.setdefault((op["subgraph"], op["opcode"]), []).append(op)
+            matched.add(id(match))
+    queues: dict[tuple, deque] = {}
+    for op in base_ops:
+        if id(op) not in matched:
+            queues.setdefault((op["subgraph"], op["opcode"]), deque()).append(op)
     for op in unmatched_head:
         queue = queues.get((op["subgraph"], op["opcode"]))
         if queue:
-            pairs.append((queue.pop(0), op))
+            pairs.append((queue.popleft(), op))
+    causes = {side: {(o["subgraph"], o["index"]): o for o in reversed(ops)}
+              for side, ops in (("base", base_ops), ("head", head_ops))}
     out = []
     for old, new in pairs:
         if old["placement"] == new["placement"]:
             continue
-        on_cpu, ops = (new, head_ops) if new["placement"] != Placement.TPU else (old, base_ops)
+        on_cpu, side = (new, "head") if new["placement"] != Placement.TPU else (old, "base")
         out.append(MovedOp(new["subgraph"], new["index"], new["opcode"], new["output"],
                            old["placement"], new["placement"], old["status"], new["status"],
-                           _root_cause(on_cpu, ops)))
+                           _root_cause(on_cpu, causes[side])))
     return sorted(out, key=lambda m: (m.subgraph, m.index))
 
 
@@ -250,12 +253,12 @@ def _analysis(entry: Entry, artifact: str) -> dict | str | None:
     return data if isinstance(data, dict) else f"{path.name} is not a JSON object"
 
 
-def _root_cause(op: dict, ops: list[dict]) -> str:
+def _root_cause(op: dict, ops: dict[tuple[int, int], dict]) -> str:
+    """The CPU op that cut the partition (`ops`: (subgraph, index) → its first op)."""
     index = op["root_cause"]
     if index is None:
         return ""
-    cause = next((o for o in ops if o["index"] == index and o["subgraph"] == op["subgraph"]),
-                 None)
+    cause = ops.get((op["subgraph"], index))
     return f"op {index} {cause['opcode']}: {cause['status']}" if cause else f"op {index}"
 
 

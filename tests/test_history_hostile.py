@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,23 @@ def test_huge_integers_and_odd_run_files_are_read_as_values(capsys, tmp_path):
     for fmt in ("text", "markdown", "json"):
         code, out, err = diff(capsys, base, head, "--format", fmt)
         assert code == 0 and err == "" and "Traceback" not in out
+
+
+def test_op_matching_takes_linear_time(capsys, tmp_path):
+    """16,000 ops matched in reverse order, each moved to the CPU with a root cause: the
+    matching and root-cause lookups are dictionary work, not scans (they took 15 s)."""
+    def op(i: int, placement: str, root_cause=None) -> dict:
+        return {"subgraph": 0, "index": i, "opcode": "ADD", "outputs": [f"t{i}"],
+                "placement": placement, "status": "s", "root_cause": root_cause}
+
+    n = 16_000
+    sides = {"base": [op(i, "TPU") for i in range(n)],
+             "head": [op(i, "CPU", i // 2) for i in reversed(range(n))]}
+    for side, ops in sides.items():
+        write(tmp_path / side, "m/v.json", record("m", "v", {}, analysis="analysis/a.json"))
+        write(tmp_path / side, "analysis/a.json", {"summary": {}, "ops": ops})
+    start = time.perf_counter()
+    code, out, _ = diff(capsys, tmp_path / "base", tmp_path / "head")
+    assert code == 1 and f"m/v: {n} op(s) moved to the CPU" in out
+    assert "op 3 ADD TPU → CPU: s (root cause: op 1 ADD: s)" in out
+    assert time.perf_counter() - start < 5
