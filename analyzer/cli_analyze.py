@@ -318,13 +318,16 @@ def _root_cause_lines(ops: list[dict], room: int) -> list[str]:
              f"own reason cut {sum(n for _, n, _ in cutting)} later op(s) off the Edge TPU:"]
     first = [c for c in cutting if c[2]]
     later = [c for c in cutting if not c[2]]
-    full_first = [line for g, n, _ in first for line in _cause_lines(g, n, True)]
-    short_first = [line for g, n, _ in first for line in _cause_lines(g, n, False)]
-    choices = (
-        full_first + [line for g, n, _ in later for line in _cause_lines(g, n, True)],
-        full_first + [line for g, n, _ in later for line in _cause_lines(g, n, False)],
-        full_first + _listed(later),
-        short_first + _listed(later),
+
+    def each(causes: list, words: str) -> list[str]:
+        return [line for g, n, _ in causes for line in _cause_lines(g, n, words)]
+
+    choices = (  # the most words that fit: the first causes keep theirs longest
+        each(first, "fix") + each(later, "fix"),
+        each(first, "fix") + each(later, ""),
+        each(first, "fix") + _listed(later),
+        each(first, "why") + _listed(later),
+        each(first, "") + _listed(later),
     )
     room -= len(title) + len(quiet)
     body = next((c for c in choices if len(c) <= room), choices[-1])
@@ -332,12 +335,16 @@ def _root_cause_lines(ops: list[dict], room: int) -> list[str]:
 
 
 def _listed(causes: list) -> list[str]:
-    """Causes behind the first ones, on as few lines as their names take."""
+    """Causes behind the first ones, named on one line (the table has the rest)."""
     if not causes:
         return []
     items = [f"{_op_group_name(g)} ({n}{' follow it' if i == 0 else ''})"
              for i, (g, n, _) in enumerate(causes)]
-    return _wrapper("    ", "  then: ").wrap(", ".join(items) + ".")
+    line = "  then: " + ", ".join(items) + "."
+    while len(line) > WIDTH and len(items) > 1:
+        items.pop()
+        line = "  then: " + ", ".join(items) + ", …"
+    return [line]
 
 
 def _op_group_name(group: list[dict]) -> str:
@@ -345,9 +352,9 @@ def _op_group_name(group: list[dict]) -> str:
     return f"{name} x{len(group)}" if len(group) > 1 else f"{name} #{group[0]['index']}"
 
 
-def _cause_lines(group: list[dict], followers: int, full: bool) -> list[str]:
-    """A root cause: its ops, status and followers; in full also why (with its culprits) and
-    the fix."""
+def _cause_lines(group: list[dict], followers: int, words: str) -> list[str]:
+    """A root cause: its ops, status and followers; with `words` "why" also what in the op
+    breaks the rule (its culprits), with "fix" the fix too."""
     first = group[0]
     where = "subgraph " if first["subgraph"] else ""
     shown = group[:4]
@@ -359,12 +366,12 @@ def _cause_lines(group: list[dict], followers: int, full: bool) -> list[str]:
               if followers else "")
     mark = "? " if any(o["confidence"] == Confidence.LOW for o in group) else ""
     head = f"  {mark}{heading}{follow}: {first['status']}"
-    if not full:
+    if not words:
         return [head if len(head) <= WIDTH else head[:WIDTH - 2] + " …"]
     wrap = _wrapper()
     detail = first.get("detail") or ""
     return (_wrapper("    ", "").wrap(head) + (wrap.wrap("why: " + detail) if detail else [])
-            + wrap.wrap("fix: " + first["fix"]))
+            + (wrap.wrap("fix: " + first["fix"]) if words == "fix" else []))
 
 
 def _quiet_lines(groups: list[list[dict]], after_causes: bool) -> list[str]:
