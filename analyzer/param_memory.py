@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tpulens.analyzer.edgetpu_package import Package
-from tpulens.analyzer.model import Model, Subgraph, Tensor
+from tpulens.analyzer.model import Model, Subgraph, Tensor, constant_values
 from tpulens.analyzer.partition import NO_EPOCH, dataflow, epochs, producers
 
 MIB = 1 << 20
@@ -58,10 +58,13 @@ class LayoutRules:
     # the execution-only executable, streamed at every inference (1.0 and 2.0: MUL and ADD of
     # 128 and of 32 + 64 channels; 16.0: MUL and SUB of 512 channels).
     elementwise_bytes_per_value: int = 16
-    # Observed (16.0, YOLOv5n head): a constant that varies along an axis other than the
-    # channels is stored broadcast to the op's output, one byte per output value, streamed
-    # (ADD of (400, 1, 2) and MUL of (1, 3, 2) over (400, 3, 2) outputs: 2400 bytes each; the
-    # same over 1600 positions: 9600 each).
+    # Observed (16.0): a constant that varies along an axis other than the channels, or that
+    # meets an operand broadcast along the channels, is stored broadcast to the op's output,
+    # one byte per output value, streamed (YOLOv5n head: ADD of (400, 1, 2) and MUL of
+    # (1, 3, 2) over (400, 3, 2) outputs, 2400 bytes each, 9600 over 1600 positions; a
+    # transformer's layer norm: (49, 1) x (512,) stored as 49 copies of the 512 values).
+    # A constant whose values are all equal is stored as one value (30 layer-scale MULs left
+    # at their initial value and four (1, 2) MULs of 127s add nothing).
     broadcast_bytes_per_value: int = 1
     # Inferred from one model (16.0, a TCN): a conv or fully connected op whose weights for one
     # output channel exceed this is streamed although the cache has room (one output over
@@ -144,8 +147,9 @@ def _constant_weights(subgraph: Subgraph, tensor_index: int,
 
 
 def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
-                  rules: LayoutRules = RULES) -> OpParameters:
-    """The parameter bytes the compiler lays out for one op mapped to the Edge TPU."""
+                  rules: LayoutRules = RULES, model: Model | None = None) -> OpParameters:
+    """The parameter bytes the compiler lays out for one op mapped to the Edge TPU (`model`
+    gives constant values: without it, no constant is taken for uniform)."""
     op = subgraph.operators[index]
     if op.opcode in MATRIX_OPS:
         weights = (_constant_weights(subgraph, op.inputs[1], producer)
@@ -169,25 +173,36 @@ def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
     if op.opcode == "TRANSPOSE":
         return OpParameters(index, _transpose_bytes(subgraph, op, rules))
     if op.opcode in ELEMENTWISE_OPS:
-        return OpParameters(index, _elementwise_bytes(subgraph, op, rules), cacheable=False)
+        return OpParameters(index, _elementwise_bytes(model, subgraph, op, rules),
+                            cacheable=False)
     if op.opcode == "SOFTMAX":
         return OpParameters(index, rules.softmax_bytes)
     return OpParameters(index, 0)
 
 
-def _elementwise_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:
-    """Constant operands: per channel (or a scalar) 16 bytes a value; one that varies along
-    other axes, broadcast to the output at one byte a value (see LayoutRules)."""
+def _elementwise_bytes(model: Model | None, subgraph: Subgraph, op,
+                       rules: LayoutRules) -> int:
+    """Constant operands (see LayoutRules): a scalar, or a constant whose values are all
+    equal, is one value; a per-channel constant applied to an operand of the output's shape
+    takes 16 bytes a value; any other is broadcast to the output at one byte a value."""
     outputs = subgraph.output_tensors(op)
+    inputs = subgraph.input_tensors(op)
+    out_values = outputs[0].num_elements if outputs else 0
+    full = any(not t.is_constant and t.num_elements == out_values for t in inputs)
     size = 0
-    for tensor in subgraph.input_tensors(op):
-        if not tensor.is_constant:
-            continue
-        if math.prod(tensor.shape[:-1]) <= 1 or not outputs:
-            size += rules.elementwise_bytes_per_value * tensor.num_elements
+    for tensor in (t for t in inputs if t.is_constant):
+        values = 1 if _uniform(model, tensor) else tensor.num_elements
+        if values == 1 or (full and math.prod(tensor.shape[:-1]) <= 1):
+            size += rules.elementwise_bytes_per_value * values
         else:
-            size += rules.broadcast_bytes_per_value * outputs[0].num_elements
+            size += rules.broadcast_bytes_per_value * out_values
     return size
+
+
+def _uniform(model: Model | None, tensor: Tensor) -> bool:
+    """All values equal (a layer scale left at its initial value, a (1, 2) stride pair)."""
+    values = constant_values(model, tensor) if model is not None else None
+    return bool(values) and len(set(values)) == 1
 
 
 def _transpose_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:
@@ -219,7 +234,7 @@ def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[in
     for segment in tpu_segments:
         on_chip = off_chip = 0
         for index in segment:
-            block = op_parameters(subgraph, index, producer, rules)
+            block = op_parameters(subgraph, index, producer, rules, model)
             if block.cacheable and block.size <= free:
                 on_chip += block.size
                 free -= block.size
