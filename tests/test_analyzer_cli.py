@@ -153,3 +153,16 @@ def test_a_compile_larger_than_any_seen_is_one_note_not_a_mark_on_every_op(corpu
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert summary["ops_low_confidence"] == 0
     assert [n for n in summary["notes"] if "6,340,704" in n]
+
+
+def test_every_corpus_models_brief_report_fits_a_screen(corpus):
+    """The brief report of every CPU model of the corpus, at the default compiler."""
+    from tpulens.analyzer.analyze import analyze_model, make_options, to_json
+    from tpulens.analyzer.cli_analyze import BRIEF_LINES, render_text
+    from tpulens.analyzer.model import read_model
+
+    paths = [p for p in sorted(corpus.rglob("*.tflite")) if not p.name.endswith("_edgetpu.tflite")]
+    assert len(paths) > 50
+    lengths = {p.name: len(render_text(to_json(analyze_model(read_model(p), make_options())))
+                           .splitlines()) for p in paths}
+    assert max(lengths.values()) <= BRIEF_LINES, max(lengths.items(), key=lambda kv: kv[1])
