@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 from tpulens import safefs
 from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
-from tpulens.history.judgment import Judge, MachineShift, MetricChange
+from tpulens.history.judgment import Judge, MachineShift, MetricChange, judged
 from tpulens.history.settings import Settings
-from tpulens.history.store import MAX_FILE_BYTES, Entry, metric_values
+from tpulens.history.store import MAX_FILE_BYTES, Entry
 
 SCHEMA_VERSION = 2
 ENVIRONMENT_KEYS = ("python", "tensorflow", "ai_edge_litert", "cpu", "machine", "threads",
@@ -217,9 +217,9 @@ def _variant(judge: Judge, key: tuple[str, str], base_analysis, head_analysis) -
         diff.notes.append(f"status {diff.base_status} → {diff.head_status}: "
                           + "; ".join(str(n) for n in (notes if isinstance(notes, list)
                                                        else [])[:3]))
-    base_metrics, head_metrics = metric_values(base.record), metric_values(head.record)
+    base_metrics, head_metrics = judge.values(base), judge.values(head)
     diff.metrics = [judge.metric(key, name)
-                    for name in sorted(set(base_metrics) & set(head_metrics))]
+                    for name in judged(set(base_metrics) & set(head_metrics))]
     for side, names in (("base", set(base_metrics) - set(head_metrics)),
                         ("head", set(head_metrics) - set(base_metrics))):
         if names:
@@ -240,17 +240,20 @@ def _artifact(base: Entry, head: Entry) -> str:
 
 
 def _analysis(entry: Entry, artifact: str) -> dict | str | None:
-    """The analysis JSON; an error message when it is unreadable; None when there is none."""
+    """The analysis JSON, read only from inside the results store the record belongs to; an
+    error message when it is unreadable; None when there is none."""
     path = entry.artifact(artifact)
     if path is None:
         return None
+    store_root = entry.base if entry.latest else entry.base.parent.parent  # history/<run>/
     try:
-        data = safefs.load_json(safefs.read_regular(path, MAX_FILE_BYTES))
+        raw = entry.read_artifact(artifact, safefs.Root.of(store_root), MAX_FILE_BYTES)
+        data = safefs.load_json(raw)
     except safefs.Unusable as err:
-        return f"{path.name}: {err}"
+        return f"{path.name[:100]}: {err}"
     except (ValueError, RecursionError) as err:
-        return f"{path.name} unreadable ({type(err).__name__})"
-    return data if isinstance(data, dict) else f"{path.name} is not a JSON object"
+        return f"{path.name[:100]} unreadable ({type(err).__name__})"
+    return data if isinstance(data, dict) else f"{path.name[:100]} is not a JSON object"
 
 
 def _root_cause(op: dict, ops: dict[tuple[int, int], dict]) -> str:

@@ -104,6 +104,12 @@ class MachineShift:
         return {**asdict(self), "finding": self.describe()}
 
 
+def judged(names) -> list[str]:
+    """The metrics to judge, sorted: a range end (`*_low`, `*_high` of a prediction) is judged
+    through the metric whose range it bounds."""
+    return sorted(name for name in names if not meaning(name).bound_of)
+
+
 def kind(metric: str, info: dict) -> Kind:
     if meaning(metric).derived:
         return Kind.SCORE
@@ -153,13 +159,20 @@ class Judge:
                  settings: Settings):
         self.base, self.head, self.settings = base, head, settings
         self.shifts = machine_shifts(base, head, settings)
+        self._values: dict[int, dict[str, float]] = {}  # id(record) → its metric values
+
+    def values(self, entry: Entry) -> dict[str, float]:
+        """The record's metric values, read once however many metrics are judged."""
+        if id(entry.record) not in self._values:
+            self._values[id(entry.record)] = metric_values(entry.record)
+        return self._values[id(entry.record)]
 
     def metric(self, key: tuple[str, str], metric: str) -> MetricChange | None:
         """The verdict on one metric of one variant; None when a side lacks it."""
         base, head = self.base.get(key), self.head.get(key)
         if base is None or head is None:
             return None
-        base_values, head_values = metric_values(base.record), metric_values(head.record)
+        base_values, head_values = self.values(base), self.values(head)
         if metric not in base_values or metric not in head_values:
             return None
         return self._judge(metric, info_of(base, head, metric), base, head, base_values[metric],

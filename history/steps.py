@@ -26,10 +26,11 @@ from itertools import pairwise
 from statistics import median, median_low
 
 from tpulens.analyzer.vocabulary import Change
-from tpulens.history.judgment import Judge, Kind, info_of, kind, timing_problem
+from tpulens.history.judgment import Judge, Kind, info_of, judged, kind, timing_problem
 from tpulens.history.settings import Settings
 from tpulens.history.store import Entry, Run, metric_values
 
+MAX_FIT = 100  # newest runs a series is fitted over: the fit is cubic, retention keeps ~20
 PENALTY = 2.0  # × noise × ln(n): tests/test_history_steps.py checks what it detects in noise
 NOISE_FROM_MAD = 1.4826 / math.sqrt(2)  # MAD of consecutive differences → noise σ (Gaussian)
 
@@ -101,7 +102,8 @@ def candidates(values: list[float]) -> list[Segment]:
 def regressions(entries: Iterable[Entry], settings: Settings) -> list[Regression]:
     """Every step to a worse level in every variant's metrics (`entries` oldest run first, one
     per run and variant, as History.entries), the ones still present and the newest first.
-    Timing is only followed over the runs comparable with the variant's latest record."""
+    Timing is only followed over the runs comparable with the variant's latest record; a series
+    is fitted over its newest MAX_FIT runs."""
     entries = list(entries)
     by_run: dict[str, dict[tuple[str, str], Entry]] = {}
     by_variant: dict[tuple[str, str], list[Entry]] = {}
@@ -119,13 +121,17 @@ def regressions(entries: Iterable[Entry], settings: Settings) -> list[Regression
     found = []
     for series in by_variant.values():
         latest = series[-1]
-        for metric in sorted({m for e in series for m in metric_values(e.record)}):
+        known = [metric_values(e.record) for e in series]
+        comparable = [not timing_problem(e, latest) for e in series]
+        for metric in judged(set().union(*known)):
             what = kind(metric, info_of(latest, latest, metric))
             if what in (Kind.SCORE, Kind.DESCRIPTIVE):
                 continue
-            points = [e for e in series if metric in metric_values(e.record)
-                      and (what != Kind.TIMING or not timing_problem(e, latest))]
-            values = [metric_values(e.record)[metric] for e in points]
+            kept = [(e, values[metric]) for e, values, same in zip(series, known, comparable,
+                                                                    strict=True)
+                    if metric in values and (what != Kind.TIMING or same)][-MAX_FIT:]
+            points = [e for e, _ in kept]
+            values = [value for _, value in kept]
             for old, new in pairwise(candidates(values)):
                 good, bad = points[old.end - 1], points[new.start]
                 change = judge(good, bad, metric)

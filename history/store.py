@@ -19,7 +19,7 @@ it is what the site shows, and what a hand-edited copy of a results directory ch
 from __future__ import annotations
 
 import math
-import shutil
+import os
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -108,6 +108,14 @@ class Entry:
         value = _dict(self.record.get("artifacts")).get(name)
         return self.base / value if isinstance(value, str) and value else None
 
+    def read_artifact(self, name: str, root: safefs.Root, limit: int) -> bytes | None:
+        """An artifact's bytes, only from inside `root` (the results store) and without a link
+        on the way; None when the record names none. Raises safefs.Unusable."""
+        value = _dict(self.record.get("artifacts")).get(name)
+        if not isinstance(value, str) or not value:
+            return None
+        return root.read(value, limit, base=self.base)
+
 
 @dataclass
 class History:
@@ -145,19 +153,21 @@ class History:
 def load(results_dir: Path) -> History:
     """Read a results directory (with or without history/); unreadable files become problems."""
     results_dir = Path(results_dir)
-    if not results_dir.is_dir():
-        raise InputError(f"{results_dir}: " + ("not a directory" if results_dir.exists()
-                                               else "no such directory"))
+    try:
+        if not results_dir.is_dir():
+            raise InputError(f"{results_dir}: " + ("not a directory" if results_dir.exists()
+                                                   else "no such directory"))
+    except OSError as err:
+        raise InputError(f"{results_dir}: unreadable ({err.strerror})") from None
     problems: list[str] = []
     runs: dict[str, Run] = {}
     entries: dict[tuple[str, str, str], Entry] = {}
-    history = results_dir / HISTORY
-    if (results_dir / RUN_FILE).is_file():  # a run's folder, compared as a results directory
+    root = safefs.Root.of(results_dir)
+    if root.is_file(root.path / RUN_FILE):  # a run's folder, compared as a results directory
         own = _read_run(results_dir, RUN_FILE, problems)
         runs[own.id] = own
-    for folder in sorted(history.iterdir()) if history.is_dir() else []:
-        if not folder.is_dir():
-            continue
+    for real in root.folders(f"{HISTORY}/*"):  # real folders only: a link is not followed
+        folder = results_dir / real.relative_to(root.path)
         run = _read_run(folder, f"{HISTORY}/{folder.name}/{RUN_FILE}", problems)
         runs[run.id] = run
         for entry in _entries(folder, run, results_dir, problems):
@@ -168,44 +178,6 @@ def load(results_dir: Path) -> History:
                                               entry.record, entry.base, entry.path, True)
     return History(results_dir, sorted(runs.values(), key=lambda r: r.id),
                    sorted(entries.values(), key=lambda e: (e.run.id, e.key)), problems)
-
-
-def expired(history: History, keep: int) -> list[Entry]:
-    """History records beyond the newest `keep` runs of their variant; latest records stay."""
-    by_variant: dict[tuple[str, str], list[Entry]] = {}
-    for entry in history.entries:
-        by_variant.setdefault(entry.key, []).append(entry)
-    return [e for series in by_variant.values() for e in series[:max(0, len(series) - keep)]
-            if not e.latest]
-
-
-def prune(results_dir: Path, keep: int) -> list[Entry]:
-    """Delete the expired records with their artifacts, then run folders left without records."""
-    gone = expired(load(results_dir), keep)
-    for entry in gone:
-        for value in _dict(entry.record.get("artifacts")).values():
-            path = (entry.base / str(value)).resolve()
-            if path.is_file() and path.is_relative_to(entry.base.resolve()):
-                path.unlink()
-        entry.path.unlink(missing_ok=True)
-    history = Path(results_dir) / HISTORY
-    for folder in history.iterdir() if history.is_dir() else []:
-        if folder.is_dir() and not _record_paths(folder):
-            shutil.rmtree(folder)
-    _sweep_models(Path(results_dir))
-    return gone
-
-
-def _sweep_models(results_dir: Path) -> None:
-    """Delete the model copies in models/ that no record names any more."""
-    folder = results_dir / MODELS
-    if not folder.is_dir():
-        return
-    named = {(entry.base / str(value)).resolve() for entry in load(results_dir).entries
-             for value in _dict(entry.record.get("artifacts")).values()}
-    for path in folder.iterdir():
-        if path.is_file() and path.resolve() not in named:
-            path.unlink()
 
 
 def metric_values(record: dict) -> dict[str, float]:
@@ -230,8 +202,10 @@ def _finite(value: object) -> bool:
 
 
 def _record_paths(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*/*.json")
-                  if p.parent.name not in (ANALYSIS, HISTORY, MODELS))
+    """The records of a folder: regular files reached without a link."""
+    root = safefs.Root.of(folder)
+    return [folder / p.relative_to(root.path) for p in root.files("*/*.json")
+            if p.parent.name not in (ANALYSIS, HISTORY, MODELS)]
 
 
 def _entries(folder: Path, run: Run | None, results_dir: Path, problems: list) -> list[Entry]:
@@ -256,7 +230,7 @@ def _entries(folder: Path, run: Run | None, results_dir: Path, problems: list) -
 def _read_run(folder: Path, label: str, problems: list) -> Run:
     """The folder's run.json; the folder name is the run id whatever the file says."""
     path = folder / RUN_FILE
-    data = _read_object(path, label, problems) if path.exists() else {}
+    data = _read_object(path, label, problems) if os.path.lexists(path) else {}
     data = data or {}
     dirty = data.get("git_dirty")
     return Run(folder.name, _text(data.get("git_commit")),
@@ -265,10 +239,10 @@ def _read_run(folder: Path, label: str, problems: list) -> Run:
 
 
 def _read_object(path: Path, label: str, problems: list) -> dict | None:
-    """A JSON object from a regular file of bounded size (a FIFO or a device is refused, not
-    waited on or read)."""
+    """A JSON object from a regular file of bounded size (a link, a FIFO or a device is refused,
+    not followed, waited on or read)."""
     try:
-        data = safefs.load_json(safefs.read_regular(path, MAX_FILE_BYTES))
+        data = safefs.load_json(safefs.read_regular(path, MAX_FILE_BYTES, follow=False))
     except safefs.Unusable as err:
         problems.append(f"{label}: {err}")
         return None

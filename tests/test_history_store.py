@@ -140,9 +140,9 @@ def test_retention_drops_the_oldest_runs_of_each_variant(tmp_path):
     for i, run in enumerate(runs):
         records.write_record(results, variant_record("e", "often", 0.5 + i / 100, results), run)
     records.write_record(results, variant_record("e", "once", 0.7, results), runs[0])
-    gone = store.prune(results, keep=2)
+    gone = records.prune(results, keep=2)
 
-    assert sorted((e.variant, e.run.id) for e in gone) == [
+    assert sorted((p.stem, p.parent.parent.name) for p in gone) == [
         ("often", runs[0].id), ("often", runs[1].id), ("often", runs[2].id)]
     history = store.load(results)
     assert [e.run.id for e in history.series("e", "often")] == [runs[3].id, runs[4].id]
@@ -168,7 +168,7 @@ def test_models_are_shared_by_runs_and_dropped_with_the_last_record_naming_them(
     assert [p.read_bytes() for p in copies] == [b"TFL3old", b"TFL3new", b"TFL3new"]
     assert not (results / "history" / runs[1].id / "models").exists()  # not copied per run
 
-    store.prune(results, keep=2)
+    records.prune(results, keep=2)
     assert [p.read_bytes() for p in (results / "models").iterdir()] == [b"TFL3new"]
 
 
