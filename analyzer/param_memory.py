@@ -4,8 +4,10 @@ them are cached in the chip's on-chip memory or streamed from the host at every 
 The layout was read from the parameter blobs inside compiled models (../shared/corpus): for each
 op, the compiler writes a block of int32 biases, then the 8-bit weights with the input channels
 padded to groups of 4 and the output channels padded to the width the chip computes at once.
-Ops that add or multiply a constant tensor store 16 bytes per constant value, in the
-execution-only part (streamed). See docs/edgetpu-performance.md for the evidence and the error.
+Ops that add or multiply a constant tensor store it in the execution-only part (streamed): 16
+bytes per value for a per-channel constant, one byte per output value for a constant that must
+be broadcast. What each rule rests on is in LayoutRules; docs/edgetpu-performance.md gives the
+measured error.
 """
 
 from __future__ import annotations
