@@ -1,27 +1,38 @@
-"""Mutation fuzzing of the model reader, the analyzer and the log parser (`make fuzz`).
+"""Mutation fuzzing of the model reader, the analyzer, the log parser, and of results stores
+through `tpulens diff` and the report (`make fuzz`).
 
 The mutations follow what broke tpulens when it was attacked (../shared/redteam): for models,
 flipped bytes, cuts, offsets rewired to other tables (one op table behind many entries),
 spliced chunks and damaged Edge TPU packages; for logs, cuts, numbers of thousands of digits
 or in other scripts, sizes that overflow a float, floods of one line, glued lines, pasted
-prompts, quotes, ANSI codes and cut statuses. Seeds are the corpus's models and logs.
+prompts, quotes, ANSI codes and cut statuses; for results stores, hostile values in records,
+run files and analyses (integers of 400 digits, lone surrogates, deep nesting, paths out of
+results/, wrong types, floods of metrics) and hostile files (FIFOs, links to /dev/zero or out of
+the store, folders named like records, names too long for the file system). Seeds are the
+corpus's models and logs and the committed results/ records with their analyses.
 
 A run passes when the input is analysed or refused with InputError; any other exception is a
 crash (a traceback for the user), and a run over the time limit is a hang. Run i of a campaign
 always gets the same mutation (seeded by i), so a crash is replayed with --only i.
 
-    python -m bench.fuzz --models 100000 --logs 50000 [--workers 2] [--keep DIR]
+    python -m bench.fuzz --models 100000 --logs 50000 --stores 20000 [--workers 2] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import multiprocessing
+import os
 import random
+import resource
+import shutil
 import signal
 import struct
 import sys
+import tempfile
 import time
 import traceback
 from collections import Counter
@@ -34,9 +45,18 @@ from tpulens.analyzer.flatbuf import root
 from tpulens.analyzer.log_report import render_text
 from tpulens.analyzer.logs import decode_log_bytes, parse_log
 from tpulens.analyzer.model import TFLITE_IDENTIFIER, model_from_bytes
+from tpulens.cli import main as cli
 from tpulens.errors import InputError
+from tpulens.history.settings import Settings
+from tpulens.report.diagnostics import model_page
+from tpulens.report.experiments import experiments_of
+from tpulens.report.files import DEFAULT_MODEL_FILES
+from tpulens.report.history import timeline_of
+from tpulens.report.load import load_results
+from tpulens.report.site import build_site
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 MAX_SEED_BYTES = 600_000  # larger models mostly mutate weights, which nothing reads
 HANG_SECONDS = 10
 
@@ -268,6 +288,264 @@ class Hang(Exception):
     pass
 
 
+# ---- results stores ----------------------------------------------------------------------
+
+@dataclass
+class StoreSeed:
+    """A committed record and the analysis it names."""
+
+    name: str
+    record: dict
+    analysis: dict
+
+
+def store_seeds(results: Path = RESULTS) -> list[StoreSeed]:
+    seeds = []
+    for path in sorted(results.glob("*/*.json")):
+        if path.parent.name in ("analysis", "history", "models", "examples"):
+            continue
+        record = json.loads(path.read_text())
+        named = record.get("artifacts", {}).get("analysis")
+        if named and (results / named).is_file():
+            seeds.append(StoreSeed(path.stem, record, json.loads((results / named).read_text())))
+    return seeds
+
+
+_BIG = "@@big@@"  # placeholders for what json.dumps cannot write
+_NAN = "@@nan@@"
+_DEEP = "@@deep@@"  # deeper than json.dumps may recurse
+_RAW = {f'"{_BIG}"': "1" + "0" * 400, f'"{_NAN}"': "NaN", f'"{_DEEP}"': "[" * 5000 + "]" * 5000}
+
+
+def _dumps(value) -> bytes:
+    text = json.dumps(value, ensure_ascii=True)
+    for placeholder, raw in _RAW.items():
+        text = text.replace(placeholder, raw)
+    return text.encode()
+
+
+def hostile_value(rng: random.Random):
+    """One value of a kind that broke a reader of records or analyses."""
+    choice = rng.randrange(16)
+    if choice == 0:
+        return _BIG
+    if choice == 1:
+        return _NAN
+    if choice == 2:
+        return rng.choice(["\ud800", "x\udc00y", "\udfff" * 3])
+    if choice == 3:
+        return rng.choice(["/dev/zero", "../../../../etc/passwd", "/" + "a" * 300,
+                           "a" * 5000, "../" * 40 + "x", "", ".", "..", "a/b", "x\x00y"])
+    if choice == 4:
+        depth = rng.choice((70, 200, 0))
+        if not depth:
+            return _DEEP
+        nested: object = 1
+        for _ in range(depth):
+            nested = [nested]
+        return nested
+    if choice == 5:
+        return {f"m{i}": float(i) for i in range(rng.choice((1000, 10_000)))}
+    if choice == 6:
+        return [rng.random() for _ in range(rng.choice((10, 5000)))]
+    if choice == 7:
+        return rng.choice([10**30, -(2**63), 2**64, 1e308, -1e308, 0, -1])
+    if choice == 8:
+        return rng.choice([None, True, False])
+    if choice == 9:
+        return rng.choice([[], {}, ["a"], [1, "2", None], {"": None}])
+    if choice == 10:
+        return rng.choice(["<!--", "<img src=x onerror=alert(1)>", "x|y\r\nz", "@someone",
+                           "[l](javascript:alert(1))", "\u202e", "\x1b[31m"])
+    if choice == 11:
+        return rng.choice(["ok", "failed", "skipped", "partial"])
+    if choice == 12:
+        return "".join(chr(rng.randrange(0x20, 0x3000)) for _ in range(rng.randrange(1, 40)))
+    if choice == 13:
+        return rng.randrange(-10**6, 10**6)
+    if choice == 14:
+        return rng.uniform(-1e6, 1e6)
+    return rng.choice(["20990101T000000Z-x", "00000000T000000Z-nogit", "x/../../y"])
+
+
+def _poke(rng: random.Random, data: dict, keys: list[str]) -> None:
+    """Replace or add one field (or one field one level down) with a hostile value."""
+    key = rng.choice(keys)
+    target = data.get(key)
+    if isinstance(target, dict) and target and rng.random() < 0.5:
+        target[rng.choice(list(target))] = hostile_value(rng)
+    elif isinstance(target, list) and target and rng.random() < 0.5:
+        index = rng.randrange(len(target))
+        if isinstance(target[index], dict) and target[index] and rng.random() < 0.7:
+            op = target[index]
+            op[rng.choice(list(op))] = hostile_value(rng)
+        else:
+            target[index] = hostile_value(rng)
+    else:
+        data[key] = hostile_value(rng)
+
+
+_FILE_ATTACKS = ("fifo_record", "zero_record", "link_out", "dir_record", "long_name",
+                 "fifo_run", "zero_analysis", "history_link", "cut_record", "flip_record",
+                 "many_runs", "many_ops")
+
+
+def mutate_store(rng: random.Random, seed: StoreSeed) -> dict:
+    """A head store: the seed's record and analysis, mutated, with a run folder, and maybe a
+    hostile file. Returned as a plan `build_store` carries out (so it can be kept as JSON)."""
+    record = json.loads(json.dumps(seed.record))
+    analysis = json.loads(json.dumps(seed.analysis))
+    run_file: dict = {"git_commit": "abc", "started": "2099-01-01T00:00:00Z"}
+    for _ in range(rng.randrange(1, 4)):
+        which = rng.random()
+        if which < 0.5:
+            _poke(rng, record, [*record, "run", "samples", "metric_info"])
+        elif which < 0.85:
+            _poke(rng, analysis, [*analysis, "model", "source"])
+        else:
+            _poke(rng, run_file, [*run_file, "git_dirty", "machine", "profile"])
+    attack = rng.choice(_FILE_ATTACKS) if rng.random() < 0.4 else None
+    return {"seed": seed.name, "record": _dumps(record).decode(), "run": _dumps(run_file).decode(),
+            "analysis": _dumps(analysis).decode(), "attack": attack,
+            "attack_seed": rng.randrange(1 << 30)}
+
+
+def build_store(plan: dict, top: Path) -> tuple[Path, Path]:
+    """The base store (the seed as committed) and the head store (the plan) under `top`."""
+    rng = random.Random(plan["attack_seed"])
+    stores = []
+    for side in ("base", "head"):
+        root = top / side
+        experiment = "e"
+        (root / experiment).mkdir(parents=True)
+        (root / "analysis").mkdir()
+        run = root / "history" / "20990101T000000Z-x"
+        (run / experiment).mkdir(parents=True)
+        record, analysis = plan["record"], plan["analysis"]
+        if side == "base":
+            record = json.dumps({"experiment": "e", "variant": "v", "status": "ok",
+                                 "metrics": {"accuracy": 0.5, "latency_ms_p50": 1.0},
+                                 "artifacts": {"analysis": "analysis/a.json"}})
+        (root / experiment / "v.json").write_bytes(record.encode("utf-8", "surrogatepass"))
+        (run / experiment / "v.json").write_bytes(record.encode("utf-8", "surrogatepass"))
+        (run / "run.json").write_bytes(plan["run"].encode("utf-8", "surrogatepass"))
+        (root / "analysis" / "a.json").write_bytes(analysis.encode("utf-8", "surrogatepass"))
+        stores.append(root)
+    _attack(plan["attack"], stores[1], top, rng)
+    return stores[0], stores[1]
+
+
+def _attack(attack: str | None, root: Path, top: Path, rng: random.Random) -> None:
+    outside = top / "outside"
+    outside.mkdir()
+    (outside / "secret.json").write_text('{"experiment": "e", "variant": "secret"}')
+    run = root / "history" / "20990101T000000Z-x"
+    if attack == "fifo_record":
+        os.mkfifo(root / "e" / "fifo.json")
+    elif attack == "zero_record":
+        (root / "e" / "zero.json").symlink_to("/dev/zero")
+    elif attack == "link_out":
+        (root / "e" / "out.json").symlink_to(outside / "secret.json")
+    elif attack == "dir_record":
+        (root / "e" / "x.json").mkdir()
+    elif attack == "long_name":
+        (root / "e" / ("a" * 250 + ".json")).write_text('{"variant": "' + "b" * 300 + '"}')
+    elif attack == "fifo_run":
+        (run / "run.json").unlink()
+        os.mkfifo(run / "run.json")
+    elif attack == "zero_analysis":
+        (root / "analysis" / "a.json").unlink()
+        (root / "analysis" / "a.json").symlink_to("/dev/zero")
+    elif attack == "history_link":
+        (root / "history" / "00000000T000000Z-old").symlink_to(outside)
+    elif attack in ("cut_record", "flip_record"):
+        path = root / "e" / "v.json"
+        data = bytearray(path.read_bytes())
+        if attack == "cut_record":
+            del data[rng.randrange(len(data) + 1):]
+        else:
+            for _ in range(rng.randrange(1, 6)):
+                if data:
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(bytes(data))
+    elif attack == "many_runs":
+        for i in range(rng.choice((50, 300))):
+            folder = root / "history" / f"2098{i:04d}T000000Z-r" / "e"
+            folder.mkdir(parents=True)
+            (folder / "v.json").write_text(json.dumps(
+                {"experiment": "e", "variant": "v", "metrics": {"accuracy": rng.random()},
+                 "metric_info": {"accuracy": {"better": "higher"}}}))
+    elif attack == "many_ops":
+        path = root / "analysis" / "a.json"
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and isinstance(data.get("ops"), list) and data["ops"]:
+            data["ops"] = [dict(data["ops"][0], index=i, outputs=[f"t{i}"])
+                           if isinstance(data["ops"][0], dict) else i for i in range(5000)]
+            path.write_text(json.dumps(data))
+
+
+STORE_MEMORY = 1536 * 1024 * 1024  # address space of one store's check: /dev/zero read whole
+
+
+class StoreCrash(Exception):
+    """A store's check failed in its child process: the message says where."""
+
+
+def check_store(plan: dict, full_site: bool = False) -> bool:
+    """Check one store in a forked child, its address space capped, so a reader that fills
+    the memory (a record linked to /dev/zero) is a crash counted, not the machine's OOM
+    killer, and a blocked one (a FIFO) is a hang the parent's alarm ends."""
+    top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-"))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        os.close(read)
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (STORE_MEMORY, STORE_MEMORY))
+            result = "ok" if _check_store(plan, top, full_site) else "refused"
+        except BaseException as err:  # noqa: BLE001 - reported to the parent as a crash
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            result = f"{type(err).__name__} at {Path(where.filename).name}:{where.lineno}: {err}"
+        os.write(write, result[:300].encode("utf-8", "replace"))
+        os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            result = pipe.read().decode()
+    except Hang:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        os.waitpid(pid, 0)
+        shutil.rmtree(top, ignore_errors=True)
+    if result in ("ok", "refused"):
+        return result == "ok"
+    raise StoreCrash(result or "the check's process died without a word")
+
+
+def _check_store(plan: dict, top: Path, full_site: bool) -> bool:
+    """`tpulens diff` in every format and the report's reading of the head store (with a whole
+    site build when `full_site`); False when diff refused it with one line (exit 2)."""
+    base, head = build_store(plan, top)
+    refused = False
+    for fmt in ("text", "markdown", "json"):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli(["diff", str(base), str(head), "--format", fmt])
+        if code not in (0, 1, 2):
+            raise RuntimeError(f"diff exit {code}")
+        refused |= code == 2
+        (out.getvalue() + err.getvalue()).encode("utf-8")  # printable as the user's output
+    results = load_results(head)
+    experiments_of(results)
+    for analysis in results.analyses:
+        model_page(analysis, DEFAULT_MODEL_FILES)
+    timeline_of(results, Settings())
+    if full_site:
+        build_site(head, top / "site", plotly_js="")
+    return not refused
+
+
 def _alarm(signum, frame):
     raise Hang
 
@@ -313,16 +591,28 @@ class Counts:
         self.kinds.update(other.kinds)
 
 
+FULL_SITE_EVERY = 25  # a whole site build (slower) for one store in this many
+
+
 def _input(kind: str, run: int, seeds: list, campaign_seed: int):
     rng = random.Random(campaign_seed * 1_000_003 + run)
     seed = rng.choice(seeds)
-    return mutate_model(rng, seed) if kind == "models" else mutate_log(rng, seed)
+    mutate = {"models": mutate_model, "logs": mutate_log, "stores": mutate_store}[kind]
+    return mutate(rng, seed)
+
+
+def _checker(kind: str):
+    if kind == "stores":
+        return lambda plan, run: check_store(plan, run % FULL_SITE_EVERY == 0)
+    check = check_model if kind == "models" else check_log
+    return lambda data, run: check(data)
 
 
 def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
                  keep: Path | None = None, hang_seconds: float = HANG_SECONDS) -> Counts:
-    """Run mutations `runs` of one kind ("models" or "logs") and count crashes and hangs."""
-    check = check_model if kind == "models" else check_log
+    """Run mutations `runs` of one kind ("models", "logs" or "stores") and count crashes and
+    hangs."""
+    check = _checker(kind)
     counts = Counts()
     previous = signal.signal(signal.SIGALRM, _alarm)
     start = time.monotonic()
@@ -332,7 +622,7 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
             counts.runs += 1
             signal.setitimer(signal.ITIMER_REAL, hang_seconds)
             try:
-                counts.refused += not check(data)
+                counts.refused += not check(data, run)
             except Hang:
                 counts.hangs += 1
                 _keep(keep, kind, run, data)
@@ -340,6 +630,8 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
                 counts.crashes += 1
                 where = traceback.extract_tb(err.__traceback__)[-1]
                 summary = f"{type(err).__name__} at {Path(where.filename).name}:{where.lineno}"
+                if isinstance(err, StoreCrash):
+                    summary = str(err).split(": ")[0]
                 counts.kinds[summary] += 1
                 if len(counts.first_crashes) < 20:
                     counts.first_crashes.append((run, f"{summary}: {err}"[:200]))
@@ -356,14 +648,16 @@ def _keep(folder: Path | None, kind: str, run: int, data) -> None:
     if folder is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".tflite" if kind == "models" else ".log"
-    payload = data if isinstance(data, bytes) else data.encode()
+    suffix = {"models": ".tflite", "logs": ".log", "stores": ".json"}[kind]
+    if isinstance(data, dict):
+        data = json.dumps(data)
+    payload = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     (folder / f"{kind}_{run}{suffix}").write_bytes(payload)
 
 
 def _worker(job: tuple) -> Counts:
     kind, runs, campaign_seed, keep = job
-    seeds = model_seeds() if kind == "models" else log_seeds()
+    seeds = {"models": model_seeds, "logs": log_seeds, "stores": store_seeds}[kind]()
     return run_campaign(kind, runs, seeds, campaign_seed, keep)
 
 
@@ -372,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=100_000, help="mutated models to run")
     parser.add_argument("--logs", type=int, default=50_000, help="mutated logs to run")
+    parser.add_argument("--stores", type=int, default=20_000,
+                        help="mutated results stores to run through diff and the report")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help="campaign seed")
     parser.add_argument("--only", type=int, help="replay this one run (of each kind)")
@@ -381,7 +677,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fuzz: no seeds: corpus not found at {CORPUS}", file=sys.stderr)
         return 2
     failed = 0
-    for kind, total in (("models", args.models), ("logs", args.logs)):
+    for kind, total in (("models", args.models), ("logs", args.logs),
+                        ("stores", args.stores)):
         if not total:
             continue
         span = range(args.only, args.only + 1) if args.only is not None else range(total)

@@ -70,3 +70,33 @@ def test_a_hang_is_counted(model_seeds, monkeypatch):
     monkeypatch.setattr(fuzz, "check_model", slow)
     counts = fuzz.run_campaign("models", range(2), model_seeds, hang_seconds=0.2)
     assert counts.hangs == 2 and counts.crashes == 0
+
+
+@pytest.fixture(scope="module")
+def store_seeds():
+    seeds = fuzz.store_seeds()
+    if not seeds:
+        pytest.skip(f"no committed records with analyses in {fuzz.RESULTS}")
+    return seeds
+
+
+def test_mutated_results_stores_never_crash_or_hang_diff_or_the_report(store_seeds):
+    counts = fuzz.run_campaign("stores", range(30), store_seeds, campaign_seed=13)
+    assert (counts.crashes, counts.hangs) == (0, 0), counts.first_crashes
+    assert counts.runs == 30
+
+
+@pytest.mark.parametrize("attack", fuzz._FILE_ATTACKS)
+def test_every_file_attack_builds_a_store_the_checks_survive(store_seeds, attack):
+    plan = fuzz.mutate_store(random.Random(1), store_seeds[0])
+    plan["attack"] = attack
+    fuzz.check_store(plan)  # raises StoreCrash (a traceback in the child) or returns
+
+
+def test_a_store_check_that_fills_the_memory_is_a_crash_not_an_oom(store_seeds, monkeypatch):
+    def greedy(plan, top, full_site):
+        return len(bytearray(fuzz.STORE_MEMORY)) > 0
+
+    monkeypatch.setattr(fuzz, "_check_store", greedy)
+    counts = fuzz.run_campaign("stores", range(1), store_seeds)
+    assert counts.crashes == 1 and "MemoryError" in counts.first_crashes[0][1]
