@@ -119,3 +119,14 @@ def test_a_kept_model_missing_or_a_measuring_reader_means_no_restore(planned, co
         model.unlink()
     chosen = restore.restorable(plan, steps, set(), results, pipeline.MEASURING_STAGES)
     assert stages_of(plan, chosen) == ["evaluate", "evaluate"]  # nothing reads a lost file
+
+
+def test_a_run_indexes_its_steps_and_a_clone_of_its_results_trains_nothing(planned, copy,
+                                                                            request):
+    index = restore.read_index(copy / "results")  # written by the toy suite's run itself
+    assert set(index["variants"]) == {"toy/float32", "toy/int8"}
+    shutil.rmtree(copy / ".cache")  # a fresh clone: the committed results, no cache
+    request.getfixturevalue("analyzer_edited")
+    summary = run(copy)
+    assert summary.written == 2 and not summary.failed
+    assert set(summary.stage_seconds) == {"compile", "evaluate"} and summary.steps_run == 4
