@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpulens.analyzer import compiler_errors
+from tpulens.analyzer.compilers import DEFAULT_COMPILER
 from tpulens.analyzer.vocabulary import Status
 from tpulens.errors import InputError, existing_file
 
@@ -457,7 +458,7 @@ class _Parser:
     def finish(self, ends_with_newline: bool) -> ParsedLog:
         self.new_model()
         log = self.log
-        fit_hints(log.errors)
+        fit_hints(log.errors, log.compiler_version)
         for model in log.models:
             self._check(model, several=len(log.models) > 1,
                         last_row_cut=not ends_with_newline and model is self.last_row_of)
@@ -547,20 +548,28 @@ class _Parser:
 _REASONS = ("NOT_QUANTIZED", "UNKNOWN_OP_VERSION", "DYNAMIC_TENSORS", "LARGE_ACTIVATIONS")
 
 
-def fit_hints(errors: list[dict]) -> None:
+def fit_hints(errors: list[dict], compiler_version: str | None = None) -> None:
     """Make each hint fit what the log says: a hint that points to ERROR lines or says the
     compiler gave no reason is replaced when the log has no ERROR line, or names the reason
-    on another line."""
+    on another line; one that suggests the newest compiler, when the log is from it."""
     reason = next((e["code"] for e in errors if e["code"] in _REASONS), None)
     error_lines = any(e["message"].startswith("ERROR") for e in errors)
+    newest = (compiler_version or "").split(".")[0] == DEFAULT_COMPILER.split(".")[0]
     for error in errors:
-        hint = _fitted_hint(error, reason, error_lines)
+        hint = _fitted_hint(error, reason, error_lines, newest)
         if hint:
             error["hint"] = hint
 
 
-def _fitted_hint(error: dict, reason: str | None, error_lines: bool) -> str | None:
+def _fitted_hint(error: dict, reason: str | None, error_lines: bool,
+                 newest: bool) -> str | None:
     code, message = error["code"], error["message"]
+    if newest and code in ("UNKNOWN_OP_VERSION", "INVALID_MODEL") and (
+            code == "UNKNOWN_OP_VERSION" or (error_lines and not reason)):
+        return (f"The converter wrote an op version that even compiler {DEFAULT_COMPILER}, the "
+                "newest, does not know: convert with an older TensorFlow (2.8 or earlier) or "
+                "with converter.experimental_new_converter = False, or rebuild the op from "
+                "others (`tpulens analyze` names it).")
     if code == "INVALID_MODEL" and reason:
         return (f"The compiler refused the model for the reason on the {reason} line of this "
                 "log: its hint says what to change.")

@@ -115,9 +115,10 @@ def test_shell_prompts_are_stripped_from_the_command(line):
 @pytest.mark.parametrize("known", [e for e in compiler_errors.KNOWN if e.hint],
                          ids=lambda e: e.code)
 def test_every_known_failure_comes_with_a_hint(known):
-    """Each failure line's own hint, in a log whose ERROR line gives no reason of its own."""
+    """Each failure line's own hint, in a log of compiler 15 whose ERROR line gives no reason
+    of its own."""
     line = known.prefixes[0] + " (details)"
-    log = parse_log("Edge TPU Compiler version 16.0.384591198\nERROR: Registration failed.\n"
+    log = parse_log("Edge TPU Compiler version 15.0.340273435\nERROR: Registration failed.\n"
                     + line + "\n")
     error = log.errors[-1]
     assert error["code"] == known.code and error["hint"] == known.hint
@@ -145,3 +146,20 @@ def test_hints_fit_what_the_log_says(corpus):
     assert code == 1 and "The compiler gave no reason" in out
     alone = parse_log("Edge TPU Compiler version 2.0.267685300\nInvalid model: m.tflite\n")
     assert "printed no reason" in alone.errors[0]["hint"]
+
+
+@pytest.mark.parametrize("version", ["16.0.384591198", "15.0.340273435"])
+def test_an_unknown_op_version_hint_suggests_compiler_16_only_to_older_compilers(version):
+    """google-coral/edgetpu#879: compiler 16 cannot parse QUANTIZE version 3; telling its user
+    to use compiler 16 would not fit."""
+    log = parse_log(f"Edge TPU Compiler version {version}\nERROR: Didn't find op for builtin "
+                    "opcode 'QUANTIZE' version '3'\n\nERROR: Registration failed.\n\n"
+                    "Invalid model: q.tflite\nModel could not be parsed\n")
+    hints = [e.get("hint") or "" for e in log.errors]
+    unknown = next(e for e in log.errors if e["code"] == "UNKNOWN_OP_VERSION")
+    if version.startswith("16"):
+        assert not any("use compiler 16.0" in h for h in hints)
+        assert "even compiler 16.0, the newest" in unknown["hint"]
+    else:
+        assert "use compiler 16.0" in unknown["hint"]
+    assert log.compiled is False
