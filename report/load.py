@@ -110,8 +110,11 @@ _PATH_KEYS = ("cpu_model", "compiled_model")  # beside model.path: other model f
 
 
 def _published(raw: bytes) -> bytes:
-    """The analysis JSON as the site publishes it: model paths cut to their file names (the
-    folders of the machine that analysed it are nobody else's business)."""
+    """The analysis JSON as the site publishes it: a model path that says where the file was
+    on the machine that analysed it (absolute, or climbing with ..) is cut to its file name;
+    a path inside results/ ("models/x.tflite") says nothing private and stays."""
+    if b'"path"' not in raw and b"_model\"" not in raw:
+        return raw
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -122,12 +125,19 @@ def _published(raw: bytes) -> bytes:
     changed = False
     for holder, key in holders:
         value = holder.get(key)
-        if isinstance(value, str) and ("/" in value or "\\" in value):
+        if isinstance(value, str) and _private(value):
             holder[key] = value.replace("\\", "/").rsplit("/", 1)[-1]
             changed = True
     if not changed:
         return raw
     return (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+
+
+def _private(path: str) -> bool:
+    """Whether a path names a place outside the results (absolute, home, drive, or ..)."""
+    parts = path.replace("\\", "/").split("/")
+    return path.startswith(("/", "~", "\\")) or ".." in parts or \
+        (len(path) > 1 and path[1] == ":")
 
 
 def _cache(results_dir: Path) -> tuple[Path, ...]:
