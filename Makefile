@@ -23,7 +23,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # --dist loadfile: a module's tests share a worker, so its module fixtures are built once
-# (pytest 9 ignores the nodeid suffix that xdist's loadgroup relies on).
+# (pytest 9 ignores the nodeid suffix that xdist's loadgroup relies on); tests/conftest.py
+# also keeps the files that share a session build (the quick suite, the toy suite) on one
+# worker and starts the heaviest first.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15

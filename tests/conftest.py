@@ -9,6 +9,40 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 sys.path.insert(0, str(Path(__file__).parent))  # the tflite_builder helper
+# Test files that share one costly session build run on one test worker, and the heaviest
+# units start first: the other worker runs the rest meanwhile instead of waiting on the build's
+# lock (with -n 2, one quick-suite build used to hold both workers).
+GROUPS = (("quick suite", ("test_runners_quick.py", "test_detection_pipeline.py")),
+          ("wheel", ("test_wheel.py",)),
+          ("toy suite", ("test_runners_pipeline.py", "test_runners_ray.py",
+                         "test_history_pipeline.py")))
+
+
+def group_rank(nodeid: str) -> tuple[int, str | None]:
+    """(rank, group name) of a test: its group's place in GROUPS, or after every group."""
+    file = Path(nodeid.split("::", 1)[0]).name
+    for rank, (name, files) in enumerate(GROUPS):
+        if file in files:
+            return rank, name
+    return len(GROUPS), None
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: group_rank(item.nodeid)[0])  # stable: files keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with each group of GROUPS as one unit of work."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFiles(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_rank(nodeid)[1] or super()._split_scope(nodeid)
+
+    return GroupedFiles(config, log)
 
 
 @pytest.fixture(scope="session")
