@@ -1,32 +1,40 @@
 """The committed results stand in for the step cache of a fresh clone.
 
 `remember` keeps, in `results/steps.json`, which steps made each variant's record and each
-step's manifest (metrics, notes, timings, and every output file that `results/models/` holds,
-found by content). `restore` writes those manifests back into the cache where it has none, with
-the model files copied in, so a clone re-runs only the steps whose code, config or inputs changed
-since the results were made: an analyzer change re-runs compile and evaluate, not training.
+step's manifest: its metrics, notes and timings, and, for every output the record keeps a copy
+of, where that copy lies in results/ (the model in `models/`, the analysis and compiler log in
+`analysis/`, the detection pictures in `examples/`: KEPT says which output becomes which
+artifact). `restore` writes those manifests back into the cache where it has none, with the kept
+files copied in, so a clone re-runs only the steps whose code, config or inputs changed since
+the results were made: an analyzer change re-runs compile and evaluate, not training.
 
 A step whose outputs results/ does not keep (a trained Keras model, a downloaded archive, a
 generated dataset) is restored only when every step that reads it is cached or restored too, and
-none of those is a measuring step (which `--remeasure` runs again): no step ever reads a file
-that is not there.
+none of those is a measuring step that runs again (`measuring`: under --remeasure): no step ever
+reads a file that is not there.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from pathlib import Path
 
+from tpulens import safefs
 from tpulens.runners import cache
 from tpulens.runners.plan import Plan
 
 INDEX = "steps.json"
-MODELS = "models"
-FORMAT = 1
+FORMAT = 2
 MANIFEST_FIELDS = ("stage", "label", "metrics", "metric_info", "notes", "info", "seconds",
                    "cpu_seconds")
+# role in a variant's steps → the outputs of that step its record keeps as artifacts of the same
+# name (runners.records.assemble), and the results/ folders those copies lie in.
+KEPT = {"convert": ("tflite",),
+        "compile": ("analysis", "compiled_tflite", "comparison", "compiled_analysis",
+                    "compiler_log"),
+        "evaluate": ("examples",)}
+KEPT_FOLDERS = ("models", "analysis", "examples")
+WHOLE_FOLDER = "examples"  # a kept file here comes with the files beside it (the pictures)
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def remember(plan: Plan, done: dict[str, dict], results_dir: Path) -> None:
@@ -34,17 +42,25 @@ def remember(plan: Plan, done: dict[str, dict], results_dir: Path) -> None:
     other variants while their record on disk is still the one they made."""
     results_dir = Path(results_dir)
     index = read_index(results_dir)
-    models = _models_by_content(results_dir)
     for variant in plan.variants:
-        if all(key in done for key in variant.steps.values()):
-            index["variants"][f"{variant.experiment}/{variant.variant}"] = {
-                "record_key": variant.record_key, "steps": variant.steps}
-            for key in variant.steps.values():
-                index["steps"][key] = _entry(done[key], models, results_dir)
+        name = f"{variant.experiment}/{variant.variant}"
+        record = _record(results_dir, name)
+        if record is None or not all(key in done for key in variant.steps.values()):
+            continue
+        index["variants"][name] = {"record_key": variant.record_key, "steps": variant.steps}
+        artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
+        for role, key in variant.steps.items():
+            manifest = done[key]
+            kept = {output: artifacts.get(output) for output in manifest.get("outputs", {})
+                    if output in KEPT.get(role, ()) and isinstance(artifacts.get(output), str)}
+            outputs = {output: kept.get(output) for output in manifest.get("outputs", {})}
+            index["steps"][key] = {**{k: manifest.get(k) for k in MANIFEST_FIELDS},
+                                   "outputs": outputs}
     index["variants"] = {name: entry for name, entry in index["variants"].items()
-                         if _record_key(results_dir, name) == entry["record_key"]}
-    kept = {key for entry in index["variants"].values() for key in entry["steps"].values()}
-    index["steps"] = {key: step for key, step in index["steps"].items() if key in kept}
+                         if (_record(results_dir, name) or {}).get("record_key")
+                         == entry["record_key"]}
+    kept_keys = {key for entry in index["variants"].values() for key in entry["steps"].values()}
+    index["steps"] = {key: step for key, step in index["steps"].items() if key in kept_keys}
     cache.atomic_write_json(results_dir / INDEX, {"format": FORMAT, **index})
 
 
@@ -54,14 +70,15 @@ def restore(plan: Plan, results_dir: Path, cache_dir: Path, measuring: tuple[str
     steps = read_index(results_dir)["steps"]
     cached = {key for key, node in plan.nodes.items()
               if cache.read_manifest(cache.step_dir(cache_dir, node.stage, key)) is not None}
-    chosen = restorable(plan, steps, cached, results_dir, measuring)
+    root = safefs.Root.of(results_dir)
+    chosen = restorable(plan, steps, cached, root, measuring)
     for key in sorted(chosen):
         _write_step(cache.step_dir(cache_dir, plan.nodes[key].stage, key), key, steps[key],
-                    results_dir)
+                    root)
     return len(chosen)
 
 
-def restorable(plan: Plan, steps: dict, cached: set[str], results_dir: Path,
+def restorable(plan: Plan, steps: dict, cached: set[str], root: safefs.Root,
                measuring: tuple[str, ...]) -> set[str]:
     """The plan's uncached steps the index can stand in for (see the module's docstring)."""
     readers: dict[str, set[str]] = {key: set() for key in plan.nodes}
@@ -70,7 +87,7 @@ def restorable(plan: Plan, steps: dict, cached: set[str], results_dir: Path,
             readers.setdefault(dep, set()).add(key)
     chosen = {key for key, node in plan.nodes.items() if key not in cached
               and isinstance(steps.get(key), dict) and steps[key].get("stage") == node.stage}
-    complete = {key for key in chosen if _outputs_kept(steps[key], results_dir)}
+    complete = {key for key in chosen if _outputs_kept(steps[key], root)}
     changed = True
     while changed:
         changed = False
@@ -86,8 +103,9 @@ def restorable(plan: Plan, steps: dict, cached: set[str], results_dir: Path,
 def read_index(results_dir: Path) -> dict:
     """The index, or an empty one when it is missing, unreadable or of another format."""
     try:
-        data = json.loads((Path(results_dir) / INDEX).read_text())
-    except (OSError, ValueError):
+        data = safefs.load_json(safefs.read_regular(Path(results_dir) / INDEX,
+                                                    MAX_RECORD_BYTES * 4, follow=False))
+    except (safefs.Unusable, ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or data.get("format") != FORMAT \
             or not isinstance(data.get("variants"), dict) \
@@ -96,64 +114,52 @@ def read_index(results_dir: Path) -> dict:
     return {"variants": data["variants"], "steps": data["steps"]}
 
 
-def _entry(manifest: dict, models: dict[str, str], results_dir: Path) -> dict:
-    """A manifest as the index keeps it: outputs as files under results/ (None if not kept)."""
-    outputs = {}
-    for name, path in manifest.get("outputs", {}).items():
-        file = Path(path) if path else None
-        outputs[name] = models.get(_sha256(file)) if file and file.is_file() else None
-    return {**{k: manifest.get(k) for k in MANIFEST_FIELDS}, "outputs": outputs}
+def _outputs_kept(step: dict, root: safefs.Root) -> bool:
+    outputs = step.get("outputs")
+    return isinstance(outputs, dict) and all(_kept(root, value) is not None
+                                             for value in outputs.values())
 
 
-def _outputs_kept(step: dict, results_dir: Path) -> bool:
-    outputs = step.get("outputs") or {}
-    return isinstance(outputs, dict) and all(
-        isinstance(value, str) and _kept_file(_inside(results_dir, value))
-        for value in outputs.values())
+def _kept(root: safefs.Root, value: object) -> Path | None:
+    """The kept file an index entry names: a regular file in one of KEPT_FOLDERS of results/,
+    reached without a link; None otherwise."""
+    if not isinstance(value, str) or value.split("/")[0] not in KEPT_FOLDERS:
+        return None
+    try:
+        path = root.locate(value)
+    except safefs.Unusable:
+        return None
+    return path if root.is_file(path) else None
 
 
-def _kept_file(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink()
-
-
-def _write_step(directory: Path, key: str, step: dict, results_dir: Path) -> None:
+def _write_step(directory: Path, key: str, step: dict, root: safefs.Root) -> None:
     """A finished step: its kept outputs copied in, its manifest written last."""
     cache.fresh_dir(directory)
     outputs = {}
     for name, value in (step.get("outputs") or {}).items():
-        source = _inside(results_dir, value) if isinstance(value, str) else None
-        if source and _kept_file(source):
-            shutil.copyfile(source, directory / source.name)
-            outputs[name] = str(Path("steps") / directory.name / source.name)
+        source = _kept(root, value)
+        if source is None:
+            continue
+        folder = directory / name
+        folder.mkdir()
+        siblings = [p for p in source.parent.iterdir() if root.is_file(p)] \
+            if value.split("/")[0] == WHOLE_FOLDER else [source]
+        for file in siblings:
+            (folder / file.name).write_bytes(root.read(file, MAX_RECORD_BYTES * 64))
+        outputs[name] = str(Path("steps") / directory.name / name / source.name)
     manifest = {**{k: step.get(k) for k in MANIFEST_FIELDS}, "key": key, "outputs": outputs,
                 "restored_from": f"results/{INDEX}"}
     cache.atomic_write_json(directory / cache.MANIFEST, manifest)
 
 
-def _inside(results_dir: Path, value: str) -> Path:
-    """A path the index names, only when it is a file right under results/models/."""
-    path = Path(value)
-    if path.parent != Path(MODELS) or path.name in ("", ".", ".."):
-        return results_dir / MODELS / ".missing"
-    return results_dir / MODELS / path.name
-
-
-def _models_by_content(results_dir: Path) -> dict[str, str]:
-    folder = results_dir / MODELS
-    files = sorted(folder.glob("*.tflite")) if folder.is_dir() else []
-    return {_sha256(f): f"{MODELS}/{f.name}" for f in files if _kept_file(f)}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _record_key(results_dir: Path, name: str) -> str | None:
+def _record(results_dir: Path, name: str) -> dict | None:
+    """The variant's latest record, or None (a name from the index is checked first)."""
     parts = name.split("/")
     if len(parts) != 2 or any(not part or part.startswith(".") for part in parts):
         return None
     try:
-        record = json.loads((results_dir / f"{name}.json").read_text())
-    except (OSError, ValueError):
+        data = safefs.load_json(safefs.read_regular(results_dir / f"{name}.json",
+                                                    MAX_RECORD_BYTES, follow=False))
+    except (safefs.Unusable, ValueError, RecursionError):
         return None
-    return record.get("record_key") if isinstance(record, dict) else None
+    return data if isinstance(data, dict) else None

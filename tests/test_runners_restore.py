@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from toy_suite import copy_toy
 
+from tpulens import safefs
 from tpulens.runners import cache, config, pipeline, restore, sources
 from tpulens.runners.plan import build_plan
 
@@ -112,13 +113,17 @@ def test_a_kept_model_missing_or_a_measuring_reader_means_no_restore(planned, co
                                     old_cache) for key, n in plan.nodes.items()}
     restore.remember(plan, done, results)
     steps = restore.read_index(results)["steps"]
-    chosen = restore.restorable(plan, steps, set(), results, pipeline.MEASURING_STAGES)
-    # compile keeps its analysis outside models/ and evaluate reads it: compile runs again
-    assert stages_of(plan, chosen) == ["convert", "convert", "evaluate", "evaluate", "train"]
+    root = safefs.Root.of(results)
+    chosen = restore.restorable(plan, steps, set(), root, pipeline.MEASURING_STAGES)
+    assert stages_of(plan, chosen) == ["compile", "compile", "convert", "convert", "evaluate",
+                                       "evaluate", "train"]
+    compiled = next(steps[k] for k in chosen if plan.nodes[k].stage == "compile")
+    assert compiled["outputs"]["analysis"].startswith("analysis/toy-")
     for model in (results / "models").glob("*.tflite"):
         model.unlink()
-    chosen = restore.restorable(plan, steps, set(), results, pipeline.MEASURING_STAGES)
-    assert stages_of(plan, chosen) == ["evaluate", "evaluate"]  # nothing reads a lost file
+    chosen = restore.restorable(plan, steps, set(), root, pipeline.MEASURING_STAGES)
+    # without the models, neither the conversions nor the training they read can stand in
+    assert stages_of(plan, chosen) == ["compile", "compile", "evaluate", "evaluate"]
 
 
 def test_a_run_indexes_its_steps_and_a_clone_of_its_results_trains_nothing(planned, copy,
@@ -130,3 +135,18 @@ def test_a_run_indexes_its_steps_and_a_clone_of_its_results_trains_nothing(plann
     summary = run(copy)
     assert summary.written == 2 and not summary.failed
     assert set(summary.stage_seconds) == {"compile", "evaluate"} and summary.steps_run == 4
+
+
+def test_a_clone_whose_records_are_stale_runs_nothing_the_results_cover(planned, copy):
+    """A change of how records are assembled makes every record stale; every step of them
+    comes from the committed results, analyses and pictures included."""
+    for path in (copy / "results" / "toy").glob("*.json"):
+        data = json.loads(path.read_text())
+        data["record_key"] = "stale"
+        path.write_text(json.dumps(data))
+    shutil.rmtree(copy / ".cache")
+    summary = run(copy)
+    assert summary.written == 2 and not summary.failed and summary.steps_run == 0
+    record = json.loads((copy / "results" / "toy" / "int8.json").read_text())
+    assert record["status"] == "ok"
+    assert (copy / "results" / record["artifacts"]["analysis"]).is_file()
