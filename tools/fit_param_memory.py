@@ -32,7 +32,8 @@ from tpulens.analyzer.vocabulary import Placement
 
 TOLERANCE, FLOOR = 0.02, 16 * 1024
 GRID = {"per_channel_bytes": (0, 4, 8, 12), "elementwise_bytes_per_value": (4, 8, 16, 32),
-        "narrow_output_group": (8, 16, 32), "wide_output_group": (32, 64, 128)}
+        "narrow_output_group": (8, 16, 32), "wide_output_group": (32, 64, 128),
+        "softmax_bytes": (0, 576)}
 
 
 @dataclass
