@@ -114,7 +114,7 @@ class Entry:
         value = _dict(self.record.get("artifacts")).get(name)
         if not isinstance(value, str) or not value:
             return None
-        return root.read(value, limit, base=self.base)
+        return root.read(value, limit, base=Path(os.path.realpath(self.base)))
 
 
 @dataclass

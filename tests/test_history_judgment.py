@@ -77,6 +77,8 @@ def test_the_committed_runs_differ_by_the_machine_not_by_regressions(capsys, res
               if m["metric"].startswith("latency_ms_")]
     assert timing and all(m["change"] == "not judged" and m["covered"] for m in timing)
     assert not result["regressed"] and not any(v["regressed"] for v in result["variants"])
+    assert [n for v in result["variants"] for n in v["notes"]] == []  # analyses read, too
+    assert all(v["placement_source"] for v in result["variants"] if v["variant"] != "keras")
 
 
 def test_a_real_regression_across_the_machine_shift_still_fails_and_is_named(capsys, results,
