@@ -9,13 +9,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 sys.path.insert(0, str(Path(__file__).parent))  # the tflite_builder helper
-# Test files that share one costly session build run on one test worker, and the heaviest
-# units start first: the other worker runs the rest meanwhile instead of waiting on the build's
-# lock (with -n 2, one quick-suite build used to hold both workers).
+# Test files that share one costly session build (or one Chromium) run on one test worker, and
+# the heaviest units start first: the other worker runs the rest meanwhile instead of waiting
+# on the build's lock (with -n 2, one quick-suite build used to hold both workers).
 GROUPS = (("quick suite", ("test_runners_quick.py", "test_detection_pipeline.py")),
           ("wheel", ("test_wheel.py",)),
           ("toy suite", ("test_runners_pipeline.py", "test_runners_ray.py",
-                         "test_history_pipeline.py")))
+                         "test_history_pipeline.py")),
+          ("browser", ("test_report_browser.py", "test_report_history_browser.py",
+                       "test_report_op_graph_browser.py", "test_report_op_groups_browser.py",
+                       "test_report_site_browser.py")))
 
 
 def group_rank(nodeid: str) -> tuple[int, str | None]:
