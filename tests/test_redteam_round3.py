@@ -473,3 +473,24 @@ def test_retention_of_one_run_never_takes_the_models_of_another(tmp_path):
     lost = [i for i in range(60) if not (results / json.loads(
         (results / "q" / f"v{i}.json").read_text())["artifacts"]["tflite"]).is_file()]
     assert lost == []
+
+
+@needs_round3
+@pytest.mark.parametrize("fragment", ["#op-%E0%A4%A", "#op-%", "#op-0-%ZZ"])
+def test_the_page_scripts_survive_a_malformed_op_fragment(cases, browser, fragment):
+    """site_bad_hash_url.txt: URIError in revealRow, then no charts and a bare Netron link."""
+    analysis = json.loads((cases / "report_analysis_model_path_long.json").read_text())
+    analysis["model"]["path"] = "m.tflite"
+    (cases / "m.json").write_text(json.dumps(analysis))
+    site, _ = report(cases, "--analysis", "m.json")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    try:
+        url = (site / "models" / "m.html").as_uri() + fragment
+        page.goto(url)
+        page.wait_for_load_state("load")
+        page.evaluate("() => window.dispatchEvent(new HashChangeEvent('hashchange'))")
+        assert errors == []
+    finally:
+        page.close()
