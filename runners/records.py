@@ -1,6 +1,8 @@
 """Result records (`results/<experiment>/<variant>.json`) assembled from step manifests, and
 written both as each variant's latest record and into the run's folder of the history
-(tpulens.history.store describes the layout).
+(tpulens.history.store describes the layout), and the retention that drops old runs. Every
+write and delete goes through tpulens.safefs, inside results/ and never through a link: names
+taken from records (an experiment, a commit in a run id) must each be one file name.
 
 The objective score of the quantization study (Akhmetzyanov et al., 2020) is the sum of the
 relative changes against the float baseline, to be minimised:
