@@ -388,3 +388,13 @@ def test_latency_measurements_of_one_cache_take_turns(tmp_path):
         order.append("first")
     waiting.join(timeout=5)
     assert order == ["first", "second"]
+
+
+def test_an_address_without_the_ray_executor_is_one_line(toy_run, capsys):
+    from tpulens.cli import main
+
+    _, suite, _ = toy_run
+    code = main(["run", str(suite), "--profile", "quick", "--address", "auto"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == ("tpulens run: error: --address names a Ray cluster: "
+                                         "use it with --executor ray")
