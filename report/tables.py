@@ -184,7 +184,7 @@ def metas_for(records: list[Record], keys: list[str]) -> dict[str, m.MetricMeta]
 
 
 def comparison_table(data: ExperimentData, root: str) -> Table:
-    keys = list(data.frame.columns)
+    keys = [k for k in data.frame.columns if k not in m.OTHER_LINKS]
     best = data.best
     # A note every record carries (e.g. "no Edge TPU attached") is said once, in the caption.
     common = set.intersection(*(set(r.notes) for r in data.records)) if data.records else set()
@@ -218,6 +218,9 @@ def comparison_table(data: ExperimentData, root: str) -> Table:
         "Best value per column in bold (ok records only). Badges say where a number "
         f"comes from: {badge_legend()}."
     )
+    if any(k in data.frame.columns for k in m.OTHER_LINKS):
+        caption += (" The Edge TPU latency predicted for the other hosts (USB 2.0, PCIe): on each "
+                    "model's diagnostics page and the compare page.")
     if common and len(data.records) > 1:
         caption += " Every variant: " + "; ".join(sorted(common)) + "."
     return Table(

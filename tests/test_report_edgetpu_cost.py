@@ -17,7 +17,7 @@ from tpulens.metrics import bound_keys, est_latency_key
 from tpulens.report.cost import cost_of
 from tpulens.report.site import build_site
 
-USB3 = est_latency_key("usb3")
+USB3, USB2 = est_latency_key("usb3"), est_latency_key("usb2")
 LOW, HIGH = bound_keys(USB3)
 PREDICTED = {"unit": "ms", "better": "lower", "source": "predicted"}
 # Host CPU: float32 is fastest; on the Edge TPU it runs nothing, and int8 beats int8_wide.
@@ -25,7 +25,7 @@ VARIANTS = {
     "float32": {"accuracy": 0.90, "latency_ms_p50": 0.35, "edgetpu_ops_tpu": 0,
                 "edgetpu_ops_cpu": 12},
     "int8": {"accuracy": 0.89, "latency_ms_p50": 0.60, "edgetpu_ops_tpu": 12,
-             "edgetpu_ops_cpu": 0, USB3: 1.25, LOW: 1.0, HIGH: 1.5,
+             "edgetpu_ops_cpu": 0, USB3: 1.25, LOW: 1.0, HIGH: 1.5, USB2: 9.0,
              "edgetpu_param_on_chip_bytes": 180_000, "edgetpu_param_off_chip_bytes": 0},
     "int8_wide": {"accuracy": 0.91, "latency_ms_p50": 0.50, "edgetpu_ops_tpu": 12,
                   "edgetpu_ops_cpu": 0, USB3: 4.5, LOW: 3.6, HIGH: 5.4,
@@ -101,6 +101,8 @@ def test_the_table_marks_models_that_run_nothing_on_the_edge_tpu(site):
     assert "Edge TPU latency (predicted, USB 3.0) ↓\n(ms)" in header
     assert "latency p50 ↓\n(ms)" in header  # the host-CPU column stays
     assert not any("end" in h for h in header)  # a range's ends are no columns of their own
+    assert not any("USB 2.0" in h for h in header)  # the other hosts: on the model pages
+    assert "predicted for the other hosts (USB 2.0, PCIe): on each model's" in text_of(page)
     rows = {
         text_of(r).split()[0]: r for r in re.findall(r"<tr>(.*?)</tr>", body, re.S)[1:]
     }
