@@ -63,6 +63,8 @@ class Cost:
     @property
     def memory(self) -> str:
         """"3.7 MiB cached on-chip; 2.1 MiB streamed at every inference"."""
+        if not self.off_chip_bytes:
+            return f"{mib(self.on_chip_bytes)} cached on-chip; none streamed (all fit on-chip)"
         return (
             f"{mib(self.on_chip_bytes)} cached on-chip; "
             f"{mib(self.off_chip_bytes)} streamed at every inference"
@@ -87,7 +89,10 @@ class Cost:
 
 
 def mib(size: int) -> str:
-    return f"{size / MIB:.1f} MiB" if size >= MIB / 10 else f"{size / 1024:.1f} KiB"
+    """A byte count as the compiler's log writes it ("6.02MiB"): MiB from 1 MiB, else KiB."""
+    if not size:
+        return "0 B"
+    return f"{size / MIB:.2f} MiB" if size >= MIB else f"{size / 1024:.2f} KiB"
 
 
 def _number(value: object) -> float | None:

@@ -166,7 +166,7 @@ def test_a_measured_edge_tpu_latency_wins_over_the_predicted_one(tmp_path):
 
 def test_the_model_page_shows_the_parameter_split_and_what_dominates(site):
     page = text_of((site / "models/q-int8_wide.html").read_text())
-    assert "Parameter memory 7.4 MiB cached on-chip; 2.1 MiB streamed at every inference" in page
+    assert "Parameter memory 7.44 MiB cached on-chip; 2.10 MiB streamed at every inference" in page
     assert "Edge TPU cycles 1,500,000" in page
     # USB 3.0 first (the default), then each host with the part that dominates its latency.
     usb3 = page.index("Latency, USB 3.0 4.500 ms (3.600 – 5.400 ms), mostly Edge TPU compute")
@@ -176,7 +176,7 @@ def test_the_model_page_shows_the_parameter_split_and_what_dominates(site):
     index = (site / "models/index.html").read_text()
     row = re.search(r'<tr><td><a href="q-int8_wide.html">.*?</tr>', index).group(0)
     assert [text_of(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)][-2:] == [
-        "4.500", "2.1 MiB"]
+        "4.500", "2.10 MiB"]
 
 
 def test_a_model_page_says_when_nothing_runs_on_the_edge_tpu(tmp_path):
@@ -200,6 +200,15 @@ def test_an_estimate_not_in_the_contract_is_not_shown():
     cost = cost_of({"estimate": dict(ESTIMATE, latency_ms={"usb2": "fast", "pcie": 3.0})})
     assert [d.link for d in cost.devices] == ["pcie"]
     assert cost.devices[0].dominant.label == "Edge TPU compute"
+
+
+def test_parameter_memory_reads_like_the_compilers_log():
+    def memory(on_chip: int, off_chip: int) -> str:
+        params = {"on_chip_bytes": on_chip, "off_chip_bytes": off_chip}
+        return cost_of({"estimate": dict(ESTIMATE, parameters=params)}).memory
+
+    assert memory(214_464, 0) == "209.44 KiB cached on-chip; none streamed (all fit on-chip)"
+    assert memory(0, 3 * 2**20) == "0 B cached on-chip; 3.00 MiB streamed at every inference"
 
 
 def test_the_parts_table_lists_what_costs_time_on_some_host():
