@@ -77,6 +77,13 @@ class LayoutRules:
     # and 512 after the last: LeNet, NIN, two- to four-CNN ensembles, 1 to 4 softmaxes).
     # Compilers up to 15.0 add none (the Coral zoo's softmax models are byte-exact without).
     softmax_bytes: int = 576
+    # Inferred from one model (16.0, YOLOv5n head): a channel slice or channel concatenation
+    # whose offsets or widths are not multiples of this is laid out like a 1x1 conv with a 0/1
+    # selection matrix, cached (slices 85 -> 2, 2, 81 and their concatenation back to 85, in
+    # two heads: 52992 bytes by this rule; the two blocks the compiler wrote there hold 50560).
+    # Aligned slices store nothing (YOLOv8n's 20 channel halvings). Against it: a concatenation
+    # of three 10-wide vectors (a CNN ensemble) stores no such 1152-byte block.
+    channel_selection_alignment: int = 4
     # Observed: a conv or depthwise block starts on a 64-byte boundary (a conv with one output
     # channel over 3 inputs takes 64 bytes, over 3x3x1 inputs 192, a 20x20 depthwise conv of 3
     # channels 6464).
@@ -179,7 +186,33 @@ def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
                             cacheable=False)
     if op.opcode == "SOFTMAX":
         return OpParameters(index, rules.softmax_bytes)
+    if op.opcode in ("STRIDED_SLICE", "CONCATENATION"):
+        return OpParameters(index, _channel_selection_bytes(model, subgraph, op, rules))
     return OpParameters(index, 0)
+
+
+def _channel_selection_bytes(model: Model | None, subgraph: Subgraph, op,
+                             rules: LayoutRules) -> int:
+    """An unaligned channel slice or concatenation, as a 0/1 matrix (see LayoutRules)."""
+    outs = subgraph.output_tensors(op)
+    data = [t for t in subgraph.input_tensors(op) if not t.is_constant]
+    if not outs or not data or not outs[0].shape:
+        return 0
+    out = outs[0].shape
+    if any(t.shape[:-1] != out[:-1] for t in data):
+        return 0
+    align = rules.channel_selection_alignment
+    if op.opcode == "CONCATENATION":
+        edges = [t.shape[-1] for t in data]
+    else:
+        begins = (constant_values(model, subgraph.tensors[op.inputs[1]])
+                  if model is not None and len(op.inputs) > 1 else None)
+        edges = [begins[-1] if begins else 0, out[-1]]
+    if all(edge % align == 0 for edge in edges):
+        return 0
+    inputs = out[-1] if op.opcode == "CONCATENATION" else data[0].shape[-1]
+    size = _matrix_bytes(out[-1], 1, inputs, False, rules.narrow_output_group, rules)
+    return _pad(size, rules.block_alignment)
 
 
 def _elementwise_bytes(model: Model | None, subgraph: Subgraph, op,

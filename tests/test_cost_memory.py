@@ -121,8 +121,8 @@ def test_coral_zoo_layout_is_byte_exact(corpus):
 
 def test_corpus_agreement(corpus):
     """Within 2 % or 16 KiB on both halves, for the real and the predicted placement. Measured
-    71 of 75 (the misses: two CNN ensembles where the compiler streams layers that would fit
-    the cache, a YOLOv5n head's slices, a transformer's transposes and shared constants)."""
+    72 of 75 (the misses: two CNN ensembles where the compiler streams layers that would fit
+    the cache, and a transformer whose transposes store tables the layout does not count)."""
     results = {"real": [], "predicted": []}
     for row in _pairs(corpus):
         truth, found = _estimates(corpus, row)
@@ -131,8 +131,8 @@ def test_corpus_agreement(corpus):
             results[name].append((ok, row["edgetpu_model"]))
     for name, checks in results.items():
         misses = [model for ok, model in checks if not ok]
-        assert len(checks) >= 71
-        assert len(misses) <= 4, (name, misses)
+        assert len(checks) >= 72
+        assert len(misses) <= 3, (name, misses)
 
 
 def _row(corpus: Path, suffix: str) -> dict:
@@ -157,12 +157,14 @@ def test_compiler_16_softmax_table(corpus):
 
 def test_long_rows_stream_and_broadcast_constants(corpus):
     """A fully connected op with one output over 94400 inputs is streamed whole (TCN, 16.0);
-    the YOLOv5n head's position-varying ADD/MUL constants stream one byte per output value;
+    the YOLOv5n head's position-varying ADD/MUL constants stream one byte per output value and
+    its unaligned channel slices and concatenations are cached as selection matrices;
     a transformer's layer-norm constants are broadcast over 49 positions and its 30 uniform
     layer-scale constants count as one value each (16.0, three Edge TPU subgraphs)."""
     truth, found = _estimates(corpus, _row(corpus, "edgetpu-tcn/quantized_model_edgetpu.tflite"))
     assert found["real"] == truth
     truth, found = _estimates(corpus, _row(corpus, "MyYolov5@0667147/yolov5n-int8_edgetpu.tflite"))
     assert abs(found["real"][1] - truth[1]) <= 1024  # 24128 against 24064
+    assert near(found["real"][0], truth[0])  # 1982144 against 1979968 (without them: -2.6 %)
     truth, found = _estimates(corpus, _row(corpus, "transformer/efficient_l3_edgetpu.tflite"))
     assert near(found["real"][1], truth[1])  # 67104 against 69184 (16 bytes a value: 190496)
