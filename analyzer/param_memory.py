@@ -235,9 +235,14 @@ def _elementwise_bytes(model: Model | None, subgraph: Subgraph, op,
 
 
 def _uniform(model: Model | None, tensor: Tensor) -> bool:
-    """All values equal (a layer scale left at its initial value, a (1, 2) stride pair)."""
-    values = constant_values(model, tensor) if model is not None else None
-    return bool(values) and len(set(values)) == 1
+    """All values equal (a layer scale left at its initial value, a (1, 2) stride pair),
+    judged on the stored bytes."""
+    count = tensor.num_elements
+    if model is None or not tensor.buffer_offset or count < 2:
+        return False
+    width = tensor.buffer_size // count
+    data = model.buf[tensor.buffer_offset:tensor.buffer_offset + tensor.buffer_size]
+    return width > 0 and len(data) == width * count and data == data[:width] * count
 
 
 def _transpose_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:
