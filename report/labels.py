@@ -102,10 +102,9 @@ def provenance(source: str, environment: dict, key: str = "", description: str =
     """One sentence saying where a number comes from, shown as the cell's tooltip; a measured
     number names the machine it was measured on, a timing (given its `key`) the device."""
     if source != Source.MEASURED:
-        sentence = source_label(source).sentence
         if key and meaning(key).device == Device.EDGE_TPU:  # what the predicted time includes
-            return f"{sentence}: {description or meaning(key).description}"
-        return sentence
+            return f"predicted, not measured: {description or meaning(key).description}"
+        return source_label(source).sentence
     cpu = environment.get("cpu") or "an unrecorded CPU"
     machine = environment.get("machine") or "?"
     device = meaning(key).device if key else None

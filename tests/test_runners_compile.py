@@ -63,7 +63,9 @@ def test_a_missing_figure_is_left_out_not_recorded_as_zero():
     assert metrics[bound_keys(est_latency_key("usb3"))[1]] == 1.8
     # the compiler's figures are the compiler's; the latency is always a prediction
     assert info["edgetpu_param_off_chip_bytes"] == {"source": "compiler"}
-    assert est_latency_key("usb3") not in info
+    assert "source" not in info[est_latency_key("usb3")]
+    assert info[est_latency_key("usb3")]["description"].endswith(
+        "; from the compiler's own parameter split and cycles")
 
 
 def test_the_cpu_model_records_its_predicted_cost(corpus, tmp_path):

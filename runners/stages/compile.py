@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tpulens.metrics import LINKS, bound_keys, est_latency_key
+from tpulens.metrics import LINKS, bound_keys, est_latency_key, meaning
 from tpulens.runners.stages import StepResult
 
 COMPILER = "edgetpu_compiler"
@@ -89,6 +89,9 @@ def estimate_metrics(estimate: dict | None) -> tuple[dict[str, float], dict[str,
             continue
         key = est_latency_key(link)
         metrics[key] = estimate["latency_ms"][link]
+        if source == "compiler":  # still a prediction: the compiler gives no time
+            info[key] = {"description": f"{meaning(key).description}; from the compiler's own "
+                                        "parameter split and cycles"}
         bounds = estimate.get("latency_range_ms", {}).get(link)
         if bounds and None not in bounds:
             metrics.update(zip(bound_keys(key), bounds, strict=True))
