@@ -132,6 +132,13 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{text} {symbol}"
 
 
+def range_text(low: float | None, high: float | None, unit: str) -> str:
+    """" (0.912 – 1.404)" after a figure with a range (both ends known), else ""."""
+    if low is None or high is None:
+        return ""
+    return f" ({format_number(low, unit)} – {format_number(high, unit)})"
+
+
 def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tuple[float, str]]:
     """Record metrics plus derived ones (Edge TPU share, compression %), each with its source."""
     out = {

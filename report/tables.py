@@ -97,9 +97,7 @@ class ExperimentData:
         return None if low is None or high is None else (low, high)
 
     def range_text(self, variant: str, key: str, unit: str) -> str:
-        """" (0.912 – 1.404)" after a figure that has a range, else ""."""
-        bounds = self.bounds(variant, key)
-        return f" ({' – '.join(m.format_number(b, unit) for b in bounds)})" if bounds else ""
+        return m.range_text(*(self.value(variant, k) for k in bound_keys(key)), unit)
 
     @cached_property
     def best(self) -> dict[str, list[str]]:

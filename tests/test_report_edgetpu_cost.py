@@ -219,3 +219,12 @@ def test_the_parts_table_lists_what_costs_time_on_some_host():
     assert list(rows)[0] == "Edge TPU compute"  # the largest on USB 3.0 first
     assert "tensors crossing between CPU and Edge TPU" not in rows  # no time anywhere
     assert rows["invoke overhead"] == [0.3, None, 0.2]  # hosts in order: USB 3.0, 2.0, PCIe
+
+
+def test_the_compare_page_gives_the_range_and_no_range_end_as_a_metric(site):
+    page = (site / "compare/q.html").read_text()
+    payload = json.loads(re.search(r'id="compare-data">(.*?)</script>', page, re.S).group(1))
+    assert [m["key"] for m in payload["metrics"] if m["key"].startswith("edgetpu_est")] == [
+        USB3, USB2]
+    int8 = next(e for e in payload["entries"] if e["variant"] == "int8")
+    assert int8["metrics"][USB3][:2] == [1.25, "1.250 ms (1.000 – 1.500)"]

@@ -4,6 +4,7 @@ shown is kept in the page's address (?a=…&a_run=…&b=…&b_run=…), so a lin
 
 from __future__ import annotations
 
+from tpulens.metrics import bound_keys
 from tpulens.report import metrics as m
 from tpulens.report.experiments import Experiment
 from tpulens.report.history import Timeline, analysis_of, is_kept_copy, run_label
@@ -34,7 +35,8 @@ def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> di
     return {
         key: [
             value,
-            m.format_value(value, metas[key].unit),
+            m.format_value(value, metas[key].unit)
+            + m.range_text(*(values.get(k, (None,))[0] for k in bound_keys(key)), metas[key].unit),
             provenance(source, record.environment, key,
                        str(record.metric_info.get(key, {}).get("description", ""))),
             source_label(source).badge,
