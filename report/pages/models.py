@@ -4,13 +4,10 @@ download and Netron; and an index of them."""
 
 from __future__ import annotations
 
-import json
-
 from tpulens.errors import InputError
 from tpulens.report.cost import Cost, cost_of
 from tpulens.report.diagnostics import node_data
 from tpulens.report.files import Unusable, read_regular
-from tpulens.report.load import Analysis
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 
 
@@ -53,16 +50,10 @@ class Models(Publisher):
             )
 
 
-def analysis_cost(analysis: Analysis) -> Cost | None:
-    """The Edge TPU cost the analysis predicts (or reads from the compiler's output), from the
-    published JSON itself: the normalized analysis keeps only what the other pages read."""
-    summary = json.loads(analysis.raw).get("summary")
-    return cost_of(summary) if isinstance(summary, dict) else None
-
-
 def model_costs(content: SiteContent) -> dict[str, Cost | None]:
-    """Each model page's Edge TPU cost, by its slug."""
+    """Each model page's Edge TPU cost (predicted, or read from the compiler's output), by its
+    slug."""
     return {
-        page.slug: analysis_cost(analysis)
+        page.slug: cost_of(analysis.data["summary"])
         for analysis, page in zip(content.results.analyses, content.models, strict=True)
     }
