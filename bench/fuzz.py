@@ -480,7 +480,8 @@ def _attack(attack: str | None, root: Path, top: Path, rng: random.Random) -> No
         data = json.loads(path.read_text())
         if isinstance(data, dict) and isinstance(data.get("ops"), list) and data["ops"]:
             data["ops"] = [dict(data["ops"][0], index=i, outputs=[f"t{i}"])
-                           if isinstance(data["ops"][0], dict) else i for i in range(5000)]
+                           if isinstance(data["ops"][0], dict) else i
+                           for i in range(rng.choice((500, 2000)))]
             path.write_text(json.dumps(data))
 
 
@@ -625,6 +626,8 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
                 counts.refused += not check(data, run)
             except Hang:
                 counts.hangs += 1
+                if len(counts.first_crashes) < 20:
+                    counts.first_crashes.append((run, f"hang (over {hang_seconds:g} s)"))
                 _keep(keep, kind, run, data)
             except Exception as err:  # a crash is whatever is not a one-line refusal
                 counts.crashes += 1

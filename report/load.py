@@ -109,12 +109,13 @@ class Slugs:
 _PATH_KEYS = ("cpu_model", "compiled_model")  # beside model.path: other model files named
 
 
-def _published(raw: bytes) -> bytes:
+def _published(raw: bytes, model_path: object) -> bytes:
     """The analysis JSON as the site publishes it: a model path that says where the file was
     on the machine that analysed it (absolute, or climbing with ..) is cut to its file name;
     a path inside results/ ("models/x.tflite") says nothing private and stays."""
-    if b'"path"' not in raw and b"_model\"" not in raw:
-        return raw
+    private = isinstance(model_path, str) and _private(model_path)
+    if not private and b'"cpu_model"' not in raw and b'"compiled_model"' not in raw:
+        return raw  # nothing to cut: not parsed again
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
@@ -239,7 +240,8 @@ class _Loader:
             base, trees = key_path.parent, (*self.trees, key_path.parent)
         value = normalized["model"].get("path")
         tflite = self.model(base, value, trees, label) if value else None
-        analysis = Analysis(self.slugs.new(stem), path, _published(raw), normalized, tflite)
+        analysis = Analysis(self.slugs.new(stem), path, _published(raw, value), normalized,
+                            tflite)
         self.analyses[key] = analysis
         return analysis
 
