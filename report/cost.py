@@ -90,9 +90,10 @@ class Cost:
 
 
 def mib(size: int) -> str:
-    """A byte count as the compiler's log writes it ("6.02MiB"): MiB from 1 MiB, else KiB."""
-    if not size:
-        return "0 B"
+    """A byte count as the compiler's log writes it ("6.02MiB"): MiB from 1 MiB, KiB from
+    1 KiB, else bytes."""
+    if size < 1024:
+        return f"{size} B"
     return f"{size / MIB:.2f} MiB" if size >= MIB else f"{size / 1024:.2f} KiB"
 
 

@@ -209,6 +209,7 @@ def test_parameter_memory_reads_like_the_compilers_log():
 
     assert memory(214_464, 0) == "209.44 KiB cached on-chip; none streamed (all fit on-chip)"
     assert memory(0, 3 * 2**20) == "0 B cached on-chip; 3.00 MiB streamed at every inference"
+    assert memory(881_408, 32) == "860.75 KiB cached on-chip; 32 B streamed at every inference"
 
 
 def test_the_parts_table_lists_what_costs_time_on_some_host():
