@@ -7,7 +7,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from tpulens.analyzer import corpus_evidence, partition, rules
+from tpulens.analyzer import corpus_evidence, estimate, partition, rules
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
@@ -484,7 +484,8 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
 
     def run(label: str, flags: list[str], new: Options, skip=frozenset(), **extra) -> None:
         other = analyze_model(model, new, what_if=False, checked=checked, counting=True)
-        out.append({"label": label, "flags": flags, **_counts(other, skip), **extra})
+        out.append({"label": label, "flags": flags, **_counts(other, skip),
+                    "latency_ms": _latency(other), **extra})
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
             and any(v.reason_code == "AFTER_PARTITION" for v in analysis.verdicts)):
@@ -510,8 +511,15 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
         counts = _counts(int8, vanish)
         if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
             out.append({"label": "if fully int8-quantized", "flags": [], **counts,
+                        "latency_ms": _latency(int8),
                         "blocking": [op for op, _ in blocking.most_common()]})
     return out
+
+
+def _latency(analysis: Analysis) -> dict[str, float | None]:
+    """The predicted latency per device of a what-if's placement (empty: nothing maps)."""
+    found = estimate.predict(analysis)
+    return found.to_json()["latency_ms"] if found else {}
 
 
 def _op_name(op: Operator) -> str:
@@ -592,6 +600,7 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
         "tpu_subgraphs": analysis.tpu_subgraphs, "verdict": _verdict(analysis, tpu, len(ops)),
         "compiler_version": options.compiler.version, "source": source,
         "what_if": analysis.what_if, "notes": analysis.notes,
+        "estimate": _estimate_json(analysis),
     }
     return {
         "schema_version": SCHEMA_VERSION,
@@ -607,6 +616,11 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
         "errors": analysis.errors,
         "ops": ops,
     }
+
+
+def _estimate_json(analysis: Analysis) -> dict | None:
+    found = estimate.predict(analysis)
+    return found.to_json() if found else None
 
 
 def _verdict(analysis: Analysis, tpu: int, total: int) -> str:

@@ -28,7 +28,9 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+from tpulens.analyzer import estimate
 from tpulens.analyzer.cli_options import add_compiler_options, given_options
+from tpulens.analyzer.latency import Link
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
 
 HELP = "predict the Edge TPU placement of every op of .tflite models, with causes and fixes"
@@ -48,6 +50,10 @@ def add_arguments(parser) -> None:
                         help="list every op off the Edge TPU with its status, why and fix (the "
                         "default report gives each root cause once); with several models, "
                         "print each model's report before the table")
+    parser.add_argument("--device", choices=tuple(Link), default=Link.USB3,
+                        help="the device whose Edge TPU latency is shown first and explained: "
+                        "usb3 (USB Accelerator on USB 3.0), usb2 (on USB 2.0: Raspberry Pi 3, "
+                        "Dev Board Mini), pcie (M.2 / mini PCIe, the Dev Board); default usb3")
     parser.add_argument("--fail-on", choices=("partial", "fails"),
                         help="exit 1 when any model's verdict is this or worse")
 
@@ -75,11 +81,12 @@ def run(args) -> int:
         for analysis in analyses:
             print(json.dumps(analysis))
     elif single:
-        print(render_report(analyses[0], args.details))
+        print(render_report(analyses[0], args.details, args.device))
     else:
         if args.details:
             for analysis in analyses:
-                print(f"== {analysis['model']['path']}\n{render_report(analysis, True)}\n")
+                print(f"== {analysis['model']['path']}\n"
+                      f"{render_report(analysis, True, args.device)}\n")
         print(render_table(outcomes, args.fail_on))
     if any(o.error for o in outcomes):
         return 2
@@ -88,11 +95,11 @@ def run(args) -> int:
     return 0
 
 
-def render_report(analysis: dict, details: bool = False) -> str:
+def render_report(analysis: dict, details: bool = False, device: str = Link.USB3) -> str:
     """The one-model report: a prediction (brief, or every op with `details`), or what a
-    compiled model holds."""
-    return render_compiled(analysis) if analysis["model"]["kind"] == "compiled" \
-        else render_text(analysis, details)
+    compiled model holds; both end their summary with the Edge TPU cost on `device` first."""
+    return render_compiled(analysis, device) if analysis["model"]["kind"] == "compiled" \
+        else render_text(analysis, details, device)
 
 
 def _cell(value) -> str:
@@ -132,7 +139,7 @@ def render_table(outcomes: list, fail_on: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_compiled(analysis: dict) -> str:
+def render_compiled(analysis: dict, device: str = Link.USB3) -> str:
     """What a compiled model holds: its Edge TPU subgraphs, their packages, the CPU ops."""
     s, edgetpu = analysis["summary"], analysis["edgetpu"]
     out = [f"COMPILED {analysis['model']['path']}: {s['tpu_subgraphs']} Edge TPU subgraph(s), "
@@ -171,6 +178,8 @@ def render_compiled(analysis: dict) -> str:
     if twin:
         out.append(f"compiled from {twin['path']}: {twin['ops_tpu']} of its {twin['ops_total']} "
                    f"ops on the Edge TPU, {twin['ops_cpu']} on the CPU")
+    if s["tpu_subgraphs"]:
+        out += cost_lines(s.get("estimate"), device)
     out += [f"warning: {w}" for w in analysis["warnings"]]
     return "\n".join(out)
 
@@ -185,9 +194,9 @@ def _wrapper(indent: str = "    ", first: str | None = None) -> textwrap.TextWra
                                 break_on_hyphens=False)
 
 
-def summary_lines(analysis: dict) -> list[str]:
-    """The compiler-style summary of a prediction: one line per figure (more figures, such as
-    an estimate, are added here)."""
+def summary_lines(analysis: dict, device: str = Link.USB3) -> list[str]:
+    """The compiler-style summary of a prediction: one line per figure, then the Edge TPU
+    cost (parameter memory, latency per device, what dominates)."""
     s = analysis["summary"]
     lines = [
         f"Number of Edge TPU subgraphs: {s['tpu_subgraphs']}",
@@ -197,11 +206,17 @@ def summary_lines(analysis: dict) -> list[str]:
     ]
     if s.get("ops_dropped"):
         lines.append(f"Operations that feed no output (dropped): {s['ops_dropped']}")
-    lines.append(f"Verdicts with low confidence (marked ?): {s.get('ops_low_confidence', 0)}")
-    return lines
+    if s.get("ops_low_confidence"):
+        lines.append(f"Verdicts with low confidence (marked ?): {s['ops_low_confidence']}")
+    return lines + cost_lines(s.get("estimate"), device)
 
 
-def render_text(analysis: dict, details: bool = False) -> str:
+def cost_lines(found: dict | None, device: str) -> list[str]:
+    wrap = _wrapper("  ", "")
+    return [line for text in estimate.text_lines(found, device) for line in wrap.wrap(text)]
+
+
+def render_text(analysis: dict, details: bool = False, device: str = Link.USB3) -> str:
     """The one-model prediction: summary, the compiler's table, then in brief each root cause
     once (with how many ops follow it to the CPU, and its fix), the unsure verdicts by reason,
     the model's notes and the what-ifs; `details` lists every op off the Edge TPU instead."""
@@ -222,10 +237,10 @@ def render_text(analysis: dict, details: bool = False) -> str:
                                                               analysis["errors"]]
         if analysis["ops"]:
             lines += [""] + _wrapper("", "").wrap("Fix: " + analysis["ops"][0]["fix"])
-        return "\n".join(lines + _what_if_lines(s, analysis["ops"]))
-    lines += summary_lines(analysis) + ["", f"{'Operator':<31}{'Count':<11}Status", ""]
+        return "\n".join(lines + _what_if_lines(s, analysis["ops"], device))
+    lines += summary_lines(analysis, device) + ["", f"{'Operator':<31}{'Count':<11}Status", ""]
     lines += [f"{r['operator']:<31}{r['count']:<11}{r['status']}" for r in analysis["table"]]
-    after = _note_lines(s) + _what_if_lines(s, analysis["ops"])
+    after = _note_lines(s) + _what_if_lines(s, analysis["ops"], device)
     if details:
         return "\n".join(lines + _every_op_lines(analysis["ops"]) + after)
     unsure = _unsure_lines(analysis["ops"])
@@ -483,11 +498,11 @@ def _names(names: list[str], width: int = 80) -> str:
     return ", ".join(shown)
 
 
-def _what_if_lines(summary: dict, ops: list[dict]) -> list[str]:
+def _what_if_lines(summary: dict, ops: list[dict], device: str = Link.USB3) -> list[str]:
     cases = summary.get("what_if") or []
     if not cases:
         return []
-    lines = ["", "What if (predicted the same way):"]
+    lines = ["What if (predicted the same way):"]
     for case in cases:
         more = case["ops_tpu"] - summary["ops_tpu"]
         if summary["verdict"] == "fails" or "blocking" in case:
@@ -498,8 +513,11 @@ def _what_if_lines(summary: dict, ops: list[dict]) -> list[str]:
         else:
             text = f"the same {case['ops_tpu']} ops on the Edge TPU"
         if case.get("ops_low_confidence"):
-            text += f", {case['ops_low_confidence']} of the verdicts low-confidence"
+            text += f", {case['ops_low_confidence']} low-confidence"
         if case.get("blocking"):
             text += "; still blocking: " + ", ".join(case["blocking"])
+        latency = (case.get("latency_ms") or {}).get(device)
+        if latency is not None:
+            text += f"; {estimate.ms_text(latency)} ms on {device}"
         lines += _wrapper("    ", "  ").wrap(f"{case['label']}: {text}")
     return lines

@@ -145,7 +145,7 @@ def test_a_compile_larger_than_any_seen_is_one_note_not_a_mark_on_every_op(corpu
     the confidence of the rules that decided them."""
     assert main(["analyze", str(corpus / DEEPLAB)]) == 0
     out = capsys.readouterr().out
-    assert "Verdicts with low confidence (marked ?): 0" in out
+    assert "Verdicts with low confidence" not in out  # shown only when there are some
     assert out.count("holds a tensor of 6,340,704 elements") == 1
     assert "pairs/" not in out.split("\n", 1)[1] and ".tflite#" not in out
     assert len(out.splitlines()) <= 60
