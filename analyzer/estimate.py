@@ -170,13 +170,14 @@ def text_lines(estimate: dict | None, device: str = latency.Link.USB3) -> list[s
     lines = [f"Parameter memory: {mib(params['on_chip_bytes'])} cached on-chip; "
              f"{mib(params['off_chip_bytes'])} streamed at every inference"]
     order = [device] + [d for d in estimate["latency_ms"] if d != device]
-    shown = [f"{d} {_range(estimate, d)}" for d in order if estimate["latency_ms"].get(d)]
+    shown = [f"{d} {_range(estimate, d) if d == device else ms_text(estimate['latency_ms'][d])}"
+             + ("" if d == device else " ms") for d in order if estimate["latency_ms"].get(d)]
     kind = "from the compiler's cycles" if estimate.get("source") == Source.COMPILER \
         else "predicted"
     if not shown:
         lines.append("Edge TPU latency: unknown (the compiler wrote no cycle estimate)")
         return lines
-    lines.append(f"Edge TPU latency ({kind}, one warm inference): " + "; ".join(shown))
+    lines.append(f"Edge TPU latency ({kind}, one warm inference): " + ", ".join(shown))
     parts = estimate["parts_ms"][device]
     top = latency.dominant_part(parts)
     total = estimate["latency_ms"][device]
