@@ -30,6 +30,8 @@ from tpulens.runners import cache
 
 # Stages that fit Keras models: the ones a GPU speeds up.
 TRAINING_STAGES = ("train", "optimize", "detection_train")
+# Stages whose code imports TensorFlow (the others use LiteRT, the analyzer or nothing).
+TENSORFLOW_STAGES = TRAINING_STAGES + ("convert", "detection_export", "detection_evaluate")
 
 
 class ExecutorKind(StrEnum):
@@ -52,8 +54,8 @@ def step_resources(stage: str, threads: int, gpu: bool) -> Resources:
 
 
 class LocalExecutor:
-    """`jobs` spawned worker processes on this machine, each importing TensorFlow once, quiet
-    (their output goes to `<cache>/logs/`) and dying with the main process."""
+    """`jobs` spawned worker processes on this machine, quiet (their output goes to
+    `<cache>/logs/`) and dying with the main process."""
 
     def __init__(self, jobs: int, threads: int, cache_dir: Path):
         self.slots, self.threads, self.cache_dir = jobs, threads, cache_dir
@@ -158,15 +160,22 @@ def _tensorflow_sees_a_gpu(threads: int) -> bool:
 
 
 def _prepare(threads: int) -> None:
-    """Thread budget set before TensorFlow is imported; TensorFlow imported here so step
-    timings do not include the import."""
+    """The worker's thread budget, set before TensorFlow is imported."""
     from tpulens.runners import tfsetup
 
     tfsetup.configure(threads)
-    try:
-        tfsetup.import_tf()
-    except ImportError:
-        pass  # steps that need TensorFlow will say so
+
+
+def _import_tensorflow(stage: str) -> None:
+    """Import TensorFlow before the first step that uses it, outside the step's timing; a
+    worker that runs only other steps (an evaluation, a compilation) never loads it."""
+    if stage in TENSORFLOW_STAGES:
+        from tpulens.runners import tfsetup
+
+        try:
+            tfsetup.import_tf()
+        except ImportError:
+            pass  # the step will say so
 
 
 def _init_worker(threads: int, log_dir: str, parent: int) -> None:
@@ -227,6 +236,7 @@ def _run_step(payload: dict, out_dir: Path, cache_dir: Path) -> dict:
     from tpulens.runners.stages import Context, StepSkipped, stage_module
 
     module = stage_module(payload["stage"])
+    _import_tensorflow(payload["stage"])
     ctx = Context(cache_dir=cache_dir, profile=payload["profile"], threads=payload["threads"])
     start, cpu_start = time.perf_counter(), time.process_time()
     try:

@@ -297,7 +297,7 @@ def test_a_step_that_fills_the_disk_stops_the_run(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device", str(out_dir / "model.h5"))
 
     monkeypatch.setattr(stages, "stage_module", lambda name: FullDisk)
-    outcome = executors.execute({"key": "k", "stage": "train", "label": "x", "config": {},
+    outcome = executors.execute({"key": "k", "stage": "compile", "label": "x", "config": {},
                                 "inputs": {}, "cache_dir": str(tmp_path), "profile": "quick",
                                 "threads": 1})
     assert outcome["status"] == "disk_full" and outcome["note"].endswith("model.h5")
@@ -398,3 +398,12 @@ def test_an_address_without_the_ray_executor_is_one_line(toy_run, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == ("tpulens run: error: --address names a Ray cluster: "
                                          "use it with --executor ray")
+
+
+def test_a_worker_loads_tensorflow_only_for_the_steps_that_use_it():
+    code = ("import sys; from tpulens.runners import executors; "
+            "[executors._import_tensorflow(s) for s in ('evaluate', 'compile', 'fetch')]; "
+            "print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    assert out.split() == ["False"]
