@@ -63,6 +63,8 @@ def runtime_name(runtime: int) -> str:
 def _evidence(entry: dict) -> tuple[str, str]:
     """The evidence (kind: citations) and the corpus count of a rule entry."""
     ev, counts = entry["evidence"], entry["corpus_ops"]
+    if not counts["agree"] + counts["disagree"]:
+        return f"{ev['kind']}: {', '.join(ev['citations'])}", "no corpus op seen"
     corpus = f"{counts['agree']} agree" + (f", {counts['disagree']} disagree"
                                            if counts["disagree"] else "")
     return f"{ev['kind']}: {', '.join(ev['citations'])}", corpus
