@@ -13,6 +13,7 @@ measured error.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -58,15 +59,15 @@ class LayoutRules:
     depthwise_channel_group: int = 4
     # Observed: an ADD/SUB/MUL with a constant operand stores 16 bytes per constant value, in
     # the execution-only executable, streamed at every inference (1.0 and 2.0: MUL and ADD of
-    # 128 and of 32 + 64 channels; 16.0: MUL and SUB of 512 channels).
+    # 128 and of 32 + 64 channels; 16.0: SUB of 512 channels, twice).
     elementwise_bytes_per_value: int = 16
     # Observed (16.0): a constant that varies along an axis other than the channels, or that
     # meets an operand broadcast along the channels, is stored broadcast to the op's output,
     # one byte per output value, streamed (YOLOv5n head: ADD of (400, 1, 2) and MUL of
     # (1, 3, 2) over (400, 3, 2) outputs, 2400 bytes each, 9600 over 1600 positions; a
     # transformer's layer norm: (49, 1) x (512,) stored as 49 copies of the 512 values).
-    # A constant whose values are all equal is stored as one value (30 layer-scale MULs left
-    # at their initial value and four (1, 2) MULs of 127s add nothing).
+    # A constant whose values are all equal counts as one value (the blobs hold no copy of 30
+    # layer-scale MUL constants left at their initial value, nor of four (1, 2) MULs of 127s).
     broadcast_bytes_per_value: int = 1
     # Inferred from one model (16.0, a TCN): a conv or fully connected op whose weights for one
     # output channel exceed this is streamed although the cache has room (one output over
@@ -97,8 +98,8 @@ FIRST_COMPILER_WITH_SOFTMAX_TABLE = 16
 
 def rules_for(compiler_version: str | None, rules: LayoutRules = RULES) -> LayoutRules:
     """The layout rules of one compiler version ("15.0.340273435"); None: the latest (16.0)."""
-    major = int(compiler_version.split(".")[0]) if compiler_version else None
-    if major is not None and major < FIRST_COMPILER_WITH_SOFTMAX_TABLE:
+    major = re.match(r"\d+", compiler_version or "")
+    if major and int(major.group()) < FIRST_COMPILER_WITH_SOFTMAX_TABLE:
         return replace(rules, softmax_bytes=0)
     return rules
 
