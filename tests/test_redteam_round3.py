@@ -1,13 +1,16 @@
 """The third red-team round's inputs (../shared/redteam/round3, its README tells each story):
 every one ends within 10 s with exit 0 or 2, one line or a finished build, no traceback, under
 1 GB of memory, and nothing outside results/ and --out created, changed or deleted (each run
-is watched by a snapshot of the tree around it)."""
+is watched by a snapshot of the tree around it). The 10 s are CPU seconds of the command and
+the processes it waited for (Graphviz): on a machine shared with other work, wall time says
+more about the neighbours; a run still going after WALL_LIMIT_S is a hang."""
 
 from __future__ import annotations
 
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import stat
 import subprocess
@@ -26,8 +29,8 @@ from tpulens.runners import records
 ROUND3 = Path(__file__).resolve().parents[2] / "shared" / "redteam" / "round3"
 needs_round3 = pytest.mark.skipif(not ROUND3.is_dir(), reason=f"no red-team inputs at {ROUND3}")
 TIME_LIMIT_S = 10
+WALL_LIMIT_S = 60
 MEMORY_LIMIT_KB = 1024 * 1024
-HISTORY_LOOKUPS = "history/steps.py looks up every metric of every record once per metric"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -86,7 +89,7 @@ def tpulens(cwd: Path, *args: str, allowed: tuple[Path, ...] = ()) -> tuple[int,
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-m", "tpulens.cli", *args], cwd=cwd,
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIME_LIMIT_S
+        deadline = time.monotonic() + WALL_LIMIT_S
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -96,13 +99,14 @@ def tpulens(cwd: Path, *args: str, allowed: tuple[Path, ...] = ()) -> tuple[int,
                 os.wait4(proc.pid, 0)
                 proc.returncode = -9
                 pytest.fail(f"tpulens {' '.join(args)[:200]}: still running after "
-                            f"{TIME_LIMIT_S} s")
+                            f"{WALL_LIMIT_S} s")
             time.sleep(0.02)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     assert usage.ru_maxrss < MEMORY_LIMIT_KB, f"{usage.ru_maxrss:,} KB"
+    assert usage.ru_utime + usage.ru_stime < TIME_LIMIT_S, f"{usage.ru_utime:.1f} s CPU"
     assert "Traceback" not in stderr, stderr[-3000:]
     assert proc.returncode in (0, 2), (proc.returncode, stderr[-2000:])
     if proc.returncode == 2 and args[0] != "analyze":  # a batch prints its table too
@@ -248,7 +252,7 @@ def test_diff_of_a_hostile_store_is_a_diff_or_one_line(cases, head):
     data["metrics"] = {"accuracy": 0.5}
     record.write_text(json.dumps(data))
     proc = subprocess.run([sys.executable, "-m", "tpulens.cli", "diff", "base", head], cwd=cases,
-                          capture_output=True, timeout=TIME_LIMIT_S)
+                          capture_output=True, timeout=WALL_LIMIT_S)
     assert b"Traceback" not in proc.stderr and proc.returncode in (0, 1, 2), proc.stderr[-2000:]
 
 
@@ -274,17 +278,19 @@ def test_diff_matches_16000_ops_in_seconds(tmp_path, mode):
     head_ops = [op(i, "TPU") for i in reversed(range(n))] if mode == "reverse" else \
         [op(i, "CPU", 10**9) for i in range(n)]
     head = quadratic_store(tmp_path / "h", head_ops)
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "tpulens.cli", "diff", str(base), str(head)],
-                          capture_output=True, timeout=60)
-    assert proc.returncode in (0, 1) and time.perf_counter() - start < 3, proc.stderr[-500:]
+                          capture_output=True, timeout=WALL_LIMIT_S)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    assert proc.returncode in (0, 1), proc.stderr[-500:]
+    assert seconds < 3, f"{seconds:.1f} s CPU"  # 6 to 7.5 s before
 
 
 @needs_round3
 @pytest.mark.parametrize("maker, args", [
     ("report_history_cubic", ("1000", "1")),
-    pytest.param("report_metrics_quadratic", ("3", "10000"),
-                 marks=pytest.mark.xfail(reason=HISTORY_LOOKUPS, strict=False)),
+    ("report_metrics_quadratic", ("3", "10000")),
 ])
 def test_long_histories_and_many_metrics_build_in_seconds(cases, maker, args):
     store = cases / f"{maker}_store"
