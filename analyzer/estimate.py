@@ -100,8 +100,9 @@ def predict(analysis) -> Estimate | None:
         main, [placement.get(i) == Placement.TPU for i in range(len(main.operators))])
     if not groups:
         return None
-    layouts = param_memory.lay_out(model, main, groups,
-                                   analysis.options.enable_multiple_subgraphs)
+    layouts = param_memory.lay_out(
+        model, main, groups, analysis.options.enable_multiple_subgraphs,
+        rules=param_memory.rules_for(analysis.options.compiler.version))
     segments = tuple(
         Segment(tuple(ops), layout.on_chip_bytes, layout.off_chip_bytes,
                 cycles.segment_cycles(model, main, ops),
