@@ -49,8 +49,13 @@ class Tensor:
 
     @cached_property
     def quantization(self) -> Quantization | None:
-        """Read on first use: most analyses never look at scales and zero points."""
-        return _quantization(self.quantization_table)
+        """Read on first use: most analyses never look at scales and zero points. A damaged
+        table is found only then, so it is a one-line refusal where it is read."""
+        try:
+            return _quantization(self.quantization_table)
+        except (FlatbufferError, struct.error) as err:
+            raise InputError(f"tensor {self.name[:80]!r}: damaged quantization ({err})") \
+                from None
 
     @property
     def is_constant(self) -> bool:
