@@ -500,3 +500,55 @@ def test_the_page_scripts_survive_a_malformed_op_fragment(cases, browser, fragme
         assert errors == []
     finally:
         page.close()
+
+
+# ---- the confined layer itself ---------------------------------------------------------
+
+def test_the_confined_layer_reads_only_regular_files_inside_its_root(tmp_path):
+    from tpulens import safefs
+
+    results = tmp_path / "results"
+    (results / "analysis").mkdir(parents=True)
+    (results / "analysis" / "a.json").write_text("{}")
+    (results / "dir.json").mkdir()
+    os.mkfifo(results / "fifo.json")
+    (results / "zero.json").symlink_to("/dev/zero")
+    (results / "linked").symlink_to(results / "analysis")
+    (tmp_path / "secret.json").write_text("{}")
+    root = safefs.Root.of(results)
+    assert root.read("a.json", 10, base=results / "analysis") == b"{}"
+    refusals = {}
+    for name in ("dir.json", "fifo.json", "zero.json", "linked/a.json", "../secret.json",
+                 "/etc/passwd", "analysis/../../secret.json", "x" * 300, "a\x00b"):
+        with pytest.raises(safefs.Unusable) as err:
+            root.read(name, 10)
+        refusals[name] = str(err.value)
+    assert refusals["dir.json"] == "not a regular file (a directory)"
+    assert refusals["fifo.json"] == "not a regular file (a FIFO)"
+    assert refusals["zero.json"] == "zero.json is a symbolic link, not followed"
+    assert refusals["linked/a.json"] == "linked is a symbolic link, not followed"
+    assert refusals["../secret.json"].startswith("outside ")
+    with pytest.raises(safefs.Unusable, match="larger than the 1-byte limit"):
+        root.read("analysis/a.json", 1)
+
+
+def test_the_confined_layer_never_writes_or_deletes_through_a_link(tmp_path):
+    from tpulens import safefs
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "models").symlink_to(outside)
+    (results / "keep.txt").symlink_to(outside / "keep.txt")
+    root = safefs.Root.of(results)
+    with pytest.raises(safefs.Unusable, match="models is a symbolic link"):
+        root.write_bytes("models/x.tflite", b"x")
+    assert not root.unlink(results / "keep.txt") and not root.unlink(outside / "keep.txt")
+    assert not root.rmdir(results / "models")
+    assert sorted(os.listdir(outside)) == ["keep.txt"]
+    assert root.write_bytes("a/b/c.json", b"{}") == root.path / "a/b/c.json"
+    for name in ("..", "a/b", "", ".", "x\x00", "\ud800", "a" * 201):
+        with pytest.raises(safefs.Unusable):
+            safefs.valid_name(name, "experiment")

@@ -116,12 +116,14 @@ class Root:
         return cls(Path(os.path.realpath(path)))
 
     def locate(self, value: str | Path, base: Path | None = None) -> Path:
-        """The absolute path `value` names (relative to `base`, a folder inside the root, or
-        to the root), if it stays inside the root with no symbolic link on the way."""
+        """The absolute path `value` names (relative to `base`, a folder inside the root as
+        any path reaches it, or to the root), if it stays inside the root with no symbolic
+        link on the way."""
         text = os.fspath(value)
         if not text or "\x00" in text:
             raise Unusable("an empty name or a NUL byte in the path")
-        joined = os.path.normpath(os.path.join(base or self.path, text))
+        start = self.path if base is None else Path(os.path.realpath(base))
+        joined = os.path.normpath(os.path.join(start, text))
         path = Path(joined)
         if not path.is_relative_to(self.path):
             raise Unusable(f"outside {self.path}")
