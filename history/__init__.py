@@ -1,3 +1,3 @@
 """Results over time: the run history in a results directory, `tpulens diff` between two result
-sets, and step detection over a metric's runs. Standard library only, except the significance
-test of `tpulens diff` (scipy, the [diff] extra)."""
+sets, step detection over a metric's runs, and the one judgment both use. Standard library only,
+except the bootstrap that tests timing samples (numpy, installed with the [diff] extra)."""
