@@ -43,7 +43,9 @@ report: setup
 	$(BIN)/tpulens run benchmarks.toml --profile default
 	$(BIN)/tpulens report --results results --out site
 
-serve: report
+# Serves what `make report` built; it never runs the suite itself.
+serve: setup
+	@test -f site/index.html || { echo "no site/ yet: run \`make report\` first"; exit 2; }
 	$(BIN)/tpulens serve site
 
 # The README's pictures, taken by the project's own command (headless Debian chromium).

@@ -75,7 +75,7 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
     summary = RunSummary(variants=len(plan.variants))
     try:
         with cache.run_lock(cache_dir):
-            restore.restore(plan, results_dir, cache_dir, MEASURING_STAGES)
+            restore.restore(plan, results_dir, cache_dir, MEASURING_STAGES if remeasure else ())
             stale = []
             for variant in plan.variants:
                 existing = records.read_record(
