@@ -37,7 +37,7 @@ def sections(names: list[str]) -> dict:
     if "runners" in names:
         from bench import runners_bench
 
-        out["Runners (quick profile)"] = runners_bench.run()
+        out["Runners: time per stage and step kind, per worker, quick run"] = runners_bench.run()
     return out
 
 
