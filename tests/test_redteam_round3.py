@@ -552,3 +552,28 @@ def test_the_confined_layer_never_writes_or_deletes_through_a_link(tmp_path):
     for name in ("..", "a/b", "", ".", "x\x00", "\ud800", "a" * 201):
         with pytest.raises(safefs.Unusable):
             safefs.valid_name(name, "experiment")
+
+
+def test_a_run_s_records_and_retention_touch_nothing_through_a_linked_cache(tmp_path):
+    """The writes and deletes of `tpulens run` in results/ (legacy archive, records, model
+    copies, retention) with .cache beside results/ a link to elsewhere."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "tpulens" / "steps").mkdir(parents=True)
+    (elsewhere / "tpulens" / "steps" / "model.tflite").write_bytes(b"TFL3 cached")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / ".cache").symlink_to(elsewhere)
+    results = checkout / "results"
+    results.mkdir()
+    before = snapshot(tmp_path, (results,))
+    runs = [records.store.Run(f"2026010{day}T000000Z-abc") for day in range(1, 4)]
+    for run in runs:
+        model = records._keep_model(checkout / ".cache/tpulens/steps/model.tflite", results,
+                                    "q-v")
+        records.write_record(results, {"experiment": "q", "variant": "v", "status": "ok",
+                                       "metrics": {}, "artifacts": {"tflite": model}}, run)
+    records.archive_legacy(results)
+    gone = records.prune(results, 1)
+    assert snapshot(tmp_path, (results,)) == before
+    assert [p.parent.parent.name for p in gone] == [runs[0].id, runs[1].id]
+    assert (results / model).read_bytes() == b"TFL3 cached"
