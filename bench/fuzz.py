@@ -477,7 +477,10 @@ def _attack(attack: str | None, root: Path, top: Path, rng: random.Random) -> No
                  "metric_info": {"accuracy": {"better": "higher"}}}))
     elif attack == "many_ops":
         path = root / "analysis" / "a.json"
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (ValueError, RecursionError):  # already made unreadable by a value
+            return
         if isinstance(data, dict) and isinstance(data.get("ops"), list) and data["ops"]:
             data["ops"] = [dict(data["ops"][0], index=i, outputs=[f"t{i}"])
                            if isinstance(data["ops"][0], dict) else i
