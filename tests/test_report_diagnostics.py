@@ -207,7 +207,9 @@ def test_cli_model_options(tmp_path, corpus, capsys):
     assert "--max-model-mb -1: must be 0 or more" in capsys.readouterr().err
 
 
-def test_serve_lets_netron_read_the_site(tmp_path):
+def test_serve_keeps_analyses_same_origin(tmp_path):
+    """Only model files are shared with other origins (netron.app fetches a .tflite by URL:
+    tests/test_redteam_round3.py); an analysis JSON is served to the site alone."""
     sample.write(tmp_path, "m.json", sample.chain_analysis("m.tflite", 3))
     site = build_site(None, tmp_path / "site", [tmp_path / "m.json"]).out
     server = make_server(site, 0)
@@ -215,7 +217,7 @@ def test_serve_lets_netron_read_the_site(tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/models/m.analysis.json"
         with urllib.request.urlopen(url, timeout=10) as reply:
-            assert reply.headers["Access-Control-Allow-Origin"] == "*"
+            assert reply.headers["Access-Control-Allow-Origin"] is None
             assert json.loads(reply.read())["model"]["name"] == "m.tflite"
     finally:
         server.shutdown()
