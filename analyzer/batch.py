@@ -37,13 +37,21 @@ class Outcome:
         return self.analysis["summary"]["verdict"] if self.analysis else None
 
 
-def _tflite_files(directory: Path) -> list[Path]:
-    """Every *.tflite below `directory`, sorted; symlinked directories are not followed."""
-    found = []
-    for root, dirs, files in os.walk(directory):
+def _tflite_files(directory: Path) -> tuple[list[Path], list[Outcome]]:
+    """Every *.tflite below `directory`, sorted (symlinked directories are not followed), and
+    an error outcome for each folder that could not be read: a batch gate must not pass a
+    model it never saw."""
+    found, unreadable = [], []
+
+    def refused(err: OSError) -> None:
+        unreadable.append(Outcome(Path(err.filename or directory),
+                                  error=f"{err.filename or directory}: unreadable folder "
+                                  f"({err.strerror or err})"))
+
+    for root, dirs, files in os.walk(directory, onerror=refused):
         dirs.sort()
         found += [Path(root) / f for f in sorted(files) if f.lower().endswith(".tflite")]
-    return found
+    return found, unreadable
 
 
 def find_models(paths: list[str]) -> tuple[list[Path], list[Outcome]]:
@@ -53,14 +61,20 @@ def find_models(paths: list[str]) -> tuple[list[Path], list[Outcome]]:
     unfound = []
     for text in paths:
         path = Path(text)
-        if path.is_dir():
-            found = _tflite_files(path)
-            if not found:
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as err:  # a parent folder that cannot be searched
+            unfound.append(Outcome(path, error=f"{path}: unreadable ({err.strerror or err})"))
+            continue
+        if is_dir:
+            found, unreadable = _tflite_files(path)
+            unfound += unreadable
+            if not found and not unreadable:
                 known = directory_format(path)
                 unfound.append(Outcome(path, error=known.message(path) if known else
                                        f"{path}: no .tflite file in this directory or below it"))
             models.update(dict.fromkeys(found))
-        elif path.exists():
+        elif exists:
             models[path] = None
         else:
             unfound.append(Outcome(path, error=f"{path}: no such file or directory"))

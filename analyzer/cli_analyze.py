@@ -65,7 +65,7 @@ def run(args) -> int:
 
     options = make_options(args.compiler_version, **given_options(args))
     paths, unfound = batch.find_models(args.models)
-    if len(args.models) == 1 and unfound:
+    if len(args.models) == 1 and unfound and not paths:
         raise InputError(unfound[0].error)
     single = len(args.models) == 1 and not Path(args.models[0]).is_dir()
     outcomes = batch.analyze_batch(paths, options) + unfound

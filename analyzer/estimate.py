@@ -90,7 +90,15 @@ def _nbytes(tensor: Tensor) -> int:
 
 def predict(analysis) -> Estimate | None:
     """The cost of a CPU model under its predicted placement; None when no op runs on the
-    Edge TPU (the model is refused, or nothing maps)."""
+    Edge TPU (the model is refused, or nothing maps), or when its shapes are too large for any
+    figure to mean something (a damaged file: element counts past a float's range)."""
+    try:
+        return _predict(analysis)
+    except OverflowError:
+        return None
+
+
+def _predict(analysis) -> Estimate | None:
     model: Model = analysis.model
     if analysis.errors or not model.subgraphs:
         return None
@@ -119,6 +127,13 @@ def from_compiled(model: Model, custom_ops: list) -> Estimate | None:
     compiled.custom_ops reads them): the parameter split and estimated cycles of each Edge TPU
     subgraph (cycles unknown where the compiler wrote none, as 16.0 does); the ops left on the
     CPU beside them are priced by the host model."""
+    try:
+        return _from_compiled(model, custom_ops)
+    except OverflowError:  # element counts past a float's range: a damaged file
+        return None
+
+
+def _from_compiled(model: Model, custom_ops: list) -> Estimate | None:
     items = [c for c in custom_ops if c.package and c.subgraph == 0]
     if not items:
         return None

@@ -97,7 +97,7 @@ class Fields:
         for name, value in self.obj(data, key).items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 self.wrong(f"{key}.{name}", value, "a number")
-            elif not math.isfinite(value):
+            elif not _finite(value):
                 self.notes.append(f"{_short(f'{key}.{name}')} is not finite")
             else:
                 out[name] = float(value)
@@ -154,6 +154,7 @@ def record_fields(fields: Fields, data: dict) -> dict:
         "created": fields.text(data, "created"),
         "notes": fields.array_of(data, "notes", str, "a string"),
         "run": fields.text(data, "run"),
+        "samples": fields.obj(data, "samples"),
     }
 
 

@@ -52,7 +52,7 @@ def timeline_of(results: Results, settings: Settings) -> Timeline:
             r.experiment,
             r.variant,
             {"metrics": r.metrics, "metric_info": r.metric_info, "environment": r.environment,
-             "samples": getattr(r, "samples", {})},
+             "samples": r.samples},
             Path(r.path).parent,
             Path(r.path),
             not is_kept_copy(r),

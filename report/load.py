@@ -49,6 +49,7 @@ class Record:
     analysis_slug: str | None = None  # diagnostics page of artifacts.analysis
     compiled_slug: str | None = None  # ... of artifacts.compiled_analysis (real compiler)
     run: str = ""  # id of the run that wrote it (tpulens.history.store)
+    samples: dict = field(default_factory=dict)  # raw samples by kind (latency_ms: [...])
     examples: Path | None = None  # artifacts.examples (detection pictures), inside results/
 
 

@@ -74,7 +74,7 @@ def run_suite(suite_path: Path, profile: str = "default", jobs: int = 2,
     plan = build_plan(suite, profile, only)
     summary = RunSummary(variants=len(plan.variants))
     try:
-        with cache.run_lock(cache_dir):
+        with cache.run_lock(cache_dir), records.results_lock(results_dir):
             restore.restore(plan, results_dir, cache_dir, MEASURING_STAGES if remeasure else ())
             stale = []
             for variant in plan.variants:

@@ -10,8 +10,12 @@ class InputError(Exception):
 def existing_file(path, expected: str) -> Path:
     """`path` as a Path if it names a file; otherwise InputError saying what it is instead."""
     p = Path(path)
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as err:  # a folder on the way that cannot be searched
+        raise InputError(f"{p}: unreadable ({err.strerror or err})") from None
+    if not exists:
         raise InputError(f"{p}: no such file")
-    if p.is_dir():
+    if is_dir:
         raise InputError(f"{p}: is a directory, expected {expected}")
     return p

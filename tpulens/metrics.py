@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from tpulens.analyzer.vocabulary import Source
 
@@ -192,6 +193,7 @@ METRICS: dict[str, Meaning] = {
 }
 
 
+@lru_cache(maxsize=1 << 16)  # a site asks for the same names again and again
 def meaning(key: str) -> Meaning:
     """The table's entry; a name it lacks gets one guessed from its form (`*_bytes`, `latency_ms*`,
     `accuracy*`, `coco_*`, …), so a new metric still renders with a unit and a direction."""
