@@ -13,12 +13,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tpulens.errors import InputError
+from tpulens.safefs import replace_atomically
 
 MANIFEST = "manifest.json"
 
@@ -32,14 +32,7 @@ def content_key(obj) -> str:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write via a temp file in the same directory and os.replace: never a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, data)
 
 
 def atomic_write_json(path: Path, obj) -> None:

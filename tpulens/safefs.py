@@ -105,6 +105,19 @@ def link_free(root: Path, path: Path) -> Path:
     return path
 
 
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to a temp file beside `path`, then rename it over `path`: a reader sees the
+    old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @dataclass(frozen=True)
 class Root:
     """A directory tree whose files are read, written and deleted only inside it."""
@@ -175,15 +188,7 @@ class Root:
         if path == self.path:
             raise Unusable("the root itself is not a file")
         self.mkdirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp",
-                                   dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_atomically(path, data)
         return path
 
     def unlink(self, path: Path) -> bool:
