@@ -488,7 +488,14 @@ def _attack(attack: str | None, root: Path, top: Path, rng: random.Random) -> No
             path.write_text(json.dumps(data))
 
 
-STORE_MEMORY = 1536 * 1024 * 1024  # address space of one store's check: /dev/zero read whole
+STORE_MEMORY = 1536 * 1024 * 1024  # address space one store's check may add: /dev/zero read whole
+
+
+def _mapped_bytes() -> int:
+    """The address space this process maps already (a test worker that imported TensorFlow
+    maps gigabytes it never touches): the cap is counted on top of it."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
 
 
 class StoreCrash(Exception):
@@ -505,7 +512,8 @@ def check_store(plan: dict, full_site: bool = False) -> bool:
     if pid == 0:  # the child: never returns into the caller's code
         os.close(read)
         try:
-            resource.setrlimit(resource.RLIMIT_AS, (STORE_MEMORY, STORE_MEMORY))
+            cap = _mapped_bytes() + STORE_MEMORY
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             result = "ok" if _check_store(plan, top, full_site) else "refused"
         except BaseException as err:  # noqa: BLE001 - reported to the parent as a crash
             where = traceback.extract_tb(err.__traceback__)[-1]

@@ -95,7 +95,7 @@ def test_every_file_attack_builds_a_store_the_checks_survive(store_seeds, attack
 
 def test_a_store_check_that_fills_the_memory_is_a_crash_not_an_oom(store_seeds, monkeypatch):
     def greedy(plan, top, full_site):
-        return len(bytearray(fuzz.STORE_MEMORY)) > 0
+        return len(bytearray(2 * fuzz.STORE_MEMORY)) > 0  # more than a check may add
 
     monkeypatch.setattr(fuzz, "_check_store", greedy)
     counts = fuzz.run_campaign("stores", range(1), store_seeds)
