@@ -145,8 +145,8 @@ def test_the_regressions_page_and_diff_agree_across_a_machine_shift(capsys, resu
 def test_the_regressions_page_and_diff_agree_within_one_machine(capsys, results, tmp_path):
     dest = tmp_path / "store"
     shutil.copytree(results, dest)
-    old = run_folder(dest, "22f7117")
-    new_id = "20261127T000000Z-0000001"
+    old = dest / "history" / store.load(dest).latest_run.id  # the run the records are from
+    new_id = "29991231T000000Z-0000001"
     shutil.copytree(old, dest / "history" / new_id)
     for folder in (dest / "history").iterdir():
         if folder.is_dir() and folder.name not in (old.name, new_id):
