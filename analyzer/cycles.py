@@ -17,6 +17,7 @@ error on the corpus of compiled models.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tpulens.analyzer.model import Model, Operator, Subgraph
@@ -173,7 +174,10 @@ def op_cycles(sg: Subgraph, op: Operator, chip: Chip = CHIP) -> float:
 def segment_cycles(model: Model, subgraph: Subgraph, ops: list[int], chip: Chip = CHIP) -> int:
     """The compiler's `estimated_cycles` for the Edge TPU subgraph made of `ops`."""
     del model  # shapes and options are all in the subgraph; the signature matches its peers
-    if not ops:
-        return 0
-    total = sum(op_cycles(subgraph, subgraph.operators[i], chip) for i in ops)
-    return max(chip.floor_cycles, round(total))
+    return total_cycles((op_cycles(subgraph, subgraph.operators[i], chip) for i in ops), chip)
+
+
+def total_cycles(per_op: Iterable[float], chip: Chip = CHIP) -> int:
+    """A subgraph's cycles from its ops' (the sum, never under the floor; 0 without ops)."""
+    costs = list(per_op)
+    return max(chip.floor_cycles, round(sum(costs))) if costs else 0

@@ -9,9 +9,9 @@ compiled model the compiler's own parameter split and estimated cycles replace t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from tpulens.analyzer import cycles, latency, param_memory
+from tpulens.analyzer import cycles, latency, param_memory, partition
 from tpulens.analyzer.model import Model, Subgraph, Tensor
 from tpulens.analyzer.vocabulary import Placement, Source
 
@@ -68,17 +68,62 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _boundary_bytes(subgraph: Subgraph, ops: list[int]) -> tuple[int, int, int]:
+@dataclass
+class _OpTables:
+    """Per-op figures of a model's main subgraph that do not depend on the placement, made on
+    first use and shared by the estimates of an analysis and of its what-ifs."""
+
+    model: Model
+    flow: partition.Dataflow
+    consumers: dict[int, frozenset[int]]  # tensor -> the ops that read it
+    cycles: dict[int, float] = field(default_factory=dict)
+    cpu: dict[int, latency.CpuOp] = field(default_factory=dict)
+
+    def op_cycles(self, index: int) -> float:
+        if index not in self.cycles:
+            main = self.model.subgraphs[0]
+            self.cycles[index] = cycles.op_cycles(main, main.operators[index])
+        return self.cycles[index]
+
+    def cpu_op(self, index: int) -> latency.CpuOp:
+        if index not in self.cpu:
+            (self.cpu[index],) = latency.cpu_cost(self.model, self.model.subgraphs[0], [index])
+        return self.cpu[index]
+
+
+_TABLES: dict[int, _OpTables] = {}  # by id(model); the entry keeps its model to check it
+_TABLES_KEPT = 8
+
+
+def _tables(model: Model) -> _OpTables:
+    hit = _TABLES.get(id(model))
+    if hit and hit.model is model:
+        return hit
+    main = model.subgraphs[0]
+    readers: dict[int, set[int]] = {}
+    for op in main.operators:
+        for t in op.inputs:
+            readers.setdefault(t, set()).add(op.index)
+    tables = _OpTables(model, partition.dataflow(main),
+                       {t: frozenset(ops) for t, ops in readers.items()})
+    if len(_TABLES) >= _TABLES_KEPT:
+        _TABLES.clear()
+    _TABLES[id(model)] = tables
+    return tables
+
+
+def _boundary_bytes(subgraph: Subgraph, ops: list[int],
+                    consumers: dict[int, frozenset[int]]) -> tuple[int, int, int]:
     """(bytes entering, bytes leaving, bytes of those exchanged with CPU ops) of a group of
     ops: activations only, constants excluded. What enters from the model's inputs or leaves
     to its outputs is model I/O; the rest crosses between an Edge TPU subgraph and CPU ops."""
     inside = set(ops)
     made = {t for i in ops for t in subgraph.operators[i].outputs}
-    read_outside = {t for op in subgraph.operators if op.index not in inside for t in op.inputs}
     entering = {t for i in ops for t in subgraph.operators[i].inputs
                 if t >= 0 and t not in made and not subgraph.tensors[t].is_constant}
-    leaving = made & (read_outside | set(subgraph.outputs))
-    model_io = set(subgraph.inputs) | set(subgraph.outputs)
+    outputs = set(subgraph.outputs)
+    leaving = {t for t in made if t in outputs or consumers.get(t, frozenset()) - inside}
+    model_io = set(subgraph.inputs) | outputs
     crossing = (entering | leaving) - model_io
     return tuple(sum(_nbytes(subgraph.tensors[t]) for t in group)
                  for group in (entering, leaving, crossing))
@@ -104,8 +149,12 @@ def _predict(analysis) -> Estimate | None:
         return None
     main = model.subgraphs[0]
     placement = {v.index: v.placement for v in analysis.verdicts if v.subgraph == 0}
+    if Placement.TPU not in placement.values():
+        return None
+    tables = _tables(model)
     groups = param_memory.tpu_segments(
-        main, [placement.get(i) == Placement.TPU for i in range(len(main.operators))])
+        main, [placement.get(i) == Placement.TPU for i in range(len(main.operators))],
+        tables.flow)
     if not groups:
         return None
     layouts = param_memory.lay_out(
@@ -113,13 +162,14 @@ def _predict(analysis) -> Estimate | None:
         rules=param_memory.rules_for(analysis.options.compiler.version))
     segments = tuple(
         Segment(tuple(ops), layout.on_chip_bytes, layout.off_chip_bytes,
-                cycles.segment_cycles(model, main, ops),
-                latency.instruction_bytes(len(ops), 1), *_boundary_bytes(main, ops))
+                cycles.total_cycles(tables.op_cycles(i) for i in ops),
+                latency.instruction_bytes(len(ops), 1),
+                *_boundary_bytes(main, ops, tables.consumers))
         for ops, layout in zip(groups, layouts, strict=True))
     on_tpu = {i for ops in groups for i in ops}
     cpu_ops = [i for i, where in sorted(placement.items())
                if i not in on_tpu and where != Placement.DROPPED]
-    return _priced(model, segments, cpu_ops, Source.PREDICTED)
+    return _priced(segments, tuple(tables.cpu_op(i) for i in cpu_ops), Source.PREDICTED)
 
 
 def from_compiled(model: Model, custom_ops: list) -> Estimate | None:
@@ -138,27 +188,27 @@ def _from_compiled(model: Model, custom_ops: list) -> Estimate | None:
     if not items:
         return None
     main = model.subgraphs[0]
+    tables = _tables(model)
     on_tpu = {c.index for c in custom_ops if c.subgraph == 0}
     segments = []
     for item in items:
         on_chip, off_chip, estimated = param_memory.compiled_split(item.package)
         segments.append(Segment((item.index,), on_chip, off_chip, estimated or None,
                                 latency.package_instruction_bytes(item.package),
-                                *_boundary_bytes(main, [item.index])))
-    cpu_ops = [op.index for op in main.operators if op.index not in on_tpu]
-    return _priced(model, tuple(segments), cpu_ops, Source.COMPILER)
+                                *_boundary_bytes(main, [item.index], tables.consumers)))
+    cpu_ops = tuple(tables.cpu_op(op.index) for op in main.operators
+                    if op.index not in on_tpu)
+    return _priced(tuple(segments), cpu_ops, Source.COMPILER)
 
 
-def _priced(model: Model, segments: tuple[Segment, ...], cpu_ops: list[int],
+def _priced(segments: tuple[Segment, ...], cpu_cost: tuple[latency.CpuOp, ...],
             source: Source) -> Estimate:
-    main = model.subgraphs[0]
-    cpu_cost = latency.cpu_cost(model, main, cpu_ops)
     costs = [latency.SegmentCost(s.cycles, s.off_chip_bytes, s.input_bytes, s.output_bytes,
                                  s.instruction_bytes) for s in segments]
     crossing = sum(s.crossing_bytes for s in segments)
     prices = {link: latency.estimate(device, costs, cpu_cost, crossing)
               for link, device in latency.DEVICES.items()}
-    return Estimate(segments, len(cpu_ops), source, prices)
+    return Estimate(segments, len(cpu_cost), source, prices)
 
 
 # ---- text --------------------------------------------------------------------------------

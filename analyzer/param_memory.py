@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from tpulens.analyzer.edgetpu_package import Package
 from tpulens.analyzer.model import Model, Subgraph, Tensor, constant_values
-from tpulens.analyzer.partition import NO_EPOCH, dataflow, epochs, producers
+from tpulens.analyzer.partition import NO_EPOCH, Dataflow, dataflow, epochs, producers
 
 MIB = 1 << 20
 
@@ -286,10 +286,12 @@ def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[in
     return result
 
 
-def tpu_segments(subgraph: Subgraph, on_tpu: Sequence[bool]) -> list[list[int]]:
+def tpu_segments(subgraph: Subgraph, on_tpu: Sequence[bool],
+                 flow: Dataflow | None = None) -> list[list[int]]:
     """The ops of each Edge TPU subgraph in execution order, from each op's placement: the
-    TPU epochs of TFLite's partitioning (partition.py) over that placement."""
-    epoch_of = epochs(dataflow(subgraph), on_tpu)
+    TPU epochs of TFLite's partitioning (partition.py) over that placement. `flow`: the
+    subgraph's dataflow, when the caller has it already."""
+    epoch_of = epochs(flow or dataflow(subgraph), on_tpu)
     found: dict[int, list[int]] = {}
     for index, tpu in enumerate(on_tpu):
         if tpu and epoch_of[index] != NO_EPOCH:

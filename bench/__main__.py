@@ -17,7 +17,7 @@ def sections(names: list[str]) -> dict:
     if "estimate" in names:
         from bench import estimate_bench
 
-        out["Edge TPU cost estimate: its share of analyze (best of 20)"] = estimate_bench.run()
+        out["Edge TPU cost estimate: what it adds to analyze"] = estimate_bench.run()
     if "partition" in names:
         from bench import partition_bench
 
