@@ -273,7 +273,9 @@ def test_git_ref_reads_the_committed_results_without_a_checkout(capsys, tmp_path
     code, out, _ = diff(capsys, "--git", "main", "results", "results")
     assert code == 1 and " regression(s) in 1 variant(s)" in out
     assert f"{VARIANT}  accuracy: " in out and f"{VARIANT}  latency_ms_p50: " in out
-    assert f"base: results at main ({store.load(results).latest_run.git_commit}" in out
+    base_line = next(line for line in out.splitlines() if line.startswith("base: "))
+    assert base_line.startswith("base: results at main (")
+    assert store.load(results).latest_run.git_commit in base_line
     assert git(repo, "status", "--porcelain") == " M results/quantization/int8_int8_io.json\n"
     code, _, err = diff(capsys, "--git", "no-such-ref", "results", "results")
     assert code == 2 and len(err.splitlines()) == 1 and "no-such-ref" in err
