@@ -59,14 +59,15 @@ def test_the_committed_results_load_with_their_runs(results):
 
 
 def legacy_results(results: Path, folder: Path) -> Path:
-    """The committed results as they were written before history existed, all at one time:
-    no history/ and no `run` in the records."""
+    """The committed results as they were written before history existed, all at one time and
+    commit: no history/ and no `run` in the records."""
     shutil.copytree(results, folder, ignore=shutil.ignore_patterns("history"))
     for path in folder.glob("*/*.json"):
         data = json.loads(path.read_text())
         if "run" in data:
             del data["run"]
             data["created"] = "2026-11-22T21:21:03Z"
+            data["git_commit"] = "2b68f4e"
             path.write_text(json.dumps(data))
     return folder
 
