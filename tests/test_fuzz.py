@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from committed import committed_results
 
 from bench import fuzz
 from tpulens.analyzer.model import model_from_bytes
@@ -73,10 +74,11 @@ def test_a_hang_is_counted(model_seeds, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def store_seeds():
-    seeds = fuzz.store_seeds()
-    if not seeds:
-        pytest.skip(f"no committed records with analyses in {fuzz.RESULTS}")
+def store_seeds(tmp_path_factory):
+    """Seeds from the results as committed (never the working tree's, which `make report`
+    rewrites)."""
+    seeds = fuzz.store_seeds(committed_results(tmp_path_factory.mktemp("committed")))
+    assert seeds, "the committed results hold no record with an analysis"
     return seeds
 
 

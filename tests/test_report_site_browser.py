@@ -178,6 +178,7 @@ def test_clicking_a_node_selects_its_row(page, served):
     open_page(page, base + "models/corpus-yolo_fp16.html")  # a folded page: the group opens
     assert visible_rows(page, "ops-corpus-yolo_fp16") == []
     page.click('svg.op-graph a[data-op="7"]')
+    page.locator("#op-0-7").wait_for(state="visible", timeout=5000)  # the group opens on click
     assert page.locator("#op-0-7").is_visible()
     assert "op-0-7" in visible_rows(page, "ops-corpus-yolo_fp16")
     assert page.eval_on_selector_all("tr.selected", "rows => rows.map(r => r.id)") == ["op-0-7"]

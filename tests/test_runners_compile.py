@@ -4,8 +4,6 @@ from the compiled model's estimate (the compiler's own split and cycles) when th
 
 from __future__ import annotations
 
-import pytest
-
 from tpulens.analyzer import analyze_file
 from tpulens.analyzer.analyze import make_options
 from tpulens.analyzer.batch import analyze_loaded
@@ -70,9 +68,8 @@ def test_a_missing_figure_is_left_out_not_recorded_as_zero():
 
 def test_the_cpu_model_records_its_predicted_cost(corpus, tmp_path):
     cpu = corpus / f"{PAIR}.tflite"
-    estimate = analyze_file(cpu, compiler_version="16.0")["summary"].get("estimate")
-    if estimate is None:
-        pytest.skip("the analyzer gives no summary.estimate yet")
+    estimate = analyze_file(cpu, compiler_version="16.0")["summary"]["estimate"]
+    assert estimate is not None
     result = run(tmp_path, cpu)
     assert recorded(result) == expect(estimate)
     assert result.metric_info["edgetpu_param_on_chip_bytes"] == {"source": "predicted"}
@@ -82,9 +79,8 @@ def test_the_cpu_model_records_its_predicted_cost(corpus, tmp_path):
 def test_a_compiled_model_gives_the_compilers_split(corpus, tmp_path):
     cpu, compiled = corpus / f"{PAIR}.tflite", corpus / f"{PAIR}_edgetpu.tflite"
     analysis = analyze_loaded(read_model(compiled), make_options("16.0"))
-    estimate = analysis["summary"].get("estimate")
-    if estimate is None:
-        pytest.skip("the analyzer gives no summary.estimate for compiled models yet")
+    estimate = analysis["summary"]["estimate"]
+    assert estimate is not None
     result = run(tmp_path, cpu, compiled)
     assert recorded(result) == expect(estimate)
     assert result.metric_info["edgetpu_param_on_chip_bytes"] == {"source": "compiler"}

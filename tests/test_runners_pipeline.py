@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from toy_suite import SUITE, alive, copy_toy, keep_only_training, start_run, unfinished_steps
-from toy_suite import write_suite as write_suite  # test_history_pipeline imports it from here
 
 from tpulens.runners import cache, executors, pipeline
 from tpulens.runners.stages import Context, StepSkipped

@@ -89,6 +89,7 @@ def test_a_fresh_clone_restores_the_cache_from_committed_results(planned, copy, 
     index = json.loads((results / restore.INDEX).read_text())
     assert set(index["variants"]) == {"toy/float32", "toy/int8"}
     converted = [s for s in index["steps"].values() if s["stage"] == "convert"]
+    assert len(converted) == 2  # one conversion per variant
     assert all(s["outputs"]["tflite"].startswith("models/") for s in converted)
 
     new_cache = copy / "fresh-cache"
