@@ -518,8 +518,8 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
 
 def _latency(analysis: Analysis) -> dict[str, float | None]:
     """The predicted latency per device of a what-if's placement (empty: nothing maps)."""
-    found = estimate.predict(analysis)
-    return found.to_json()["latency_ms"] if found else {}
+    found = estimate.predicted_json(analysis)
+    return found["latency_ms"] if found else {}
 
 
 def _op_name(op: Operator) -> str:
@@ -600,7 +600,7 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
         "tpu_subgraphs": analysis.tpu_subgraphs, "verdict": _verdict(analysis, tpu, len(ops)),
         "compiler_version": options.compiler.version, "source": source,
         "what_if": analysis.what_if, "notes": analysis.notes,
-        "estimate": _estimate_json(analysis),
+        "estimate": estimate.predicted_json(analysis),
     }
     return {
         "schema_version": SCHEMA_VERSION,
@@ -616,11 +616,6 @@ def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
         "errors": analysis.errors,
         "ops": ops,
     }
-
-
-def _estimate_json(analysis: Analysis) -> dict | None:
-    found = estimate.predict(analysis)
-    return found.to_json() if found else None
 
 
 def _verdict(analysis: Analysis, tpu: int, total: int) -> str:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tpulens.analyzer import cycles, latency, param_memory, partition
+from tpulens.analyzer import cycles, latency, param_memory, partition, rules
 from tpulens.analyzer.model import Model, Subgraph, Tensor
 from tpulens.analyzer.vocabulary import Placement, Source
 
 
 @dataclass(frozen=True)
 class Segment:
-    """One Edge TPU subgraph: its ops (in the model it was read from) and what it costs."""
+    """One Edge TPU subgraph: what it costs."""
 
-    ops: tuple[int, ...]
     on_chip_bytes: int
     off_chip_bytes: int
     cycles: int | None  # None: a compiled model whose compiler wrote no estimate (16.0)
@@ -33,7 +32,6 @@ class Segment:
 @dataclass(frozen=True)
 class Estimate:
     segments: tuple[Segment, ...]
-    cpu_ops: int  # ops left on the CPU (priced by the host model)
     source: Source  # PREDICTED, or COMPILER when the figures are the compiler's own
     latency: dict[latency.Link, latency.Latency]
 
@@ -62,6 +60,12 @@ class Estimate:
                          for link, lat in self.latency.items()},
             "source": self.source,
         }
+
+
+def predicted_json(analysis) -> dict | None:
+    """`summary.estimate` of a CPU model's analysis (null when nothing runs on the Edge TPU)."""
+    found = predict(analysis)
+    return found.to_json() if found else None
 
 
 def _ms(value: float | None) -> float | None:
@@ -104,7 +108,7 @@ def _tables(model: Model) -> _OpTables:
     for op in main.operators:
         for t in op.inputs:
             readers.setdefault(t, set()).add(op.index)
-    tables = _OpTables(model, partition.dataflow(main),
+    tables = _OpTables(model, rules.flow_of(main),
                        {t: frozenset(ops) for t, ops in readers.items()})
     if len(_TABLES) >= _TABLES_KEPT:
         _TABLES.clear()
@@ -161,7 +165,7 @@ def _predict(analysis) -> Estimate | None:
         model, main, groups, analysis.options.enable_multiple_subgraphs,
         rules=param_memory.rules_for(analysis.options.compiler.version))
     segments = tuple(
-        Segment(tuple(ops), layout.on_chip_bytes, layout.off_chip_bytes,
+        Segment(layout.on_chip_bytes, layout.off_chip_bytes,
                 cycles.total_cycles(tables.op_cycles(i) for i in ops),
                 latency.instruction_bytes(len(ops), 1),
                 *_boundary_bytes(main, ops, tables.consumers))
@@ -193,7 +197,7 @@ def _from_compiled(model: Model, custom_ops: list) -> Estimate | None:
     segments = []
     for item in items:
         on_chip, off_chip, estimated = param_memory.compiled_split(item.package)
-        segments.append(Segment((item.index,), on_chip, off_chip, estimated or None,
+        segments.append(Segment(on_chip, off_chip, estimated or None,
                                 latency.package_instruction_bytes(item.package),
                                 *_boundary_bytes(main, [item.index], tables.consumers)))
     cpu_ops = tuple(tables.cpu_op(op.index) for op in main.operators
@@ -208,7 +212,7 @@ def _priced(segments: tuple[Segment, ...], cpu_cost: tuple[latency.CpuOp, ...],
     crossing = sum(s.crossing_bytes for s in segments)
     prices = {link: latency.estimate(device, costs, cpu_cost, crossing)
               for link, device in latency.DEVICES.items()}
-    return Estimate(segments, len(cpu_cost), source, prices)
+    return Estimate(segments, source, prices)
 
 
 # ---- text --------------------------------------------------------------------------------

@@ -64,12 +64,9 @@ class Cost:
     @property
     def memory(self) -> str:
         """"3.7 MiB cached on-chip; 2.1 MiB streamed at every inference"."""
-        if not self.off_chip_bytes:
-            return f"{mib(self.on_chip_bytes)} cached on-chip; none streamed (all fit on-chip)"
-        return (
-            f"{mib(self.on_chip_bytes)} cached on-chip; "
-            f"{mib(self.off_chip_bytes)} streamed at every inference"
-        )
+        streamed = (f"{self.streamed} streamed at every inference" if self.off_chip_bytes
+                    else "none streamed (all fit on-chip)")
+        return f"{mib(self.on_chip_bytes)} cached on-chip; {streamed}"
 
 
     @property
