@@ -262,18 +262,20 @@ def _p(p_value: float | None) -> str:
     return "<0.001" if p_value < 0.001 else f"{p_value:.3f}"
 
 
+def _listed(items: list[str], show, empty: str) -> str:
+    """At most MAX_LISTED items, each through `show`, then how many more; `empty` if none."""
+    if not items:
+        return empty
+    more = f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+    return ", ".join(show(i) for i in items[:MAX_LISTED]) + more
+
+
 def _runs(runs: list[str], show) -> str:
-    if not runs:
-        return "no runs"
-    more = f" and {len(runs) - MAX_LISTED} more" if len(runs) > MAX_LISTED else ""
-    return ", ".join(show(r) for r in runs[:MAX_LISTED]) + more
+    return _listed(runs, show, "no runs")
 
 
 def _values(values: list[str], show) -> str:
-    if not values:
-        return "(none)"
-    more = f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else ""
-    return ", ".join(show(v) for v in values[:MAX_LISTED]) + more
+    return _listed(values, show, "(none)")
 
 
 def _plain(value: object, limit: int | None = MAX_VALUE) -> str:

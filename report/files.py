@@ -151,10 +151,3 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def exists(path: Path) -> bool:
-    """Whether anything is at `path` (a dangling link too); never raises."""
-    try:
-        os.lstat(path)
-        return True
-    except (OSError, ValueError):
-        return False

@@ -9,6 +9,7 @@ confined to the results and cache trees) and fields through report.contract.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -314,7 +315,7 @@ class _Loader:
         if path is None:
             return None
         value = record.artifacts[artifact]
-        if not files.exists(path):
+        if not os.path.lexists(path):
             self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not found")
             return None
         analysis = self.analysis(path, value)
@@ -341,14 +342,14 @@ class _Loader:
         except files.Unusable as err:
             self.problems.append(f"{label} not read: {err}")
             return None
-        checked = self.analysis_data(path, label) if files.exists(path) else None
+        checked = self.analysis_data(path, label) if os.path.lexists(path) else None
         return Analysis("", path, *checked) if checked else None
 
     def run(self, folder: Path) -> Run:
         """A run of history/: named by its folder, described by its run.json when readable."""
         path = folder / RUN_FILE
         read = self.read(path, path.relative_to(self.results_dir).as_posix(),
-                         files.MAX_RECORD_BYTES) if files.exists(path) else None
+                         files.MAX_RECORD_BYTES) if os.path.lexists(path) else None
         if read is None:
             return Run(folder.name)
         _, data, fields = read

@@ -303,7 +303,7 @@ def prune(results_dir: Path, keep: int) -> list[Path]:
         gone = {path for path, _ in expired}
         for folder in {path.parent.parent for path in gone}:
             _drop_if_empty(root, folder)
-        if not unreadable:
+        if models and not unreadable:
             named = {target for path, record in (*copies, *latest) if path not in gone
                      for value in _artifact_values(record)
                      if (target := _located(root, value, _base(root, path))) is not None}

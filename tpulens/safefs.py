@@ -148,21 +148,22 @@ class Root:
     def read(self, value: str | Path, limit: int, base: Path | None = None) -> bytes:
         return read_regular(self.locate(value, base), limit, follow=False)
 
-    def is_file(self, path: Path) -> bool:
-        """Whether `path` (inside the root) is a regular file reached without links."""
+    def _mode(self, path: Path) -> int:
+        """The lstat mode of `path` reached inside the root without links; 0 when there is
+        nothing there or it cannot be reached."""
         try:
             self.locate(path)
-            return stat.S_ISREG(os.lstat(path).st_mode)
+            return os.lstat(path).st_mode
         except (Unusable, OSError, ValueError):
-            return False
+            return 0
+
+    def is_file(self, path: Path) -> bool:
+        """Whether `path` (inside the root) is a regular file reached without links."""
+        return stat.S_ISREG(self._mode(path))
 
     def is_dir(self, path: Path) -> bool:
         """Whether `path` (inside the root) is a real directory reached without links."""
-        try:
-            self.locate(path)
-            return stat.S_ISDIR(os.lstat(path).st_mode)
-        except (Unusable, OSError, ValueError):
-            return False
+        return stat.S_ISDIR(self._mode(path))
 
     def mkdirs(self, path: Path) -> Path:
         """Make the folders of `path` (inside the root), refusing any that is a link."""
@@ -194,24 +195,22 @@ class Root:
     def unlink(self, path: Path) -> bool:
         """Delete a regular file inside the root, never through or at a link; False when
         there is none to delete."""
+        if not self.is_file(path):
+            return False
         try:
-            self.locate(path)
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                return False
             os.unlink(path)
             return True
-        except (Unusable, OSError, ValueError):
+        except OSError:
             return False
 
     def rmdir(self, path: Path) -> bool:
         """Remove an empty real folder inside the root (never its contents, never a link)."""
+        if path == self.path or not self.is_dir(path):
+            return False
         try:
-            self.locate(path)
-            if path == self.path or not stat.S_ISDIR(os.lstat(path).st_mode):
-                return False
             os.rmdir(path)
             return True
-        except (Unusable, OSError, ValueError):
+        except OSError:
             return False
 
     def files(self, pattern: str) -> list[Path]:
