@@ -9,11 +9,18 @@ from this CPU model at all.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tpulens.analyzer.compiled import is_edgetpu_op, op_key
 from tpulens.analyzer.vocabulary import Placement
+
+# Where the ground-truth corpus of real compiler output sits: $TPULENS_CORPUS, else beside a
+# checkout of this repository (the tests, benchmarks and fitting tools all read it from here).
+CORPUS = Path(os.environ.get("TPULENS_CORPUS")
+              or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 
 
 @dataclass

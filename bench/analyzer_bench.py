@@ -12,10 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from tpulens.analyzer.analyze import analyze_model, make_options
+from tpulens.analyzer.ground_truth import CORPUS
 from tpulens.analyzer.model import read_model
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+
 CACHE = ROOT / ".cache" / "tpulens"
 MEDIAPIPE_MODEL = "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"
 TF_ANALYZER = ("import sys, tensorflow as tf; "

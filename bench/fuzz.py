@@ -42,6 +42,7 @@ from pathlib import Path
 from tpulens.analyzer.analyze import make_options
 from tpulens.analyzer.batch import analyze_loaded
 from tpulens.analyzer.flatbuf import root
+from tpulens.analyzer.ground_truth import CORPUS
 from tpulens.analyzer.log_report import render_text
 from tpulens.analyzer.logs import decode_log_bytes, parse_log
 from tpulens.analyzer.model import TFLITE_IDENTIFIER, model_from_bytes
@@ -51,11 +52,10 @@ from tpulens.history.settings import Settings
 from tpulens.report.diagnostics import model_page
 from tpulens.report.experiments import experiments_of
 from tpulens.report.files import DEFAULT_MODEL_FILES
-from tpulens.report.history import timeline_of
 from tpulens.report.load import load_results
 from tpulens.report.site import build_site
+from tpulens.report.timeline import timeline_of
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 MAX_SEED_BYTES = 600_000  # larger models mostly mutate weights, which nothing reads
 HANG_SECONDS = 10

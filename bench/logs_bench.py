@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
+from tpulens.analyzer.ground_truth import CORPUS
 from tpulens.analyzer.logs import parse_log
 
-CORPUS_LOGS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "logs"
+CORPUS_LOGS = CORPUS / "logs"
 
 
 def run(repeat: int = 20) -> list[dict]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Placement, RecordStatus
 from tpulens.metrics import Better
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.detections import model_order
 from tpulens.report.labels import PLACEMENT_COLORS
 from tpulens.report.tables import ExperimentData

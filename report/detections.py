@@ -26,7 +26,7 @@ CLASS_COLORS = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f"
 
 
 @dataclass(frozen=True)
-class Box:
+class OverlayBox:
     """A box in percent of its image (so it scales with the picture), with its label."""
 
     label: str
@@ -49,8 +49,8 @@ class Picture:
     width: int
     height: int
     source: str  # the dataset image it shows
-    truth: tuple[Box, ...]
-    predicted: tuple[Box, ...]
+    truth: tuple[OverlayBox, ...]
+    predicted: tuple[OverlayBox, ...]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _boxes(entries: object, width: int, height: int, colors: dict[str, str], sco
         score = _number(entry.get("score")) if scored else None
         color = colors.setdefault(label, CLASS_COLORS[len(colors) % len(CLASS_COLORS)])
         out.append(
-            Box(
+            OverlayBox(
                 label,
                 round(100 * x0 / width, 2),
                 round(100 * y0 / height, 2),

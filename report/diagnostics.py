@@ -13,8 +13,15 @@ from tpulens.report.files import ModelFiles
 from tpulens.report.labels import PLACEMENT_COLORS, source_label
 from tpulens.report.load import Analysis
 from tpulens.report.op_graph import OpGraph, op_graph
-from tpulens.report.op_groups import MIN_RUN, OpGroup, fold_runs, group_ops, rows_repeat
-from tpulens.report.ops import op_id, root_cause_counts
+from tpulens.report.op_groups import (
+    MIN_RUN,
+    OpGroup,
+    fold_runs,
+    group_ops,
+    op_id,
+    root_cause_counts,
+    rows_repeat,
+)
 from tpulens.report.tables import Cell, RowGroup, Table
 from tpulens.report.what_if import int8_outcome, sentence, what_ifs
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import RecordStatus
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.detections import Examples, detection_examples
 from tpulens.report.labels import source_label
 from tpulens.report.load import Results, Slugs

@@ -60,7 +60,7 @@ class Cluster:
 
 
 @dataclass(frozen=True)
-class Box:
+class Rect:
     x: float  # left, points, y grows downwards
     y: float  # top
     width: float
@@ -78,9 +78,9 @@ class Edge:
 class Layout:
     width: float
     height: float
-    nodes: dict[str, Box]
+    nodes: dict[str, Rect]
     edges: list[Edge]
-    clusters: dict[str, Box]
+    clusters: dict[str, Rect]
 
 
 def dot_binary() -> str | None:
@@ -174,7 +174,7 @@ def parse_json0(graph: dict) -> Layout:
         if "pos" not in obj:  # a subgraph
             if obj["name"].startswith("cluster_") and "bb" in obj:
                 x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
-                clusters[obj["name"].removeprefix("cluster_")] = Box(
+                clusters[obj["name"].removeprefix("cluster_")] = Rect(
                     round(x0, 1), round(height - y1, 1), round(x1 - x0, 1), round(y1 - y0, 1)
                 )
             continue
@@ -182,7 +182,7 @@ def parse_json0(graph: dict) -> Layout:
         cx, cy = flip(obj["pos"])
         w = float(obj["width"]) * POINTS_PER_INCH
         h = float(obj["height"]) * POINTS_PER_INCH
-        nodes[obj["name"]] = Box(round(cx - w / 2, 1), round(cy - h / 2, 1), w, h)
+        nodes[obj["name"]] = Rect(round(cx - w / 2, 1), round(cy - h / 2, 1), w, h)
     edges = []
     for edge in graph.get("edges", []):
         tail, head = names[edge["tail"]], names[edge["head"]]
@@ -191,7 +191,7 @@ def parse_json0(graph: dict) -> Layout:
     return Layout(float(graph["bb"].split(",")[2]), height, nodes, edges, clusters)
 
 
-def _spline_path(pos: str | None, flip, tail: Box, head: Box) -> str:
+def _spline_path(pos: str | None, flip, tail: Rect, head: Rect) -> str:
     """dot's "e,x,y p0 p1 p2 p3 ..." (a cubic B-spline, then the arrow tip) as SVG path data."""
     if not pos:  # dot could not route it: a straight line between the centres
         return (

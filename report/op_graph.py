@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from tpulens.analyzer import partition
 from tpulens.analyzer.model import Operator, Subgraph
 from tpulens.analyzer.vocabulary import Confidence, Placement
-from tpulens.report.graph_layout import Box, Cluster, Layout, LayoutUnavailable, Node, layered
+from tpulens.report.graph_layout import Cluster, Layout, LayoutUnavailable, Node, Rect, layered
 from tpulens.report.labels import PLACEMENT_COLORS
-from tpulens.report.ops import op_id, op_type, root_cause_counts
+from tpulens.report.op_groups import op_id, op_type, root_cause_counts
 
 MAX_OPS = 3000  # beyond this dot's layout time grows too fast for a site build (make bench)
 MAX_OUTLINES = 100  # dot's time grows with the number of clusters: 1,500 took seconds
@@ -241,7 +241,7 @@ def render_svg(ops: list[dict], layout: Layout, spec: GraphSpec) -> str:
     return "\n".join(out)
 
 
-def _frame(cls: str, box: Box, label: str) -> str:
+def _frame(cls: str, box: Rect, label: str) -> str:
     return (
         f'<rect class="{cls}" x="{box.x:g}" y="{box.y:g}" width="{box.width:g}" '
         f'height="{box.height:g}" rx="4"><title>{text(label)}</title></rect>'
@@ -249,7 +249,7 @@ def _frame(cls: str, box: Box, label: str) -> str:
     )
 
 
-def _node(op: dict, box: Box, placement: str, causes: dict[tuple, int]) -> str:
+def _node(op: dict, box: Rect, placement: str, causes: dict[tuple, int]) -> str:
     subgraph, index = op["subgraph"], op["index"]
     pushed = causes.get((subgraph, index), 0)
     low = op.get("confidence") == Confidence.LOW

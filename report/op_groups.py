@@ -15,10 +15,29 @@ from collections import Counter
 from dataclasses import dataclass
 
 from tpulens.analyzer.vocabulary import Confidence, Placement
-from tpulens.report.ops import op_type
 
 MIN_RUN = 3  # a shorter run stays as rows: its summary row would save nothing
 TYPES_SHOWN = 4  # op types named in a mixed run's summary; the rest are counted
+
+
+def op_id(subgraph: object, index: object) -> str:
+    """The id of the op's table row, and the fragment every link to the op uses."""
+    return f"op-{subgraph}-{index}"
+
+
+def op_type(op: dict) -> str:
+    """The op's kind as the compiler's table names it: the custom code for a custom op."""
+    return op["custom_code"] if op["opcode"] == "CUSTOM" and op["custom_code"] else op["opcode"]
+
+
+def root_cause_counts(ops: list[dict]) -> dict[tuple, int]:
+    """How many ops each root-cause op pushed off the TPU partition, by (subgraph, index)."""
+    counts: dict[tuple, int] = {}
+    for op in ops:
+        if op["root_cause"] is not None:
+            key = (op["subgraph"], op["root_cause"])
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.charts import FRONT_COLOR, Chart, _figure
 from tpulens.report.tables import ExperimentData
 

@@ -18,8 +18,8 @@ from tpulens.history.settings import Settings
 from tpulens.report.diagnostics import ModelPage
 from tpulens.report.experiments import Experiment
 from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
-from tpulens.report.history import Timeline, timeline_of
 from tpulens.report.load import Results
+from tpulens.report.timeline import Timeline, timeline_of
 
 
 @dataclass(frozen=True)

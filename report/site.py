@@ -17,7 +17,7 @@ import jinja2
 
 from tpulens.errors import InputError
 from tpulens.history.settings import Settings
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.diagnostics import model_page
 from tpulens.report.experiments import experiments_of
 from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles

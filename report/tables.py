@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from tpulens.metrics import Better, bound_keys
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.contract import RecordStatus
 from tpulens.report.detections import model_order
 from tpulens.report.labels import badge_legend, joined_wheres, provenance, source_label, where

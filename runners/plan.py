@@ -3,7 +3,7 @@
 Each variant becomes a chain of steps (train → optimize… → convert → compile/evaluate for
 classification; fetch → extract → compile/evaluate for zoo; dataset → train → export →
 compile/evaluate for detection). A step's key hashes its stage, its resolved config, the keys
-of the steps it reads and the stage's code (runners.sources), so identical steps shared by
+of the steps it reads and the stage's code (runners.code_keys), so identical steps shared by
 variants (the float model of the quantization study, the pruned model under PQAT, the trained
 detector behind its float and int8 exports) are built once, and any change re-runs exactly what
 depends on it.
@@ -18,9 +18,9 @@ from pathlib import Path
 from tpulens.errors import InputError
 from tpulens.runners import dataset_files
 from tpulens.runners.cache import content_key
+from tpulens.runners.code_keys import code_version
 from tpulens.runners.config import Suite, merge
 from tpulens.runners.detection import params as detection_params
-from tpulens.runners.sources import code_version
 
 EFFICIENTNET_COEFFICIENTS = {"alpha": 1.2, "beta": 1.1, "gamma": 1.15}
 

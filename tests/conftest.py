@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tpulens.analyzer.ground_truth import CORPUS
+
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+
 sys.path.insert(0, str(Path(__file__).parent))  # the tflite_builder helper
 # Test files that share one costly session build (or one Chromium) run on one test worker, and
 # the heaviest units start first: the other worker runs the rest meanwhile instead of waiting

@@ -3,16 +3,14 @@
 import csv
 import shutil
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from tpulens.analyzer import compiled
 from tpulens.analyzer.cli_analyze import render_compiled
-from tpulens.analyzer.ground_truth import match_placement
+from tpulens.analyzer.ground_truth import CORPUS, match_placement
 from tpulens.analyzer.model import read_model
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "PAIRS.tsv").is_file(),
                                 reason=f"ground-truth corpus not found at {CORPUS}")
 

@@ -15,8 +15,8 @@ from sample_results import record, write
 from tpulens.cli import main
 from tpulens.history import store
 from tpulens.history.settings import Settings
-from tpulens.report.history import timeline_of
 from tpulens.report.load import load_results
+from tpulens.report.timeline import timeline_of
 
 VARIANT = "quantization/int8_int8_io"
 

@@ -2,14 +2,13 @@
 
 import csv
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from tpulens.analyzer.ground_truth import CORPUS
 from tpulens.analyzer.logs import MAPPED, STATUSES, parse_log_file
 from tpulens.analyzer.model import read_model
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "logs").is_dir(),
                                 reason=f"ground-truth corpus not found at {CORPUS}")
 

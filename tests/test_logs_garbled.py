@@ -1,15 +1,14 @@
 """Pasted, cut, mixed and junk text: the log parser reads what it can and says what is wrong."""
 
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tpulens.analyzer.ground_truth import CORPUS
 from tpulens.analyzer.logs import MAPPED, STATUSES, canonical_status, parse_log, parse_log_file
 from tpulens.errors import InputError
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 LOGS = sorted((CORPUS / "logs").glob("*.log")) if (CORPUS / "logs").is_dir() else []
 needs_corpus = pytest.mark.skipif(not LOGS, reason=f"ground-truth corpus not found at {CORPUS}")
 

@@ -24,7 +24,7 @@ from tpulens.report.cli_serve import make_server
 from tpulens.report.diagnostics import node_data
 from tpulens.report.graph_layout import dot_binary
 from tpulens.report.load import load_results, normalize_analysis
-from tpulens.report.metrics import pareto_front
+from tpulens.report.metric_view import pareto_front
 from tpulens.report.site import build_site, experiments_of
 
 HOSTILE = '"><script>window.__pwned=1;alert(1)</script>'
@@ -292,7 +292,7 @@ def test_supported_ops_page_lists_the_rule_table(tmp_path):
         assert rule["opcode"] in page
 
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from tpulens.analyzer.ground_truth import CORPUS  # noqa: E402
 
 
 @pytest.mark.skipif(
@@ -363,7 +363,7 @@ def test_compiled_analysis_is_linked_and_other_artifacts_are_skipped(tmp_path):
 
 def test_derived_metrics_prefer_the_real_compiler_and_keep_provenance():
     from tpulens.report.load import Record
-    from tpulens.report.metrics import effective_metrics
+    from tpulens.report.metric_view import effective_metrics
 
     metrics = {
         "edgetpu_ops_tpu": 9,

@@ -15,9 +15,9 @@ import pytest
 import sample_results as sample
 
 from tpulens.history.settings import Settings
-from tpulens.report.history import analysis_of, is_kept_copy, timeline_of
 from tpulens.report.load import load_results
 from tpulens.report.site import build_site
+from tpulens.report.timeline import analysis_of, is_kept_copy, timeline_of
 
 # A latency step of +30 % at the ninth run (commit c08) in ordinary 2 % jitter, and an
 # accuracy dip of 4 points at c05 that recovered at c09.

@@ -13,7 +13,7 @@ import pytest
 import sample_results as sample
 
 from tpulens.metrics import METRICS, label
-from tpulens.report import metrics as report_metrics
+from tpulens.report import metric_view as report_metrics
 from tpulens.report.charts import axis_title
 from tpulens.report.origin import results_origin
 from tpulens.report.site import build_site

@@ -17,7 +17,7 @@ from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.graph_layout import Cluster, Node, dot_binary, layered
 from tpulens.report.load import normalize_analysis
 from tpulens.report.op_graph import MAX_OPS, MAX_OUTLINES, as_subgraph, op_graph, tpu_partitions
-from tpulens.report.ops import root_cause_counts
+from tpulens.report.op_groups import root_cause_counts
 
 SVG = "{http://www.w3.org/2000/svg}"
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"

@@ -9,8 +9,14 @@ import sample_results as sample
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.diagnostics import op_table
 from tpulens.report.load import normalize_analysis
-from tpulens.report.op_groups import MIN_RUN, fold_runs, group_ops, rows_repeat
-from tpulens.report.ops import op_id, root_cause_counts
+from tpulens.report.op_groups import (
+    MIN_RUN,
+    fold_runs,
+    group_ops,
+    op_id,
+    root_cause_counts,
+    rows_repeat,
+)
 from tpulens.report.what_if import INT8_LABEL, int8_outcome, sentence, what_ifs
 
 FLOAT_MODEL = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"

@@ -11,7 +11,7 @@ import sample_results as sample
 
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.report.graph_layout import dot_binary
-from tpulens.report.ops import root_cause_counts
+from tpulens.report.op_groups import root_cause_counts
 from tpulens.report.site import build_site
 
 pytest.importorskip("playwright.sync_api")

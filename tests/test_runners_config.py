@@ -325,23 +325,23 @@ def test_dataset_files_must_exist(tmp_path):
 
 
 def test_a_stage_version_follows_the_code_it_runs(tmp_path, monkeypatch):
-    from tpulens.runners import sources
+    from tpulens.runners import code_keys
 
     stage = "tpulens.runners.stages.detection_train"
-    closure = sources._closure(stage)
+    closure = code_keys._closure(stage)
     assert {"tpulens.runners.detection.model", "tpulens.runners.detection.anchors",
             "tpulens.runners.tfsetup"} <= closure
     assert "tpulens.runners.stages.compile" not in closure
-    before = {s: sources.code_version(s) for s in (stage, "tpulens.runners.stages.compile")}
+    before = {s: code_keys.code_version(s) for s in (stage, "tpulens.runners.stages.compile")}
     edited = tmp_path / "anchors.py"
-    edited.write_text(sources._file("tpulens.runners.detection.anchors").read_text() + "X = 1\n")
-    real = sources._file
-    monkeypatch.setattr(sources, "_file", lambda m: edited if m.endswith(".anchors") else real(m))
-    sources.code_version.cache_clear()
+    edited.write_text(code_keys._file("tpulens.runners.detection.anchors").read_text() + "X = 1\n")
+    real = code_keys._file
+    monkeypatch.setattr(code_keys, "_file", lambda m: edited if m.endswith(".anchors") else real(m))
+    code_keys.code_version.cache_clear()
     try:
-        assert sources.code_version(stage) != before[stage]
-        assert sources.code_version("tpulens.runners.stages.compile") == \
+        assert code_keys.code_version(stage) != before[stage]
+        assert code_keys.code_version("tpulens.runners.stages.compile") == \
             before["tpulens.runners.stages.compile"]
     finally:
         monkeypatch.undo()
-        sources.code_version.cache_clear()
+        code_keys.code_version.cache_clear()

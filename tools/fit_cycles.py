@@ -25,7 +25,7 @@ from scipy.optimize import minimize_scalar
 from tpulens.analyzer.analyze import analyze_model, make_options
 from tpulens.analyzer.compiled import custom_ops
 from tpulens.analyzer.cycles import CHIP, Chip, segment_cycles
-from tpulens.analyzer.ground_truth import match_placement
+from tpulens.analyzer.ground_truth import CORPUS, match_placement
 from tpulens.analyzer.model import Model, read_model
 from tpulens.analyzer.vocabulary import Placement
 
@@ -192,7 +192,7 @@ def report(items: list[Item], chip: Chip, refit: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/corpus"))
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--fit", action="store_true", help="fit the constants first")
     parser.add_argument("--loso", action="store_true", help="refit without each source")
     args = parser.parse_args()

@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from tpulens.analyzer import compiled, latency
+from tpulens.analyzer import compiled, ground_truth, latency
 from tpulens.analyzer.analyze import analyze_model, make_options
 from tpulens.analyzer.cycles import segment_cycles
 from tpulens.analyzer.latency import CpuOp, Host, Link
@@ -30,7 +30,7 @@ from tpulens.analyzer.vocabulary import Placement
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 PUBLISHED = SHARED / "perf" / "published-latency.tsv"
-CORPUS = SHARED / "corpus"
+CORPUS = ground_truth.CORPUS
 REBUILT = Path("/tmp/coord/rebuilt")
 CALIBRATION_SAMPLES = 2  # random images: enough for quantization ranges, the cost ignores them
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tpulens.analyzer.analyze import analyze_model, make_options
 from tpulens.analyzer.compiled import custom_ops, is_edgetpu_op
-from tpulens.analyzer.ground_truth import match_placement
+from tpulens.analyzer.ground_truth import CORPUS, match_placement
 from tpulens.analyzer.model import read_model
 from tpulens.analyzer.param_memory import (
     RULES,
@@ -133,4 +133,4 @@ def report(pairs: list[Pair]) -> None:
 
 
 if __name__ == "__main__":
-    report(load(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/corpus")))
+    report(load(Path(sys.argv[1]) if len(sys.argv) > 1 else CORPUS))

@@ -7,11 +7,11 @@ from tpulens.report.pages.compare import Compare
 from tpulens.report.pages.environment import Environment
 from tpulens.report.pages.experiment import Experiments
 from tpulens.report.pages.feed import Feed
-from tpulens.report.pages.history import History
 from tpulens.report.pages.models import Models
 from tpulens.report.pages.overview import Overview
 from tpulens.report.pages.regressions import Regressions
 from tpulens.report.pages.supported_ops import SupportedOps
+from tpulens.report.pages.trends import History
 
 PUBLISHERS = (
     Overview,

@@ -5,12 +5,12 @@ shown is kept in the page's address (?a=…&a_run=…&b=…&b_run=…), so a lin
 from __future__ import annotations
 
 from tpulens.metrics import bound_keys
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.experiments import Experiment
-from tpulens.report.history import Timeline, analysis_of, is_kept_copy, run_label
 from tpulens.report.labels import provenance, source_label
 from tpulens.report.load import Analysis, Record, Results
 from tpulens.report.publisher import Publisher, SiteContent, Writer
+from tpulens.report.timeline import Timeline, analysis_of, is_kept_copy, run_label
 
 
 class Compare(Publisher):

@@ -16,9 +16,9 @@ from datetime import datetime
 from tpulens.history.steps import Regression
 from tpulens.history.store import TIME_FORMAT, Run
 from tpulens.metrics import label
-from tpulens.report.history import compare_link
 from tpulens.report.pages.regressions import FEED, Regressions, summary
 from tpulens.report.publisher import Publisher, SiteContent, Writer
+from tpulens.report.timeline import compare_link
 
 ATOM = "http://www.w3.org/2005/Atom"
 EPOCH = "1970-01-01T00:00:00Z"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.metrics import DEFAULT_LINK, LINKS
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.experiments import Experiment, verdict, winner_names
 from tpulens.report.overview_chart import tradeoff_chart
 from tpulens.report.pages.models import model_costs

@@ -6,11 +6,11 @@ judged by tpulens.history.judgment as `tpulens diff` judges the same two runs.""
 from __future__ import annotations
 
 from tpulens.history.steps import Regression
-from tpulens.report import metrics as m
-from tpulens.report.history import Timeline, compare_link, run_label
-from tpulens.report.pages.history import metric_anchors
+from tpulens.report import metric_view as m
+from tpulens.report.pages.trends import metric_anchors
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
+from tpulens.report.timeline import Timeline, compare_link, run_label
 
 FEED = "regressions.xml"
 COLUMNS = ["experiment", "variant", "metric", "before", "after", "change", "last good",

@@ -2,7 +2,7 @@
 imports TensorFlow only inside its functions, so planning and cached runs never load it.
 
 To add a stage: a module here with `run`, its name in STAGES, and a planner in plan.py that
-adds its steps; its cache key follows its code (runners.sources) without a version to bump.
+adds its steps; its cache key follows its code (runners.code_keys) without a version to bump.
 """
 
 from __future__ import annotations

@@ -8,14 +8,14 @@ from plotly.colors import qualitative
 
 from tpulens.history.steps import Regression
 from tpulens.history.store import Run
-from tpulens.report import metrics as m
+from tpulens.report import metric_view as m
 from tpulens.report.charts import Chart, axis_title
 from tpulens.report.experiments import Experiment
-from tpulens.report.history import Timeline, compare_link, run_label
 from tpulens.report.labels import joined_wheres, where
 from tpulens.report.load import Record, Slugs
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.tables import Cell, Table
+from tpulens.report.timeline import Timeline, compare_link, run_label
 
 REGRESSION_COLOR = "#b71c1c"
 
