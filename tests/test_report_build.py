@@ -22,7 +22,6 @@ from tpulens.errors import InputError
 from tpulens.report.charts import experiment_charts
 from tpulens.report.cli_serve import make_server
 from tpulens.report.diagnostics import node_data
-from tpulens.report.graph_layout import dot_binary
 from tpulens.report.load import load_results, normalize_analysis
 from tpulens.report.metric_view import pareto_front
 from tpulens.report.site import build_site, experiments_of
@@ -444,24 +443,6 @@ def test_malformed_records_and_analyses_never_crash_the_build(
     sample.write(results, "e/w.json", sample.record("e", "w", {"accuracy": 0.6}))
     site = build_site(results, results.parent / "site", plotly_js="")
     assert (site.out / "index.html").is_file()
-
-
-def test_bench_rows_for_make_bench():
-    from bench import report_bench as bench
-
-    rows = bench.run(record_counts=(3, 6), ops=40, repeat=1)
-    names = [r["benchmark"] for r in rows]
-    assert names == [
-        "report.build_3_records",
-        "report.build_6_records",
-        "report.diagnostics_40_ops",
-        "report.diagnostics_40_ops_weight",
-        "report.overview_weight_without_plotlyjs",
-        "report.experiment_weight_without_plotlyjs",
-    ]
-    assert all(r["value"] > 0 and r["unit"] in ("s", "bytes") for r in rows)
-    assert rows[4]["value"] < 100_000  # plotly.js (4.8 MB) is not part of the page weight
-    assert "with its op graph" in rows[2]["detail"] or dot_binary() is None
 
 
 def test_duplicate_variant_names_stay_apart(tmp_path):
