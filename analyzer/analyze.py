@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from tpulens.analyzer import corpus_evidence, estimate, partition, rules
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
+from tpulens.analyzer.rules import ConfidenceReason, Doubt
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
 from tpulens.errors import InputError
 
@@ -29,13 +30,15 @@ class OpVerdict:
     fix: str = ""
     confidence: Confidence = HIGH
     confidence_reason: str = ""
+    confidence_code: ConfidenceReason | None = None  # what the reason is, for code
     tail: bool = False  # refused, and feeds no op that passes the op rules
     detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
     culprits: list[dict] = field(default_factory=list)  # the tensors (and ops) that cause it
 
-    def unsure(self, reason: str) -> None:
+    def unsure(self, doubt: Doubt) -> None:
         if self.confidence == HIGH:
-            self.confidence, self.confidence_reason = LOW, reason
+            self.confidence = LOW
+            self.confidence_reason, self.confidence_code = doubt.text, doubt.code
 
 
 @dataclass(frozen=True)
@@ -80,27 +83,17 @@ def model_errors(model: Model, compiler: Compiler,
     return found
 
 
-def _model_errors(model: Model, options: Options, checked: dict) -> list:
-    """model_errors, once per compiler: the int8 what-if drops "Model not quantized" from the
-    base analysis's errors (no other model rule reads data types)."""
-    key = ("errors", options.compiler, options.as_int8)
-    base = checked.get(("errors", options.compiler, False))
-    if key not in checked:
-        checked[key] = ([e for e in base if e[0].check is not rules.model_quantized]
-                        if options.as_int8 and base is not None
-                        else model_errors(model, options.compiler, options.as_int8))
-    return checked[key]
-
-
 def _rejected(model: Model, options: Options, errors) -> Analysis:
     failed, detail = errors[0]
-    confidence = LOW if failed.evidence.kind == rules.INFERRED else HIGH
-    reason = "rule inferred, no compiler output seen" if confidence == LOW else ""
     verdicts = [OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status,
                           failed.reason_code, None,
                           f"The compiler rejects the whole model: {failed.text} Here: "
-                          f"{detail}.", failed.fix, confidence, reason)
+                          f"{detail}.", failed.fix)
                 for op in model.operators]
+    if failed.evidence.kind == rules.INFERRED:
+        for v in verdicts:
+            v.unsure(Doubt(ConfidenceReason.INFERRED_RULE,
+                           "rule inferred, no compiler output seen"))
     return Analysis(model, options, verdicts, [f"{r.status} ({d})" for r, d in errors], 0)
 
 
@@ -124,26 +117,29 @@ def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
                                   ctx.inputs[0].dtype not in rules.QUANTIZED)
 
 
-def _own_confidence(ctx: rules.OpContext, failed: tuple[rules.Rule, str] | None) -> str:
-    """Why this op's own verdict is unsure ("" when it is sure). An op that a fully
+def _own_confidence(ctx: rules.OpContext,
+                    failed: tuple[rules.Rule, str] | None) -> Doubt | None:
+    """Why this op's own verdict is unsure (None when it is sure). An op that a fully
     int8-quantized model does not have carries no doubt into the int8 what-if."""
     if ctx.as_int8 and _vanishes_when_int8(ctx):
-        return ""
+        return None
     if failed is not None:
         r = failed[0]
         if r.limit is not None:  # its corpus bounds say where compiler output exists
-            return r.limit.uncertain(ctx) or ""
+            return r.limit.uncertain(ctx)
         if r.evidence.kind == rules.INFERRED:
-            return f"rule {r.reason_code} is inferred, no compiler output shows it"
+            return Doubt(ConfidenceReason.INFERRED_RULE,
+                         f"rule {r.reason_code} is inferred, no compiler output shows it")
         if r.name == "op_in_target_runtime" and not rules.SUPPORTED_OPS[
                 ctx.op.opcode].runtime_documented:
-            return f"the runtime {ctx.op.opcode} needs is inferred, not documented"
-        return ""
+            return Doubt(ConfidenceReason.INFERRED_RUNTIME,
+                         f"the runtime {ctx.op.opcode} needs is inferred, not documented")
+        return None
     for r in rules.checks_for(ctx.op.opcode):
         why = r.limit.uncertain(ctx) if r.limit is not None else None
         if why:
             return why
-    return ""
+    return None
 
 
 def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
@@ -245,16 +241,13 @@ def _reaches_mappable(flow: partition.Dataflow, mappable: list[bool]) -> list[bo
 
 
 def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
-                     checked: dict | None = None,
+                     memo: CheckMemo | None = None,
                      counting: bool = False) -> tuple[list[OpVerdict], int]:
-    """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs. `checked`
+    """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs. `memo`
     keeps each op's rule check between analyses that only change -a or -i; `counting` (the
     what-ifs) leaves out the words: fixes and culprits."""
     ops = subgraph.operators
-    key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
-    known = (checked or {}).get(key) or _checks(model, subgraph, options, checked)
-    if checked is not None:
-        checked[key] = known
+    known = (memo or CheckMemo()).subgraph_checks(model, subgraph, options)
     ctxs, failures = known.ctxs, known.failures
     flow = rules.flow_of(subgraph)
     words = None if counting else flow
@@ -264,7 +257,8 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
         verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index], words)
                     for ctx, f in zip(ctxs, failures, strict=True) if f]
         for v in verdicts:
-            v.unsure("ops outside the main subgraph: rule inferred, no compiler output seen")
+            v.unsure(Doubt(ConfidenceReason.INFERRED_RULE, "ops outside the main subgraph: "
+                           "rule inferred, no compiler output seen"))
         return verdicts, 0
 
     cut = _intermediate_cut(flow, subgraph, options.intermediate_tensors)
@@ -284,8 +278,9 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
         if op.index not in live:
             r = rules.DROPPED
             v = OpVerdict(op.subgraph, op.index, Placement.DROPPED, r.status, r.reason_code,
-                          None, r.text, r.fix, LOW, "no compiler output shows what happens "
-                          "to ops that feed no model output")
+                          None, r.text, r.fix)
+            v.unsure(Doubt(ConfidenceReason.DEAD_OP, "no compiler output shows what happens "
+                           "to ops that feed no model output"))
         elif failed is not None and not (failed[0].partition_first and causes[op.index]
                                          is not None and epoch_of[op.index] > first):
             v = _failure_verdict(ctx, *failed, at_tail[op.index], words)
@@ -316,19 +311,48 @@ class Checks:
 
     ctxs: list[rules.OpContext]
     failures: list[tuple[rules.Rule, str] | None]  # each op's first failure
-    own: list[str]  # why each op's own verdict is unsure ("" when sure)
+    own: list[Doubt | None]  # why each op's own verdict is unsure (None when sure)
 
 
-def _checks(model: Model, subgraph: Subgraph, options: Options,
-            checked: dict | None) -> Checks:
+@dataclass
+class CheckMemo:
+    """The rule checks of one model, kept between its analyses (the one shown and its
+    what-ifs), which differ only in options: the model's errors per compiler and data-type
+    assumption, every op's checks per subgraph, compiler, runtime and data-type assumption."""
+
+    errors: dict[tuple[Compiler, bool], list[tuple[rules.Rule, str]]] = field(
+        default_factory=dict)
+    checks: dict[tuple[int, Compiler, int, bool], Checks] = field(default_factory=dict)
+
+    def model_errors(self, model: Model, options: Options) -> list[tuple[rules.Rule, str]]:
+        """model_errors, once per compiler: the int8 what-if drops "Model not quantized" from
+        the base analysis's errors (no other model rule reads data types)."""
+        key = (options.compiler, options.as_int8)
+        if key not in self.errors:
+            base = self.errors.get((options.compiler, False)) if options.as_int8 else None
+            self.errors[key] = ([e for e in base if e[0].check is not rules.model_quantized]
+                                if base is not None
+                                else model_errors(model, options.compiler, options.as_int8))
+        return self.errors[key]
+
+    def subgraph_checks(self, model: Model, subgraph: Subgraph, options: Options) -> Checks:
+        """_checks, once per subgraph, compiler, runtime and data-type assumption; the int8
+        what-if starts from the base analysis's checks when they are known."""
+        key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
+        known = self.checks.get(key)
+        if known is None:
+            base = self.checks.get(key[:3] + (False,)) if options.as_int8 else None
+            known = self.checks[key] = _checks(model, subgraph, options, base)
+        return known
+
+
+def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | None) -> Checks:
     """Every op's first failure and own doubt. The int8 what-if reuses the base analysis's
-    check for each op that touches no float tensor: counting floats as int8 cannot change
-    it."""
+    check (`base`) for each op that touches no float tensor: counting floats as int8 cannot
+    change it."""
     folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
     ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
                             options.as_int8, folded) for op in subgraph.operators]
-    base = (checked or {}).get((subgraph.index, options.compiler, options.runtime, False)) \
-        if options.as_int8 else None
     if base is None:
         failures = [first_failure(ctx) for ctx in ctxs]
     else:
@@ -359,7 +383,7 @@ def _confidence(known: Checks, verdicts: list[OpVerdict], flow: partition.Datafl
     (they would fall out with it). An op refused for an unsure reason is unsure unless a
     surely refused op cuts it off anyway; an op cut off by an unsure refusal is unsure."""
     own, failures = known.own, known.failures
-    doubt: list[int | None] = [None] * len(verdicts)
+    doubt: list[int | None] = [None] * len(verdicts)  # the unsure op a mapped op depends on
     for i in flow.order:
         v = verdicts[i]
         cause = causes[i]
@@ -369,13 +393,16 @@ def _confidence(known: Checks, verdicts: list[OpVerdict], flow: partition.Datafl
                 v.unsure(own[i])
                 doubt[i] = i
             elif doubt[i] is not None:
-                v.unsure(f"depends on op #{doubt[i]}, which may be refused ({own[doubt[i]]})")
+                v.unsure(Doubt(ConfidenceReason.DEPENDS_ON_UNSURE,
+                               f"depends on op #{doubt[i]}, which may be refused "
+                               f"({own[doubt[i]].text})"))
         elif v.placement == Placement.CPU and failures[i] is not None:
             if own[i] and not surely_cut:
                 v.unsure(own[i])
         elif v.root_cause is not None and verdicts[v.root_cause].confidence == LOW:
-            v.unsure(f"cut off by op #{v.root_cause}, whose verdict is unsure "
-                     f"({verdicts[v.root_cause].confidence_reason})")
+            v.unsure(Doubt(ConfidenceReason.CUT_BY_UNSURE,
+                           f"cut off by op #{v.root_cause}, whose verdict is unsure "
+                           f"({verdicts[v.root_cause].confidence_reason})"))
         if v.placement == Placement.TPU and doubt[i] is not None:
             for j in flow.feeds[i]:
                 if doubt[j] is None:
@@ -441,24 +468,24 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
 
 
 def analyze_model(model: Model, options: Options, what_if: bool = True,
-                  checked: dict | None = None, counting: bool = False) -> Analysis:
-    """Every op's verdict, the what-ifs and the model's notes. `checked` carries rule checks
+                  memo: CheckMemo | None = None, counting: bool = False) -> Analysis:
+    """Every op's verdict, the what-ifs and the model's notes. `memo` carries rule checks
     between the analyses of one model; `counting` is for what-ifs, which only count ops."""
-    checked = {} if checked is None else checked
-    errors = _model_errors(model, options, checked)
+    memo = CheckMemo() if memo is None else memo
+    errors = memo.model_errors(model, options)
     if errors:
         analysis = _rejected(model, options, errors)
     else:
         verdicts, tpu_subgraphs = [], 0
         for sg in model.subgraphs:
-            sg_verdicts, count = analyze_subgraph(model, sg, options, checked, counting)
+            sg_verdicts, count = analyze_subgraph(model, sg, options, memo, counting)
             verdicts += sg_verdicts
             tpu_subgraphs += count
         analysis = Analysis(model, options, verdicts, [], tpu_subgraphs)
         if what_if:  # the what-ifs count ops; notes are for the analysis shown
             analysis.notes = model_notes(model, options, verdicts)
     if what_if:
-        analysis.what_if = what_ifs(analysis, checked)
+        analysis.what_if = what_ifs(analysis, memo)
     return analysis
 
 
@@ -472,7 +499,7 @@ def _counts(analysis: Analysis, skip: set[tuple[int, int]] = frozenset()) -> dic
     return {"ops_tpu": tpu, "ops_cpu": cpu, "ops_low_confidence": low}
 
 
-def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
+def what_ifs(analysis: Analysis, memo: CheckMemo | None = None) -> list[dict]:
     """The outcome with other compiler options, for a model with ops off the Edge TPU: -a, an
     -i cut before the first op near a size limit, the newest compiler, and full int8
     quantization for a model with float tensors."""
@@ -483,7 +510,7 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
     out = []
 
     def run(label: str, flags: list[str], new: Options, skip=frozenset(), **extra) -> None:
-        other = analyze_model(model, new, what_if=False, checked=checked, counting=True)
+        other = analyze_model(model, new, what_if=False, memo=memo, counting=True)
         out.append({"label": label, "flags": flags, **_counts(other, skip),
                     "latency_ms": _latency(other), **extra})
 
@@ -500,7 +527,7 @@ def what_ifs(analysis: Analysis, checked: dict | None = None) -> list[dict]:
             replace(options, compiler=newest, min_runtime_version=None))
     if _has_float(model):
         int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
-                             checked=checked, counting=True)
+                             memo=memo, counting=True)
         vanish = {(v.subgraph, v.index) for v in int8.verdicts
                   if model.subgraphs[v.subgraph].operators[v.index].opcode == "DEQUANTIZE"
                   or _float_quantize(model, v)}
@@ -562,7 +589,7 @@ def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
         return ()
     main = analysis.model.subgraphs[0]
     unsure = [v for v in analysis.verdicts if v.subgraph == 0 and v.placement == Placement.TPU
-              and v.confidence_reason.startswith(rules.NEAR_LIMIT)]
+              and v.confidence_code == ConfidenceReason.NEAR_LIMIT]
     if not unsure:
         return ()
     first = main.operators[min(v.index for v in unsure)]

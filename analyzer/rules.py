@@ -197,9 +197,25 @@ class OpContext:
         return constant_values(self.model, tensor) if tensor else None
 
 
-# The confidence reasons a Limit gives (the what-if cuts only before ops near a boundary).
-NEAR_LIMIT = "near an empirical size limit"
-NEVER_MAPPED = "this op type was never seen mapped at any size"
+class ConfidenceReason(StrEnum):
+    """Why a verdict is unsure, as a code the analyzer acts on (the what-if cuts only before
+    ops near a limit); the words shown beside it are for people."""
+
+    NEAR_LIMIT = "near_limit"  # between the largest size seen mapped and the smallest refused
+    NEVER_MAPPED = "never_mapped"  # no op of the type was seen mapped at any size
+    INFERRED_RULE = "inferred_rule"  # the deciding rule was never seen in compiler output
+    INFERRED_RUNTIME = "inferred_runtime"  # the runtime the op needs is inferred
+    DEAD_OP = "dead_op"  # feeds no model output: no compiler output shows where it goes
+    DEPENDS_ON_UNSURE = "depends_on_unsure"  # mapped, fed by an op that may be refused
+    CUT_BY_UNSURE = "cut_by_unsure"  # cut off by an op whose refusal is unsure
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """Why a verdict is unsure: its code and the sentence shown."""
+
+    code: ConfidenceReason
+    text: str
 
 
 @dataclass(frozen=True)
@@ -214,7 +230,7 @@ class Limit:
     largest_mapped: int | None  # None: no op of these types was seen mapped
     smallest_refused: int | None  # None: none was seen refused
 
-    def uncertain(self, ctx: OpContext) -> str | None:
+    def uncertain(self, ctx: OpContext) -> Doubt | None:
         """Why the verdict for this op is unsure, or None when it lies outside the interval.
         With nothing seen mapped there is no boundary to be near: the op type itself is
         unknown below the smallest refusal."""
@@ -226,10 +242,12 @@ class Limit:
         refused = (f"refused from {self.smallest_refused:,}" if self.smallest_refused
                    is not None else "never seen refused")
         if self.largest_mapped is None:
-            return (f"{NEVER_MAPPED}: {ctx.op.opcode} with {self.name} {value:,} "
-                    f"({refused})")
-        return (f"{NEAR_LIMIT}: {self.name} {value:,} (seen mapped up to "
-                f"{self.largest_mapped:,}, {refused})")
+            return Doubt(ConfidenceReason.NEVER_MAPPED,
+                         f"this op type was never seen mapped at any size: {ctx.op.opcode} "
+                         f"with {self.name} {value:,} ({refused})")
+        return Doubt(ConfidenceReason.NEAR_LIMIT,
+                     f"near an empirical size limit: {self.name} {value:,} (seen mapped up to "
+                     f"{self.largest_mapped:,}, {refused})")
 
 
 @dataclass(frozen=True)

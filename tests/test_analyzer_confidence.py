@@ -11,7 +11,8 @@ from tflite_builder import Op, T, build, ints
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.cli_analyze import render_text
-from tpulens.analyzer.model import read_model
+from tpulens.analyzer.model import parse_model, read_model
+from tpulens.analyzer.rules import ConfidenceReason
 
 LENET_FLOAT = "pairs/LeNet_TFLite@58c09cc/converted_model.tflite"
 YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"
@@ -63,9 +64,10 @@ def test_an_op_type_never_seen_mapped_is_not_called_near_a_size_limit():
     no boundary it could be near; the refusals the corpus shows stay sure."""
     upsample = resize(2)
     assert (upsample["placement"], upsample["confidence"]) == ("TPU", "low")
-    assert upsample["confidence_reason"].startswith(rules.NEVER_MAPPED)
-    assert rules.NEAR_LIMIT not in upsample["confidence_reason"]
-    seen_refused = resize(rules.RESIZE_LIMIT.smallest_refused)
+    assert upsample["confidence_reason"].startswith("this op type was never seen mapped at any "
+                                                    "size: RESIZE_BILINEAR with upscale factor 2")
+    assert "near an empirical size limit" not in upsample["confidence_reason"]
+    seen_refused = resize(33)  # deeplabv3_mnv2_pascal_quant.tflite#63: 1x1 -> 33x33, refused
     assert (seen_refused["placement"], seen_refused["confidence"]) == ("CPU", "high")
 
 
@@ -91,6 +93,22 @@ def test_what_depends_on_an_unsure_op_is_unsure():
     assert after["placement"] == "TPU" and after["confidence"] == "low"
     assert after["confidence_reason"].startswith("depends on op #0")
     assert result["summary"]["ops_low_confidence"] == 2
+
+
+def test_each_doubt_carries_the_code_the_what_if_acts_on():
+    """The -i cut is chosen by the doubt's code, not its wording: the near-limit transpose is
+    NEAR_LIMIT, the convolution it feeds DEPENDS_ON_UNSURE, sure ops have none."""
+    ta, oa = conv("x", "a", shape=(1, 290, 290, 1))
+    tc, oc = conv("t", "c", shape=(1, 1, 290, 290))
+    model = parse_model(build(
+        [T("x", (1, 290, 290, 1)), *ta, T("perm", (4,), "INT32", data=ints(0, 3, 1, 2)),
+         T("t", (1, 1, 290, 290)), *tc, T("y", (1, 1, 290, 290))],
+        [oa, Op("TRANSPOSE", ["a", "perm"], ["t"]), oc, Op("LEAKY_RELU", ["c"], ["y"], 2)]))
+    analysis = analyze_model(model, make_options("16.0"))
+    assert [v.confidence_code for v in analysis.verdicts] == [
+        None, ConfidenceReason.NEAR_LIMIT, ConfidenceReason.DEPENDS_ON_UNSURE, None]
+    cut = next(w for w in analysis.what_if if w["flags"][:1] == ["-i"])
+    assert cut["flags"] == ["-i", "a"]
 
 
 def test_a_surely_refused_op_before_an_unsure_one_keeps_it_sure():
