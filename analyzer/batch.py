@@ -1,23 +1,27 @@
 """Analyse many models at once: files and directories in, one analysis per `.tflite` out.
 
 Directories are searched recursively for `*.tflite`. A compiled `X_edgetpu.tflite` found with
-its `X.tflite` is its compiled twin: it is listed right after it and, when it really was
-compiled from it, carries the compiler's per-op truth in the CPU model's terms, so the two rows
-read side by side. A bad file is one error in the batch, not the end of it.
+its `X.tflite` (the name edgetpu_compiler gives its output) is its compiled twin: it is listed
+right after it and, when it really was compiled from it, carries the compiler's per-op truth in
+the CPU model's terms and the ops where the prediction differs, so the two rows read side by
+side and count as one model. A twin with several Edge TPU subgraphs was compiled with -a (the
+compiler makes one without it): it is compared with the prediction made with -a. A bad file is
+one error in the batch, not the end of it.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tpulens.analyzer import compiled
 from tpulens.analyzer.analyze import Options, analyze_model, to_json
+from tpulens.analyzer.compare import compare_analysis
 from tpulens.analyzer.formats import directory_format
-from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
+from tpulens.analyzer.ground_truth import compiled_from_problem
 from tpulens.analyzer.model import Model, read_model
-from tpulens.analyzer.vocabulary import Placement, Verdict
+from tpulens.analyzer.vocabulary import Verdict
 from tpulens.errors import InputError
 
 COMPILED_SUFFIX = "_edgetpu.tflite"
@@ -35,6 +39,23 @@ class Outcome:
     @property
     def verdict(self) -> str | None:
         return self.analysis["summary"]["verdict"] if self.analysis else None
+
+    @property
+    def is_twin(self) -> bool:
+        """A compiled file checked to be made from the CPU model listed before it: the same
+        model, counted once."""
+        return self.twin_of is not None and "compiled_from" in (self.analysis or {})
+
+
+def models_of(outcomes: list[Outcome]) -> list[tuple[Outcome, Outcome | None]]:
+    """The batch as models: each (outcome, its compiled twin or None)."""
+    models: list[tuple[Outcome, Outcome | None]] = []
+    for outcome in outcomes:
+        if outcome.is_twin and models and models[-1][0].path == outcome.twin_of:
+            models[-1] = (models[-1][0], outcome)
+        else:
+            models.append((outcome, None))
+    return models
 
 
 def _tflite_files(directory: Path) -> tuple[list[Path], list[Outcome]]:
@@ -107,17 +128,38 @@ def analyze_loaded(model: Model, options: Options) -> dict:
     return to_json(analyze_model(model, options))
 
 
-def _compiled_from(result: dict, cpu: Model, out: Model) -> None:
-    """Add the compiler's truth in the CPU model's terms to a compiled twin's analysis."""
+def _compiled_from(result: dict, cpu: Model, out: Model, prediction: dict,
+                   options: Options) -> None:
+    """Add to a compiled twin's analysis the compiler's truth in the CPU model's terms and
+    the ops where the prediction differs from it."""
     problem = compiled_from_problem(cpu, out)
     if problem:
         result["warnings"].append(f"named like the compiled {cpu.path} but not compiled from "
                                   f"it: {problem}")
         return
-    placement = match_placement(cpu, out).placement
-    tpu = sum(1 for where in placement.values() if where == Placement.TPU)
-    result["compiled_from"] = {"path": str(cpu.path), "ops_total": len(placement),
-                               "ops_tpu": tpu, "ops_cpu": len(placement) - tpu}
+    subgraphs = sum(map(compiled.is_edgetpu_op, out.operators))
+    # Without -a the compiler makes one Edge TPU subgraph: several say the compile used -a
+    # (analyzer/compare.py reads a compiled model the same way).
+    with_a = subgraphs > 1 and options.compiler.multiple_subgraphs \
+        and not options.enable_multiple_subgraphs
+    if with_a:
+        prediction = to_json(analyze_model(cpu, replace(options, enable_multiple_subgraphs=True)))
+    truth = compare_analysis(prediction, cpu, out)
+    summary = prediction["summary"]
+    result["compiled_from"] = {
+        "path": str(cpu.path),
+        **{key: truth.actual[key] for key in ("ops_total", "ops_tpu", "ops_cpu",
+                                              "tpu_subgraphs")},
+        "multiple_subgraphs": subgraphs > 1,
+        "prediction": {"flags": ["-a"] if prediction["options"]["enable_multiple_subgraphs"]
+                       else [],
+                       **{key: summary.get(key) for key in (
+                           "ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs", "verdict",
+                           "ops_low_confidence", "compiler_version")}},
+        "differences": [asdict(d) for d in truth.op_differences],
+        "summary_differences": truth.summary_differences,
+    }
+    result["warnings"] += truth.warnings
 
 
 def _located(err: InputError, path: Path) -> str:
@@ -128,15 +170,17 @@ def _located(err: InputError, path: Path) -> str:
 def analyze_batch(paths: list[Path], options: Options) -> list[Outcome]:
     """Analyse every model in twin order; only the last CPU model read is kept, for its twin."""
     outcomes = []
-    previous: tuple[Path, Model] | None = None
+    previous: tuple[Outcome, Model] | None = None
     for path, twin_of in twin_order(paths):
         outcome = Outcome(path, twin_of=twin_of)
         try:
             model = read_model(path)
             outcome.analysis = analyze_loaded(model, options)
-            if twin_of and previous and previous[0] == twin_of and compiled.is_compiled(model):
-                _compiled_from(outcome.analysis, previous[1], model)
-            previous = (path, model)
+            if twin_of and previous and previous[0].path == twin_of \
+                    and compiled.is_compiled(model) and not compiled.is_compiled(previous[1]):
+                _compiled_from(outcome.analysis, previous[1], model, previous[0].analysis,
+                               options)
+            previous = (outcome, model)
         except InputError as err:
             outcome.error = _located(err, path)
             previous = None
@@ -149,3 +193,9 @@ def at_or_below(verdict: str | None, threshold: str) -> bool:
     order = list(Verdict)
     return verdict is not None and order.index(Verdict(verdict)) >= order.index(
         Verdict(threshold))
+
+
+def model_at_or_below(model: tuple[Outcome, Outcome | None], threshold: str) -> bool:
+    """Whether a model's prediction, or its compiled twin (the real compiler), is at or
+    below `threshold`: a gate passes neither a bad prediction nor a bad compile."""
+    return any(at_or_below(o.verdict, threshold) for o in model if o is not None)

@@ -11,13 +11,15 @@ on the CPU, package header).
 
 For several models (files, directories searched recursively for *.tflite, shell globs): one
 summary table, each model's report first with --details. A compiled X_edgetpu.tflite found
-with its X.tflite is listed under it with the compiler's real counts for X's ops.
+with its X.tflite is listed under it with the compiler's real counts for X's ops and the ops
+where the prediction differs (the prediction with -a when the twin holds several Edge TPU
+subgraphs); the two count as one model.
 
 --json prints one analysis JSON per model, one per line (JSON Lines); --json-array one array.
 
-Exit codes: 0 analysed; 1 with --fail-on when a model's verdict is that or worse
-(full > partial > none > fails); 2 bad input (missing, damaged or non-TFLite file, bad
-options; in a batch the other models are still analysed and reported).
+Exit codes: 0 analysed; 1 with --fail-on when a model's verdict, predicted or its compiled
+twin's, is that or worse (full > partial > none > fails); 2 bad input (missing, damaged or
+non-TFLite file, bad options; in a batch the other models are still analysed and reported).
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def add_arguments(parser) -> None:
                         "usb3 (USB Accelerator on USB 3.0), usb2 (on USB 2.0: Raspberry Pi 3, "
                         "Dev Board Mini), pcie (M.2 / mini PCIe, the Dev Board); default usb3")
     parser.add_argument("--fail-on", choices=("partial", "fails"),
-                        help="exit 1 when any model's verdict is this or worse")
+                        help="exit 1 when any model's verdict (predicted, or its compiled "
+                        "twin's) is this or worse")
 
 
 def run(args) -> int:
@@ -90,7 +93,8 @@ def run(args) -> int:
         print(render_table(outcomes, args.fail_on))
     if any(o.error for o in outcomes):
         return 2
-    if args.fail_on and any(batch.at_or_below(o.verdict, args.fail_on) for o in outcomes):
+    if args.fail_on and any(batch.model_at_or_below(model, args.fail_on)
+                            for model in batch.models_of(outcomes)):
         return 1
     return 0
 
@@ -108,35 +112,92 @@ def _cell(value) -> str:
 
 def render_table(outcomes: list, fail_on: str | None = None) -> str:
     """One row per model: ops, on TPU, on CPU, verdict and low-confidence ops. A compiled twin
-    sits under its CPU model with the compiler's counts for that model's ops."""
+    sits under its CPU model with the compiler's counts for that model's ops (and, when it was
+    compiled with -a, the prediction with -a under it); what the compiler says of the
+    prediction follows the table. Models are counted once, with or without a twin."""
     from tpulens.analyzer import batch
 
-    rows = []
-    for o in outcomes:
-        name = f"  {o.path.name}" if o.twin_of else str(o.path)
-        if o.error:
-            rows.append((name, "-", "-", "-", "-", "error", "-"))
-            continue
-        s, kind = o.analysis["summary"], o.analysis["model"]["kind"]
-        counts = o.analysis.get("compiled_from") or s
-        source = Source.COMPILER if kind == "compiled" else Source.PREDICTED
-        if kind == "compiled" and "compiled_from" not in o.analysis:
-            source = "compiled file"  # counts of the file's own ops (one per TPU subgraph)
-        rows.append((name, source, _cell(counts["ops_total"]), _cell(counts["ops_tpu"]),
-                     _cell(counts["ops_cpu"]), s["verdict"], _cell(s.get("ops_low_confidence"))))
+    models = batch.models_of(outcomes)
+    rows, notes = [], []
+    for model, twin in models:
+        rows.append(_table_row(model))
+        if twin is not None:
+            rows.append(_table_row(twin))
+            rows += _prediction_row(twin.analysis["compiled_from"])
+            notes += twin_lines(twin.path, twin.analysis["compiled_from"], twin.twin_of)
     header = ("model", "source", "ops", "on TPU", "on CPU", "verdict", "low confidence")
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w)
                        for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
              for row in (header, *rows)]
-    verdicts = [o.verdict or "error" for o in outcomes]
+    if notes:
+        lines += ["", "The compiler's output beside the prediction:", *notes]
+    verdicts = [model.verdict or "error" for model, _ in models]
     counted = ", ".join(f"{verdicts.count(v)} {v}" for v in
                         (*Verdict, "error") if v in verdicts)
-    lines += ["", f"{len(outcomes)} model(s): {counted}"]
+    twins = sum(twin is not None for _, twin in models)
+    with_twins = f" ({twins} with a compiled twin)" if twins else ""
+    lines += ["", f"{len(models)} model(s){with_twins}: {counted} (predicted)"]
     if fail_on:
-        failing = sum(batch.at_or_below(o.verdict, fail_on) for o in outcomes)
-        lines.append(f"--fail-on {fail_on}: {failing} model(s) at or below '{fail_on}'")
+        failing = sum(batch.model_at_or_below(model, fail_on) for model in models)
+        lines.append(f"--fail-on {fail_on}: {failing} model(s) at or below '{fail_on}' "
+                     f"(predicted or compiled)")
     return "\n".join(lines)
+
+
+def _table_row(o) -> tuple[str, ...]:
+    name = f"  {o.path.name}" if o.twin_of else str(o.path)
+    if o.error:
+        return (name, "-", "-", "-", "-", "error", "-")
+    s, kind = o.analysis["summary"], o.analysis["model"]["kind"]
+    counts = o.analysis.get("compiled_from") or s
+    source = Source.COMPILER if kind == "compiled" else Source.PREDICTED
+    if kind == "compiled" and "compiled_from" not in o.analysis:
+        source = "compiled file"  # counts of the file's own ops (one per TPU subgraph)
+    return (name, source, _cell(counts["ops_total"]), _cell(counts["ops_tpu"]),
+            _cell(counts["ops_cpu"]), s["verdict"], _cell(s.get("ops_low_confidence")))
+
+
+def _prediction_row(twin: dict) -> list[tuple[str, ...]]:
+    """The prediction the twin was compared with, when its flags are not the batch's (-a)."""
+    p = twin["prediction"]
+    if not p["flags"]:
+        return []
+    return [(f"    with {' '.join(p['flags'])}", Source.PREDICTED, _cell(p["ops_total"]),
+             _cell(p["ops_tpu"]), _cell(p["ops_cpu"]), p["verdict"],
+             _cell(p["ops_low_confidence"]))]
+
+
+MAX_DIFFERENCES = 3  # ops named per twin in the text; `tpulens compare` lists every one
+
+
+def twin_lines(twin_path, twin: dict, cpu_path) -> list[str]:
+    """What a compiled twin says of the prediction: how it was compiled (-a), whether the
+    prediction agrees on every op, and the ops where it does not."""
+    p = twin["prediction"]
+    flags = " ".join(p["flags"])
+    prediction = f"the prediction with {flags}" if flags else "the prediction"
+    how = ""
+    if twin["multiple_subgraphs"]:
+        how = f"holds {twin['tpu_subgraphs']} Edge TPU subgraphs, which only -a makes"
+        how += ": " if flags else f", but compiler {p['compiler_version']} has no -a: "
+    differences, others = twin["differences"], twin["summary_differences"]
+    if not differences:
+        said = f"{prediction} agrees on the placement of all {twin['ops_total']} ops"
+    else:
+        named = "; ".join(f"#{d['index']} {d['opcode']} predicted {d['predicted_placement']}, "
+                          f"compiled {d['actual_placement']}"
+                          for d in differences[:MAX_DIFFERENCES])
+        more = " …" if len(differences) > MAX_DIFFERENCES else ""
+        said = (f"{len(differences)} of {twin['ops_total']} ops differ from {prediction} "
+                f"({named}{more})")
+    lines = _wrapper("    ", "  ").wrap(f"{Path(twin_path).name}: {how}{said}.")
+    lines += [line for text in others
+              for line in _wrapper("      ", "    ").wrap(f"differs: {text}")]
+    if differences or others:
+        lines += _wrapper("      ", "    ").wrap(
+            f"details: tpulens compare {cpu_path} --compiled {twin_path}")
+    return lines
 
 
 def render_compiled(analysis: dict, device: str = Link.USB3) -> str:
@@ -178,6 +239,7 @@ def render_compiled(analysis: dict, device: str = Link.USB3) -> str:
     if twin:
         out.append(f"compiled from {twin['path']}: {twin['ops_tpu']} of its {twin['ops_total']} "
                    f"ops on the Edge TPU, {twin['ops_cpu']} on the CPU")
+        out += twin_lines(analysis["model"]["path"], twin, twin["path"])
     if s["tpu_subgraphs"]:
         out += cost_lines(s.get("estimate"), device)
     out += [f"warning: {w}" for w in analysis["warnings"]]
