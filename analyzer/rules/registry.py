@@ -1,0 +1,264 @@
+"""The rule registry: what a rule is (its scope, status, reason code, fix and evidence), what a
+check may look at (OpContext), empirical limits and the doubts they raise, and the decorators
+that register checks. The order in which checks win is not here: the package's CHECK_ORDER
+says it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from tpulens.analyzer.compilers import Compiler
+from tpulens.analyzer.corpus_citations import SEEN_IN
+from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
+from tpulens.analyzer.vocabulary import EvidenceKind
+
+DOCUMENTED, OBSERVED, INFERRED = EvidenceKind
+
+class Scope(StrEnum):
+    OP = "op"  # checked on every op; the first rule an op breaks decides its status
+    MODEL = "model"  # refuses the whole model: the compiler writes no Edge TPU model
+    PARTITION = "partition"  # given by the partitioner to ops that pass every op rule
+    ADVICE = "advice"  # chooses the fix shown for a CPU op from its place in the model
+
+
+@dataclass(frozen=True, init=False)
+class Evidence:
+    """Where a rule comes from: its kind and citations (Coral doc rows, issue threads,
+    corpus items `pairs/<repo>@<commit>/<file>#<op>`), all resolvable from
+    docs/edgetpu-rules.md."""
+
+    kind: EvidenceKind
+    citations: tuple[str, ...]
+
+    def __init__(self, kind: EvidenceKind, *citations: str):
+        object.__setattr__(self, "kind", EvidenceKind(kind))
+        object.__setattr__(self, "citations", citations)
+
+
+class memo:
+    """A property computed on first use and kept in the instance (what cached_property does,
+    without the lock Python 3.11 takes on every first use: rules read these on every op)."""
+
+    def __init__(self, compute: Callable):
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.compute(obj)
+        return value
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What a rule may look at: the op, its tensors, the model and the compiler settings.
+    `as_int8` answers "what if the model were fully int8-quantized": float tensors count as
+    int8."""
+
+    model: Model
+    subgraph: Subgraph
+    op: Operator
+    compiler: Compiler
+    runtime: int
+    as_int8: bool = False
+    folded: frozenset[int] = frozenset()  # tensors that are constants once the model is int8
+
+    @memo
+    def inputs(self) -> list[Tensor]:
+        return self.subgraph.input_tensors(self.op)
+
+    @memo
+    def outputs(self) -> list[Tensor]:
+        return self.subgraph.output_tensors(self.op)
+
+    @memo
+    def activations(self) -> list[Tensor]:
+        """Non-constant, non-state inputs and all outputs: what the TPU computes on."""
+        ins = [t for t in self.inputs if not self.constant(t) and not t.is_variable]
+        return ins + [t for t in self.outputs if not t.is_variable]
+
+    @memo
+    def row(self) -> tuple[int, Tensor | None]:
+        """The longest row (x times channels) of the tensors computed on, and its tensor."""
+        rows = [(x * z, t) for t in self.activations for _, x, z in [yxz(t.shape)]]
+        return max(rows, key=lambda r: r[0], default=(0, None))
+
+    def constant(self, tensor: Tensor) -> bool:
+        return tensor.is_constant or tensor.index in self.folded
+
+    def dtype(self, tensor: Tensor) -> str:
+        if self.as_int8 and tensor.dtype.startswith("FLOAT"):
+            return "INT8"
+        return tensor.dtype
+
+    def input(self, i: int) -> Tensor | None:
+        ids = self.op.inputs
+        return self.subgraph.tensors[ids[i]] if i < len(ids) and ids[i] >= 0 else None
+
+    def values(self, i: int) -> tuple | None:
+        tensor = self.input(i)
+        return constant_values(self.model, tensor) if tensor else None
+
+
+class ConfidenceReason(StrEnum):
+    """Why a verdict is unsure, as a code the analyzer acts on (the what-if cuts only before
+    ops near a limit); the words shown beside it are for people."""
+
+    NEAR_LIMIT = "near_limit"  # between the largest size seen mapped and the smallest refused
+    NEVER_MAPPED = "never_mapped"  # no op of the type was seen mapped at any size
+    INFERRED_RULE = "inferred_rule"  # the deciding rule was never seen in compiler output
+    INFERRED_RUNTIME = "inferred_runtime"  # the runtime the op needs is inferred
+    DEAD_OP = "dead_op"  # feeds no model output: no compiler output shows where it goes
+    DEPENDS_ON_UNSURE = "depends_on_unsure"  # mapped, fed by an op that may be refused
+    CUT_BY_UNSURE = "cut_by_unsure"  # cut off by an op whose refusal is unsure
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """Why a verdict is unsure: its code and the sentence shown."""
+
+    code: ConfidenceReason
+    text: str
+
+
+@dataclass(frozen=True)
+class Limit:
+    """An empirical limit: `measure` of an op against `threshold`, with the corpus values the
+    threshold was fitted on (the largest seen mapped, the smallest seen refused). Between the
+    two nothing is known, so a verdict there is unsure."""
+
+    threshold: int
+    name: str  # what is measured, in words
+    of: Callable[[OpContext], int]
+    largest_mapped: int | None  # None: no op of these types was seen mapped
+    smallest_refused: int | None  # None: none was seen refused
+
+    def uncertain(self, ctx: OpContext) -> Doubt | None:
+        """Why the verdict for this op is unsure, or None when it lies outside the interval.
+        With nothing seen mapped there is no boundary to be near: the op type itself is
+        unknown below the smallest refusal."""
+        value = self.of(ctx)
+        if self.smallest_refused is not None and value >= self.smallest_refused:
+            return None
+        if self.largest_mapped is not None and value <= self.largest_mapped:
+            return None
+        refused = (f"refused from {self.smallest_refused:,}" if self.smallest_refused
+                   is not None else "never seen refused")
+        if self.largest_mapped is None:
+            return Doubt(ConfidenceReason.NEVER_MAPPED,
+                         f"this op type was never seen mapped at any size: {ctx.op.opcode} "
+                         f"with {self.name} {value:,} ({refused})")
+        return Doubt(ConfidenceReason.NEAR_LIMIT,
+                     f"near an empirical size limit: {self.name} {value:,} (seen mapped up to "
+                     f"{self.largest_mapped:,}, {refused})")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    text: str
+    status: str
+    reason_code: str
+    fix: str
+    ops: frozenset[str] | None  # None: every op
+    check: Callable | None  # OP: (OpContext) -> str | None; MODEL: (Model, Compiler) -> ...
+    evidence: Evidence
+    scope: Scope = Scope.OP
+    limit: Limit | None = field(default=None, compare=False)
+    fixes: dict[str, str] = field(default_factory=dict, compare=False)  # op type -> its fix
+    # The op passes the compiler's op checks and is refused by its place: cut off by the
+    # partition, it gets the partition's status, not the rule's.
+    partition_first: bool = False
+
+    def applies_to(self, opcode: str) -> bool:
+        return self.ops is None or opcode in self.ops
+
+    def fix_for(self, opcode: str) -> str:
+        """The fix for an op of this type: its own when the rule has one, else the rule's."""
+        return self.fixes.get(opcode, self.fix)
+
+
+# Every rule, in the order the modules defining them were imported. The order in which checks
+# win is CHECK_ORDER's (the package's __init__), never this one.
+REGISTERED: list[Rule] = []
+
+
+def _register(scope: Scope, check: Callable | None, name: str, doc: str, status: str,
+              reason_code: str, fix: str, evidence: Evidence, ops=None, limits=None,
+              limit: Limit | None = None, fixes: dict[str, str] | None = None,
+              partition_first: bool = False) -> Rule:
+    if not isinstance(evidence, Evidence):
+        raise ValueError(f"rule {name}: evidence must be an Evidence")
+    evidence = Evidence(evidence.kind, *evidence.citations, *SEEN_IN.get(name, ()))
+    if not evidence.citations:
+        raise ValueError(f"rule {name}: evidence with at least one citation is required")
+    numbers = {k: f"{v:,}" if isinstance(v, int) else v for k, v in (limits or {}).items()}
+    text = " ".join(doc.split()).format(**numbers)
+    entry = Rule(name, text, status, reason_code, fix.format(**numbers),
+                 frozenset(ops) if ops else None, check, evidence, scope, limit, fixes or {},
+                 partition_first)
+    REGISTERED.append(entry)
+    return entry
+
+
+def rule(status: str, reason_code: str, fix: str, evidence: Evidence,
+         ops: tuple[str, ...] | None = None, limits: dict | None = None,
+         limit: Limit | None = None, fixes: dict[str, str] | None = None,
+         partition_first: bool = False):
+    """Register an op check (CHECK_ORDER says where it stands among the others).
+    `limits` are formatted into the docstring and the fix ({name} placeholders); `fixes`
+    replace the fix for the op types they name; `partition_first`: an op the partition cuts
+    off gets the partition's status instead of the rule's."""
+
+    def register(check: Callable[[OpContext], str | None]):
+        _register(Scope.OP, check, check.__name__, check.__doc__ or "", status, reason_code,
+                  fix, evidence, ops, limits, limit, fixes, partition_first)
+        return check
+
+    return register
+
+
+def model_rule(message: str, reason_code: str, fix: str, evidence: Evidence,
+               limits: dict | None = None):
+    """Register a whole-model check: (Model, Compiler) -> detail or None (CHECK_ORDER says
+    which refusal is reported first). `message` is the compiler's own error line; `limits`
+    are formatted into the docstring."""
+
+    def register(check: Callable[[Model, Compiler], str | None]):
+        _register(Scope.MODEL, check, check.__name__, check.__doc__ or "", message,
+                  reason_code, fix, evidence, limits=limits)
+        return check
+
+    return register
+
+
+def partition_verdict(name: str, status: str, reason_code: str, text: str, fix: str,
+                      evidence: Evidence) -> Rule:
+    """Register a verdict the partitioner gives (it has no check of its own)."""
+    return _register(Scope.PARTITION, None, name, text, status, reason_code, fix, evidence)
+
+
+def advice(reason_code: str, evidence: Evidence):
+    """Register fix advice: (OpContext, the rule the op broke, at_tail) -> fix or None. The
+    first advice in CHECK_ORDER that answers replaces the rule's own fix; the docstring says
+    when it applies."""
+
+    def register(choose: Callable[[OpContext, Rule, bool], str | None]):
+        _register(Scope.ADVICE, choose, choose.__name__, choose.__doc__ or "", "",
+                  reason_code, "", evidence)
+        return choose
+
+    return register
+
+
+def yxz(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The three innermost dimensions as the Edge TPU lays a tensor out: y, x, z (channels),
+    with 1s in front of tensors of rank below 3."""
+    y, x, z = ((1, 1, 1) + tuple(shape))[-3:]
+    return y, x, z
+
+
