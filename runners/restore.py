@@ -51,6 +51,8 @@ def remember(plan: Plan, done: dict[str, dict], results_dir: Path) -> None:
         artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
         for role, key in variant.steps.items():
             manifest = done[key]
+            if manifest.get("restored_from") and key in index["steps"]:
+                continue  # its manifest names only the kept outputs: the entry it came from
             kept = {output: artifacts.get(output) for output in manifest.get("outputs", {})
                     if output in KEPT.get(role, ()) and isinstance(artifacts.get(output), str)}
             outputs = {output: kept.get(output) for output in manifest.get("outputs", {})}

@@ -12,7 +12,7 @@ import pytest
 from toy_suite import copy_toy
 
 from tpulens import safefs
-from tpulens.runners import cache, config, pipeline, restore, sources
+from tpulens.runners import cache, code_keys, config, pipeline, restore
 from tpulens.runners.plan import build_plan
 
 pytestmark = pytest.mark.slow
@@ -40,14 +40,14 @@ def run(copy, cache_dir=None):
 def analyzer_edited(tmp_path, monkeypatch):
     """The analyzer's rule table as if edited: every step key is computed again."""
     edited = tmp_path / "rules.py"
-    real = sources._file
+    real = code_keys._file
     edited.write_text(real("tpulens.analyzer.rules").read_text() + "\nEDITED = 1\n")
-    monkeypatch.setattr(sources, "_file",
+    monkeypatch.setattr(code_keys, "_file",
                         lambda m: edited if m == "tpulens.analyzer.rules" else real(m))
-    sources.code_version.cache_clear()
+    code_keys.code_version.cache_clear()
     yield
     monkeypatch.undo()
-    sources.code_version.cache_clear()
+    code_keys.code_version.cache_clear()
 
 
 def stages_of(plan, keys) -> list[str]:
@@ -59,8 +59,8 @@ def plan_of(root):
 
 
 def test_stage_code_is_what_computes_its_output():
-    compile_code = sources._closure("tpulens.runners.stages.compile")
-    train_code = sources._closure("tpulens.runners.stages.train")
+    compile_code = code_keys._closure("tpulens.runners.stages.compile")
+    train_code = code_keys._closure("tpulens.runners.stages.train")
     assert {"tpulens.analyzer.rules", "tpulens.analyzer.partition"} <= compile_code
     assert {"tpulens.runners.models", "tpulens.runners.stages.keras_utils"} <= train_code
     assert not any(m.startswith(("tpulens.analyzer", "tpulens.report", "tpulens.history"))
@@ -100,6 +100,10 @@ def test_a_fresh_clone_restores_the_cache_from_committed_results(planned, copy, 
     summary = run(copy, new_cache)
     assert summary.written == 2 and not summary.failed
     assert summary.steps_run == 4 and set(summary.stage_seconds) == {"compile", "evaluate"}
+    # a restored step keeps its entry: the trained model it made is still named, not kept, so a
+    # later clone that must convert again trains again instead of reading a missing model
+    trained = [s for s in restore.read_index(results)["steps"].values() if s["stage"] == "train"]
+    assert [s["outputs"] for s in trained] == [{"model": None}]
     for name in ("float32", "int8"):
         record = json.loads((results / f"toy/{name}.json").read_text())
         before = json.loads(next((results / "history").glob(f"*/toy/{name}.json")).read_text())
