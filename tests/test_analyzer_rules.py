@@ -364,6 +364,9 @@ def test_limits_are_formatted_into_the_text():
 def test_numbers_in_rule_texts_come_from_the_constants():
     text = {r.reason_code: r.text for r in rules.RULES}
     assert "33x (1x1 -> 33x33)" in text["RESIZE_UPSCALE"]
+    # Seen refused before compiler 16: edgetpu#206, edgetpu#396, tensorflow#42024
+    assert "RESIZE_BILINEAR version 3+ (half_pixel_centers)" in text["OP_VERSION"]
+    assert "FULLY_CONNECTED version 5+ (keep_num_dims)" in text["OP_VERSION"]
     for op, version in rules.tables.MAX_VERSION_BEFORE_16.items():
         assert f"{op} version {version + 1}+" in text["OP_VERSION"]
     for (major, minor), ops in rules.tables.UNPARSED_VERSIONS.items():

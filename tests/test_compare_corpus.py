@@ -10,13 +10,12 @@ import pytest
 
 from tpulens.analyzer import analyze_file
 from tpulens.analyzer.compare import compare_analysis, compare_files, render_text
-from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
+from tpulens.analyzer.ground_truth import CORPUS, compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, parse_log
 from tpulens.analyzer.model import read_model
 from tpulens.cli import main
 from tpulens.errors import InputError
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "PAIRS.tsv").is_file(),
                                 reason=f"ground-truth corpus not found at {CORPUS}")
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant"
@@ -45,12 +44,30 @@ def test_actual_side_of_every_pair_matches_pairs_tsv(pair):
     assert result.actual["ops_cpu"] == int(pair["ops_left_on_cpu_total"] or 0)
     assert result.actual["tpu_subgraphs"] == int(pair["edgetpu_custom_ops"])
     assert result.actual["ops_total"] == int(pair["cpu_ops_total"])
-    # Every op difference is a real disagreement between prediction and truth.
-    for d in result.op_differences:
-        assert (d.predicted_placement != d.actual_placement
-                or d.predicted_status != d.actual_status)
     assert result.agree == (not result.op_differences and not result.row_differences
                             and not result.summary_differences)
+    # The same prediction with one op's placement turned over: compare reports that op, as a
+    # placement difference, beside the differences it reported before (most pairs have none).
+    cpu = read_model(CORPUS / pair["cpu_model"])
+    compiled = read_model(CORPUS / pair["edgetpu_model"])
+    analysis = analyze_file(CORPUS / pair["cpu_model"], pair["compiler_version"], **result.options)
+    truth = match_placement(cpu, compiled).placement
+    base = compare_analysis(analysis, cpu, compiled)
+    assert _misplaced(base) == _misplaced(result) == {
+        (o["subgraph"], o["index"]) for o in analysis["ops"]
+        if truth.get((o["subgraph"], o["index"]), o["placement"]) != o["placement"]}
+    victim = next(o for o in analysis["ops"] if (o["subgraph"], o["index"]) in truth)
+    victim["placement"] = "CPU" if victim["placement"] == "TPU" else "TPU"
+    turned = compare_analysis(analysis, cpu, compiled)
+    assert _misplaced(turned) == _misplaced(base) ^ {(victim["subgraph"], victim["index"])}
+    for d in turned.op_differences:
+        assert (d.predicted_placement != d.actual_placement
+                or d.predicted_status != d.actual_status)
+
+
+def _misplaced(result) -> set[tuple[int, int]]:
+    return {(d.subgraph, d.index) for d in result.op_differences
+            if d.predicted_placement != d.actual_placement}
 
 
 def _analysis_from_truth(cpu_path: Path, compiled_path: Path) -> dict:

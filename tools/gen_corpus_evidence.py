@@ -1,5 +1,5 @@
-"""Generate analyzer/corpus_evidence.py: what the real compiler's output in ../shared/corpus
-says about each rule.
+"""Generate analyzer/corpus_evidence.py: what the real compiler's output in the corpus
+(ground_truth.CORPUS) says about each rule.
 
 For every op of the corpus (rows not marked `exclude`) the analyzer's verdict is set beside the
 compiler's placement (or, for a model known only by its log, beside the log when the whole
@@ -11,20 +11,14 @@ tests/test_analyzer_corpus.py regenerates the file and fails if it drifted.
 Run: .venv/bin/python tools/gen_corpus_evidence.py > analyzer/corpus_evidence.py
 """
 
-import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-import agreement  # noqa: E402
-
-from tpulens.analyzer.logs import parse_log_file  # noqa: E402
-from tpulens.analyzer.model import read_model  # noqa: E402
-from tpulens.analyzer.vocabulary import Status  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
+from tpulens.analyzer import corpus_agreement as agreement
+from tpulens.analyzer.ground_truth import CORPUS
+from tpulens.analyzer.logs import parse_log_file
+from tpulens.analyzer.model import read_model
+from tpulens.analyzer.vocabulary import Status
 
 
 def mapped_op_types(corpus: Path, results) -> set[str]:

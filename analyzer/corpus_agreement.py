@@ -1,6 +1,7 @@
-"""Agreement of the analyzer's predictions with the real compiler on a corpus of pairs.
+"""Agreement of the analyzer's predictions with the real compiler on a corpus of pairs: what the
+corpus tests measure and what tools/gen_corpus_evidence.py writes into corpus_evidence.
 
-The corpus layout is ../shared/corpus's: PAIRS.tsv lists CPU models with their compiled
+The corpus layout is ground_truth.CORPUS's: PAIRS.tsv lists CPU models with their compiled
 `*_edgetpu.tflite` and/or `*_edgetpu.log` and the compiler version. Per-op truth comes from the
 compiled model (by tensor names); per-(operator, status) truth from the log. Rows whose `caveat`
 starts with "exclude" are not placement truth and are left out. A compiled model holding several
