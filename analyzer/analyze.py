@@ -8,18 +8,34 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from tpulens.analyzer import corpus_evidence, estimate, partition, rules
+from tpulens.analyzer.analysis import (
+    Analysis,
+    AnalysisOptions,
+    CostEstimate,
+    Culprit,
+    ModelFile,
+    ModelKind,
+    OpTensor,
+    OpVerdict,
+    Summary,
+    TableRow,
+    WhatIfCase,
+)
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
 from tpulens.analyzer.rules import ConfidenceReason, Doubt
+from tpulens.analyzer.typed_json import Fields, read
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
 from tpulens.errors import InputError
 
-SCHEMA_VERSION = 1
 HIGH, LOW = Confidence.HIGH, Confidence.LOW
 
 
 @dataclass
-class OpVerdict:
+class OpDecision:
+    """The analyzer's verdict on one op while the analysis is made: its confidence can still
+    drop when an op it depends on turns out unsure. Written out as an analysis.OpVerdict."""
+
     subgraph: int
     index: int
     placement: Placement
@@ -55,13 +71,16 @@ class Options:
 
 
 @dataclass
-class Analysis:
+class ModelAnalysis:
+    """A model's analysis in memory: the model and options it was made for, every op's
+    decision, and what the analysis JSON (analysis_of) adds to them."""
+
     model: Model
     options: Options
-    verdicts: list[OpVerdict]
+    verdicts: list[OpDecision]
     errors: list[str] = field(default_factory=list)
     tpu_subgraphs: int = 0
-    what_if: list[dict] = field(default_factory=list)
+    what_if: list[WhatIfCase] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # doubts about the model as a whole
 
 
@@ -83,9 +102,9 @@ def model_errors(model: Model, compiler: Compiler,
     return found
 
 
-def _rejected(model: Model, options: Options, errors) -> Analysis:
+def _rejected(model: Model, options: Options, errors) -> ModelAnalysis:
     failed, detail = errors[0]
-    verdicts = [OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status,
+    verdicts = [OpDecision(op.subgraph, op.index, Placement.CPU, failed.status,
                           failed.reason_code, None,
                           f"The compiler rejects the whole model: {failed.text} Here: "
                           f"{detail}.", failed.fix)
@@ -94,7 +113,7 @@ def _rejected(model: Model, options: Options, errors) -> Analysis:
         for v in verdicts:
             v.unsure(Doubt(ConfidenceReason.INFERRED_RULE,
                            "rule inferred, no compiler output seen"))
-    return Analysis(model, options, verdicts, [f"{r.status} ({d})" for r, d in errors], 0)
+    return ModelAnalysis(model, options, verdicts, [f"{r.status} ({d})" for r, d in errors], 0)
 
 
 # ---- per-op checks -----------------------------------------------------------------------
@@ -143,19 +162,19 @@ def _own_confidence(ctx: rules.OpContext,
 
 
 def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
-                     at_tail: bool, flow: partition.Dataflow | None) -> OpVerdict:
+                     at_tail: bool, flow: partition.Dataflow | None) -> OpDecision:
     """The verdict of an op that breaks a rule; without `flow` (a what-if, which only counts
     ops) no fix is chosen and no culprit is named."""
     op = ctx.op
     if flow is None:
-        return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status,
+        return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status,
                          failed.reason_code, tail=at_tail)
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
                 if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
     found = culprits(ctx, failed, flow)
     if failed.reason_code == "NON_8BIT_KERNEL_VERSION" and found:
         detail += "; raised by " + _culprit_ops(found)
-    return OpVerdict(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
+    return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
                      None, f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
                      culprits=found)
 
@@ -215,15 +234,15 @@ def _culprit_ops(found: list[dict], most: int = 4) -> str:
 
 
 def _after_partition(op: Operator, cause: Operator | None,
-                     cause_verdict: OpVerdict | None) -> OpVerdict:
+                     cause_verdict: OpDecision | None) -> OpDecision:
     r = rules.AFTER_PARTITION
     if cause is None:
-        return OpVerdict(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, None,
+        return OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, None,
                          r.text, r.fix)
     why = cause_verdict.status if cause_verdict else "it is cut off"
     cause_fix = cause_verdict.fix if cause_verdict else ""
     cut = "" if rules.FLAG_I in cause_fix else f" Or cut the model before it with {rules.FLAG_I}."
-    return OpVerdict(
+    return OpDecision(
         op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, cause.index,
         f"This op could run on the Edge TPU, but it depends on {cause.opcode} #{cause.index}, "
         f"which stays on the CPU ({why}). The compiler maps only the first Edge TPU subgraph, "
@@ -242,7 +261,7 @@ def _reaches_mappable(flow: partition.Dataflow, mappable: list[bool]) -> list[bo
 
 def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
                      memo: CheckMemo | None = None,
-                     counting: bool = False) -> tuple[list[OpVerdict], int]:
+                     counting: bool = False) -> tuple[list[OpDecision], int]:
     """Verdicts for every op of one subgraph, and the number of Edge TPU subgraphs. `memo`
     keeps each op's rule check between analyses that only change -a or -i; `counting` (the
     what-ifs) leaves out the words: fixes and culprits."""
@@ -272,12 +291,12 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     is_cause = [not m and epoch_of[i] > first for i, m in enumerate(mappable)]
     causes = partition.root_causes(flow, subgraph, is_cause)
 
-    verdicts: list[OpVerdict | None] = []
+    verdicts: list[OpDecision | None] = []
     for ctx, failed in zip(ctxs, failures, strict=True):
         op = ctx.op
         if op.index not in live:
             r = rules.DROPPED
-            v = OpVerdict(op.subgraph, op.index, Placement.DROPPED, r.status, r.reason_code,
+            v = OpDecision(op.subgraph, op.index, Placement.DROPPED, r.status, r.reason_code,
                           None, r.text, r.fix)
             v.unsure(Doubt(ConfidenceReason.DEAD_OP, "no compiler output shows what happens "
                            "to ops that feed no model output"))
@@ -288,10 +307,10 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
             v = None  # cut off by the partition first: its root cause's verdict, made first
         elif op.index in cut:
             r = rules.INTERMEDIATE_TENSOR
-            v = OpVerdict(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
+            v = OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
                           cut[op.index], r.text, r.fix)
         elif epoch_of[op.index] in chosen:
-            v = OpVerdict(op.subgraph, op.index, Placement.TPU, Status.MAPPED, "MAPPED")
+            v = OpDecision(op.subgraph, op.index, Placement.TPU, Status.MAPPED, "MAPPED")
         else:
             v = None  # after the partition: needs its root cause's verdict, made first
         verdicts.append(v)
@@ -375,7 +394,7 @@ def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
                      for t in op.outputs)
 
 
-def _confidence(known: Checks, verdicts: list[OpVerdict], flow: partition.Dataflow,
+def _confidence(known: Checks, verdicts: list[OpDecision], flow: partition.Dataflow,
                 causes: list[int | None]) -> None:
     """Mark unsure placements: an op's own rule or limit, then what depends on unsure ops.
 
@@ -413,7 +432,7 @@ def _confidence(known: Checks, verdicts: list[OpVerdict], flow: partition.Datafl
 # Doubts about the corpus's coverage, not about the rule that decided an op: said once for the
 # model, never as a low mark on every op they might touch.
 
-def model_notes(model: Model, options: Options, verdicts: list[OpVerdict]) -> list[str]:
+def model_notes(model: Model, options: Options, verdicts: list[OpDecision]) -> list[str]:
     """Op types predicted mapped that no real compile has shown mapped, and a compile larger
     than any seen succeed with this compiler."""
     notes = []
@@ -468,7 +487,7 @@ def _intermediate_cut(flow: partition.Dataflow, subgraph: Subgraph,
 
 
 def analyze_model(model: Model, options: Options, what_if: bool = True,
-                  memo: CheckMemo | None = None, counting: bool = False) -> Analysis:
+                  memo: CheckMemo | None = None, counting: bool = False) -> ModelAnalysis:
     """Every op's verdict, the what-ifs and the model's notes. `memo` carries rule checks
     between the analyses of one model; `counting` is for what-ifs, which only count ops."""
     memo = CheckMemo() if memo is None else memo
@@ -481,7 +500,7 @@ def analyze_model(model: Model, options: Options, what_if: bool = True,
             sg_verdicts, count = analyze_subgraph(model, sg, options, memo, counting)
             verdicts += sg_verdicts
             tpu_subgraphs += count
-        analysis = Analysis(model, options, verdicts, [], tpu_subgraphs)
+        analysis = ModelAnalysis(model, options, verdicts, [], tpu_subgraphs)
         if what_if:  # the what-ifs count ops; notes are for the analysis shown
             analysis.notes = model_notes(model, options, verdicts)
     if what_if:
@@ -491,7 +510,7 @@ def analyze_model(model: Model, options: Options, what_if: bool = True,
 
 # ---- what-if -----------------------------------------------------------------------------
 
-def _counts(analysis: Analysis, skip: set[tuple[int, int]] = frozenset()) -> dict:
+def _counts(analysis: ModelAnalysis, skip: set[tuple[int, int]] = frozenset()) -> dict:
     kept = [v for v in analysis.verdicts if (v.subgraph, v.index) not in skip]
     tpu = sum(v.placement == Placement.TPU for v in kept)
     cpu = sum(v.placement == Placement.CPU for v in kept)
@@ -499,7 +518,7 @@ def _counts(analysis: Analysis, skip: set[tuple[int, int]] = frozenset()) -> dic
     return {"ops_tpu": tpu, "ops_cpu": cpu, "ops_low_confidence": low}
 
 
-def what_ifs(analysis: Analysis, memo: CheckMemo | None = None) -> list[dict]:
+def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[WhatIfCase]:
     """The outcome with other compiler options, for a model with ops off the Edge TPU: -a, an
     -i cut before the first op near a size limit, the newest compiler, and full int8
     quantization for a model with float tensors."""
@@ -509,21 +528,20 @@ def what_ifs(analysis: Analysis, memo: CheckMemo | None = None) -> list[dict]:
     model, options = analysis.model, analysis.options
     out = []
 
-    def run(label: str, flags: list[str], new: Options, skip=frozenset(), **extra) -> None:
+    def run(label: str, flags: tuple[str, ...], new: Options) -> None:
         other = analyze_model(model, new, what_if=False, memo=memo, counting=True)
-        out.append({"label": label, "flags": flags, **_counts(other, skip),
-                    "latency_ms": _latency(other), **extra})
+        out.append(WhatIfCase(label, flags, **_counts(other), latency_ms=_latency(other)))
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
             and any(v.reason_code == "AFTER_PARTITION" for v in analysis.verdicts)):
-        run("with -a", ["-a"], replace(options, enable_multiple_subgraphs=True))
+        run("with -a", ("-a",), replace(options, enable_multiple_subgraphs=True))
     cut = _safe_cut(analysis)
     if cut:
-        run(f"with -i {','.join(cut)}", ["-i", ",".join(cut)],
+        run(f"with -i {','.join(cut)}", ("-i", ",".join(cut)),
             replace(options, intermediate_tensors=options.intermediate_tensors + cut))
     newest = COMPILERS[DEFAULT_COMPILER]
     if options.compiler.key < newest.key:
-        run(f"with compiler {newest.version}", ["--compiler-version", newest.version],
+        run(f"with compiler {newest.version}", ("--compiler-version", newest.version),
             replace(options, compiler=newest, min_runtime_version=None))
     if _has_float(model):
         int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
@@ -537,13 +555,13 @@ def what_ifs(analysis: Analysis, memo: CheckMemo | None = None) -> list[dict]:
                            and v.reason_code not in ("AFTER_PARTITION",))
         counts = _counts(int8, vanish)
         if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
-            out.append({"label": "if fully int8-quantized", "flags": [], **counts,
-                        "latency_ms": _latency(int8),
-                        "blocking": [op for op, _ in blocking.most_common()]})
+            out.append(WhatIfCase("if fully int8-quantized", (), **counts,
+                                  latency_ms=_latency(int8),
+                                  blocking=tuple(op for op, _ in blocking.most_common())))
     return out
 
 
-def _latency(analysis: Analysis) -> dict[str, float | None]:
+def _latency(analysis: ModelAnalysis) -> dict[str, float | None]:
     """The predicted latency per device of a what-if's placement (empty: nothing maps)."""
     found = estimate.predicted_json(analysis)
     return found["latency_ms"] if found else {}
@@ -553,7 +571,7 @@ def _op_name(op: Operator) -> str:
     return op.custom_code or op.opcode if op.opcode == "CUSTOM" else op.opcode
 
 
-def _float_quantize(model: Model, v: OpVerdict) -> bool:
+def _float_quantize(model: Model, v: OpDecision) -> bool:
     sg = model.subgraphs[v.subgraph]
     op = sg.operators[v.index]
     src = sg.input_tensors(op)
@@ -570,7 +588,7 @@ def _has_float(model: Model) -> bool:
     return bool(_float_activations(model))
 
 
-def _float_before_tail(analysis: Analysis) -> bool:
+def _float_before_tail(analysis: ModelAnalysis) -> bool:
     """Does a float tensor exist that neither a CPU op at the model's tail nor a dead op made?
     Floats made there (detection post-processing, a final DEQUANTIZE) need no quantization
     fix."""
@@ -581,7 +599,7 @@ def _float_before_tail(analysis: Analysis) -> bool:
     return any(t not in tail_made for t in _float_activations(analysis.model))
 
 
-def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
+def _safe_cut(analysis: ModelAnalysis) -> tuple[str, ...]:
     """The -i tensors that end the Edge TPU subgraph just before its first op near a size
     limit. -i never adds ops to the subgraph; it only spares the compile the risky tail, so
     what the cut keeps maps without depending on a fitted limit."""
@@ -599,66 +617,60 @@ def _safe_cut(analysis: Analysis) -> tuple[str, ...]:
 
 # ---- output ------------------------------------------------------------------------------
 
-def to_json(analysis: Analysis, source: Source = Source.PREDICTED) -> dict:
-    model, options = analysis.model, analysis.options
-    ops = []
-    verdicts = {(v.subgraph, v.index): v for v in analysis.verdicts}
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            v = verdicts[(sg.index, op.index)]
-            ins, outs = sg.input_tensors(op), sg.output_tensors(op)
-            ops.append({
-                "subgraph": sg.index, "index": op.index, "opcode": op.opcode,
-                "custom_code": op.custom_code, "version": op.version, "options": op.options,
-                "inputs": [t.name for t in ins], "outputs": [t.name for t in outs],
-                "input_tensors": [t.to_json() for t in ins],
-                "output_tensors": [t.to_json() for t in outs],
-                "placement": v.placement, "status": v.status, "reason_code": v.reason_code,
-                "root_cause": v.root_cause, "explanation": v.explanation, "detail": v.detail,
-                "culprits": v.culprits, "fix": v.fix,
-                "confidence": v.confidence, "confidence_reason": v.confidence_reason,
-            })
-    tpu = sum(1 for o in ops if o["placement"] == Placement.TPU)
-    dropped = sum(1 for o in ops if o["placement"] == Placement.DROPPED)
-    summary = {
-        "ops_total": len(ops), "ops_tpu": tpu, "ops_cpu": len(ops) - tpu - dropped,
-        "ops_dropped": dropped,
-        "ops_low_confidence": sum(1 for o in ops if o["confidence"] == LOW),
-        "tpu_subgraphs": analysis.tpu_subgraphs, "verdict": _verdict(analysis, tpu, len(ops)),
-        "compiler_version": options.compiler.version, "source": source,
-        "what_if": analysis.what_if, "notes": analysis.notes,
-        "estimate": estimate.predicted_json(analysis),
-    }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model": {"path": model.path, "name": os.path.basename(model.path),
-                  "size_bytes": model.size_bytes, "kind": "cpu"},
-        "source": source,
-        "compiler_version": options.compiler.version,
-        "options": {"enable_multiple_subgraphs": options.enable_multiple_subgraphs,
-                    "intermediate_tensors": list(options.intermediate_tensors),
-                    "min_runtime_version": options.runtime},
-        "summary": summary,
-        "table": op_table(ops),
-        "errors": analysis.errors,
-        "ops": ops,
-    }
+def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Analysis:
+    """The analysis JSON's value: every op with its verdict, the counts, the what-ifs, the
+    notes and the estimate."""
+    model, options = result.model, result.options
+    decided = {(d.subgraph, d.index): d for d in result.verdicts}
+    ops = tuple(_op_verdict(sg, op, decided[(sg.index, op.index)])
+                for sg in model.subgraphs for op in sg.operators)
+    tpu = sum(1 for o in ops if o.placement == Placement.TPU)
+    dropped = sum(1 for o in ops if o.placement == Placement.DROPPED)
+    found = estimate.predict(result)
+    summary = Summary(
+        ops_total=len(ops), ops_tpu=tpu, ops_cpu=len(ops) - tpu - dropped, ops_dropped=dropped,
+        ops_low_confidence=sum(1 for o in ops if o.confidence == LOW),
+        tpu_subgraphs=result.tpu_subgraphs, verdict=_verdict(result, tpu, len(ops)),
+        compiler_version=options.compiler.version, source=source,
+        what_if=tuple(result.what_if), notes=tuple(result.notes),
+        estimate=read(CostEstimate, found.to_json(), Fields()) if found else None)
+    return Analysis(
+        model=ModelFile(model.path, os.path.basename(model.path), model.size_bytes,
+                        ModelKind.CPU),
+        source=source, compiler_version=options.compiler.version,
+        options=AnalysisOptions(options.enable_multiple_subgraphs,
+                                options.intermediate_tensors, options.runtime),
+        summary=summary, table=op_table(ops), errors=tuple(result.errors), ops=ops)
 
 
-def _verdict(analysis: Analysis, tpu: int, total: int) -> str:
-    if analysis.errors:
+def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision) -> OpVerdict:
+    ins, outs = sg.input_tensors(op), sg.output_tensors(op)
+    return OpVerdict(
+        sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
+        tuple(t.name for t in ins), tuple(t.name for t in outs),
+        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in ins),
+        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in outs),
+        d.placement, d.status, d.reason_code, d.root_cause, d.explanation, d.detail,
+        tuple(Culprit(**c) for c in d.culprits), d.fix, d.confidence, d.confidence_reason)
+
+
+def to_json(result: ModelAnalysis, source: Source = Source.PREDICTED) -> dict:
+    return analysis_of(result, source).to_json()
+
+
+def _verdict(result: ModelAnalysis, tpu: int, total: int) -> Verdict:
+    if result.errors:
         return Verdict.FAILS
     if tpu == total:
         return Verdict.FULL
     return Verdict.PARTIAL if tpu else Verdict.NONE
 
 
-def op_table(ops: list[dict]) -> list[dict]:
+def op_table(ops: tuple[OpVerdict, ...]) -> tuple[TableRow, ...]:
     """The compiler's Operator / Count / Status rows, in order of first appearance (dropped
     ops have no row: no compiler output shows one)."""
-    counts = Counter((o["opcode"], o["status"]) for o in ops
-                     if o["placement"] != Placement.DROPPED)
-    return [{"operator": k[0], "count": n, "status": k[1]} for k, n in counts.items()]
+    counts = Counter((o.opcode, o.status) for o in ops if o.placement != Placement.DROPPED)
+    return tuple(TableRow(opcode, n, status) for (opcode, status), n in counts.items())
 
 
 def analyze_file(path, compiler_version: str | None = None,

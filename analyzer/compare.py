@@ -13,10 +13,12 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tpulens.analyzer.analysis import Analysis, OpVerdict
 from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
 from tpulens.analyzer.compilers import get_compiler
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, ModelLog, ParsedLog, parse_log_file
+from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Placement, Source
 from tpulens.errors import InputError
 
@@ -88,8 +90,9 @@ def _log_statuses(model_log: ModelLog | None) -> dict[str, list[str]]:
     return statuses
 
 
-def _compare_rows(ops: list[dict], model_log: ModelLog, warnings: list[str]) -> list:
-    predicted = Counter((o["opcode"], o["status"]) for o in ops)
+def _compare_rows(ops: tuple[OpVerdict, ...], model_log: ModelLog,
+                  warnings: list[str]) -> list:
+    predicted = Counter((o.opcode, o.status) for o in ops)
     actual = model_log.histogram()
     keys = set(predicted) | set(actual)
     if model_log.complete is False:
@@ -101,16 +104,17 @@ def _compare_rows(ops: list[dict], model_log: ModelLog, warnings: list[str]) -> 
             if predicted.get((op, status), 0) != actual.get((op, status), 0)]
 
 
-def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
+def compare_analysis(analysis: Analysis | dict, cpu_model, compiled_model=None,
                      model_log: ModelLog | None = None, log_errors: list[dict] = ()) -> Comparison:
-    """Compare an analysis dict with the truth from a compiled model and/or one model's log."""
-    ops = analysis["ops"]
-    summary = analysis["summary"]
+    """Compare an analysis with the truth from a compiled model and/or one model's log."""
+    if isinstance(analysis, dict):
+        analysis = Analysis.from_json(analysis)
+    ops = analysis.ops
     warnings: list[str] = []
-    predicted = {k: summary[k] for k in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs",
-                                         "verdict")}
+    predicted = {k: getattr(analysis.summary, k)
+                 for k in ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs", "verdict")}
     actual: dict = {"source": []}
-    result = Comparison(str(cpu_model.path), None, None, analysis["compiler_version"], "",
+    result = Comparison(str(cpu_model.path), None, None, analysis.compiler_version, "",
                         predicted, actual, warnings=warnings)
     log_statuses = _log_statuses(model_log)
 
@@ -124,19 +128,18 @@ def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
         actual.update(ops_total=len(placement), ops_tpu=tpu, ops_cpu=len(placement) - tpu,
                       tpu_subgraphs=sum(map(is_edgetpu_op, compiled_model.operators)))
         for op in ops:
-            where = placement.get((op["subgraph"], op["index"]))
+            where = placement.get((op.subgraph, op.index))
             if where is None:
                 continue
             if where == Placement.TPU:
                 status = MAPPED
             else:
-                known = log_statuses.get(op["opcode"], [])
+                known = log_statuses.get(op.opcode, [])
                 status = known[0] if len(known) == 1 else None
-            if where != op["placement"] or (status is not None and status != op["status"]):
+            if where != op.placement or (status is not None and status != op.status):
                 result.op_differences.append(OpDifference(
-                    op["subgraph"], op["index"], op["opcode"],
-                    op["outputs"][0] if op["outputs"] else "", op["placement"], op["status"],
-                    where, status))
+                    op.subgraph, op.index, op.opcode, op.outputs[0] if op.outputs else "",
+                    op.placement, op.status, where, status))
 
     if model_log is not None:
         actual["source"].append(Source.LOG)
@@ -166,7 +169,7 @@ def compare_analysis(analysis: dict, cpu_model, compiled_model=None,
     elif predicted["verdict"] == "fails" and (compiled_model is not None or (
             model_log is not None and model_log.rows)):
         result.summary_differences.append(
-            "the analyzer predicts the compiler fails (" + "; ".join(analysis["errors"])
+            "the analyzer predicts the compiler fails (" + "; ".join(analysis.errors)
             + ") but it compiled the model")
     if "tpu_subgraphs" in actual and actual["tpu_subgraphs"] != predicted["tpu_subgraphs"] \
             and actual.get("verdict") != "fails":
@@ -247,7 +250,7 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
     `options` (enable_multiple_subgraphs, intermediate_tensors, min_runtime_version) say how
     the real compile was run; those not given are taken from the command line in the log.
     """
-    from tpulens.analyzer import analyze_file
+    from tpulens.analyzer.analyze import analysis_of, analyze_model, make_options
     from tpulens.analyzer.model import read_model
 
     if compiled_path is None and log_path is None:
@@ -272,11 +275,11 @@ def compare_files(cpu_path, compiled_path=None, log_path=None,
         compiler_version, source = DEFAULT_COMPILER, "default"
     used = {**_options_from_log(log), **(options or {})}
     note = _multiple_subgraphs(compiled_model, used, log, compiler_version)
-    analysis = analyze_file(cpu_path, compiler_version=compiler_version, **used)
+    analysis = analysis_of(analyze_model(cpu_model, make_options(compiler_version, **used)))
     result = compare_analysis(analysis, cpu_model, compiled_model, model_log,
                               log.errors if log else [])
     result.version_source = source
-    result.options = analysis["options"]
+    result.options = write(analysis.options)
     result.log = str(log_path) if log_path is not None else None
     if log is not None:
         result.warnings[:0] = [f"log: {w}" for w in log.warnings]

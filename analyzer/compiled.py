@@ -16,13 +16,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tpulens.analyzer import estimate, flexbuffer
+from tpulens.analyzer.analysis import (
+    Analysis,
+    AnalysisOptions,
+    CostEstimate,
+    ModelFile,
+    ModelKind,
+    OpTensor,
+    OpVerdict,
+    Summary,
+    TableRow,
+)
 from tpulens.analyzer.edgetpu_package import Package, read_package
 from tpulens.analyzer.flatbuf import FlatbufferError
+from tpulens.analyzer.typed_json import Fields, read
 from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
 
 EDGETPU_CUSTOM_CODE = "edgetpu-custom-op"
 COMPILER_DESCRIPTIONS = ("Exported from Subgraph.", "Exported from Interpreter.")
-SCHEMA_VERSION = 1
 _OPTION_KEYS = {"1": "version", "2": "chip", "4": "package", "5": "execution_preference",
                 "6": "chip_ids", "7": "extra_executables"}
 
@@ -142,56 +153,56 @@ def _verdict(tpu: int, cpu: int) -> Verdict:
     return Verdict.PARTIAL if cpu else Verdict.FULL
 
 
-def _estimate(model, items: list[CustomOp]) -> dict | None:
+def _estimate(model, items: list[CustomOp]) -> CostEstimate | None:
     found = estimate.from_compiled(model, items)
-    return found.to_json() if found else None
+    return read(CostEstimate, found.to_json(), Fields()) if found else None
 
 
-def analysis(model) -> dict:
-    """The compiled model in the analysis contract (source "compiler"), plus what the compiler
-    wrote: packages, boundary tensors and the ops left on the CPU.
+def _op_verdict(sg, op, item: CustomOp | None) -> OpVerdict:
+    ins, outs = sg.input_tensors(op), sg.output_tensors(op)
+    return OpVerdict(
+        sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
+        tuple(t.name for t in ins), tuple(t.name for t in outs),
+        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in ins),
+        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in outs),
+        placement=Placement.TPU if item else Placement.CPU,
+        status=Status.MAPPED if item else None,
+        reason_code="EDGETPU_SUBGRAPH" if item else "LEFT_ON_CPU",
+        explanation=_explanation(op, item), source=Source.COMPILER)
+
+
+def compiled_analysis(model) -> Analysis:
+    """The compiled model as an analysis (source "compiler"), plus what the compiler wrote:
+    packages, boundary tensors and the ops left on the CPU.
 
     Counts are of this file's ops: each Edge TPU subgraph is one op here, however many ops of
     the CPU model it replaced (`tpulens compare` gives the per-op truth).
     """
     items = custom_ops(model)
     by_position = {(c.subgraph, c.index): c for c in items}
-    ops = []
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            item = by_position.get((sg.index, op.index))
-            ops.append({
-                **sg.op_json(op),
-                "placement": Placement.TPU if item else Placement.CPU,
-                "status": Status.MAPPED if item else None,
-                "reason_code": "EDGETPU_SUBGRAPH" if item else "LEFT_ON_CPU",
-                "root_cause": None, "explanation": _explanation(op, item), "fix": "",
-                "source": Source.COMPILER,
-            })
+    ops = tuple(_op_verdict(sg, op, by_position.get((sg.index, op.index)))
+                for sg in model.subgraphs for op in sg.operators)
     # Ops sharing one options buffer share one Package object: list each package once.
     packages = list({id(c.package): c.package for c in items if c.package}.values())
     package_index = {id(p): i for i, p in enumerate(packages)}
     versions = sorted({p.compiler_version for p in packages if p.compiler_version})
+    version = versions[0] if versions else None
     runtimes = [p.min_runtime_version for p in packages]
     cpu = len(ops) - len(items)
-    summary = {"ops_total": len(ops), "ops_tpu": len(items), "ops_cpu": cpu,
-               "tpu_subgraphs": len(items), "verdict": _verdict(len(items), cpu),
-               "compiler_version": versions[0] if versions else None,
-               "source": Source.COMPILER, "estimate": _estimate(model, items)}
-    table = Counter((o["opcode"] if not o["custom_code"] else o["custom_code"], o["status"])
-                    for o in ops)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "model": {"path": str(model.path), "name": Path(str(model.path)).name,
-                  "size_bytes": model.size_bytes, "kind": "compiled"},
-        "source": Source.COMPILER,
-        "compiler_version": summary["compiler_version"],
-        "options": {"min_runtime_version": max(runtimes) if runtimes else None},
-        "summary": summary,
-        "table": [{"operator": k[0], "count": n, "status": k[1]} for k, n in table.items()],
-        "errors": [],
-        "ops": ops,
-        "edgetpu": {
+    summary = Summary(ops_total=len(ops), ops_tpu=len(items), ops_cpu=cpu,
+                      tpu_subgraphs=len(items), verdict=_verdict(len(items), cpu),
+                      compiler_version=version, source=Source.COMPILER,
+                      estimate=_estimate(model, items))
+    table = Counter((o.custom_code or o.opcode, o.status) for o in ops)
+    return Analysis(
+        model=ModelFile(str(model.path), Path(str(model.path)).name, model.size_bytes,
+                        ModelKind.COMPILED),
+        source=Source.COMPILER, compiler_version=version,
+        options=AnalysisOptions(min_runtime_version=max(runtimes) if runtimes else None),
+        summary=summary,
+        table=tuple(TableRow(operator, n, status) for (operator, status), n in table.items()),
+        ops=ops,
+        edgetpu={
             "description": model.description,
             "packages": [asdict(p) for p in packages],
             "custom_ops": [{"subgraph": c.subgraph, "index": c.index, "inputs": c.inputs,
@@ -202,5 +213,9 @@ def analysis(model) -> dict:
             "cpu_ops_histogram": dict(sorted(Counter(
                 op_key(o) for o in model.operators if not is_edgetpu_op(o)).items())),
         },
-        "warnings": [c.error for c in items if c.error],
-    }
+        warnings=tuple(c.error for c in items if c.error))
+
+
+def analysis(model) -> dict:
+    """The analysis JSON of a compiled model (compiled_analysis)."""
+    return compiled_analysis(model).to_json()

@@ -3,7 +3,8 @@
 Broken, partial or hostile inputs never stop the build: unreadable files and ignored fields
 become `problems` that the overview lists, and records without metrics are kept so the site can
 show them as skipped or failed. Files are read through report.files (bounded, regular files,
-confined to the results and cache trees) and fields through report.contract.
+confined to the results and cache trees); an analysis through its type
+(tpulens.analyzer.analysis), records through report.record_fields.
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
-from tpulens.analyzer.analyze import SCHEMA_VERSION as ANALYSIS_SCHEMA
+from tpulens.analyzer.analysis import SCHEMA_VERSION as ANALYSIS_SCHEMA
+from tpulens.analyzer.analysis import (
+    Analysis,
+    CostEstimate,
+    OpTensor,
+    OpVerdict,
+    Summary,
+    is_analysis,
+)
+from tpulens.analyzer.typed_json import Fields, finite, version_problem, write
 from tpulens.history.store import ANALYSIS, HISTORY, RUN_FILE, Run, legacy_run
 from tpulens.report import files
-from tpulens.report.contract import (
-    Fields,
-    is_analysis,
-    normalize_analysis,
-    record_fields,
-    run_fields,
-    schema_problem,
-)
+from tpulens.report.record_fields import record_fields, run_fields
 from tpulens.runners.records import SCHEMA_VERSION as RECORD_SCHEMA
 
 CACHE = Path(".cache/tpulens")  # beside results/: where `tpulens run` keeps the .tflite files
@@ -55,25 +59,32 @@ class Record:
 
 
 @dataclass
-class Analysis:
+class PublishedAnalysis:
     """One analysis JSON and where the site publishes it."""
 
     slug: str
     path: Path
     raw: bytes  # published as is
-    data: dict  # normalize_analysis() of it: what the pages read
+    analysis: Analysis  # as read, each field at its type
     tflite: Path | None = None
     used_by: list[tuple[str, str]] = field(default_factory=list)  # (experiment, variant)
+
+    @cached_property
+    def data(self) -> dict:
+        """page_data() of the analysis: what the pages read."""
+        return page_data(self.analysis)
+
+
 
 
 @dataclass
 class Results:
     records: list[Record]
-    analyses: list[Analysis]
+    analyses: list[PublishedAnalysis]
     problems: list[str]
     runs: list[Run] = field(default_factory=list)  # oldest first: history/ and the records' own
     history: list[Record] = field(default_factory=list)  # the copies kept in history/<run>/
-    archived: dict[str, Analysis] = field(default_factory=dict)  # their analyses, by record path
+    archived: dict[str, PublishedAnalysis] = field(default_factory=dict)  # theirs, by record path
 
     def experiments(self) -> dict[str, list[Record]]:
         """Records grouped by experiment, both sorted by name for a deterministic site."""
@@ -82,7 +93,7 @@ class Results:
             groups.setdefault(record.experiment, []).append(record)
         return {name: sorted(groups[name], key=lambda r: r.variant) for name in sorted(groups)}
 
-    def analysis(self, slug: str | None) -> Analysis | None:
+    def analysis(self, slug: str | None) -> PublishedAnalysis | None:
         return next((a for a in self.analyses if a.slug == slug), None) if slug else None
 
 
@@ -169,7 +180,7 @@ class _Loader:
         # unless the cache is a link (it would bring in files from anywhere).
         self.trees = (self.results_dir, *_cache(self.results_dir)) if results_dir else ()
         # by resolved path, or (path, n) for the n-th of several; None: read, unusable
-        self.analyses: dict[Path | tuple, Analysis | None] = {}
+        self.analyses: dict[Path | tuple, PublishedAnalysis | None] = {}
         self.slugs = Slugs()
         self.problems: list[str] = []
 
@@ -184,7 +195,7 @@ class _Loader:
             return None
         if quiet and not is_analysis(data):
             return None  # another artifact beside the analyses (a comparison, a log)
-        return raw, data, Fields()
+        return raw, data, Fields(lenient=True)
 
     def note(self, fields: Fields, label: str) -> None:
         if problem := fields.problem(label):
@@ -199,7 +210,7 @@ class _Loader:
             return None
 
     def analysis(self, path: Path, label: str, quiet: bool = False,
-                 follow: bool = False) -> Analysis | None:
+                 follow: bool = False) -> PublishedAnalysis | None:
         """An analysis JSON, read once. Inside results/, its model path is relative to results/
         (the runners rewrite it so) and may lead into results/ or the run cache; an analysis
         named on the command line may also publish a model from its own folder."""
@@ -225,31 +236,31 @@ class _Loader:
             return
         for i, data in enumerate(documents, 1):
             label = f"{path} (document {i})"
-            checked = self.checked_analysis(data, Fields(), label)
-            model = checked[1]["model"].get("path") if checked else None
-            stem = Path(model).stem if isinstance(model, str) and model else f"{path.stem}-{i}"
+            checked = self.checked_analysis(data, Fields(lenient=True), label)
+            model = checked[1].model.path if checked else None
+            stem = Path(model).stem if model else f"{path.stem}-{i}"
             if checked:
                 raw = json.dumps(data).encode()
                 self.admit((path.resolve(), i), path, raw, checked[1], label, stem)
 
-    def admit(self, key, path: Path, raw: bytes, normalized: dict, label: str,
-              stem: str) -> Analysis:
+    def admit(self, key, path: Path, raw: bytes, analysis: Analysis, label: str,
+              stem: str) -> PublishedAnalysis:
         """A checked analysis read from `path`, with the model it may publish."""
         key_path = path.resolve()
         if self.results_dir and key_path.is_relative_to(self.results_dir):
             base, trees = self.results_dir, self.trees
         else:
             base, trees = key_path.parent, (*self.trees, key_path.parent)
-        value = normalized["model"].get("path")
+        value = analysis.model.path
         tflite = self.model(base, value, trees, label) if value else None
-        analysis = Analysis(self.slugs.new(stem), path, _published(raw, value), normalized,
-                            tflite)
-        self.analyses[key] = analysis
-        return analysis
+        published = PublishedAnalysis(self.slugs.new(stem), path, _published(raw, value),
+                                      analysis, tflite)
+        self.analyses[key] = published
+        return published
 
     def analysis_data(self, path: Path, label: str, quiet: bool = False,
                       follow: bool = False) -> tuple | None:
-        """(raw, normalized data) of an analysis JSON, or None with the problem recorded."""
+        """(raw, analysis) of an analysis JSON, or None with the problem recorded."""
         read = self.read(path, label, files.MAX_ANALYSIS_BYTES, quiet, follow)
         if read is None:
             return None
@@ -258,16 +269,19 @@ class _Loader:
 
     def checked_analysis(self, data: dict, fields: Fields, label: str,
                          raw: bytes = b"") -> tuple | None:
-        """(raw, normalized data) of an analysis, or None with the problem recorded."""
-        problem = schema_problem(data, ANALYSIS_SCHEMA)
-        if problem is None and not is_analysis(data):
-            problem = "not an analysis JSON (no summary/ops)"
+        """(raw, analysis) of an analysis, or None with the problem recorded. A field of the
+        wrong type is noted and left at its default; the file is refused only for a schema
+        version this tpulens does not read, or when it is no analysis at all."""
+        problem = version_problem(data, ANALYSIS_SCHEMA)
         if problem:
-            self.problems.append(f"{label}: {problem}")
+            self.problems.append(f"{label}: {problem}; file skipped")
             return None
-        normalized = normalize_analysis(data, fields)
+        if not is_analysis(data):
+            self.problems.append(f"{label}: not an analysis JSON (no summary/ops)")
+            return None
+        analysis = Analysis.from_json(data, fields)
         self.note(fields, label)
-        return raw, normalized
+        return raw, analysis
 
     def record(self, path: Path, run: str = "") -> Record | None:
         """The record at `path`; with `run`, a copy kept in that run's folder of history/."""
@@ -276,9 +290,9 @@ class _Loader:
         if read is None:
             return None
         _, data, fields = read
-        problem = schema_problem(data, RECORD_SCHEMA)
+        problem = version_problem(data, RECORD_SCHEMA)
         if problem:
-            self.problems.append(f"{rel}: {problem}")
+            self.problems.append(f"{rel}: {problem}; file skipped")
             return None
         record = Record(
             experiment=fields.text(data, "experiment") or path.parent.name,
@@ -329,7 +343,7 @@ class _Loader:
             )
         return analysis.slug
 
-    def archived(self, record: Record) -> Analysis | None:
+    def archived(self, record: Record) -> PublishedAnalysis | None:
         """The analysis a kept copy names (relative to its run folder, inside results/): read
         for comparisons between runs, not published as a page."""
         value = record.artifacts.get("compiled_analysis") or record.artifacts.get("analysis")
@@ -343,7 +357,7 @@ class _Loader:
             self.problems.append(f"{label} not read: {err}")
             return None
         checked = self.analysis_data(path, label) if os.path.lexists(path) else None
-        return Analysis("", path, *checked) if checked else None
+        return PublishedAnalysis("", path, *checked) if checked else None
 
     def run(self, folder: Path) -> Run:
         """A run of history/: named by its folder, described by its run.json when readable."""
@@ -421,3 +435,80 @@ def _unique_variants(records: list[Record], problems: list[str]) -> list[Record]
         seen.add(key)
         out.append(record)
     return out
+
+
+# ---- what the pages read ---------------------------------------------------------------
+
+def normalize_analysis(data: dict, fields: Fields | None = None) -> dict:
+    """The pages' view of an analysis JSON, read leniently (wrong fields noted in `fields`)."""
+    return page_data(Analysis.from_json(data, fields or Fields(lenient=True)))
+
+
+def page_data(analysis: Analysis) -> dict:
+    """The analysis as the pages read it: plain dicts and lists, every field they use present
+    (an empty string where the file had none), and of the estimate only the figures a page
+    can show (finite latencies, complete ranges)."""
+    model = analysis.model
+    shown = {key: str(value) for key in ("name", "path", "kind")
+             if (value := getattr(model, key))}
+    if model.size_bytes is not None:
+        shown["size_bytes"] = model.size_bytes
+    return {
+        "model": shown,
+        "source": analysis.source or analysis.summary.source or "",
+        "summary": _page_summary(analysis.summary),
+        "options": write(analysis.options),
+        "errors": list(analysis.errors),
+        "table": [{"operator": row.operator, "count": row.count, "status": row.status or ""}
+                  for row in analysis.table],
+        "ops": [_page_op(op) for op in analysis.ops],
+        "subgraphs": [{"name": sub.name} for sub in analysis.subgraphs or ()],
+    }
+
+
+SUMMARY_COUNTS = ("ops_total", "ops_tpu", "ops_cpu", "ops_dropped", "ops_low_confidence",
+                  "tpu_subgraphs")
+
+
+def _page_summary(summary: Summary) -> dict:
+    out = {key: value for key in SUMMARY_COUNTS if (value := getattr(summary, key)) is not None}
+    if summary.what_if:
+        out["what_if"] = [write(case) for case in summary.what_if]
+    for key in ("compiler_version", "source", "verdict"):
+        if value := getattr(summary, key):
+            out[key] = value
+    if summary.estimate is not None and summary.estimate != CostEstimate():
+        out["estimate"] = _page_estimate(summary.estimate)
+    return out
+
+
+def _page_estimate(estimate: CostEstimate) -> dict:
+    return {
+        "parameters": write(estimate.parameters),
+        "cycles": estimate.cycles,
+        "latency_ms": {device: ms for device, ms in estimate.latency_ms.items() if finite(ms)},
+        "latency_range_ms": {device: list(pair) for device, pair
+                             in estimate.latency_range_ms.items()
+                             if len(pair) == 2 and all(map(finite, pair))},
+        "parts_ms": dict(estimate.parts_ms),
+        "source": estimate.source or "",
+    }
+
+
+def _page_tensor(tensor: OpTensor) -> dict:
+    shape = None if tensor.shape is None else list(tensor.shape)
+    return {"name": tensor.name, "dtype": tensor.dtype or "?", "shape": shape}
+
+
+def _page_op(op: OpVerdict) -> dict:
+    return {
+        "subgraph": op.subgraph, "index": op.index, "opcode": op.opcode or "?",
+        "custom_code": op.custom_code or "", "version": op.version,
+        "outputs": list(op.outputs),
+        "input_tensors": [_page_tensor(t) for t in op.input_tensors],
+        "output_tensors": [_page_tensor(t) for t in op.output_tensors],
+        "placement": op.placement, "status": op.status or "", "reason_code": op.reason_code,
+        "root_cause": op.root_cause, "explanation": op.explanation, "fix": op.fix,
+        # Analyses written before verdicts had a confidence have neither field: "" (unknown).
+        "confidence": op.confidence or "", "confidence_reason": op.confidence_reason or "",
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpulens.metrics import DEFAULT_LINK, LINKS, Better, Device, est_latency_key, label, meaning
-from tpulens.report.load import Analysis, Record
+from tpulens.report.load import PublishedAnalysis, Record
 
 # The predicted latency on the other links: on the model and compare pages, not as columns of
 # the experiment table, which would be three Edge TPU latencies wide.
@@ -139,7 +139,8 @@ def range_text(low: float | None, high: float | None, unit: str) -> str:
     return f" ({format_number(low, unit)} – {format_number(high, unit)})"
 
 
-def effective_metrics(record: Record, analysis: Analysis | None) -> dict[str, tuple[float, str]]:
+def effective_metrics(record: Record,
+                      analysis: PublishedAnalysis | None) -> dict[str, tuple[float, str]]:
     """Record metrics plus derived ones (Edge TPU share, compression %), each with its source."""
     out = {
         k: (v, str(record.metric_info.get(k, {}).get("source") or ""))

@@ -15,7 +15,7 @@ from tpulens.history import steps
 from tpulens.history.settings import Settings
 from tpulens.history.steps import Regression
 from tpulens.history.store import HISTORY, Entry, Run
-from tpulens.report.load import Analysis, Record, Results
+from tpulens.report.load import PublishedAnalysis, Record, Results
 
 
 @dataclass
@@ -62,7 +62,7 @@ def timeline_of(results: Results, settings: Settings) -> Timeline:
     return Timeline(results.runs, records, steps.regressions(entries, settings))
 
 
-def analysis_of(results: Results, record: Record) -> Analysis | None:
+def analysis_of(results: Results, record: Record) -> PublishedAnalysis | None:
     """The analysis a record's placement comes from: the published one of a latest record (the
     real compiler's first), the archived one of a kept copy."""
     published = results.analysis(record.compiled_slug or record.analysis_slug)

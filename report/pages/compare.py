@@ -8,7 +8,7 @@ from tpulens.metrics import bound_keys
 from tpulens.report import metric_view as m
 from tpulens.report.experiments import Experiment
 from tpulens.report.labels import provenance, source_label
-from tpulens.report.load import Analysis, Record, Results
+from tpulens.report.load import PublishedAnalysis, Record, Results
 from tpulens.report.publisher import Publisher, SiteContent, Writer
 from tpulens.report.timeline import Timeline, analysis_of, is_kept_copy, run_label
 
@@ -46,7 +46,7 @@ def _metrics(record: Record, values: dict, metas: dict[str, m.MetricMeta]) -> di
     }
 
 
-def _placement(analysis: Analysis, signatures: dict[tuple, int]) -> dict:
+def _placement(analysis: PublishedAnalysis, signatures: dict[tuple, int]) -> dict:
     """The compiler table, one letter per op (T, C, or d: dropped), and the index of the op
     sequence in `signatures` (so the page can tell whether two entries have the same ops)."""
     data = analysis.data

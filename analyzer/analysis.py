@@ -1,0 +1,292 @@
+"""The analysis JSON as one typed value: what `tpulens analyze --json` prints for a CPU model
+(source "predicted") or a compiled one (source "compiler"), what the runners keep in
+results/analysis/, what `compare` checks and what the site reads.
+
+Each field is declared once, here: `to_json` writes it, `from_json` reads it back at its type
+and tools/gen_analysis_schema.py documents it (docs/analysis.schema.json and the field table of
+docs/data-contracts.md, checked by tests/test_analysis_schema.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from tpulens.analyzer import typed_json
+from tpulens.analyzer.typed_json import FieldError, Fields, field, version_problem
+from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
+
+SCHEMA_VERSION = 1
+
+
+class ModelKind(StrEnum):
+    CPU = "cpu"  # a model for the compiler: its verdicts are predicted
+    COMPILED = "compiled"  # a *_edgetpu.tflite the compiler wrote: its placement is read
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """The model analysed."""
+
+    path: str | None = field("Its path as given (relative to results/ in a results "
+                             "directory).")
+    name: str | None = field("Its file name.")
+    size_bytes: int | None = field("Its size.")
+    kind: ModelKind | None = field("`cpu` (verdicts predicted) or `compiled` (a "
+                                   "`*_edgetpu.tflite`, placement read from the file).")
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """The compiler options the analysis assumes."""
+
+    enable_multiple_subgraphs: bool | None = field(
+        "-a: later parts mapped as extra Edge TPU subgraphs (compiler 15+).",
+        omitted_when_none=True)
+    intermediate_tensors: tuple[str, ...] | None = field(
+        "-i: the tensors the Edge TPU subgraph ends at.", omitted_when_none=True)
+    min_runtime_version: int | None = field(
+        "-m: the Edge TPU runtime targeted; for a compiled model, its packages' runtime.")
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The parameter bytes of the Edge TPU subgraphs."""
+
+    on_chip_bytes: int | None = field("Cached in the Edge TPU's on-chip memory.")
+    off_chip_bytes: int | None = field("Streamed over the link at every inference.")
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What the model costs on the Edge TPU (docs/edgetpu-performance.md). Devices are `usb3`
+    (USB Accelerator on USB 3.0, desktop host), `usb2` (USB 2.0, a Raspberry Pi 3 class host)
+    and `pcie` (M.2 / mini PCIe, the Dev Board)."""
+
+    parameters: Parameters = field("The parameter split.", default_factory=Parameters)
+    cycles: int | None = field("The Edge TPU's own estimate of its cycles (null for a compiled "
+                               "model whose compiler wrote none, as 16.0 does).")
+    latency_ms: dict[str, float | None] = field(
+        "Per device: one warm inference, model execution as Coral measures it (the link "
+        "transfers and the ops left on the CPU included); null without cycles.",
+        default_factory=dict)
+    latency_range_ms: dict[str, tuple[float | None, ...]] = field(
+        "Per device: [low, high], the range the measured figure fell in for 80 % of the "
+        "calibration models.", default_factory=dict)
+    parts_ms: dict[str, dict[str, float]] = field(
+        "Per device: what each part takes (invoke, edgetpu, streamed_parameters, instructions, "
+        "input_output, crossings, cpu_ops); their sum is the latency.", default_factory=dict)
+    source: Source | None = field("`predicted` (from the predicted placement) or `compiler` "
+                                  "(the compiler's parameter split and cycles).")
+
+
+@dataclass(frozen=True)
+class WhatIfCase:
+    """The predicted outcome with other compiler options."""
+
+    label: str | None = field("`with -a`, `with -i T`, `with compiler 16.0` or `if fully "
+                              "int8-quantized`.")
+    flags: tuple[str, ...] = field("The compiler flags of the case (empty for int8).",
+                                   default=())
+    ops_tpu: int | None = field("Ops on the Edge TPU.")
+    ops_cpu: int | None = field("Ops on the CPU.")
+    ops_low_confidence: int | None = field("Verdicts that are unsure.", omitted_when_none=True)
+    latency_ms: dict[str, float | None] | None = field(
+        "The estimate's latency per device under that placement (empty when nothing maps).",
+        omitted_when_none=True)
+    blocking: tuple[str, ...] | None = field(
+        "For int8: the op types that would still stay on the CPU.", omitted_when_none=True)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The counts and the model's verdict."""
+
+    ops_total: int | None = field("Ops in the model.")
+    ops_tpu: int | None = field("Ops on the Edge TPU (a compiled model: its Edge TPU custom "
+                                "ops, one per Edge TPU subgraph).")
+    ops_cpu: int | None = field("Ops on the CPU.")
+    ops_dropped: int | None = field("Ops whose results reach no model output.",
+                                    omitted_when_none=True)
+    ops_low_confidence: int | None = field("Verdicts that are unsure.", omitted_when_none=True)
+    tpu_subgraphs: int | None = field("Edge TPU subgraphs.")
+    verdict: Verdict | None = field("`full` (every op on the Edge TPU), `partial`, `none` "
+                                    "(nothing maps) or `fails` (the compiler rejects the whole "
+                                    "model; `errors` says why).")
+    compiler_version: str | None = field("The compiler version.")
+    source: Source | None = field("Where the verdicts come from.")
+    what_if: tuple[WhatIfCase, ...] | None = field(
+        "For a model with ops off the Edge TPU: -a, an -i cut before the first op near a size "
+        "limit, the newest compiler and, for a model with float tensors, full int8 "
+        "quantization.", omitted_when_none=True)
+    notes: tuple[str, ...] | None = field(
+        "Doubts about the whole model, said once (an op type never seen compiled, a tensor "
+        "larger than any seen in a successful compile).", omitted_when_none=True)
+    estimate: CostEstimate | None = field("What the model costs on the Edge TPU; null when no op "
+                                      "runs there.")
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A row of the compiler's Operator / Count / Status table (dropped ops have none)."""
+
+    operator: str = field("The op type (a compiled model's custom op: its custom code).",
+                          default="")
+    count: int = field("Ops of that type with that status.", default=0)
+    status: str | None = field("The status (null for a compiled model's CPU ops).")
+
+
+@dataclass(frozen=True)
+class OpTensor:
+    """A tensor an op reads or writes."""
+
+    name: str = field("The tensor's name.", default="")
+    dtype: str = field("Its data type (`INT8`, `FLOAT32`, ...).", default="?")
+    shape: tuple[int, ...] | None = field("Its shape.")
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """A tensor that makes an op refused for its data type or op version."""
+
+    op: int = field("The op computing on it.", default=0)
+    opcode: str = field("That op's type.", default="")
+    tensor: str = field("The tensor's name.", default="")
+    role: str = field("`input` or `output` of that op.", default="")
+    dtype: str = field("Its data type.", default="")
+    producer: int | None = field("The op that writes it (an input's producer).")
+    producer_opcode: str | None = field("That op's type.")
+
+
+@dataclass(frozen=True)
+class OpVerdict:
+    """One op of the model and where it runs."""
+
+    subgraph: int = field("The op's subgraph.", default=0)
+    index: int = field("Its index in the subgraph.", default=0)
+    opcode: str = field("Its type.", default="?")
+    custom_code: str | None = field("A custom op's code.")
+    version: int | None = field("Its op version.")
+    options: dict = field("Its builtin options.", default_factory=dict)
+    inputs: tuple[str, ...] = field("Its input tensors' names.", default=())
+    outputs: tuple[str, ...] = field("Its output tensors' names.", default=())
+    input_tensors: tuple[OpTensor, ...] = field("Its input tensors.", default=())
+    output_tensors: tuple[OpTensor, ...] = field("Its output tensors.", default=())
+    placement: Placement = field(
+        "`TPU`, `CPU`, or `dropped` for an op whose results reach no model output (counted in "
+        "`ops_dropped`, no row in `table`). An unknown placement reads as CPU.",
+        default=Placement.CPU)
+    status: str | None = field(
+        "The compiler's status string, byte for byte (null for a compiled model's CPU op: the "
+        "file does not record why).")
+    reason_code: str = field(
+        "What decided it: the rule's code, `MAPPED`, or for a compiled model "
+        "`EDGETPU_SUBGRAPH` and `LEFT_ON_CPU`.", default="")
+    root_cause: int | None = field(
+        "For \"More than one subgraph is not supported\", the index (same subgraph) of the CPU "
+        "op that cut the Edge TPU partition; otherwise null.")
+    explanation: str = field("Why, in words.", default="")
+    detail: str | None = field("What in this op breaks its rule.", omitted_when_none=True)
+    culprits: tuple[Culprit, ...] | None = field(
+        "For a refusal by op version or data type, the tensors that cause it.",
+        omitted_when_none=True)
+    fix: str = field("What to change.", default="")
+    confidence: Confidence | None = field(
+        "`high` or `low` (a predicted verdict).", omitted_when_none=True)
+    confidence_reason: str | None = field(
+        "Why a verdict is low: near a fitted size limit, an inferred rule, an op type never "
+        "seen compiled, or depending on such an op.", omitted_when_none=True)
+    source: Source | None = field("`compiler` for a compiled model's op.",
+                                  omitted_when_none=True)
+
+
+@dataclass(frozen=True)
+class SubgraphName:
+    """A subgraph of the model."""
+
+    name: str = field("The subgraph's name in the model.", default="")
+
+
+def _error_messages(fields: Fields, value: object, where: str) -> tuple[str, ...]:
+    """Error messages: strings, or objects with a message (the compiler's shape)."""
+    if not isinstance(value, list):
+        fields.wrong(where, value, "a list")
+        return ()
+    out = []
+    for i, error in enumerate(value):
+        message = error.get("message") if isinstance(error, dict) else error
+        if isinstance(message, str):
+            out.append(message)
+        else:
+            fields.wrong(f"{where}[{i}]", error, "a message")
+    return tuple(out)
+
+
+def _ops(fields: Fields, value: object, where: str) -> tuple[OpVerdict, ...]:
+    """The ops; one that does not say its index is at its position in the list."""
+    if not isinstance(value, list):
+        fields.wrong(where, value, "a list")
+        return ()
+    out = []
+    for i, op in enumerate(value):
+        if not isinstance(op, dict):
+            fields.wrong(f"{where}[{i}]", op, "an object")
+            continue
+        read = typed_json.read(OpVerdict, op, fields, f"{where}[{i}].")
+        out.append(read if "index" in op else replace(read, index=i))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Where every op of a model runs on the Edge TPU, why, and what it costs."""
+
+    schema_version: int = field("The version of this shape.", default=SCHEMA_VERSION)
+    model: ModelFile = field("The model analysed.", default_factory=ModelFile)
+    source: Source | None = field(
+        "`predicted` (the analyzer's rules), `compiler` (read from a compiled "
+        "`*_edgetpu.tflite`) or `log` (a compiler log).")
+    compiler_version: str | None = field(
+        "The compiler version (null for a compiled model whose packages carry none, as "
+        "released compilers write).")
+    options: AnalysisOptions = field("The compiler options.", default_factory=AnalysisOptions)
+    summary: Summary = field("Counts, verdict, what-ifs, notes and cost.",
+                             default_factory=Summary)
+    table: tuple[TableRow, ...] = field("The compiler's table, in order of first appearance.",
+                                        default=())
+    errors: tuple[str, ...] = field("Why the compiler rejects the whole model.", default=(),
+                                    read=_error_messages)
+    ops: tuple[OpVerdict, ...] = field("Every op, in subgraph and index order.", default=(),
+                                       read=_ops)
+    edgetpu: dict | None = field(
+        "A compiled model: the file's description, its `packages` (with their executables), "
+        "`custom_ops` pointing into them by index, `boundary_tensors`, `cpu_ops_histogram`.",
+        omitted_when_none=True)
+    warnings: tuple[str, ...] | None = field("A compiled model: parts the reader could not "
+                                             "decode.", omitted_when_none=True)
+    compiled_from: dict | None = field(
+        "A compiled model in a batch beside the CPU model it was made from: that model "
+        "(`path`), the compiler's counts for its ops (`ops_total`, `ops_tpu`, `ops_cpu`, "
+        "`tpu_subgraphs`) and how the prediction differs.", omitted_when_none=True)
+    subgraphs: tuple[SubgraphName, ...] | None = field(
+        "The subgraphs' names, when recorded.", omitted_when_none=True)
+
+    def to_json(self) -> dict:
+        return typed_json.write(self)
+
+    @classmethod
+    def from_json(cls, data: dict, fields: Fields | None = None) -> Analysis:
+        """The analysis in `data`. Without `fields`, a field of the wrong type raises
+        FieldError naming it; with lenient `fields`, it is noted there and left at its
+        default. A schema version this tpulens does not read raises either way."""
+        problem = version_problem(data, SCHEMA_VERSION)
+        if problem:
+            raise FieldError(problem)
+        if not is_analysis(data):
+            raise FieldError("not an analysis JSON (no summary/ops)")
+        return typed_json.read(cls, data, fields or Fields())
+
+
+def is_analysis(data: dict) -> bool:
+    """Analysis JSONs share results/analysis/ with other artifacts (e.g. comparisons)."""
+    return isinstance(data.get("summary"), dict) and ("ops" in data or "table" in data)
