@@ -1,7 +1,9 @@
 """Model diagnostics: one analysis JSON → summary, op graph, per-op table, node data.
 
-Reads the analysis as report.contract normalized it (every field at its type); a log-based
-analysis has no per-op rows.
+Reads the analysis as report.load normalized it (every field at its type); a log-based
+analysis has no per-op rows. Where the results hold the real compiler's output for a CPU model
+(report.real_placement), its page shows the compiler's placement first, the prediction beside
+it and the ops where they differ; a compiled model's page links its CPU model's.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
 from tpulens.report.files import ModelFiles
 from tpulens.report.labels import PLACEMENT_COLORS, source_label
-from tpulens.report.load import Analysis
+from tpulens.report.load import PublishedAnalysis, Results
 from tpulens.report.op_graph import OpGraph, op_graph
 from tpulens.report.op_groups import (
     MIN_RUN,
@@ -21,6 +23,12 @@ from tpulens.report.op_groups import (
     op_id,
     root_cause_counts,
     rows_repeat,
+)
+from tpulens.report.real_placement import (
+    RealPlacement,
+    pair,
+    placed_by_compiler,
+    with_counts,
 )
 from tpulens.report.tables import Cell, RowGroup, Table
 from tpulens.report.what_if import int8_outcome, sentence, what_ifs
@@ -61,6 +69,15 @@ class CpuReason:
     pushed: int
 
 
+@dataclass(frozen=True)
+class CpuModelLink:
+    """A compiled model's CPU model: its page, and what the compiler did with its ops."""
+
+    slug: str
+    name: str
+    real: RealPlacement | None
+
+
 @dataclass
 class ModelPage:
     slug: str
@@ -82,6 +99,23 @@ class ModelPage:
     model_file: str | None  # published beside the page (for download and Netron)
     model_note: str  # why it is not, when it is not
     by_type: bool  # the op table has one row per op type and status (nothing on the Edge TPU)
+    real: RealPlacement | None = None  # the compiler's placement, shown first (a CPU model)
+    predicted: dict | None = None  # the prediction's summary, beside the compiler's
+    cpu_model: CpuModelLink | None = None  # a compiled model's CPU model
+
+    @property
+    def compiled(self) -> bool:
+        """The page is of a compiled *_edgetpu.tflite (its ops are the file's own)."""
+        return self.model.get("kind") == "compiled"
+
+    @property
+    def difference_links(self) -> list[tuple[str, str]]:
+        """(href, "#index OPCODE") of each op the compiler placed elsewhere than predicted."""
+        if not self.real:
+            return []
+        return [(f"#{op_id(d.subgraph, d.index)}" if self.real.per_op else "",
+                 f"#{d.index} {d.opcode}: predicted {d.predicted}, compiler {d.actual}")
+                for d in self.real.differences]
 
     @property
     def rejected(self) -> bool:
@@ -147,8 +181,10 @@ def _opcode(op: dict) -> str:
     return f"{op['opcode']} ({op['custom_code']})" if op["custom_code"] else op["opcode"]
 
 
-def _placement_cell(placement: str) -> Cell:
-    return Cell(placement, cls=f"place-{placement.lower()}")  # a Placement: TPU, CPU, dropped
+def _placement_cell(placement: str, predicted: str = "") -> Cell:
+    """A Placement (TPU, CPU, dropped); with `predicted`, the compiler's, which differs."""
+    return Cell(placement, cls=f"place-{placement.lower()}",
+                note=f"predicted {predicted}" if predicted else "")
 
 
 def partition_strips(ops: list[dict], causes: dict[tuple, int]) -> list[tuple[int, list]]:
@@ -184,7 +220,7 @@ def op_row(op: dict, causes: dict[tuple, int]) -> list[Cell]:
         Cell(_opcode(op), title=f"version {op['version']}" if op["version"] else ""),
         Cell(inputs, title=input_names, cls="mono tensors"),
         Cell(outputs, title=output_names, cls="mono tensors"),
-        _placement_cell(op["placement"]),
+        _placement_cell(op["placement"], op.get("predicted_placement", "")),
         Cell(
             op["status"] + (" (low confidence)" if op["confidence"] == Confidence.LOW else ""),
             title=status_title,
@@ -201,10 +237,12 @@ def _why(explanation: str, fixes: list[str]) -> str:
     return "\n".join([explanation] * bool(explanation) + [f"Fix: {f}" for f in fixes if f])
 
 
-def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
+def op_table(slug: str, ops: list[dict], causes: dict[tuple, int], compiled: bool = False
+             ) -> Table:
     """One row per op in execution order, long runs of alike ops folded into one row each
-    (report.op_groups); when no op reaches the Edge TPU, one row per op type and status."""
-    by_type = rows_repeat(ops)
+    (report.op_groups); when no op reaches the Edge TPU, or the model is compiled (its file
+    records no reason for a CPU op), one row per op type and status."""
+    by_type = rows_repeat(ops) or compiled
     pinned = {key for key, n in causes.items() if n}
     groups = group_ops(ops) if by_type else fold_runs(ops, pinned)
     ordered = [op for g in groups for op in g.ops]
@@ -226,7 +264,19 @@ def op_table(slug: str, ops: list[dict], causes: dict[tuple, int]) -> Table:
     if not any(fold.head for fold in folds):
         return table
     table.groups, table.sortable = folds, False
-    if by_type:
+    if compiled:
+        cpu = [fold for fold, g in zip(folds, groups, strict=True) if g.placement != "TPU"]
+        notes = {fold.head[STATUS].note for fold in cpu}
+        said_once = ""
+        if cpu and len(notes) == 1 and (note := notes.pop()):  # every CPU op's: said once
+            said_once = f" Every op on the CPU: {note}".replace("\n", " ")
+            for cell in [fold.head[STATUS] for fold in cpu] + [row[STATUS] for row in table.rows]:
+                cell.note = "" if cell.note == note else cell.note
+        table.caption = (
+            "Ops are folded by type and status (the Edge TPU subgraphs and each kind of op "
+            f"left on the CPU): open a row for its ops.{said_once} {table.caption}"
+        )
+    elif by_type:
         notes = {fold.head[STATUS].note for fold in folds}
         said_once = ""
         if len(folds) > 1 and len(notes) == 1:  # e.g. the whole model is rejected: say it once
@@ -333,7 +383,7 @@ def node_data(data: dict) -> dict:
     return {"graphsData": graphs}
 
 
-def published_model(analysis: Analysis, policy: ModelFiles) -> tuple[str | None, str]:
+def published_model(analysis: PublishedAnalysis, policy: ModelFiles) -> tuple[str | None, str]:
     """The file name the model is published under beside its page, or None and why not."""
     if analysis.tflite is None:
         named = analysis.data["model"].get("path")
@@ -346,32 +396,58 @@ def published_model(analysis: Analysis, policy: ModelFiles) -> tuple[str | None,
     return (None, refusal) if refusal else (f"{analysis.slug}.tflite", "")
 
 
-def model_page(analysis: Analysis, policy: ModelFiles) -> ModelPage:
+def model_pages(results: Results, policy: ModelFiles) -> list[ModelPage]:
+    """One page per analysis, in the results' order: a CPU model's shows the real compiler's
+    placement where the results hold it, a compiled model's links its CPU model's page."""
+    pairing = pair(results)
+    by_slug = {a.slug: a for a in results.analyses}
+    pages = []
+    for analysis in results.analyses:
+        cpu = by_slug.get(pairing.cpu_of.get(analysis.slug, ""))
+        link = CpuModelLink(cpu.slug, _name(cpu), pairing.real.get(cpu.slug)) if cpu else None
+        pages.append(model_page(analysis, policy, pairing.real.get(analysis.slug), link))
+    return pages
+
+
+def _name(analysis: PublishedAnalysis) -> str:
+    return str(analysis.data["model"].get("name") or analysis.path.name)
+
+
+def model_page(analysis: PublishedAnalysis, policy: ModelFiles, real: RealPlacement | None = None,
+               cpu_model: CpuModelLink | None = None) -> ModelPage:
+    """The page of one analysis; with `real`, the compiler's placement of its ops first."""
     data = analysis.data  # normalized: every field has its contract type
+    predicted = data["summary"]
+    if real is not None:
+        data = placed_by_compiler(data, real) if real.per_op else with_counts(data, real)
     ops, summary = data["ops"], data["summary"]
     causes = root_cause_counts(ops)
     graph = op_graph(data)
-    int8 = int8_outcome(summary)
-    ops_tpu = summary.get("ops_tpu", 0)
+    int8 = int8_outcome(predicted)
+    ops_tpu = predicted.get("ops_tpu", 0)  # what-ifs are predictions: beside the prediction
     model_file, model_note = published_model(analysis, policy)
+    compiled = data["model"].get("kind") == "compiled"
     return ModelPage(
         slug=analysis.slug,
-        name=str(data["model"].get("name") or analysis.path.name),
+        name=_name(analysis),
         model=data["model"],
-        source=data["source"],
-        source_label=source_label(data["source"]).sentence,
+        source=data["source"] if real is None or real.per_op else real.source,
+        source_label=source_label(real.source if real else data["source"]).sentence,
         summary=summary,
         options=data["options"],
         errors=data["errors"],
         compiler_table=compiler_table(analysis.slug, data),
         strips=[] if graph.svg else partition_strips(ops, causes),
-        op_table=op_table(analysis.slug, ops, causes) if ops else None,
+        op_table=op_table(analysis.slug, ops, causes, compiled) if ops else None,
         cpu_reasons=cpu_reasons(ops, causes),
         used_by=sorted(analysis.used_by),
         graph=graph,
         int8_outcome=sentence(int8, ops_tpu) if int8 else "",
-        other_outcomes=[sentence(w, ops_tpu) for w in what_ifs(summary) if not w.is_int8],
+        other_outcomes=[sentence(w, ops_tpu) for w in what_ifs(predicted) if not w.is_int8],
         model_file=model_file,
         model_note=model_note,
-        by_type=rows_repeat(ops),
+        by_type=rows_repeat(ops) or compiled,
+        real=real,
+        predicted=predicted if real else None,
+        cpu_model=cpu_model,
     )

@@ -1,0 +1,265 @@
+"""The real compiler's placement of a CPU model's ops, where the results hold it, to show first on
+the model's page with the prediction beside it.
+
+Two places hold it: a record's comparison (`tpulens compare` of the model with its compiled
+`*_edgetpu.tflite` or log: the actual counts and every op whose predicted placement the compiler
+contradicts) and a compiled twin's `compiled_from` (`tpulens analyze` on a folder: the same, for
+the twin's CPU model). When the comparison was made with the page's own prediction (same
+compiler and options) and from a compiled model, every op's real placement is known: the
+prediction's, except the ops listed as differing. Both files are read defensively, as analyses
+are: a field of the wrong type is left out, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
+from tpulens.report import files
+from tpulens.report.load import PublishedAnalysis, Record, Results
+
+COUNTS = ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """An op the compiler placed elsewhere than predicted."""
+
+    subgraph: int
+    index: int
+    opcode: str
+    predicted: str  # a Placement
+    actual: str
+    actual_status: str  # "" when no log says why
+
+
+@dataclass
+class RealPlacement:
+    """What the real compiler did with a CPU model's ops, beside a prediction of them."""
+
+    source: str  # Source.COMPILER (a compiled model) or Source.LOG (counts from a log)
+    counts: dict[str, int]  # COUNTS the compiler's output gives
+    predicted: dict[str, int]  # the same counts of the prediction compared with
+    differences: list[Difference]
+    other_differences: list[str]  # e.g. the number of Edge TPU subgraphs, a failed compile
+    compared_with: str  # "" (the page's prediction) or how the one compared was made
+    per_op: bool  # every op's real placement is known
+    compiled_slug: str | None = None  # the compiled model's own page
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def agree(self) -> bool:
+        return not self.differences and not self.other_differences
+
+
+def _int(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _counts(data: object) -> dict[str, int]:
+    data = data if isinstance(data, dict) else {}
+    return {key: data[key] for key in COUNTS if _int(data.get(key)) is not None}
+
+
+def _differences(items: object) -> list[Difference]:
+    found = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        places = (item.get("predicted_placement"), item.get("actual_placement"))
+        if _int(item.get("subgraph")) is None or _int(item.get("index")) is None or \
+                not all(p in tuple(Placement) for p in places):
+            continue
+        found.append(Difference(item["subgraph"], item["index"], _text(item.get("opcode")),
+                                *places, _text(item.get("actual_status"))))
+    return found
+
+
+def _flags(options: dict) -> str:
+    """'-a -i t1' for the options of a prediction."""
+    flags = ["-a"] if options.get("enable_multiple_subgraphs") is True else []
+    tensors = options.get("intermediate_tensors")
+    if isinstance(tensors, list) and tensors:
+        flags.append("-i " + ",".join(map(str, tensors)))
+    return " ".join(flags)
+
+
+def from_comparison(comparison: dict, data: dict) -> RealPlacement | None:
+    """The comparison's truth for the analysis `data` (normalized), or None if it holds none."""
+    actual = comparison.get("actual")
+    counts = _counts(actual)
+    if not counts:
+        return None
+    sources = actual.get("source") if isinstance(actual.get("source"), list) else []
+    options = comparison.get("options") if isinstance(comparison.get("options"), dict) else {}
+    version = _text(comparison.get("compiler_version"))
+    same = options == data["options"] and version == data["summary"].get("compiler_version")
+    compared_with = "" if same else \
+        f"the prediction for compiler {version or '?'}" + (f" with {_flags(options)}"
+                                                          if _flags(options) else "")
+    others = comparison.get("summary_differences")
+    return _checked(RealPlacement(
+        Source.COMPILER if Source.COMPILER in sources else Source.LOG, counts,
+        _counts(comparison.get("predicted")), _differences(comparison.get("op_differences")),
+        [t for t in others if isinstance(t, str)] if isinstance(others, list) else [],
+        compared_with, same and Source.COMPILER in sources), data)
+
+
+def from_twin(twin: dict, data: dict, compiled_slug: str) -> RealPlacement | None:
+    """The truth a compiled twin's `compiled_from` gives for its CPU model's analysis."""
+    counts = _counts(twin)
+    if not counts:
+        return None
+    prediction = twin.get("prediction") if isinstance(twin.get("prediction"), dict) else {}
+    flags = prediction.get("flags") if isinstance(prediction.get("flags"), list) else []
+    same = ("-a" in flags) == (data["options"].get("enable_multiple_subgraphs") is True)
+    others = twin.get("summary_differences")
+    real = RealPlacement(
+        Source.COMPILER, counts, _counts(prediction), _differences(twin.get("differences")),
+        [t for t in others if isinstance(t, str)] if isinstance(others, list) else [],
+        "" if same else "the prediction with " + " ".join(map(str, flags)), same,
+        compiled_slug)
+    if twin.get("multiple_subgraphs") is True:
+        real.notes.append(f"The compiled model holds {counts.get('tpu_subgraphs', 'several')} "
+                          "Edge TPU subgraphs, which only -a makes: it was compiled with -a.")
+    return _checked(real, data)
+
+
+def _checked(real: RealPlacement, data: dict) -> RealPlacement:
+    """Per-op placement only when the prediction with its differences flipped gives the
+    compiler's counts (the same ops, the same prediction)."""
+    if not real.per_op:
+        return real
+    placed = placements(data["ops"], real.differences)
+    tpu = sum(p == Placement.TPU for p in placed.values())
+    if real.counts.get("ops_tpu") != tpu or real.counts.get("ops_total") != len(placed):
+        return replace(real, per_op=False)
+    return real
+
+
+def placements(ops: list[dict], differences: list[Difference]) -> dict[tuple[int, int], str]:
+    """Each op's real placement: the predicted one unless the compiler's differs."""
+    placed = {(op["subgraph"], op["index"]): op["placement"] for op in ops}
+    for d in differences:
+        if (d.subgraph, d.index) in placed:
+            placed[(d.subgraph, d.index)] = d.actual
+    return placed
+
+
+def placed_by_compiler(data: dict, real: RealPlacement) -> dict:
+    """The analysis as the compiler placed it: every op at its real placement (a differing op
+    says what was predicted), no low-confidence mark (the compiler's word is not a guess), and
+    the summary's counts and verdict the compiler's."""
+    differing = {(d.subgraph, d.index): d for d in real.differences}
+    ops = []
+    for op in data["ops"]:
+        d = differing.get((op["subgraph"], op["index"]))
+        op = {**op, "confidence": "", "confidence_reason": ""}
+        if d is not None:
+            status = d.actual_status or (Status.MAPPED if d.actual == Placement.TPU else
+                                         "left on the CPU (the compiled model does not say why)")
+            op |= {"placement": d.actual, "predicted_placement": d.predicted, "status": status,
+                   "root_cause": None, "fix": "",
+                   "explanation": f"Predicted on the {_where(d.predicted)} ({op['status']}); "
+                                  f"the compiler placed it on the {_where(d.actual)}."}
+        ops.append(op)
+    summary = {key: value for key, value in data["summary"].items()
+               if key != "ops_low_confidence"}
+    summary |= real.counts | {"verdict": _verdict(real.counts), "source": real.source}
+    return {**data, "ops": ops, "summary": summary, "source": real.source}
+
+
+def with_counts(data: dict, real: RealPlacement) -> dict:
+    """The analysis with the compiler's counts and verdict in its summary, the ops as
+    predicted (their real placement is not known one by one)."""
+    summary = data["summary"] | real.counts
+    if {"ops_tpu", "ops_cpu"} <= set(real.counts):
+        summary["verdict"] = _verdict(real.counts)
+    return {**data, "summary": summary}
+
+
+def _where(placement: str) -> str:
+    return "Edge TPU" if placement == Placement.TPU else str(placement)
+
+
+def _verdict(counts: dict[str, int]) -> str:
+    if not counts.get("ops_tpu"):
+        return Verdict.NONE
+    return Verdict.PARTIAL if counts.get("ops_cpu") else Verdict.FULL
+
+
+@dataclass
+class Pairing:
+    """Each analysis's real placement (CPU models) and CPU model's page (compiled models)."""
+
+    real: dict[str, RealPlacement] = field(default_factory=dict)  # by the CPU page's slug
+    cpu_of: dict[str, str] = field(default_factory=dict)  # compiled slug -> CPU slug
+
+
+def pair(results: Results) -> Pairing:
+    """Pair CPU and compiled analyses through the records (a record's analysis, compiled
+    analysis and comparison) and the batch twins (`compiled_from` names its CPU model)."""
+    found = Pairing()
+    by_slug = {a.slug: a for a in results.analyses}
+    for record in results.records:
+        cpu = by_slug.get(record.analysis_slug)
+        if cpu is None:
+            continue
+        if record.compiled_slug in by_slug:
+            found.cpu_of.setdefault(record.compiled_slug, cpu.slug)
+        comparison = _comparison(record, cpu, results.problems)
+        real = from_comparison(comparison, cpu.data) if comparison else None
+        if real is not None and cpu.slug not in found.real:
+            real.compiled_slug = record.compiled_slug if record.compiled_slug in by_slug \
+                else None
+            found.real[cpu.slug] = real
+    by_model: dict[str, PublishedAnalysis] = {}
+    for analysis in results.analyses:
+        path = analysis.data["model"].get("path")
+        if analysis.data["source"] == Source.PREDICTED and isinstance(path, str):
+            by_model.setdefault(path, analysis)
+    for analysis in results.analyses:
+        twin = _twin(analysis)
+        cpu = by_model.get(twin.get("path")) if twin else None
+        if cpu is None or analysis.slug in found.cpu_of:
+            continue
+        found.cpu_of[analysis.slug] = cpu.slug
+        real = from_twin(twin, cpu.data, analysis.slug)
+        if real is not None:
+            found.real.setdefault(cpu.slug, real)
+    return found
+
+
+def _twin(analysis: PublishedAnalysis) -> dict | None:
+    """A compiled analysis's `compiled_from`, read from the published JSON (the normalized
+    data keeps only what every analysis has)."""
+    if analysis.data["source"] != Source.COMPILER or b'"compiled_from"' not in analysis.raw:
+        return None
+    try:
+        twin = json.loads(analysis.raw).get("compiled_from")
+    except (ValueError, RecursionError, AttributeError):
+        return None
+    return twin if isinstance(twin, dict) and isinstance(twin.get("path"), str) else None
+
+
+def _comparison(record: Record, cpu: PublishedAnalysis, problems: list[str]) -> dict | None:
+    """The record's comparison JSON, confined to the results folder its analysis lies in."""
+    value = record.artifacts.get("comparison")
+    named = record.artifacts.get("analysis")
+    if not value or not named:
+        return None
+    root = cpu.path
+    for _ in Path(named).parts:
+        root = root.parent
+    try:
+        path = files.confined(root, value, (root.resolve(),))
+        return files.read_json_object(path, files.MAX_ANALYSIS_BYTES)[1]
+    except files.Unusable as err:
+        problems.append(f"{record.path}: comparison {value[:200]!r} not read: {err}")
+        return None
