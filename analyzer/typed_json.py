@@ -309,11 +309,17 @@ def schema(cls: type) -> dict:
     return _object(cls)
 
 
+def _written(f: dataclasses.Field, hint: Any) -> Any:
+    """The type a field is written at: one omitted when None is never null."""
+    return _without_none(hint) if f.metadata.get("omitted_when_none") else hint
+
+
 def _object(cls: type) -> dict:
     hints = _hints(cls)
     properties = {}
     for f in dataclasses.fields(cls):
-        properties[f.name] = {"description": f.metadata.get("doc", ""), **_type(hints[f.name])}
+        properties[f.name] = {"description": f.metadata.get("doc", ""),
+                              **_type(_written(f, hints[f.name]))}
     required = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("omitted_when_none")]
     doc = " ".join((cls.__doc__ or "").split())
     return {"type": "object", "description": doc, "properties": properties,
@@ -344,7 +350,7 @@ def fields_table(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
     hints = _hints(cls)
     rows = []
     for f in dataclasses.fields(cls):
-        hint = hints[f.name]
+        hint = _written(f, hints[f.name])
         path = prefix + f.name
         rows.append((path, _type_name(hint) + (", optional" if f.metadata.get(
             "omitted_when_none") else ""), f.metadata.get("doc", "")))

@@ -1,0 +1,159 @@
+"""The analysis JSON's type: its documents (docs/analysis.schema.json, the field table of
+docs/data-contracts.md) are what tools/gen_analysis_schema.py makes of the code, real analyses
+follow that schema and read back to the same JSON, and a wrong field is refused in one line
+that names it (or, read leniently, noted and left out)."""
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tpulens.analyzer import compiled
+from tpulens.analyzer.analysis import Analysis, OpVerdict
+from tpulens.analyzer.analyze import analyze_file
+from tpulens.analyzer.model import read_model
+from tpulens.analyzer.typed_json import FieldError, Fields
+from tpulens.analyzer.vocabulary import Confidence, Placement
+
+ROOT = Path(__file__).resolve().parents[1]
+DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
+YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"  # float: the int8 what-if
+YOLO_COMPILED = "pairs/MyYolov5@0667147/yolov5n-int8_edgetpu.tflite"  # 16.0: no cycles
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "gen_analysis_schema", ROOT / "tools" / "gen_analysis_schema.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def test_the_documents_are_generated_from_the_type():
+    gen = _generator()
+    assert gen.SCHEMA.read_text(encoding="utf-8") == gen.schema_text()
+    contracts = gen.CONTRACTS.read_text(encoding="utf-8")
+    assert contracts == gen.contracts_text(contracts)
+    assert "| `ops[].placement` | `TPU` \\| `CPU` \\| `dropped` |" in contracts
+
+
+@pytest.fixture(scope="module")
+def real(corpus) -> dict[str, dict]:
+    """Predicted analyses (what-ifs, culprits, notes, an estimate, -a) and two compiled
+    models (one whose compiler wrote cycles, one without)."""
+    return {
+        "deeplab": analyze_file(corpus / DEEPLAB),
+        "yolo": analyze_file(corpus / YOLO_FP16, compiler_version="16.0"),
+        "deeplab -a": analyze_file(corpus / DEEPLAB, enable_multiple_subgraphs=True),
+        "deeplab compiled": compiled.analysis(
+            read_model(corpus / DEEPLAB.replace(".tflite", "_edgetpu.tflite"))),
+        "yolo compiled": compiled.analysis(read_model(corpus / YOLO_COMPILED)),
+    }
+
+
+def test_real_analyses_follow_the_schema_and_read_back_to_the_same_json(real):
+    schema = json.loads((ROOT / "docs" / "analysis.schema.json").read_text(encoding="utf-8"))
+    deeplab = real["deeplab"]
+    assert deeplab["summary"]["what_if"] and deeplab["summary"]["notes"]
+    assert deeplab["summary"]["estimate"] and any(op["culprits"] for op in deeplab["ops"])
+    assert real["yolo"]["summary"]["what_if"][-1]["blocking"]
+    assert real["yolo compiled"]["summary"]["estimate"]["cycles"] is None
+    for name, data in real.items():
+        jsonschema.validate(data, schema)
+        text = json.dumps(data)
+        again = Analysis.from_json(json.loads(text))
+        assert json.dumps(again.to_json()) == text, name
+        assert Analysis.from_json(again.to_json()) == again, name
+
+
+def test_the_schema_refuses_what_the_reader_refuses(real):
+    schema = json.loads((ROOT / "docs" / "analysis.schema.json").read_text(encoding="utf-8"))
+    data = copy.deepcopy(real["deeplab -a"])
+    data["ops"][3]["placement"] = "GPU"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema)
+    with pytest.raises(FieldError, match=r"^ops\[3\]\.placement 'GPU' is not one of TPU, CPU"):
+        Analysis.from_json(data)
+
+
+WRONG = [
+    (("ops", 2, "index"), "2", "ops[2].index is a string, expected an integer"),
+    (("summary", "ops_tpu"), 6.5, "summary.ops_tpu is a number, expected an integer"),
+    (("summary", "estimate", "latency_ms", "usb3"), float("nan"),
+     "summary.estimate.latency_ms.usb3 is not finite"),
+    (("summary", "estimate", "parameters", "on_chip_bytes"), True,
+     "summary.estimate.parameters.on_chip_bytes is a boolean, expected an integer"),
+    (("summary", "what_if", 0, "flags"), "-a", "summary.what_if[0].flags is a string"),
+    (("ops", 0, "output_tensors", 0, "shape"), [1, "x"],
+     "ops[0].output_tensors[0].shape is a list, expected a list of integers"),
+    (("ops", 0, "confidence"), "certain", "ops[0].confidence 'certain' is not one of high, low"),
+    (("errors",), [3], "errors[0] is a number, expected a message"),
+    (("model", "kind"), "onnx", "model.kind 'onnx' is not one of cpu, compiled"),
+]
+
+
+def _set(data: dict, path: tuple, value) -> dict:
+    data = copy.deepcopy(data)
+    holder = data
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize("path,value,message", WRONG)
+def test_a_wrong_field_is_refused_in_one_line_that_names_it(real, path, value, message):
+    data = _set(real["deeplab"], path, value)
+    with pytest.raises(FieldError) as refused:
+        Analysis.from_json(data)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+    lenient = Fields(lenient=True)
+    read = Analysis.from_json(data, lenient)
+    assert len(lenient.notes) == 1 and lenient.notes[0].startswith(message)
+    assert len(read.ops) == len(data["ops"])  # the rest is read
+
+
+def test_a_lenient_read_leaves_the_wrong_field_at_its_default(real):
+    data = _set(real["deeplab"], ("ops", 5, "placement"), "GPU")
+    data = _set(data, ("ops", 5, "confidence"), 1)
+    read = Analysis.from_json(data, Fields(lenient=True))
+    assert read.ops[5].placement == Placement.CPU and read.ops[5].confidence is None
+    assert read.ops[4] == Analysis.from_json(real["deeplab"]).ops[4]
+
+
+def test_absent_fields_take_their_defaults():
+    """Hand-written and older files leave fields out: that is no error."""
+    read = Analysis.from_json({"summary": {"ops_total": 1}, "ops": [{"opcode": "ADD"}, {}]})
+    assert read.summary.ops_total == 1 and read.summary.estimate is None
+    assert read.ops[1] == OpVerdict(index=1)  # an op without an index is at its position
+    assert read.ops[0].confidence is None and read.ops[0].placement == Placement.CPU
+    assert read.to_json()["ops"][0]["opcode"] == "ADD"
+    assert "confidence" not in read.to_json()["ops"][0]  # optional fields stay out
+
+
+def test_an_unknown_schema_version_or_another_document_is_refused():
+    with pytest.raises(FieldError, match=r"schema_version 2 is not supported"):
+        Analysis.from_json({"schema_version": 2, "summary": {}, "ops": []},
+                           Fields(lenient=True))
+    with pytest.raises(FieldError, match="not an analysis JSON"):
+        Analysis.from_json({"schema_version": 1, "agree": True})
+
+
+def test_the_committed_analyses_read_strictly(committed_analyses):
+    """Every analysis the default suite wrote reads at its type and writes the same JSON."""
+    for path in committed_analyses:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert Analysis.from_json(data).to_json() == data, path.name
+    assert any(Analysis.from_json(json.loads(p.read_text())).ops[0].confidence
+               == Confidence.HIGH for p in committed_analyses)
+
+
+@pytest.fixture
+def committed_analyses() -> list[Path]:
+    paths = [p for p in sorted((ROOT / "results" / "analysis").glob("*.json"))
+             if not p.name.endswith(".comparison.json")]
+    assert len(paths) >= 20
+    return paths
