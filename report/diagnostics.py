@@ -144,7 +144,7 @@ class ModelPage:
             return self.name
         users = ", ".join(f"{e}/{v}" for e, v in self.used_by[:3])
         more = f" +{len(self.used_by) - 3}" if len(self.used_by) > 3 else ""
-        kind = " compiled" if self.source == Source.COMPILER else ""
+        kind = " compiled" if self.source == Source.COMPILER and self.real is None else ""
         return f"{users}{more}{kind} ({self.name})"
 
 

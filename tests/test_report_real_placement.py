@@ -67,6 +67,7 @@ def test_an_agreeing_comparison_puts_the_compiler_first_without_doubt_marks(tmp_
     page, rendered = pages_of(results)["m"]
     text = text_of(rendered)
     assert page.source == "compiler" and page.real.per_op
+    assert page.title == "zoo/m (converted_model-int8.tflite)"  # not "zoo/m compiled (…)"
     assert "Ops on the Edge TPU 9 of 11 compiler · 9 predicted" in text
     assert "They agree: the compiler placed every op where the prediction did (9 of 11 on the " \
         "Edge TPU)." in text
