@@ -15,18 +15,22 @@ A run passes when the input is analysed or refused with InputError; any other ex
 crash (a traceback for the user), and a run over the time limit is a hang. Run i of a campaign
 always gets the same mutation (seeded by i), so a crash is replayed with --only i.
 
-    python -m bench.fuzz --models 100000 --logs 50000 --stores 20000 [--workers 2] [--keep DIR]
+    python -m bench.fuzz --models 100000 --logs 50000 --stores 20000 [--keep DIR] [--only I]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import gc
+import importlib.metadata
 import io
 import json
 import multiprocessing
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -56,7 +60,9 @@ from tpulens.report.load import load_results
 from tpulens.report.site import build_site
 from tpulens.report.timeline import timeline_of
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results"
+SUITE = REPO / "benchmarks.toml"
 MAX_SEED_BYTES = 600_000  # larger models mostly mutate weights, which nothing reads
 HANG_SECONDS = 10
 
@@ -489,6 +495,14 @@ def _attack(attack: str | None, root: Path, top: Path, rng: random.Random) -> No
 
 
 STORE_MEMORY = 1536 * 1024 * 1024  # address space one store's check may add: /dev/zero read whole
+STORE_FILE_BYTES = 256 * 1024 * 1024  # largest file a check may write (its scratch may be RAM)
+
+
+def _scratch() -> str | None:
+    """Where stores are built: tmpfs when there is one, since a disk's metadata writes (a
+    store of 300 runs, removed again) cost ten times the check itself; else the default."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
 
 def _mapped_bytes() -> int:
@@ -502,19 +516,23 @@ class StoreCrash(Exception):
     """A store's check failed in its child process: the message says where."""
 
 
-def check_store(plan: dict, full_site: bool = False) -> bool:
+def check_store(plan: dict, full_site: bool = False,
+                store_memory: int = STORE_MEMORY) -> str | None:
     """Check one store in a forked child, its address space capped, so a reader that fills
     the memory (a record linked to /dev/zero) is a crash counted, not the machine's OOM
     killer, and a blocked one (a FIFO) is a hang the parent's alarm ends."""
-    top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-"))
+    top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-", dir=_scratch()))
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the caller's code
         os.close(read)
         try:
-            cap = _mapped_bytes() + STORE_MEMORY
+            cap = _mapped_bytes() + store_memory
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-            result = "ok" if _check_store(plan, top, full_site) else "refused"
+            resource.setrlimit(resource.RLIMIT_FSIZE, (STORE_FILE_BYTES, STORE_FILE_BYTES))
+            tempfile.tempdir = str(top)  # diff's own scratch folder, removed with the store
+            refused = _check_store(plan, top, full_site)
+            result = "ok" if refused is None else f"refused: {refused}"
         except BaseException as err:  # noqa: BLE001 - reported to the parent as a crash
             where = traceback.extract_tb(err.__traceback__)[-1]
             result = f"{type(err).__name__} at {Path(where.filename).name}:{where.lineno}: {err}"
@@ -530,24 +548,29 @@ def check_store(plan: dict, full_site: bool = False) -> bool:
     finally:
         os.waitpid(pid, 0)
         shutil.rmtree(top, ignore_errors=True)
-    if result in ("ok", "refused"):
-        return result == "ok"
+    if result == "ok":
+        return None
+    if result.startswith("refused: "):
+        return result.removeprefix("refused: ")
     raise StoreCrash(result or "the check's process died without a word")
 
 
-def _check_store(plan: dict, top: Path, full_site: bool) -> bool:
+def _check_store(plan: dict, top: Path, full_site: bool) -> str | None:
     """`tpulens diff` in every format and the report's reading of the head store (with a whole
-    site build when `full_site`); False when diff refused it with one line (exit 2)."""
+    site build when `full_site`); diff's refusal when it refused with one line (exit 2)."""
     base, head = build_store(plan, top)
-    refused = False
+    suite = top / "benchmarks.toml"
+    suite.write_text(suite_settings())
+    refused = None
     for fmt in ("text", "markdown", "json"):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli(["diff", str(base), str(head), "--format", fmt])
+            code = cli(["diff", str(base), str(head), "--format", fmt, "--config", str(suite)])
         if code not in (0, 1, 2):
             raise RuntimeError(f"diff exit {code}")
-        refused |= code == 2
         (out.getvalue() + err.getvalue()).encode("utf-8")  # printable as the user's output
+        if code == 2:
+            refused = refusal(err.getvalue().replace(str(top), "") or "diff: exit 2")
     results = load_results(head)
     experiments_of(results)
     for analysis in results.analyses:
@@ -555,32 +578,37 @@ def _check_store(plan: dict, top: Path, full_site: bool) -> bool:
     timeline_of(results, Settings())
     if full_site:
         build_site(head, top / "site", plotly_js="")
-    return not refused
+    return refused
 
 
 def _alarm(signum, frame):
     raise Hang
 
 
-def check_model(data: bytes) -> bool:
-    """Read, analyse and serialise a model; False when refused with InputError (correct)."""
+def refusal(message: str) -> str:
+    """A refusal's kind: its first line with the numbers (offsets, sizes, indices) left out."""
+    return re.sub(r"\d+", "N", (message.strip().splitlines() or [""])[0])[:100]
+
+
+def check_model(data: bytes) -> str | None:
+    """Read, analyse and serialise a model; the refusal when refused with InputError (correct)."""
     try:
         model = model_from_bytes(data, "fuzz.tflite")
         json.dumps(analyze_loaded(model, make_options()))
-    except InputError:
-        return False
-    return True
+    except InputError as err:
+        return refusal(str(err))
+    return None
 
 
-def check_log(text: str) -> bool:
-    """Parse, serialise and render a log; False when refused with InputError (correct)."""
+def check_log(text: str) -> str | None:
+    """Parse, serialise and render a log; the refusal when refused with InputError (correct)."""
     try:
         log = parse_log(decode_log_bytes(text.encode(), "fuzz.log"))
-    except InputError:
-        return False
+    except InputError as err:
+        return refusal(str(err))
     json.dumps(log.to_json())
     render_text(log)
-    return True
+    return None
 
 
 @dataclass
@@ -592,6 +620,7 @@ class Counts:
     seconds: float = 0.0
     first_crashes: list = field(default_factory=list)  # (run, one-line traceback summary)
     kinds: Counter = field(default_factory=Counter)
+    refusals: Counter = field(default_factory=Counter)  # what the one-line refusals said
 
     def add(self, other: Counts) -> None:
         self.runs += other.runs
@@ -601,9 +630,11 @@ class Counts:
         self.seconds = max(self.seconds, other.seconds)
         self.first_crashes = (self.first_crashes + other.first_crashes)[:20]
         self.kinds.update(other.kinds)
+        self.refusals.update(other.refusals)
 
 
 FULL_SITE_EVERY = 25  # a whole site build (slower) for one store in this many
+REFUSALS_SHOWN = 8  # the most common refusals in a campaign's summary: what the mutations reach
 
 
 def _input(kind: str, run: int, seeds: list, campaign_seed: int):
@@ -613,18 +644,54 @@ def _input(kind: str, run: int, seeds: list, campaign_seed: int):
     return mutate(rng, seed)
 
 
-def _checker(kind: str):
+@functools.cache
+def suite_settings(suite: Path = SUITE) -> str:
+    """The suite file's [history] and [diff] tables: `diff` judges each store by the suite's
+    thresholds without parsing the whole suite (most of a store's check) three times a store."""
+    kept, keep = [], False
+    for line in (suite.read_text().splitlines() if suite.is_file() else []):
+        if line.startswith("["):
+            keep = line.strip("[] ").startswith(("history", "diff"))
+        if keep:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def warm_up(seed: StoreSeed) -> None:
+    """Check the seed's store once in this process, whole site included, then freeze what it
+    loaded: every forked check inherits the imports, templates and caches instead of paying
+    for them again, and the collector in a child leaves the inherited pages alone. The
+    installed distributions cannot change during a campaign, and reading their metadata again
+    (every `tpulens` call does, for --version and its extras) costs more than a store's check."""
+    if not hasattr(importlib.metadata.version, "cache_info"):
+        importlib.metadata.version = functools.cache(importlib.metadata.version)
+    top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-", dir=_scratch()))
+    plan = {"seed": seed.name, "record": json.dumps(seed.record), "analysis":
+            json.dumps(seed.analysis), "run": json.dumps({"git_commit": "abc"}),
+            "attack": None, "attack_seed": 0}
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            _check_store(plan, top, full_site=True)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    gc.collect()
+    gc.freeze()
+
+
+def _checker(kind: str, seeds: list, store_memory: int):
     if kind == "stores":
-        return lambda plan, run: check_store(plan, run % FULL_SITE_EVERY == 0)
+        warm_up(seeds[0])
+        return lambda plan, run: check_store(plan, run % FULL_SITE_EVERY == 0, store_memory)
     check = check_model if kind == "models" else check_log
     return lambda data, run: check(data)
 
 
 def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
-                 keep: Path | None = None, hang_seconds: float = HANG_SECONDS) -> Counts:
+                 keep: Path | None = None, hang_seconds: float = HANG_SECONDS,
+                 store_memory: int = STORE_MEMORY, progress: int = 0) -> Counts:
     """Run mutations `runs` of one kind ("models", "logs" or "stores") and count crashes and
-    hangs."""
-    check = _checker(kind)
+    hangs, printing the counts so far every `progress` runs (never when 0)."""
+    check = _checker(kind, seeds, store_memory)
     counts = Counts()
     previous = signal.signal(signal.SIGALRM, _alarm)
     start = time.monotonic()
@@ -632,9 +699,12 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
         for run in runs:
             data = _input(kind, run, seeds, campaign_seed)
             counts.runs += 1
-            signal.setitimer(signal.ITIMER_REAL, hang_seconds)
             try:
-                counts.refused += not check(data, run)
+                signal.setitimer(signal.ITIMER_REAL, hang_seconds)
+                refused = check(data, run)
+                if refused is not None:
+                    counts.refused += 1
+                    counts.refusals[refused] += 1
             except Hang:
                 counts.hangs += 1
                 if len(counts.first_crashes) < 20:
@@ -652,6 +722,9 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
                 _keep(keep, kind, run, data)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if progress and counts.runs % progress == 0:
+                print(f"  {kind}: {counts.runs} of {len(runs)} runs, {counts.crashes} crashes, "
+                      f"{counts.hangs} hangs, {time.monotonic() - start:.0f} s", flush=True)
     finally:
         signal.signal(signal.SIGALRM, previous)
     counts.seconds = time.monotonic() - start
@@ -670,9 +743,13 @@ def _keep(folder: Path | None, kind: str, run: int, data) -> None:
 
 
 def _worker(job: tuple) -> Counts:
-    kind, runs, campaign_seed, keep = job
-    seeds = {"models": model_seeds, "logs": log_seeds, "stores": store_seeds}[kind]()
-    return run_campaign(kind, runs, seeds, campaign_seed, keep)
+    kind, runs, args = job
+    seeds = {"models": model_seeds, "logs": log_seeds,
+             "stores": lambda: store_seeds(args.results)}[kind]()
+    if not seeds:
+        raise SystemExit(f"fuzz: no seeds for the {kind}")
+    return run_campaign(kind, runs, seeds, args.seed, args.keep, args.hang_seconds,
+                        args.store_memory_mb * 1024 * 1024, args.progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -686,6 +763,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="campaign seed")
     parser.add_argument("--only", type=int, help="replay this one run (of each kind)")
     parser.add_argument("--keep", type=Path, help="write crashing and hanging inputs here")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the results store whose records and analyses seed the stores")
+    parser.add_argument("--hang-seconds", type=float, default=HANG_SECONDS,
+                        help="a run over this long is a hang")
+    parser.add_argument("--store-memory-mb", type=int, default=STORE_MEMORY // (1024 * 1024),
+                        help="address space one store's check may add (over it: a crash)")
+    parser.add_argument("--progress", type=int, default=1000,
+                        help="print the counts so far every this many runs (0: never)")
     args = parser.parse_args(argv)
     if not CORPUS.is_dir():
         print(f"fuzz: no seeds: corpus not found at {CORPUS}", file=sys.stderr)
@@ -697,7 +782,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         span = range(args.only, args.only + 1) if args.only is not None else range(total)
         step = -(-len(span) // args.workers)
-        jobs = [(kind, span[i:i + step], args.seed, args.keep)
+        jobs = [(kind, span[i:i + step], args)
                 for i in range(0, len(span), step)]
         counts = Counts()
         start = time.monotonic()
@@ -709,8 +794,10 @@ def main(argv: list[str] | None = None) -> int:
             counts.add(_worker(jobs[0]))
         print(f"{kind}: {counts.runs} runs ({counts.refused} refused with one line), "
               f"{counts.crashes} crashes (tracebacks), "
-              f"{counts.hangs} hangs (over {HANG_SECONDS} s), "
+              f"{counts.hangs} hangs (over {args.hang_seconds:g} s), "
               f"{time.monotonic() - start:.0f} s", flush=True)
+        for text, n in counts.refusals.most_common(REFUSALS_SHOWN):
+            print(f"  refused {n} x {text}")
         for summary, n in counts.kinds.most_common():
             print(f"  {n} x {summary}")
         for run, text in counts.first_crashes:
