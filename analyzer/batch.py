@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tpulens.analyzer import compiled
-from tpulens.analyzer.analyze import Options, analyze_model, to_json
+from tpulens.analyzer.analysis import Analysis
+from tpulens.analyzer.analyze import Options, analysis_of, analyze_model
 from tpulens.analyzer.compare import compare_analysis
 from tpulens.analyzer.formats import directory_format
 from tpulens.analyzer.ground_truth import compiled_from_problem
@@ -121,14 +122,19 @@ def twin_order(paths: list[Path]) -> list[tuple[Path, Path | None]]:
     return ordered
 
 
-def analyze_loaded(model: Model, options: Options) -> dict:
-    """The analysis JSON of a read model: the prediction, or what a compiled model holds."""
+def analyzed(model: Model, options: Options) -> Analysis:
+    """The analysis of a read model: the prediction, or what a compiled model holds."""
     if compiled.is_compiled(model):
-        return compiled.analysis(model)
-    return to_json(analyze_model(model, options))
+        return compiled.compiled_analysis(model)
+    return analysis_of(analyze_model(model, options))
 
 
-def _compiled_from(result: dict, cpu: Model, out: Model, prediction: dict,
+def analyze_loaded(model: Model, options: Options) -> dict:
+    """The analysis JSON of a read model."""
+    return analyzed(model, options).to_json()
+
+
+def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
                    options: Options) -> None:
     """Add to a compiled twin's analysis the compiler's truth in the CPU model's terms and
     the ops where the prediction differs from it."""
@@ -143,17 +149,17 @@ def _compiled_from(result: dict, cpu: Model, out: Model, prediction: dict,
     with_a = subgraphs > 1 and options.compiler.multiple_subgraphs \
         and not options.enable_multiple_subgraphs
     if with_a:
-        prediction = to_json(analyze_model(cpu, replace(options, enable_multiple_subgraphs=True)))
+        prediction = analysis_of(analyze_model(
+            cpu, replace(options, enable_multiple_subgraphs=True)))
     truth = compare_analysis(prediction, cpu, out)
-    summary = prediction["summary"]
+    summary = prediction.summary
     result["compiled_from"] = {
         "path": str(cpu.path),
         **{key: truth.actual[key] for key in ("ops_total", "ops_tpu", "ops_cpu",
                                               "tpu_subgraphs")},
         "multiple_subgraphs": subgraphs > 1,
-        "prediction": {"flags": ["-a"] if prediction["options"]["enable_multiple_subgraphs"]
-                       else [],
-                       **{key: summary.get(key) for key in (
+        "prediction": {"flags": ["-a"] if prediction.options.enable_multiple_subgraphs else [],
+                       **{key: getattr(summary, key) for key in (
                            "ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs", "verdict",
                            "ops_low_confidence", "compiler_version")}},
         "differences": [asdict(d) for d in truth.op_differences],
@@ -170,17 +176,17 @@ def _located(err: InputError, path: Path) -> str:
 def analyze_batch(paths: list[Path], options: Options) -> list[Outcome]:
     """Analyse every model in twin order; only the last CPU model read is kept, for its twin."""
     outcomes = []
-    previous: tuple[Outcome, Model] | None = None
+    previous: tuple[Path, Model, Analysis] | None = None
     for path, twin_of in twin_order(paths):
         outcome = Outcome(path, twin_of=twin_of)
         try:
             model = read_model(path)
-            outcome.analysis = analyze_loaded(model, options)
-            if twin_of and previous and previous[0].path == twin_of \
+            analysis = analyzed(model, options)
+            outcome.analysis = analysis.to_json()
+            if twin_of and previous and previous[0] == twin_of \
                     and compiled.is_compiled(model) and not compiled.is_compiled(previous[1]):
-                _compiled_from(outcome.analysis, previous[1], model, previous[0].analysis,
-                               options)
-            previous = (outcome, model)
+                _compiled_from(outcome.analysis, previous[1], model, previous[2], options)
+            previous = (path, model, analysis)
         except InputError as err:
             outcome.error = _located(err, path)
             previous = None
