@@ -32,6 +32,7 @@ import os
 import random
 import re
 import resource
+import select
 import shutil
 import signal
 import struct
@@ -516,11 +517,11 @@ class StoreCrash(Exception):
     """A store's check failed in its child process: the message says where."""
 
 
-def check_store(plan: dict, full_site: bool = False,
-                store_memory: int = STORE_MEMORY) -> str | None:
+def check_store(plan: dict, full_site: bool = False, store_memory: int = STORE_MEMORY,
+                hang_seconds: float = HANG_SECONDS) -> str | None:
     """Check one store in a forked child, its address space capped, so a reader that fills
     the memory (a record linked to /dev/zero) is a crash counted, not the machine's OOM
-    killer, and a blocked one (a FIFO) is a hang the parent's alarm ends."""
+    killer, and a blocked one (a FIFO) is a hang: the child is killed when its time is up."""
     top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-", dir=_scratch()))
     read, write = os.pipe()
     pid = os.fork()
@@ -540,19 +541,32 @@ def check_store(plan: dict, full_site: bool = False,
         os._exit(0)
     os.close(write)
     try:
-        with os.fdopen(read, "rb") as pipe:
-            result = pipe.read().decode()
-    except Hang:
-        os.kill(pid, signal.SIGKILL)
-        raise
+        result = _answer(read, time.monotonic() + hang_seconds)
     finally:
+        os.kill(pid, signal.SIGKILL)  # harmless once it has exited: it is reaped just below
         os.waitpid(pid, 0)
+        os.close(read)
         shutil.rmtree(top, ignore_errors=True)
+    if result is None:
+        raise Hang
     if result == "ok":
         return None
     if result.startswith("refused: "):
         return result.removeprefix("refused: ")
     raise StoreCrash(result or "the check's process died without a word")
+
+
+def _answer(pipe: int, deadline: float) -> str | None:
+    """What the child wrote before it closed the pipe, or None when the deadline came first."""
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([pipe], [], [], left)[0]:
+            return None
+        chunk = os.read(pipe, 4096)
+        if not chunk:
+            return b"".join(chunks).decode(errors="replace")
+        chunks.append(chunk)
 
 
 def _check_store(plan: dict, top: Path, full_site: bool) -> str | None:
@@ -678,10 +692,11 @@ def warm_up(seed: StoreSeed) -> None:
     gc.freeze()
 
 
-def _checker(kind: str, seeds: list, store_memory: int):
+def _checker(kind: str, seeds: list, store_memory: int, hang_seconds: float):
     if kind == "stores":
         warm_up(seeds[0])
-        return lambda plan, run: check_store(plan, run % FULL_SITE_EVERY == 0, store_memory)
+        return lambda plan, run: check_store(plan, run % FULL_SITE_EVERY == 0, store_memory,
+                                             hang_seconds)
     check = check_model if kind == "models" else check_log
     return lambda data, run: check(data)
 
@@ -691,7 +706,8 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
                  store_memory: int = STORE_MEMORY, progress: int = 0) -> Counts:
     """Run mutations `runs` of one kind ("models", "logs" or "stores") and count crashes and
     hangs, printing the counts so far every `progress` runs (never when 0)."""
-    check = _checker(kind, seeds, store_memory)
+    check = _checker(kind, seeds, store_memory, hang_seconds)
+    alarm = 0 if kind == "stores" else hang_seconds  # a store's check keeps its own time
     counts = Counts()
     previous = signal.signal(signal.SIGALRM, _alarm)
     start = time.monotonic()
@@ -700,7 +716,7 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
             data = _input(kind, run, seeds, campaign_seed)
             counts.runs += 1
             try:
-                signal.setitimer(signal.ITIMER_REAL, hang_seconds)
+                signal.setitimer(signal.ITIMER_REAL, alarm)
                 refused = check(data, run)
                 if refused is not None:
                     counts.refused += 1
@@ -714,11 +730,12 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
                 counts.crashes += 1
                 where = traceback.extract_tb(err.__traceback__)[-1]
                 summary = f"{type(err).__name__} at {Path(where.filename).name}:{where.lineno}"
-                if isinstance(err, StoreCrash):
-                    summary = str(err).split(": ")[0]
+                text = f"{summary}: {err}"
+                if isinstance(err, StoreCrash):  # the child's summary leads its message
+                    summary, text = str(err).split(": ")[0], str(err)
                 counts.kinds[summary] += 1
                 if len(counts.first_crashes) < 20:
-                    counts.first_crashes.append((run, f"{summary}: {err}"[:200]))
+                    counts.first_crashes.append((run, text[:200]))
                 _keep(keep, kind, run, data)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
