@@ -102,15 +102,6 @@ class Subgraph:
     def output_tensors(self, op: Operator) -> list[Tensor]:
         return [self.tensors[i] for i in op.outputs if i >= 0]
 
-    def op_json(self, op: Operator) -> dict:
-        """An op as the analysis JSON lists it: where it is, what it is, its tensors."""
-        ins, outs = self.input_tensors(op), self.output_tensors(op)
-        return {"subgraph": self.index, "index": op.index, "opcode": op.opcode,
-                "custom_code": op.custom_code, "version": op.version, "options": op.options,
-                "inputs": [t.name for t in ins], "outputs": [t.name for t in outs],
-                "input_tensors": [t.to_json() for t in ins],
-                "output_tensors": [t.to_json() for t in outs]}
-
 
 @dataclass
 class Model:

@@ -1,7 +1,7 @@
 """What a model costs on the Edge TPU, as its diagnostics page shows it: the parameter split, the
 cycles and, per host link, the latency with its range and the part that dominates it.
 
-Read from the analysis' `summary.estimate` (see docs/data-contracts.md), as report.contract
+Read from the analysis' `summary.estimate` (see docs/data-contracts.md), as report.load
 keeps it. An estimate without the parameter split or a latency is left out rather than half
 shown: the page then says nothing about the cost.
 """

@@ -18,7 +18,7 @@ import jinja2
 from tpulens.errors import InputError
 from tpulens.history.settings import Settings
 from tpulens.report import metric_view as m
-from tpulens.report.diagnostics import model_page
+from tpulens.report.diagnostics import model_pages
 from tpulens.report.experiments import experiments_of
 from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
 from tpulens.report.graph_layout import DotBudget
@@ -87,7 +87,7 @@ def build_site(
     content = SiteContent(
         results,
         experiments_of(results),
-        [model_page(analysis, model_files) for analysis in results.analyses],
+        model_pages(results, model_files),
         settings or Settings(),
         model_files,
         results_origin(results_dir, len(extra_analyses), run_commits(results)),

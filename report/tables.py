@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.metrics import Better, bound_keys
 from tpulens.report import metric_view as m
-from tpulens.report.contract import RecordStatus
 from tpulens.report.detections import model_order
 from tpulens.report.labels import badge_legend, joined_wheres, provenance, source_label, where
 from tpulens.report.load import Record, Results

@@ -22,15 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import agreement
-
+from tpulens.analyzer import corpus_agreement as agreement
 from tpulens.analyzer import rules
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
 from tpulens.analyzer.logs import parse_log_file
 from tpulens.analyzer.model import Model, read_model
 from tpulens.analyzer.vocabulary import Status
 
-# The module constant each fitted rule compares against (patched for the refit).
+# The constant in rules.tables each fitted rule compares against (patched for the refit).
 THRESHOLDS = {"transpose_size": "TRANSPOSE_MAX_ELEMENTS", "reshape_size": "RESHAPE_MAX_ELEMENTS",
               "row_size": "ROW_MAX", "bilinear_resize_ratio": "RESIZE_MAX_UPSCALE"}
 
@@ -127,17 +126,17 @@ def refitted(points: list[Point], held_out: str):
                 continue
             lo, hi = envelope(points, r.name, held_out)
             name = THRESHOLDS[r.name]
-            saved[name] = getattr(rules, name)
-            setattr(rules, name, threshold((lo, hi)))
+            saved[name] = getattr(rules.tables, name)
+            setattr(rules.tables, name, threshold((lo, hi)))
             rules.RULES[i] = dataclasses.replace(r, limit=dataclasses.replace(
                 r.limit, largest_mapped=lo, smallest_refused=hi))
         rules.checks_for.cache_clear()
         rules.of_scope.cache_clear()
-        yield {name: getattr(rules, name) for name in saved}
+        yield {name: getattr(rules.tables, name) for name in saved}
     finally:
         rules.RULES[:] = saved_rules
         for name, value in saved.items():
-            setattr(rules, name, value)
+            setattr(rules.tables, name, value)
         rules.checks_for.cache_clear()
         rules.of_scope.cache_clear()
 

@@ -5,11 +5,11 @@ import importlib.util
 import re
 from pathlib import Path
 
-import agreement
 import limits_fit
 import pytest
 from tflite_builder import Op, T, build
 
+from tpulens.analyzer import corpus_agreement as agreement
 from tpulens.analyzer import rules
 from tpulens.analyzer.model import read_model
 
@@ -65,7 +65,7 @@ def test_fitted_limits_are_the_corpus_boundaries(corpus):
         lo, hi = limits_fit.envelope(points, r.name)
         assert (r.limit.largest_mapped, r.limit.smallest_refused) == (lo, hi), r.name
         assert (lo or 0) < r.limit.threshold < hi, r.name
-        assert getattr(rules, limits_fit.THRESHOLDS[r.name]) == r.limit.threshold
+        assert getattr(rules.tables, limits_fit.THRESHOLDS[r.name]) == r.limit.threshold
 
 
 def test_a_compiler_log_places_the_op_types_it_gives_one_status(corpus):
