@@ -41,6 +41,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -692,28 +693,39 @@ def warm_up(seed: StoreSeed) -> None:
     gc.freeze()
 
 
+def _full_site(run: int | str) -> bool:
+    """A whole site for one generated store in FULL_SITE_EVERY, and for every kept one."""
+    return not isinstance(run, int) or run % FULL_SITE_EVERY == 0
+
+
 def _checker(kind: str, seeds: list, store_memory: int, hang_seconds: float):
     if kind == "stores":
         warm_up(seeds[0])
-        return lambda plan, run: check_store(plan, run % FULL_SITE_EVERY == 0, store_memory,
-                                             hang_seconds)
+        return lambda plan, run: check_store(plan, _full_site(run), store_memory, hang_seconds)
     check = check_model if kind == "models" else check_log
     return lambda data, run: check(data)
 
 
 def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
-                 keep: Path | None = None, hang_seconds: float = HANG_SECONDS,
-                 store_memory: int = STORE_MEMORY, progress: int = 0) -> Counts:
+                 **options) -> Counts:
     """Run mutations `runs` of one kind ("models", "logs" or "stores") and count crashes and
-    hangs, printing the counts so far every `progress` runs (never when 0)."""
+    hangs."""
+    inputs = ((run, _input(kind, run, seeds, campaign_seed)) for run in runs)
+    return run_inputs(kind, inputs, seeds, **options)
+
+
+def run_inputs(kind: str, inputs: Iterable[tuple[int | str, object]], seeds: list,
+               keep: Path | None = None, hang_seconds: float = HANG_SECONDS,
+               store_memory: int = STORE_MEMORY, progress: int = 0) -> Counts:
+    """Check (run, input) pairs of one kind and count crashes and hangs, printing the counts
+    so far every `progress` runs (never when 0)."""
     check = _checker(kind, seeds, store_memory, hang_seconds)
     alarm = 0 if kind == "stores" else hang_seconds  # a store's check keeps its own time
     counts = Counts()
     previous = signal.signal(signal.SIGALRM, _alarm)
     start = time.monotonic()
     try:
-        for run in runs:
-            data = _input(kind, run, seeds, campaign_seed)
+        for run, data in inputs:
             counts.runs += 1
             try:
                 signal.setitimer(signal.ITIMER_REAL, alarm)
@@ -740,7 +752,7 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             if progress and counts.runs % progress == 0:
-                print(f"  {kind}: {counts.runs} of {len(runs)} runs, {counts.crashes} crashes, "
+                print(f"  {kind}: {counts.runs} runs, {counts.crashes} crashes, "
                       f"{counts.hangs} hangs, {time.monotonic() - start:.0f} s", flush=True)
     finally:
         signal.signal(signal.SIGALRM, previous)
@@ -748,25 +760,50 @@ def run_campaign(kind: str, runs: range, seeds: list, campaign_seed: int = 0,
     return counts
 
 
-def _keep(folder: Path | None, kind: str, run: int, data) -> None:
+SUFFIXES = {"models": ".tflite", "logs": ".log", "stores": ".json"}  # of kept inputs
+
+
+def _keep(folder: Path | None, kind: str, run: int | str, data) -> None:
     if folder is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = {"models": ".tflite", "logs": ".log", "stores": ".json"}[kind]
+    suffix = SUFFIXES[kind]
     if isinstance(data, dict):
         data = json.dumps(data)
     payload = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
-    (folder / f"{kind}_{run}{suffix}").write_bytes(payload)
+    (folder / f"{kind}_{Path(str(run)).stem}{suffix}").write_bytes(payload)
+
+
+def kept_inputs(paths: list[Path]) -> dict[str, list[tuple[str, object]]]:
+    """Inputs that --keep wrote (or regression cases in its format), by kind: their suffix
+    says which."""
+    kinds = {suffix: kind for kind, suffix in SUFFIXES.items()}
+    inputs: dict[str, list] = {kind: [] for kind in SUFFIXES}
+    for path in paths:
+        kind = kinds.get(path.suffix)
+        if kind is None:
+            raise SystemExit(f"fuzz: {path}: not a kept input (.tflite, .log or .json)")
+        data = path.read_bytes()
+        if kind == "logs":
+            data = data.decode("utf-8", "surrogatepass")
+        elif kind == "stores":
+            data = json.loads(data)
+        inputs[kind].append((path.name, data))
+    return inputs
 
 
 def _worker(job: tuple) -> Counts:
+    """Runs `runs` of a kind's campaign, or the kept inputs `runs` when it is a list."""
     kind, runs, args = job
     seeds = {"models": model_seeds, "logs": log_seeds,
              "stores": lambda: store_seeds(args.results)}[kind]()
     if not seeds:
         raise SystemExit(f"fuzz: no seeds for the {kind}")
-    return run_campaign(kind, runs, seeds, args.seed, args.keep, args.hang_seconds,
-                        args.store_memory_mb * 1024 * 1024, args.progress)
+    options = {"keep": args.keep, "hang_seconds": args.hang_seconds,
+               "store_memory": args.store_memory_mb * 1024 * 1024, "progress": args.progress}
+    if isinstance(runs, list):
+        return run_inputs(kind, runs, seeds, **options)
+    return run_campaign(kind, runs, seeds, args.seed, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -778,7 +815,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="mutated results stores to run through diff and the report")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help="campaign seed")
-    parser.add_argument("--only", type=int, help="replay this one run (of each kind)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only", type=int, help="replay this one run (of each kind)")
+    which.add_argument("--replay", type=Path, nargs="+", metavar="FILE",
+                       help="check these kept inputs instead of mutations")
     parser.add_argument("--keep", type=Path, help="write crashing and hanging inputs here")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="the results store whose records and analyses seed the stores")
@@ -793,13 +833,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fuzz: no seeds: corpus not found at {CORPUS}", file=sys.stderr)
         return 2
     failed = 0
+    kept = kept_inputs(args.replay) if args.replay else {}
     for kind, total in (("models", args.models), ("logs", args.logs),
                         ("stores", args.stores)):
+        if args.replay:
+            total = len(kept[kind])
         if not total:
             continue
         span = range(args.only, args.only + 1) if args.only is not None else range(total)
         step = -(-len(span) // args.workers)
-        jobs = [(kind, span[i:i + step], args)
+        jobs = [(kind, kept[kind][i:i + step] if args.replay else span[i:i + step], args)
                 for i in range(0, len(span), step)]
         counts = Counts()
         start = time.monotonic()

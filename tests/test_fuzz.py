@@ -1,104 +1,103 @@
-"""A short run of the fuzz campaign (`make fuzz` runs the long one): the red team's mutation
-strategies on corpus models and logs give no traceback and no hang."""
+"""A short run of the fuzz campaign as `make fuzz` runs it (`python -m bench.fuzz`, small counts,
+a fixed seed): mutated models, logs and results stores give no traceback and no hang, the
+mutations reach past the readers' first checks, and a crash or a hang is counted when there is
+one."""
 
 from __future__ import annotations
 
-import random
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from committed import committed_results
 
-from bench import fuzz
-from tpulens.analyzer.model import model_from_bytes
-from tpulens.errors import InputError
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = re.compile(r"^(\w+): (\d+) runs \((\d+) refused with one line\), (\d+) crashes "
+                     r"\(tracebacks\), (\d+) hangs", re.MULTILINE)
+
+
+def fuzz(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.fuzz", "--progress", "0", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def summary(run: subprocess.CompletedProcess) -> dict[str, dict[str, int]]:
+    """Each kind's line of the summary as its counts."""
+    return {kind: dict(zip(("runs", "refused", "crashes", "hangs"), map(int, counts), strict=True))
+            for kind, *counts in SUMMARY.findall(run.stdout)}
 
 
 @pytest.fixture(scope="module")
-def model_seeds(corpus):
-    return fuzz.model_seeds(corpus)
-
-
-@pytest.fixture(scope="module")
-def log_seeds(corpus):
-    return fuzz.log_seeds(corpus)
-
-
-def test_mutated_models_never_crash_or_hang(model_seeds):
-    counts = fuzz.run_campaign("models", range(1500), model_seeds, campaign_seed=13)
-    assert (counts.crashes, counts.hangs) == (0, 0), counts.first_crashes
-    # The mutations reach the analyzer, not only the reader's first checks.
-    assert 0.2 < counts.refused / counts.runs < 0.9
-
-
-def test_mutated_logs_never_crash_or_hang(log_seeds):
-    counts = fuzz.run_campaign("logs", range(300), log_seeds, campaign_seed=13)
-    assert (counts.crashes, counts.hangs) == (0, 0), counts.first_crashes
-
-
-def test_shared_table_mutation_is_the_red_team_attack(model_seeds):
-    rng = random.Random(5)
-    refusals = []
-    for _ in range(40):
-        seed = rng.choice(model_seeds)
-        data = fuzz.share_table(rng, seed, bytearray(seed.data))
-        try:
-            model_from_bytes(bytes(data), "shared.tflite")
-        except InputError as err:
-            refusals.append(str(err))
-    assert sum("share one table" in r for r in refusals) >= 10
-
-
-@pytest.mark.parametrize("mutation", fuzz.LOG_MUTATIONS, ids=lambda m: m.__name__)
-def test_every_log_mutation_changes_the_text(log_seeds, mutation):
-    rng = random.Random(3)
-    assert any(mutation(rng, text) != text for text in log_seeds[:20])
-
-
-def test_a_crash_is_counted_with_where_it_happened(model_seeds, monkeypatch):
-    def broken(data):
-        raise KeyError("boom")
-
-    monkeypatch.setattr(fuzz, "check_model", broken)
-    counts = fuzz.run_campaign("models", range(3), model_seeds)
-    assert counts.crashes == 3 and "KeyError at test_fuzz.py" in counts.first_crashes[0][1]
-
-
-def test_a_hang_is_counted(model_seeds, monkeypatch):
-    def slow(data):
-        while True:
-            pass
-
-    monkeypatch.setattr(fuzz, "check_model", slow)
-    counts = fuzz.run_campaign("models", range(2), model_seeds, hang_seconds=0.2)
-    assert counts.hangs == 2 and counts.crashes == 0
-
-
-@pytest.fixture(scope="module")
-def store_seeds(tmp_path_factory):
+def results(tmp_path_factory):
     """Seeds from the results as committed (never the working tree's, which `make report`
     rewrites)."""
-    seeds = fuzz.store_seeds(committed_results(tmp_path_factory.mktemp("committed")))
-    assert seeds, "the committed results hold no record with an analysis"
-    return seeds
+    return committed_results(tmp_path_factory.mktemp("committed"))
 
 
-def test_mutated_results_stores_never_crash_or_hang_diff_or_the_report(store_seeds):
-    counts = fuzz.run_campaign("stores", range(30), store_seeds, campaign_seed=13)
-    assert (counts.crashes, counts.hangs) == (0, 0), counts.first_crashes
-    assert counts.runs == 30
+@pytest.fixture(scope="module")
+def campaign(results):
+    return fuzz("--models", "1500", "--logs", "300", "--stores", "40", "--seed", "13",
+                "--results", str(results))
 
 
-@pytest.mark.parametrize("attack", fuzz._FILE_ATTACKS)
-def test_every_file_attack_builds_a_store_the_checks_survive(store_seeds, attack):
-    plan = fuzz.mutate_store(random.Random(1), store_seeds[0])
-    plan["attack"] = attack
-    fuzz.check_store(plan)  # raises StoreCrash (a traceback in the child) or returns
+def test_a_short_campaign_finds_no_crash_and_no_hang(campaign):
+    assert campaign.returncode == 0, campaign.stdout + campaign.stderr
+    counts = summary(campaign)
+    assert {kind: (c["runs"], c["crashes"], c["hangs"]) for kind, c in counts.items()} == {
+        "models": (1500, 0, 0), "logs": (300, 0, 0), "stores": (40, 0, 0)}
 
 
-def test_a_store_check_that_fills_the_memory_is_a_crash_not_an_oom(store_seeds, monkeypatch):
-    def greedy(plan, top, full_site):
-        return len(bytearray(2 * fuzz.STORE_MEMORY)) > 0  # more than a check may add
+def test_the_mutations_reach_past_the_readers_first_checks(campaign):
+    counts = summary(campaign)
+    assert 0.2 < counts["models"]["refused"] / counts["models"]["runs"] < 0.9
+    # Most stores are read through by diff and the report; some are refused with one line.
+    assert 0 < counts["stores"]["refused"] < counts["stores"]["runs"] / 2
 
-    monkeypatch.setattr(fuzz, "_check_store", greedy)
-    counts = fuzz.run_campaign("stores", range(1), store_seeds)
-    assert counts.crashes == 1 and "MemoryError" in counts.first_crashes[0][1]
+
+def test_the_shared_table_attack_is_among_the_refusals(campaign):
+    """The red team's shared_ops_*.tflite: later entries of a vector rewired to the first's
+    table, which the reader refuses by name."""
+    assert re.search(r"^  refused \d+ x .*share one table", campaign.stdout, re.MULTILINE)
+
+
+def test_a_store_check_over_the_time_limit_is_a_hang_and_its_input_kept(results, tmp_path):
+    run = fuzz("--models", "0", "--logs", "0", "--stores", "3", "--hang-seconds", "0.001",
+               "--results", str(results), "--keep", str(tmp_path / "all"))
+    assert run.returncode == 1
+    assert summary(run)["stores"] == {"runs": 3, "refused": 0, "crashes": 0, "hangs": 3}
+    kept = sorted(p.name for p in (tmp_path / "all").iterdir())
+    assert kept == ["stores_0.json", "stores_1.json", "stores_2.json"]
+    # Run i is the same input whether the campaign runs it or --only replays it alone.
+    fuzz("--models", "0", "--logs", "0", "--stores", "3", "--only", "2", "--hang-seconds", "0.001",
+         "--results", str(results), "--keep", str(tmp_path / "one"))
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["stores_2.json"]
+    assert (tmp_path / "one" / "stores_2.json").read_bytes() == \
+        (tmp_path / "all" / "stores_2.json").read_bytes()
+
+
+def test_a_kept_store_replays(results, tmp_path):
+    fuzz("--models", "0", "--logs", "0", "--stores", "1", "--hang-seconds", "0.001",
+         "--results", str(results), "--keep", str(tmp_path))
+    run = fuzz("--replay", str(tmp_path / "stores_0.json"), "--results", str(results))
+    assert run.returncode == 0, run.stdout + run.stderr
+    counts = summary(run)
+    assert list(counts) == ["stores"]
+    assert (counts["stores"]["runs"], counts["stores"]["crashes"], counts["stores"]["hangs"]) \
+        == (1, 0, 0)
+
+
+def test_a_store_check_over_its_memory_is_a_crash_not_an_oom(results, tmp_path):
+    """A record of 15 MB (under the store's 16 MB limit) checked with 1 MB to spare."""
+    record = {"experiment": "e", "variant": "v", "status": "ok", "metrics": {"accuracy": 0.5},
+              "samples": [0] * 5_000_000}
+    plan = {"record": json.dumps(record), "run": "{}", "analysis": "{}", "attack": None,
+            "attack_seed": 1}
+    (tmp_path / "big.json").write_text(json.dumps(plan))
+    run = fuzz("--replay", str(tmp_path / "big.json"), "--store-memory-mb", "1",
+               "--results", str(results))
+    assert run.returncode == 1
+    assert summary(run)["stores"]["crashes"] == 1
+    assert re.search(r"^  run big.json: MemoryError at \w+\.py:\d+", run.stdout, re.MULTILINE)
