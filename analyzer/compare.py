@@ -104,11 +104,9 @@ def _compare_rows(ops: tuple[OpVerdict, ...], model_log: ModelLog,
             if predicted.get((op, status), 0) != actual.get((op, status), 0)]
 
 
-def compare_analysis(analysis: Analysis | dict, cpu_model, compiled_model=None,
+def compare_analysis(analysis: Analysis, cpu_model, compiled_model=None,
                      model_log: ModelLog | None = None, log_errors: list[dict] = ()) -> Comparison:
     """Compare an analysis with the truth from a compiled model and/or one model's log."""
-    if isinstance(analysis, dict):
-        analysis = Analysis.from_json(analysis)
     ops = analysis.ops
     warnings: list[str] = []
     predicted = {k: getattr(analysis.summary, k)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tpulens.analyzer import analyze_file
+from tpulens.analyzer.analysis import Analysis
 from tpulens.analyzer.compare import compare_analysis, compare_files, render_text
 from tpulens.analyzer.ground_truth import CORPUS, compiled_from_problem, match_placement
 from tpulens.analyzer.logs import MAPPED, parse_log
@@ -52,13 +53,13 @@ def test_actual_side_of_every_pair_matches_pairs_tsv(pair):
     compiled = read_model(CORPUS / pair["edgetpu_model"])
     analysis = analyze_file(CORPUS / pair["cpu_model"], pair["compiler_version"], **result.options)
     truth = match_placement(cpu, compiled).placement
-    base = compare_analysis(analysis, cpu, compiled)
+    base = compare_analysis(Analysis.from_json(analysis), cpu, compiled)
     assert _misplaced(base) == _misplaced(result) == {
         (o["subgraph"], o["index"]) for o in analysis["ops"]
         if truth.get((o["subgraph"], o["index"]), o["placement"]) != o["placement"]}
     victim = next(o for o in analysis["ops"] if (o["subgraph"], o["index"]) in truth)
     victim["placement"] = "CPU" if victim["placement"] == "TPU" else "TPU"
-    turned = compare_analysis(analysis, cpu, compiled)
+    turned = compare_analysis(Analysis.from_json(analysis), cpu, compiled)
     assert _misplaced(turned) == _misplaced(base) ^ {(victim["subgraph"], victim["index"])}
     for d in turned.op_differences:
         assert (d.predicted_placement != d.actual_placement
@@ -89,11 +90,11 @@ def test_prediction_equal_to_truth_agrees_and_one_flip_is_reported():
     compiled_path = CORPUS / f"{DEEPLAB}_edgetpu.tflite"
     cpu, out = read_model(cpu_path), read_model(compiled_path)
     analysis = _analysis_from_truth(cpu_path, compiled_path)
-    assert compare_analysis(analysis, cpu, out).agree
+    assert compare_analysis(Analysis.from_json(analysis), cpu, out).agree
     flipped = copy.deepcopy(analysis)
     victim = next(op for op in flipped["ops"] if op["opcode"] == "ARG_MAX")
     victim.update(placement="TPU", status=MAPPED)
-    result = compare_analysis(flipped, cpu, out)
+    result = compare_analysis(Analysis.from_json(flipped), cpu, out)
     assert not result.agree
     assert [(d.index, d.opcode, d.predicted_placement, d.actual_placement)
             for d in result.op_differences] == [(victim["index"], "ARG_MAX", "TPU", "CPU")]
@@ -122,7 +123,7 @@ def test_actual_status_comes_from_the_log_when_unambiguous():
         if op["placement"] == "CPU":
             op["status"] = reason.get(op["opcode"], "More than one subgraph is not supported")
     analysis["ops"][-1]["status"] = "Operation not supported"  # ARG_MAX, wrongly explained
-    result = compare_analysis(analysis, cpu, out, log.models[0])
+    result = compare_analysis(Analysis.from_json(analysis), cpu, out, log.models[0])
     assert [(d.opcode, d.predicted_status, d.actual_status) for d in result.op_differences] == [
         ("ARG_MAX", "Operation not supported",
          "Operation is working on an unsupported data type")]
