@@ -13,9 +13,12 @@ corpus's models and logs and the committed results/ records with their analyses.
 
 A run passes when the input is analysed or refused with InputError; any other exception is a
 crash (a traceback for the user), and a run over the time limit is a hang. Run i of a campaign
-always gets the same mutation (seeded by i), so a crash is replayed with --only i.
+always gets the same mutation (seeded by i), so a crash is replayed with --only i, or from the
+file --keep wrote with --replay FILE. Each store is checked in a child forked from a process
+that checked one store already (imports, templates and caches paid once), its memory capped.
 
-    python -m bench.fuzz --models 100000 --logs 50000 --stores 20000 [--keep DIR] [--only I]
+    python -m bench.fuzz --models 100000 --logs 50000 --stores 20000 [--keep DIR]
+    python -m bench.fuzz --replay DIR/stores_123.json
 """
 
 from __future__ import annotations
