@@ -12,11 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from tpulens.analyzer import typed_json
+from tpulens.analyzer import rules, typed_json
+from tpulens.analyzer.rules import ConfidenceReason
 from tpulens.analyzer.typed_json import FieldError, Fields, field, version_problem
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
 
 SCHEMA_VERSION = 1
+
+# The codes no rule gives: an op that passes every check, and the two a compiled model's ops
+# get (their placement is read from the file, not decided by a rule).
+UNRULED_CODES = ("MAPPED", "EDGETPU_SUBGRAPH", "LEFT_ON_CPU")
+
+# What decided an op: the rules registry's reason codes (one per registered rule) and the
+# codes above. Built from the registry so a new rule's code is a member without a second list.
+ReasonCode = StrEnum("ReasonCode", [(code, code) for code in sorted(
+    {r.reason_code for r in rules.RULES}.union(UNRULED_CODES))], module=__name__)
 
 
 class ModelKind(StrEnum):
@@ -158,6 +168,19 @@ class Culprit:
     producer_opcode: str | None = field("That op's type.")
 
 
+def _reason_code(fields: Fields, value: object, where: str) -> ReasonCode | str:
+    """A known code at its type. An unknown one fails a strict read; a lenient read (an older
+    file, another version's rules) keeps it as plain text, so the op still shows, and notes
+    it."""
+    if not isinstance(value, str):
+        fields.wrong(where, value, "a string")
+        return ""
+    if value in ReasonCode.__members__:
+        return ReasonCode(value)
+    fields.unknown(where, value, "a known reason code (`tpulens rules` lists them)")
+    return value
+
+
 @dataclass(frozen=True)
 class OpVerdict:
     """One op of the model and where it runs."""
@@ -179,9 +202,11 @@ class OpVerdict:
     status: str | None = field(
         "The compiler's status string, byte for byte (null for a compiled model's CPU op: the "
         "file does not record why).")
-    reason_code: str = field(
-        "What decided it: the rule's code, `MAPPED`, or for a compiled model "
-        "`EDGETPU_SUBGRAPH` and `LEFT_ON_CPU`.", default="")
+    reason_code: ReasonCode = field(
+        "What decided it: the code of the rule that refused it (`tpulens rules` lists them), "
+        "`MAPPED`, or for a compiled model `EDGETPU_SUBGRAPH` and `LEFT_ON_CPU`. A lenient "
+        "reader keeps a code this tpulens does not know as text and notes it.", default="",
+        read=_reason_code)
     root_cause: int | None = field(
         "For \"More than one subgraph is not supported\", the index (same subgraph) of the CPU "
         "op that cut the Edge TPU partition; otherwise null.")
@@ -196,6 +221,14 @@ class OpVerdict:
     confidence_reason: str | None = field(
         "Why a verdict is low: near a fitted size limit, an inferred rule, an op type never "
         "seen compiled, or depending on such an op.", omitted_when_none=True)
+    confidence_code: ConfidenceReason | None = field(
+        "Why a verdict is low, as a code (absent when it is sure): `near_limit` (between the "
+        "largest size seen mapped and the smallest seen refused), `never_mapped` (no op of the "
+        "type was seen mapped at any size), `inferred_rule` (the deciding rule was never seen "
+        "in compiler output), `inferred_runtime` (the runtime the op needs is inferred), "
+        "`dead_op` (it feeds no model output: no compiler output shows where it goes), "
+        "`depends_on_unsure` (mapped, fed by an op that may be refused), `cut_by_unsure` (cut "
+        "off by an op whose refusal is unsure).", omitted_when_none=True)
     source: Source | None = field("`compiler` for a compiled model's op.",
                                   omitted_when_none=True)
 

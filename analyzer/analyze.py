@@ -17,6 +17,7 @@ from tpulens.analyzer.analysis import (
     ModelKind,
     OpTensor,
     OpVerdict,
+    ReasonCode,
     Summary,
     TableRow,
     WhatIfCase,
@@ -97,7 +98,7 @@ def model_errors(model: Model, compiler: Compiler,
         detail = r.check(model, compiler)
         if detail:
             found.append((r, detail))
-            if r.reason_code == "EMPTY_MODEL":
+            if r.reason_code == ReasonCode.EMPTY_MODEL:
                 break
     return found
 
@@ -172,7 +173,7 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
                 if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
     found = culprits(ctx, failed, flow)
-    if failed.reason_code == "NON_8BIT_KERNEL_VERSION" and found:
+    if failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION and found:
         detail += "; raised by " + _culprit_ops(found)
     return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
                      None, f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
@@ -188,9 +189,9 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule,
     if ctx.as_int8:
         return []  # the what-if counts ops; it names no culprit
     sg = ctx.subgraph
-    if failed.reason_code == "UNSUPPORTED_DTYPE":
+    if failed.reason_code == ReasonCode.UNSUPPORTED_DTYPE:
         ops = [(ctx.op, ctx.activations)]
-    elif failed.reason_code == "NON_8BIT_KERNEL_VERSION":
+    elif failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION:
         ops = [(op, sg.input_tensors(op) + sg.output_tensors(op))
                for op in _non_8bit_ops(sg, ctx.op.opcode)]
     else:
@@ -310,7 +311,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
             v = OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
                           cut[op.index], r.text, r.fix)
         elif epoch_of[op.index] in chosen:
-            v = OpDecision(op.subgraph, op.index, Placement.TPU, Status.MAPPED, "MAPPED")
+            v = OpDecision(op.subgraph, op.index, Placement.TPU, Status.MAPPED, ReasonCode.MAPPED)
         else:
             v = None  # after the partition: needs its root cause's verdict, made first
         verdicts.append(v)
@@ -533,7 +534,7 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
         out.append(WhatIfCase(label, flags, **_counts(other), latency_ms=_latency(other)))
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
-            and any(v.reason_code == "AFTER_PARTITION" for v in analysis.verdicts)):
+            and any(v.reason_code == ReasonCode.AFTER_PARTITION for v in analysis.verdicts)):
         run("with -a", ("-a",), replace(options, enable_multiple_subgraphs=True))
     cut = _safe_cut(analysis)
     if cut:
@@ -552,7 +553,7 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
         blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
                            for v in int8.verdicts if (v.subgraph, v.index) not in vanish
                            and v.placement == Placement.CPU and v.root_cause is None
-                           and v.reason_code not in ("AFTER_PARTITION",))
+                           and v.reason_code != ReasonCode.AFTER_PARTITION)
         counts = _counts(int8, vanish)
         if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
             out.append(WhatIfCase("if fully int8-quantized", (), **counts,
@@ -650,8 +651,9 @@ def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision) -> OpVerdict:
         tuple(t.name for t in ins), tuple(t.name for t in outs),
         tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in ins),
         tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in outs),
-        d.placement, d.status, d.reason_code, d.root_cause, d.explanation, d.detail,
-        tuple(Culprit(**c) for c in d.culprits), d.fix, d.confidence, d.confidence_reason)
+        d.placement, d.status, ReasonCode(d.reason_code), d.root_cause, d.explanation,
+        d.detail, tuple(Culprit(**c) for c in d.culprits), d.fix, d.confidence,
+        d.confidence_reason, d.confidence_code)
 
 
 def to_json(result: ModelAnalysis, source: Source = Source.PREDICTED) -> dict:

@@ -76,6 +76,10 @@ class Fields:
     def wrong(self, where: str, value: object, expected: str) -> None:
         self.note(f"{_short(where)} is {_kind(value)}, expected {expected}")
 
+    def unknown(self, where: str, value: str, expected: str) -> None:
+        """A string outside its vocabulary: `where 'value' is not <expected>`."""
+        self.note(f"{_short(where)} {_short(value)!r} is not {expected}")
+
     def problem(self, label: str) -> str | None:
         """The file's one problem line, or None when every field had its type."""
         if not self.notes:

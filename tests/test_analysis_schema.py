@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tpulens.analyzer import compiled
-from tpulens.analyzer.analysis import Analysis, OpVerdict
+from tpulens.analyzer import compiled, rules
+from tpulens.analyzer.analysis import UNRULED_CODES, Analysis, OpVerdict, ReasonCode
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.analyzer.model import read_model
 from tpulens.analyzer.typed_json import FieldError, Fields
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
 YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"  # float: the int8 what-if
 YOLO_COMPILED = "pairs/MyYolov5@0667147/yolov5n-int8_edgetpu.tflite"  # 16.0: no cycles
+POSENET = "pairs/test_data@086adea/posenet/posenet_mobilenet_v1_075_481_641_quant_decoder.tflite"
 
 
 def _generator():
@@ -92,6 +93,10 @@ WRONG = [
     (("ops", 0, "confidence"), "certain", "ops[0].confidence 'certain' is not one of high, low"),
     (("errors",), [3], "errors[0] is a number, expected a message"),
     (("model", "kind"), "onnx", "model.kind 'onnx' is not one of cpu, compiled"),
+    (("ops", 1, "reason_code"), "TOO_BIG", "ops[1].reason_code 'TOO_BIG' is not a known "
+     "reason code"),
+    (("ops", 1, "confidence_code"), "unsure", "ops[1].confidence_code 'unsure' is not one of "
+     "near_limit"),
 ]
 
 
@@ -124,6 +129,50 @@ def test_a_lenient_read_leaves_the_wrong_field_at_its_default(real):
     assert read.ops[4] == Analysis.from_json(real["deeplab"]).ops[4]
 
 
+def test_the_reason_codes_are_the_rules_registry_codes():
+    """One source: every registered rule's code is a ReasonCode, and every ReasonCode is a
+    rule's code or one of the few no rule gives (MAPPED, a compiled model's two)."""
+    registered = {r.reason_code for r in rules.RULES}
+    assert registered <= set(ReasonCode)
+    assert set(ReasonCode) - registered == set(UNRULED_CODES)
+    assert not registered & set(UNRULED_CODES)
+    assert {"UNSUPPORTED_OP", "AFTER_PARTITION", "MODEL_NOT_QUANTIZED"} <= registered
+
+
+def test_verdicts_read_back_with_typed_codes(real):
+    deeplab = Analysis.from_json(real["deeplab"])
+    assert all(isinstance(op.reason_code, ReasonCode) for op in deeplab.ops)
+    assert {op.reason_code for op in deeplab.ops} >= {ReasonCode.MAPPED,
+                                                       ReasonCode.AFTER_PARTITION}
+    compiled_ops = Analysis.from_json(real["yolo compiled"]).ops
+    assert {op.reason_code for op in compiled_ops} == {ReasonCode.EDGETPU_SUBGRAPH,
+                                                       ReasonCode.LEFT_ON_CPU}
+
+
+def test_a_low_verdict_says_why_as_a_code(real, corpus):
+    """The code of a low verdict is written beside its words; a sure verdict has none. The
+    PoseNet decoder's dead outputs are the corpus's unsure verdicts at the default options."""
+    posenet = analyze_file(corpus / POSENET)
+    for data in (*real.values(), posenet):
+        ops = Analysis.from_json(data).ops
+        assert all((op.confidence == Confidence.LOW) == (op.confidence_code is not None)
+                   for op in ops), data["model"]["name"]
+    low = [op for op in Analysis.from_json(posenet).ops if op.confidence_code]
+    assert len(low) == posenet["summary"]["ops_low_confidence"] == 33
+    assert {op.confidence_code for op in low} == {rules.ConfidenceReason.DEAD_OP}
+    assert {op.placement for op in low} == {Placement.DROPPED}
+
+
+def test_a_lenient_read_keeps_an_unknown_reason_code_as_text(real):
+    """An older file, or one from another version's rules, still shows the op and its code."""
+    data = _set(real["deeplab"], ("ops", 7, "reason_code"), "RETIRED_RULE")
+    lenient = Fields(lenient=True)
+    read = Analysis.from_json(data, lenient)
+    assert read.ops[7].reason_code == "RETIRED_RULE" and len(read.ops) == len(data["ops"])
+    assert lenient.notes == ["ops[7].reason_code 'RETIRED_RULE' is not a known reason code "
+                             "(`tpulens rules` lists them)"]
+
+
 def test_absent_fields_take_their_defaults():
     """Hand-written and older files leave fields out: that is no error."""
     read = Analysis.from_json({"summary": {"ops_total": 1}, "ops": [{"opcode": "ADD"}, {}]})
@@ -132,6 +181,7 @@ def test_absent_fields_take_their_defaults():
     assert read.ops[0].confidence is None and read.ops[0].placement == Placement.CPU
     assert read.to_json()["ops"][0]["opcode"] == "ADD"
     assert "confidence" not in read.to_json()["ops"][0]  # optional fields stay out
+    assert "confidence_code" not in read.to_json()["ops"][0]
 
 
 def test_an_unknown_schema_version_or_another_document_is_refused():
