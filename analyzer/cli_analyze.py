@@ -32,7 +32,6 @@ from pathlib import Path
 
 from tpulens.analyzer import estimate
 from tpulens.analyzer.cli_options import add_compiler_options, given_options
-from tpulens.analyzer.latency import Link
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
 
 HELP = "predict the Edge TPU placement of every op of .tflite models, with causes and fixes"
@@ -52,10 +51,10 @@ def add_arguments(parser) -> None:
                         help="list every op off the Edge TPU with its status, why and fix (the "
                         "default report gives each root cause once); with several models, "
                         "print each model's report before the table")
-    parser.add_argument("--device", choices=tuple(Link), default=Link.USB3,
+    hosts = "; ".join(f"{link}: {words.host}" for link, words in estimate.LINKS.items())
+    parser.add_argument("--device", choices=tuple(estimate.LINKS), default=estimate.DEFAULT_LINK,
                         help="the device whose Edge TPU latency is shown first and explained: "
-                        "usb3 (USB Accelerator on USB 3.0), usb2 (on USB 2.0: Raspberry Pi 3, "
-                        "Dev Board Mini), pcie (M.2 / mini PCIe, the Dev Board); default usb3")
+                        f"{hosts}; default {estimate.DEFAULT_LINK}")
     parser.add_argument("--fail-on", choices=("partial", "fails"),
                         help="exit 1 when any model's verdict (predicted, or its compiled "
                         "twin's) is this or worse")
@@ -99,7 +98,8 @@ def run(args) -> int:
     return 0
 
 
-def render_report(analysis: dict, details: bool = False, device: str = Link.USB3) -> str:
+def render_report(analysis: dict, details: bool = False,
+                  device: str = estimate.DEFAULT_LINK) -> str:
     """The one-model report: a prediction (brief, or every op with `details`), or what a
     compiled model holds; both end their summary with the Edge TPU cost on `device` first."""
     return render_compiled(analysis, device) if analysis["model"]["kind"] == "compiled" \
@@ -200,7 +200,7 @@ def twin_lines(twin_path, twin: dict, cpu_path) -> list[str]:
     return lines
 
 
-def render_compiled(analysis: dict, device: str = Link.USB3) -> str:
+def render_compiled(analysis: dict, device: str = estimate.DEFAULT_LINK) -> str:
     """What a compiled model holds: its Edge TPU subgraphs, their packages, the CPU ops."""
     s, edgetpu = analysis["summary"], analysis["edgetpu"]
     out = [f"COMPILED {analysis['model']['path']}: {s['tpu_subgraphs']} Edge TPU subgraph(s), "
@@ -256,7 +256,7 @@ def _wrapper(indent: str = "    ", first: str | None = None) -> textwrap.TextWra
                                 break_on_hyphens=False)
 
 
-def summary_lines(analysis: dict, device: str = Link.USB3) -> list[str]:
+def summary_lines(analysis: dict, device: str = estimate.DEFAULT_LINK) -> list[str]:
     """The compiler-style summary of a prediction: one line per figure, then the Edge TPU
     cost (parameter memory, latency per device, what dominates)."""
     s = analysis["summary"]
@@ -278,7 +278,7 @@ def cost_lines(found: dict | None, device: str) -> list[str]:
     return [line for text in estimate.text_lines(found, device) for line in wrap.wrap(text)]
 
 
-def render_text(analysis: dict, details: bool = False, device: str = Link.USB3) -> str:
+def render_text(analysis: dict, details: bool = False, device: str = estimate.DEFAULT_LINK) -> str:
     """The one-model prediction: summary, the compiler's table, then in brief each root cause
     once (with how many ops follow it to the CPU, and its fix), the unsure verdicts by reason,
     the model's notes and the what-ifs; `details` lists every op off the Edge TPU instead."""
@@ -560,7 +560,8 @@ def _names(names: list[str], width: int = 80) -> str:
     return ", ".join(shown)
 
 
-def _what_if_lines(summary: dict, ops: list[dict], device: str = Link.USB3) -> list[str]:
+def _what_if_lines(summary: dict, ops: list[dict],
+                   device: str = estimate.DEFAULT_LINK) -> list[str]:
     cases = summary.get("what_if") or []
     if not cases:
         return []
@@ -580,6 +581,6 @@ def _what_if_lines(summary: dict, ops: list[dict], device: str = Link.USB3) -> l
             text += "; still blocking: " + ", ".join(case["blocking"])
         latency = (case.get("latency_ms") or {}).get(device)
         if latency is not None:
-            text += f"; {estimate.ms_text(latency)} ms on {device}"
+            text += f"; {estimate.ms_text(latency)} ms on {estimate.link_name(device)}"
         lines += _wrapper("    ", "  ").wrap(f"{case['label']}: {text}")
     return lines

@@ -217,21 +217,56 @@ def _priced(segments: tuple[Segment, ...], cpu_cost: tuple[latency.CpuOp, ...],
 
 # ---- text --------------------------------------------------------------------------------
 
-DEVICE_NAMES = {latency.Link.USB3: "USB 3.0", latency.Link.USB2: "USB 2.0",
-                latency.Link.PCIE: "PCIe"}
-PART_NAMES = {"invoke": "the fixed cost of each invoke", "edgetpu": "Edge TPU compute",
-              "streamed_parameters": "parameters streamed over the link",
-              "instructions": "instructions sent over the link",
-              "input_output": "input and output over the link",
-              "crossings": "tensors crossing between CPU and Edge TPU",
-              "cpu_ops": "the ops left on the CPU"}
+@dataclass(frozen=True)
+class LinkWords:
+    """How a host link is named wherever a latency is shown (the CLI, the site, metric labels)."""
+
+    name: str  # "USB 3.0"
+    host: str  # "a USB Accelerator on a USB 3.0 host": the setup behind the figure
 
 
-def mib(count: int) -> str:
-    return f"{count / 2**20:.1f} MiB" if count >= 2**20 / 10 else f"{count / 1024:.0f} KiB"
+LINKS: dict[latency.Link, LinkWords] = {
+    latency.Link.USB3: LinkWords("USB 3.0", "a USB Accelerator on a USB 3.0 host"),
+    latency.Link.USB2: LinkWords(
+        "USB 2.0", "a USB Accelerator on USB 2.0 (a Raspberry Pi 3, the Dev Board Mini)"),
+    latency.Link.PCIE: LinkWords(
+        "PCIe", "an M.2 or Mini PCIe module, or the Dev Board (its Edge TPU is on PCIe)"),
+}
+DEFAULT_LINK = latency.Link.USB3  # shown first and explained: the most common Coral setup
+
+# What each part of a latency (latency.latency_parts) is; a part not named here is shown by its
+# key.
+PART_LABELS = {
+    "invoke": "invoke overhead",
+    "edgetpu": "Edge TPU compute",
+    "streamed_parameters": "parameters streamed over the link",
+    "instructions": "instructions sent over the link",
+    "input_output": "inputs and outputs over the link",
+    "crossings": "tensors crossing between CPU and Edge TPU",
+    "cpu_ops": "ops left on the CPU",
+}
+MIB = 1024 * 1024
 
 
-def text_lines(estimate: dict | None, device: str = latency.Link.USB3) -> list[str]:
+def link_name(link: str) -> str:
+    """The link's name ("USB 3.0" for usb3); an unknown link by its key."""
+    words = LINKS.get(link)
+    return words.name if words else link
+
+
+def part_label(part: str) -> str:
+    return PART_LABELS.get(part, part.replace("_", " "))
+
+
+def mib(size: int) -> str:
+    """A byte count as the compiler's log writes it ("6.02MiB"): MiB from 1 MiB, KiB from
+    1 KiB, else bytes."""
+    if size < 1024:
+        return f"{size} B"
+    return f"{size / MIB:.2f} MiB" if size >= MIB else f"{size / 1024:.2f} KiB"
+
+
+def text_lines(estimate: dict | None, device: str = DEFAULT_LINK) -> list[str]:
     """The estimate in three lines (four when parameters stream): memory, latency per device
     with `device` first, and what dominates it."""
     if not estimate:
@@ -240,23 +275,24 @@ def text_lines(estimate: dict | None, device: str = latency.Link.USB3) -> list[s
     lines = [f"Parameter memory: {mib(params['on_chip_bytes'])} cached on-chip; "
              f"{mib(params['off_chip_bytes'])} streamed at every inference"]
     order = [device] + [d for d in estimate["latency_ms"] if d != device]
-    shown = [f"{d} {_range(estimate, d) if d == device else ms_text(estimate['latency_ms'][d])}"
+    shown = [f"{link_name(d)} "
+             f"{_range(estimate, d) if d == device else ms_text(estimate['latency_ms'][d])}"
              + ("" if d == device else " ms") for d in order if estimate["latency_ms"].get(d)]
     kind = "from the compiler's cycles" if estimate.get("source") == Source.COMPILER \
         else "predicted"
     if not shown:
         lines.append("Edge TPU latency: unknown (the compiler wrote no cycle estimate)")
         return lines
-    lines.append(f"Edge TPU latency ({kind}, one warm inference): " + ", ".join(shown))
+    lines.append(f"Edge TPU latency ({kind}, warm cache): " + ", ".join(shown))
     parts = estimate["parts_ms"][device]
     top = latency.dominant_part(parts)
     total = estimate["latency_ms"][device]
-    lines.append(f"Dominated by {PART_NAMES.get(top, top)}: {ms_text(parts[top])} of "
-                 f"{ms_text(total)} ms on {device}")
+    lines.append(f"Dominated by {part_label(top)}: {ms_text(parts[top])} of "
+                 f"{ms_text(total)} ms on {link_name(device)}")
     streamed = parts.get("streamed_parameters", 0.0)
     if params["off_chip_bytes"] and streamed >= 0.1 * total:
-        link = DEVICE_NAMES.get(device, device)
-        lines.append(f"Streams {mib(params['off_chip_bytes'])} per inference over {link} "
+        lines.append(f"Streams {mib(params['off_chip_bytes'])} per inference over "
+                     f"{link_name(device)} "
                      f"({ms_text(streamed)} of {ms_text(total)} ms): "
                      f"parameters beyond the {mib(param_memory.ON_CHIP_CAPACITY_BYTES)} "
                      "on-chip cache cross the link every time; prune, cluster or narrow the "

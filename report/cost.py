@@ -11,21 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tpulens.metrics import DEFAULT_LINK, LINKS
+from tpulens.analyzer.estimate import DEFAULT_LINK, LINKS, mib, part_label
 from tpulens.report.labels import source_label
-
-# What each part of a predicted latency is, in the words of the page; a part not named here
-# is shown by its key.
-PART_LABELS = {
-    "invoke": "invoke overhead",
-    "edgetpu": "Edge TPU compute",
-    "streamed_parameters": "parameters streamed over the link",
-    "instructions": "instructions sent over the link",
-    "input_output": "inputs and outputs over the link",
-    "crossings": "tensors crossing between CPU and Edge TPU",
-    "cpu_ops": "ops on the CPU",
-}
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,14 +73,6 @@ class Cost:
         return mib(self.off_chip_bytes) if self.off_chip_bytes else "none"
 
 
-def mib(size: int) -> str:
-    """A byte count as the compiler's log writes it ("6.02MiB"): MiB from 1 MiB, KiB from
-    1 KiB, else bytes."""
-    if size < 1024:
-        return f"{size} B"
-    return f"{size / MIB:.2f} MiB" if size >= MIB else f"{size / 1024:.2f} KiB"
-
-
 def _number(value: object) -> float | None:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     return float(value) if ok and value >= 0 else None
@@ -110,7 +89,7 @@ def _parts(value: object, total: float) -> list[Part]:
     if not isinstance(value, dict):
         return []
     parts = [
-        Part(PART_LABELS.get(key, key.replace("_", " ")), ms, ms / total if total else 0.0)
+        Part(part_label(key), ms, ms / total if total else 0.0)
         for key, raw in value.items()
         if (ms := _number(raw)) is not None
     ]
@@ -136,10 +115,9 @@ def cost_of(summary: dict) -> Cost | None:
         ms = _number(latency.get(link))
         if ms is None:
             continue
-        name, host = LINKS[link]
         span = _range(ranges.get(link)) if isinstance(ranges, dict) else None
         split = _parts(parts.get(link), ms) if isinstance(parts, dict) else []
-        devices.append(DeviceCost(link, name, host, ms, span, split))
+        devices.append(DeviceCost(link, LINKS[link].name, LINKS[link].host, ms, span, split))
     cycles = _number(estimate.get("cycles"))
     source = estimate.get("source")
     return Cost(

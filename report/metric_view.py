@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tpulens.metrics import DEFAULT_LINK, LINKS, Better, Device, est_latency_key, label, meaning
+from tpulens.analyzer.estimate import DEFAULT_LINK, LINKS
+from tpulens.metrics import Better, Device, est_latency_key, label, meaning
 from tpulens.report.load import PublishedAnalysis, Record
 
 # The predicted latency on the other links: on the model and compare pages, not as columns of

@@ -101,16 +101,16 @@ def test_streaming_models_name_the_cost_of_streaming():
         "latency_range_ms": {"usb3": [0.73 * total, 1.32 * total], "usb2": [2920.0, 5280.0]},
         "parts_ms": {"usb3": parts, "usb2": slow}, "source": "predicted"}
     lines = estimate.text_lines(found)
-    assert lines[0] == "Parameter memory: 5.0 MiB cached on-chip; 127.0 MiB streamed at every " \
+    assert lines[0] == "Parameter memory: 5.00 MiB cached on-chip; 127.00 MiB streamed at every " \
                        "inference"
-    assert lines[1] == ("Edge TPU latency (predicted, one warm inference): usb3 298 ms "
-                        "(217-393), usb2 4000 ms")
-    assert lines[2] == "Dominated by parameters streamed over the link: 267 of 298 ms on usb3"
-    assert lines[3].startswith("Streams 127.0 MiB per inference over USB 3.0 (267 of 298 ms)")
+    assert lines[1] == ("Edge TPU latency (predicted, warm cache): USB 3.0 298 ms "
+                        "(217-393), USB 2.0 4000 ms")
+    assert lines[2] == "Dominated by parameters streamed over the link: 267 of 298 ms on USB 3.0"
+    assert lines[3].startswith("Streams 127.00 MiB per inference over USB 3.0 (267 of 298 ms)")
     usb2 = estimate.text_lines(found, device="usb2")
-    assert usb2[1] == ("Edge TPU latency (predicted, one warm inference): usb2 4000 ms "
-                       "(2920-5280), usb3 298 ms")
-    assert usb2[3].startswith("Streams 127.0 MiB per inference over USB 2.0 (3969 of 4000 ms)")
+    assert usb2[1] == ("Edge TPU latency (predicted, warm cache): USB 2.0 4000 ms "
+                       "(2920-5280), USB 3.0 298 ms")
+    assert usb2[3].startswith("Streams 127.00 MiB per inference over USB 2.0 (3969 of 4000 ms)")
 
 
 def test_analyze_json_and_text_carry_the_estimate(corpus):
@@ -121,4 +121,4 @@ def test_analyze_json_and_text_carry_the_estimate(corpus):
                           "source"}
     text = tpulens("analyze", str(path), "--device", "pcie").stdout
     assert "cached on-chip" in text
-    assert "Edge TPU latency (predicted, one warm inference): pcie " in text
+    assert "Edge TPU latency (predicted, warm cache): PCIe " in text

@@ -1,7 +1,8 @@
 """What each metric means, defined once: its unit, which direction is better, where its value
 comes from, a short label and a description. The runners write it into every record's
-`metric_info`; the report reads it back for names a record does not describe. Standard library
-only, so both can import it."""
+`metric_info`; the report reads it back for names a record does not describe. The host links
+are named by the analyzer's cost model (estimate.LINKS), so every page and the CLI word them
+alike."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
+from tpulens.analyzer.estimate import LINKS
 from tpulens.analyzer.vocabulary import Source
 
 
@@ -46,13 +48,6 @@ _TOP1 = "top-1 on the test split (LiteRT)"
 _CPU_TIME = "wall time of one invoke of the LiteRT interpreter on the host CPU"
 _TPU_TIME = "wall time of one invoke on the Edge TPU (libedgetpu delegate)"
 
-# The hosts the Edge TPU cost model predicts for (tpulens.analyzer's `Link`), by key suffix.
-LINKS = {
-    "usb3": ("USB 3.0", "a USB Accelerator on a USB 3.0 host"),
-    "usb2": ("USB 2.0", "a USB Accelerator on USB 2.0 (a Raspberry Pi 3, the Dev Board Mini)"),
-    "pcie": ("PCIe", "an M.2 or Mini PCIe module, or the Dev Board (its Edge TPU is on PCIe)"),
-}
-DEFAULT_LINK = "usb3"  # the site's Edge TPU speed axis: the most common Coral setup
 BOUNDS = ("low", "high")
 _EST_TIME = (
     "predicted time of one inference on {host}, as Coral measures model execution: invoke "
@@ -76,9 +71,9 @@ def _predicted_latencies() -> dict[str, Meaning]:
     """Per link: the predicted latency (labelled "predicted" and with its host) and its range
     ends, which the site folds into the latency's own cell."""
     out = {}
-    for link, (name, host) in LINKS.items():
-        key, label = est_latency_key(link), f"Edge TPU latency (predicted, {name})"
-        description = _EST_TIME.format(host=host)
+    for link, words in LINKS.items():
+        key, label = est_latency_key(link), f"Edge TPU latency (predicted, {words.name})"
+        description = _EST_TIME.format(host=words.host)
         out[key] = Meaning("ms", _LOW, Source.PREDICTED, label, description, _TPU)
         for bound, bound_key in zip(BOUNDS, bound_keys(key), strict=True):
             out[bound_key] = Meaning(
@@ -211,7 +206,7 @@ def label(key: str) -> str:
 
 
 _UNIT_WORDS = {"ms", "bytes", "pct"}
-_WORDS = {"coco": "COCO", "edgetpu": "Edge TPU"}
+_WORDS = {"coco": "COCO", "edgetpu": Device.EDGE_TPU.value}
 
 
 def _device(key: str) -> Device | None:

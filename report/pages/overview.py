@@ -3,8 +3,8 @@ variant per objective, and the analyzed models."""
 
 from __future__ import annotations
 
+from tpulens.analyzer.estimate import DEFAULT_LINK, LINKS
 from tpulens.analyzer.vocabulary import RecordStatus
-from tpulens.metrics import DEFAULT_LINK, LINKS
 from tpulens.report import metric_view as m
 from tpulens.report.experiments import Experiment, verdict, winner_names
 from tpulens.report.overview_chart import tradeoff_chart
@@ -99,5 +99,5 @@ def summary_table(experiments: list[Experiment]) -> Table:
         ]
         for exp in experiments
     ]
-    link = LINKS[DEFAULT_LINK][1]
+    link = LINKS[DEFAULT_LINK].host
     return Table("summary", SUMMARY_COLUMNS, rows, caption=SUMMARY_CAPTION.format(link=link))
