@@ -6,6 +6,10 @@ reading garbage, looping for ever or allocating gigabytes. Entries may point at 
 string or vector, so a small file could stand for gigabytes once read: every string and
 vector read is counted against a budget proportional to the file, and a file that would
 expand past it is refused.
+
+A vtable (the field offsets a table starts from) is decoded once per file and shared by every
+table that points at it: a converter writes one vtable for all tensors of the same shape of
+fields, so a model's thousands of tables read a handful of vtables.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ EXPANSION_FLOOR = 8 * 1024 * 1024
 
 
 class Budget:
-    """The bytes of strings and vectors the tables of one file may still read."""
+    """The bytes of strings and vectors the tables of one file may still read, and the
+    vtables already decoded (by position)."""
 
-    __slots__ = ("left", "limit")
+    __slots__ = ("left", "limit", "vtables")
 
     def __init__(self, size: int):
         self.limit = self.left = EXPANSION_FLOOR + EXPANSION_FACTOR * size
+        self.vtables: dict[int, tuple[int, ...]] = {}
 
     def spend(self, amount: int) -> None:
         self.left -= amount
@@ -55,48 +61,65 @@ class Budget:
                 f"({EXPANSION_FACTOR}x the file plus {EXPANSION_FLOOR // 2**20} MiB)")
 
 
+def _vtable(buf, vtable: int, end: int, budget: Budget) -> tuple[int, ...]:
+    """A vtable's 16-bit words: its size, its table's size, then each field's offset from
+    the table's start (0: absent). Counted against the budget like a vector of ints."""
+    if vtable < 0 or vtable + 4 > end:
+        raise FlatbufferError(f"vtable offset {vtable} outside the file")
+    size = _U16.unpack_from(buf, vtable)[0]
+    if vtable + size > end:
+        raise FlatbufferError(f"vtable at {vtable} runs past the end of the file")
+    words = (size + 1) // 2
+    if vtable + 2 * words > end:
+        raise FlatbufferError(f"vtable at {vtable} runs past the end of the file")
+    budget.spend(4 * words)
+    found = budget.vtables[vtable] = _vector_struct(words, "H").unpack_from(buf, vtable)
+    return found
+
+
 class Table:
     """One flatbuffer table: `buf` is any bytes-like object, `pos` the table's start. Tables
     reached from one another share one Budget."""
 
-    __slots__ = ("buf", "pos", "end", "budget", "_vtable", "_vsize")
+    __slots__ = ("buf", "pos", "end", "budget", "_words")
 
     def __init__(self, buf, pos: int, end: int | None = None, budget: Budget | None = None):
         self.buf = buf
         self.pos = pos
         self.end = end = len(buf) if end is None else end
-        self.budget = budget or Budget(end)
+        self.budget = budget = budget or Budget(end)
         if pos < 0 or pos + 4 > end:
             raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
         vtable = pos - _I32.unpack_from(buf, pos)[0]
-        if vtable < 0 or vtable + 4 > end:
-            raise FlatbufferError(f"vtable offset {vtable} outside the file")
-        self._vtable = vtable
-        self._vsize = _U16.unpack_from(buf, vtable)[0]
-        if vtable + self._vsize > end:
-            raise FlatbufferError(f"vtable at {vtable} runs past the end of the file")
+        words = budget.vtables.get(vtable)
+        self._words = words if words is not None else _vtable(buf, vtable, end, budget)
 
     def _field(self, slot: int) -> int:
         """Absolute position of the field at vtable offset `slot` (4, 6, 8…), or 0 if absent."""
-        if slot >= self._vsize:
-            return 0
-        rel = _U16.unpack_from(self.buf, self._vtable + slot)[0]
-        if not rel:
-            return 0
-        return self.pos + rel
+        words = self._words
+        index = slot >> 1
+        rel = words[index] if index < len(words) else 0
+        return self.pos + rel if rel else 0
 
     def scalar(self, slot: int, fmt: str, default=0):
-        pos = self._field(slot)
-        if not pos:
+        words = self._words
+        index = slot >> 1
+        rel = words[index] if index < len(words) else 0
+        if not rel:
             return default
+        pos = self.pos + rel
         if pos + _SIZES[fmt] > self.end:
             raise FlatbufferError(f"scalar at {pos} runs past the end of the file")
         return _SCALAR_STRUCTS[fmt].unpack_from(self.buf, pos)[0]
 
     def _indirect(self, slot: int) -> int:
-        pos = self._field(slot)
-        if not pos:
+        """Where the offset at `slot` points; 0 when the field is absent."""
+        words = self._words
+        index = slot >> 1
+        rel = words[index] if index < len(words) else 0
+        if not rel:
             return 0
+        pos = self.pos + rel
         if pos + 4 > self.end:
             raise FlatbufferError(f"offset at {pos} runs past the end of the file")
         return pos + _U32.unpack_from(self.buf, pos)[0]
@@ -110,10 +133,11 @@ class Table:
         pos = self._indirect(slot)
         if not pos:
             return 0, 0
-        if pos + 4 > self.end:
+        end = self.end
+        if pos + 4 > end:
             raise FlatbufferError(f"vector at {pos} outside the file")
         count = _U32.unpack_from(self.buf, pos)[0]
-        if pos + 4 + count * elem_size > self.end:
+        if pos + 4 + count * elem_size > end:
             raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
         return pos + 4, count
 
@@ -126,10 +150,11 @@ class Table:
 
     def scalars(self, slot: int, fmt: str) -> tuple | None:
         """A vector of scalars as a tuple, or None when the field is absent."""
-        start, count = self._vector(slot, _SIZES[fmt])
+        size = _SIZES[fmt]
+        start, count = self._vector(slot, size)
         if not start:
             return None
-        self.budget.spend(count * _SIZES[fmt])
+        self.budget.spend(count * size)
         return _vector_struct(count, fmt).unpack_from(self.buf, start)
 
     def byte_span(self, slot: int) -> tuple[int, int]:

@@ -35,7 +35,7 @@ class Quantization:
         return len(self.scale) > 1
 
 
-@dataclass(frozen=True)
+@dataclass
 class Tensor:
     index: int
     name: str
@@ -74,7 +74,7 @@ class Tensor:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Operator:
     subgraph: int
     index: int
