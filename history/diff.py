@@ -13,7 +13,7 @@ from tpulens import safefs
 from tpulens.analyzer.vocabulary import Change, Placement, RecordStatus
 from tpulens.history.judgment import Judge, MachineShift, MetricChange, judged
 from tpulens.history.settings import Settings
-from tpulens.history.store import MAX_FILE_BYTES, Entry
+from tpulens.history.store import MAX_ANALYSIS_BYTES, Entry
 
 SCHEMA_VERSION = 2
 ENVIRONMENT_KEYS = ("python", "tensorflow", "ai_edge_litert", "cpu", "machine", "threads",
@@ -247,7 +247,7 @@ def _analysis(entry: Entry, artifact: str) -> dict | str | None:
         return None
     store_root = entry.base if entry.latest else entry.base.parent.parent  # history/<run>/
     try:
-        raw = entry.read_artifact(artifact, safefs.Root.of(store_root), MAX_FILE_BYTES)
+        raw = entry.read_artifact(artifact, safefs.Root.of(store_root), MAX_ANALYSIS_BYTES)
         data = safefs.load_json(raw)
     except safefs.Unusable as err:
         return f"{path.name[:100]}: {err}"

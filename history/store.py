@@ -33,7 +33,13 @@ MODELS = "models"
 RUN_FILE = "run.json"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 UNKNOWN_TIME = "00000000T000000Z"
-MAX_FILE_BYTES = 16 * 1024 * 1024  # a record, run.json or analysis read from a results store
+# How much of each kind of file of a results store is read at the most: anyone may edit
+# results/ (a pull request), so a link to /dev/zero must not fill the memory. Every reader of
+# the store (the runners, `tpulens diff`, the site) holds these.
+MAX_RECORD_BYTES = 16 * 1024 * 1024  # a record or run.json: real ones are tens of kB
+MAX_ANALYSIS_BYTES = 16 * 1024 * 1024  # about 35,000 ops; real models have hundreds
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024  # an artifact copied as it is (a compiler log, a picture)
+MAX_MODEL_BYTES = 2 * 1024 ** 3  # a model copy
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,7 @@ def _read_object(path: Path, label: str, problems: list) -> dict | None:
     """A JSON object from a regular file of bounded size (a link, a FIFO or a device is refused,
     not followed, waited on or read)."""
     try:
-        data = safefs.load_json(safefs.read_regular(path, MAX_FILE_BYTES, follow=False))
+        data = safefs.load_json(safefs.read_regular(path, MAX_RECORD_BYTES, follow=False))
     except safefs.Unusable as err:
         problems.append(f"{label}: {err}")
         return None

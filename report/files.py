@@ -16,8 +16,10 @@ from pathlib import Path
 
 from tpulens import safefs
 
-MAX_RECORD_BYTES = 16 * 1024 * 1024
-MAX_ANALYSIS_BYTES = 16 * 1024 * 1024  # about 35,000 ops; real models have hundreds
+# The site holds a results store's files to the store's own limits (re-exported for its readers).
+from tpulens.history.store import MAX_ANALYSIS_BYTES as MAX_ANALYSIS_BYTES
+from tpulens.history.store import MAX_RECORD_BYTES as MAX_RECORD_BYTES
+
 MAX_MODEL_BYTES = 20_000_000  # default cap of a published .tflite (tpulens report --max-model-mb)
 MAX_DEPTH = 64  # the contracts nest 5 levels; hand-written params a few more
 MAX_DOCUMENTS = 1000  # analyses in one --analysis file; a batch of real models has dozens
@@ -137,10 +139,9 @@ def confined(base: Path, value: str, roots: tuple[Path, ...]) -> Path:
     for root in roots:
         try:
             return safefs.Root(root).locate(value, base)
-        except Unusable as err:
-            if not str(err).startswith("outside"):
-                raise
-    raise Unusable(f"outside {' and '.join(str(r) for r in roots)}")
+        except safefs.Outside:
+            continue
+    raise safefs.Outside(f"outside {' and '.join(str(r) for r in roots)}")
 
 
 def is_file(path: Path) -> bool:

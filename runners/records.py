@@ -39,10 +39,7 @@ from tpulens.runners.environment import git_commit, git_dirty
 
 SCHEMA_VERSION = 1
 LOCK_FILE = ".tpulens.lock"  # in results/: one run at a time writes or prunes it
-MAX_RECORD_BYTES = 16 * 1024 * 1024
-MAX_ARTIFACT_BYTES = 64 * 1024 * 1024  # an analysis JSON or a compiler log copied per run
-MAX_MODEL_BYTES = 2 * 1024 ** 3  # a model copy read to check its content hash
-_HELD: dict[str, int] = {}  # results directories whose lock this process holds
+_HELD: set[str] = set()  # results directories whose lock this process holds
 
 STAGE_TIMING = {"train": "train", "optimize": "train", "convert": "compress",
                 "extract": "extract", "fetch": "fetch", "compile": "compile",
@@ -145,7 +142,8 @@ def read_record(path: Path) -> dict | None:
     """A record's JSON object, or None when it is missing, unreadable or not a regular file
     (a FIFO is refused, not waited on)."""
     try:
-        data = json.loads(safefs.read_regular(path, MAX_RECORD_BYTES, follow=False))
+        data = safefs.load_json(safefs.read_regular(path, store.MAX_RECORD_BYTES,
+                                                    follow=False))
     except (safefs.Unusable, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
@@ -157,11 +155,7 @@ def results_lock(results_dir: Path) -> Iterator[None]:
     their caches). Re-entrant within a process: a run holding it may write records."""
     key = os.path.realpath(results_dir)
     if key in _HELD:
-        _HELD[key] += 1
-        try:
-            yield
-        finally:
-            _HELD[key] -= 1
+        yield
         return
     Path(results_dir).mkdir(parents=True, exist_ok=True)
     lock = Path(key) / LOCK_FILE
@@ -172,10 +166,10 @@ def results_lock(results_dir: Path) -> Iterator[None]:
             from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _HELD[key] = 1
+        _HELD.add(key)
         yield
     finally:
-        _HELD.pop(key, None)
+        _HELD.discard(key)
         os.close(fd)
 
 
@@ -264,7 +258,7 @@ def _copy_into(root: safefs.Root, folder: Path, record: dict) -> None:
             source = dest = None
         if source and dest and dest.is_relative_to(folder) and root.is_file(source) \
                 and not source.is_relative_to(models):
-            root.write_bytes(dest, root.read(source, MAX_ARTIFACT_BYTES))
+            root.write_bytes(dest, root.read(source, store.MAX_ARTIFACT_BYTES))
             artifacts[name] = value
         else:
             full = Path(os.path.normpath(root.path / value))
@@ -388,7 +382,7 @@ def _record_files(root: safefs.Root, folder: Path) -> list[Path]:
 def _written_model(root: safefs.Root, path: Path) -> bool:
     """Whether a model file is a copy _keep_model wrote: its name ends in its content's hash."""
     try:
-        data = root.read(path, MAX_MODEL_BYTES)
+        data = root.read(path, store.MAX_MODEL_BYTES)
     except safefs.Unusable:
         return False
     return path.suffix == ".tflite" and \

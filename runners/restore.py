@@ -19,7 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tpulens import safefs
-from tpulens.runners import cache
+from tpulens.errors import InputError
+from tpulens.history.store import MAX_MODEL_BYTES
+from tpulens.runners import cache, records
 from tpulens.runners.plan import Plan
 
 INDEX = "steps.json"
@@ -34,7 +36,7 @@ KEPT = {"convert": ("tflite",),
         "evaluate": ("examples",)}
 KEPT_FOLDERS = ("models", "analysis", "examples")
 WHOLE_FOLDER = "examples"  # a kept file here comes with the files beside it (the pictures)
-MAX_RECORD_BYTES = 16 * 1024 * 1024
+MAX_INDEX_BYTES = 64 * 1024 * 1024  # the manifests of every step behind the results
 
 
 def remember(plan: Plan, done: dict[str, dict], results_dir: Path) -> None:
@@ -42,9 +44,10 @@ def remember(plan: Plan, done: dict[str, dict], results_dir: Path) -> None:
     other variants while their record on disk is still the one they made."""
     results_dir = Path(results_dir)
     index = read_index(results_dir)
-    for variant in plan.variants:
-        name = f"{variant.experiment}/{variant.variant}"
-        record = _record(results_dir, name)
+    names = [f"{v.experiment}/{v.variant}" for v in plan.variants]
+    latest = {name: _record(results_dir, name) for name in {*names, *index["variants"]}}
+    for variant, name in zip(plan.variants, names, strict=True):
+        record = latest[name]
         if record is None or not all(key in done for key in variant.steps.values()):
             continue
         index["variants"][name] = {"record_key": variant.record_key, "steps": variant.steps}
@@ -59,8 +62,7 @@ def remember(plan: Plan, done: dict[str, dict], results_dir: Path) -> None:
             index["steps"][key] = {**{k: manifest.get(k) for k in MANIFEST_FIELDS},
                                    "outputs": outputs}
     index["variants"] = {name: entry for name, entry in index["variants"].items()
-                         if (_record(results_dir, name) or {}).get("record_key")
-                         == entry["record_key"]}
+                         if (latest[name] or {}).get("record_key") == entry["record_key"]}
     kept_keys = {key for entry in index["variants"].values() for key in entry["steps"].values()}
     index["steps"] = {key: step for key, step in index["steps"].items() if key in kept_keys}
     cache.atomic_write_json(results_dir / INDEX, {"format": FORMAT, **index})
@@ -106,7 +108,7 @@ def read_index(results_dir: Path) -> dict:
     """The index, or an empty one when it is missing, unreadable or of another format."""
     try:
         data = safefs.load_json(safefs.read_regular(Path(results_dir) / INDEX,
-                                                    MAX_RECORD_BYTES * 4, follow=False))
+                                                    MAX_INDEX_BYTES, follow=False))
     except (safefs.Unusable, ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or data.get("format") != FORMAT \
@@ -147,7 +149,7 @@ def _write_step(directory: Path, key: str, step: dict, root: safefs.Root) -> Non
         siblings = [p for p in source.parent.iterdir() if root.is_file(p)] \
             if value.split("/")[0] == WHOLE_FOLDER else [source]
         for file in siblings:
-            (folder / file.name).write_bytes(root.read(file, MAX_RECORD_BYTES * 64))
+            (folder / file.name).write_bytes(root.read(file, MAX_MODEL_BYTES))
         outputs[name] = str(Path("steps") / directory.name / name / source.name)
     manifest = {**{k: step.get(k) for k in MANIFEST_FIELDS}, "key": key, "outputs": outputs,
                 "restored_from": f"results/{INDEX}"}
@@ -155,13 +157,10 @@ def _write_step(directory: Path, key: str, step: dict, root: safefs.Root) -> Non
 
 
 def _record(results_dir: Path, name: str) -> dict | None:
-    """The variant's latest record, or None (a name from the index is checked first)."""
-    parts = name.split("/")
-    if len(parts) != 2 or any(not part or part.startswith(".") for part in parts):
-        return None
+    """The latest record of the variant named "experiment/variant", or None (a name from the
+    index may be anything)."""
+    experiment, _, variant = name.partition("/")
     try:
-        data = safefs.load_json(safefs.read_regular(results_dir / f"{name}.json",
-                                                    MAX_RECORD_BYTES, follow=False))
-    except (safefs.Unusable, ValueError, RecursionError):
+        return records.read_record(records.record_path(results_dir, experiment, variant))
+    except InputError:
         return None
-    return data if isinstance(data, dict) else None

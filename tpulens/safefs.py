@@ -34,6 +34,10 @@ class Unusable(Exception):
     """Why a file cannot be used: the message follows '<file>: '."""
 
 
+class Outside(Unusable):
+    """The path leaves the root it must stay in: another root may still hold it."""
+
+
 def _why(err: BaseException) -> str:
     return getattr(err, "strerror", None) or str(err)
 
@@ -139,7 +143,7 @@ class Root:
         joined = os.path.normpath(os.path.join(start, text))
         path = Path(joined)
         if not path.is_relative_to(self.path):
-            raise Unusable(f"outside {self.path}")
+            raise Outside(f"outside {self.path}")
         for part in path.relative_to(self.path).parts:
             if len(os.fsencode(part)) > 255:
                 raise Unusable("a path component longer than 255 bytes")
