@@ -25,6 +25,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from functools import cached_property
 from statistics import median
 
 from tpulens.analyzer.vocabulary import Change, Source
@@ -151,21 +152,32 @@ def timing_problem(base: Entry, head: Entry) -> str:
     return f"timing not judged: measured with a different {', '.join(differs)}" if differs else ""
 
 
+class RecordValues:
+    """Each record's metric values, read once however many metrics and pairs of runs ask."""
+
+    def __init__(self) -> None:
+        self._read: dict[int, tuple[dict, dict[str, float]]] = {}  # id → (record, values)
+
+    def __call__(self, entry: Entry) -> dict[str, float]:
+        hit = self._read.get(id(entry.record))
+        if hit is None or hit[0] is not entry.record:
+            hit = self._read[id(entry.record)] = (entry.record, metric_values(entry.record))
+        return hit[1]
+
+
 class Judge:
     """Judges the records of two sides (each variant's record on each side), knowing what holds
-    across all of them (a machine shift)."""
+    across all of them (a machine shift). Judges of one history share its RecordValues."""
 
     def __init__(self, base: dict[tuple[str, str], Entry], head: dict[tuple[str, str], Entry],
-                 settings: Settings):
+                 settings: Settings, values: RecordValues | None = None):
         self.base, self.head, self.settings = base, head, settings
-        self.shifts = machine_shifts(base, head, settings)
-        self._values: dict[int, dict[str, float]] = {}  # id(record) → its metric values
+        self.values = values or RecordValues()
 
-    def values(self, entry: Entry) -> dict[str, float]:
-        """The record's metric values, read once however many metrics are judged."""
-        if id(entry.record) not in self._values:
-            self._values[id(entry.record)] = metric_values(entry.record)
-        return self._values[id(entry.record)]
+    @cached_property
+    def shifts(self) -> dict[str, MachineShift]:
+        """Found when first asked: only timing verdicts and a diff's findings need them."""
+        return machine_shifts(self.base, self.head, self.settings, self.values)
 
     def metric(self, key: tuple[str, str], metric: str) -> MetricChange | None:
         """The verdict on one metric of one variant; None when a side lacks it."""
@@ -223,14 +235,14 @@ class Judge:
 
 
 def machine_shifts(base: dict[tuple[str, str], Entry], head: dict[tuple[str, str], Entry],
-                   settings: Settings) -> dict[str, MachineShift]:
+                   settings: Settings, values: RecordValues) -> dict[str, MachineShift]:
     """Per timing kind, the shift of the comparable variants' medians (p50), when at least
     MOST of them moved one way and one moved beyond the threshold."""
     moves: dict[str, list[tuple[float, bool]]] = {}
     for key in sorted(set(base) & set(head)):
         if timing_problem(base[key], head[key]):
             continue
-        base_values, head_values = metric_values(base[key].record), metric_values(head[key].record)
+        base_values, head_values = values(base[key]), values(head[key])
         for metric, value in base_values.items():
             timing = TIMING.match(metric)
             if not (timing and timing["stat"] == "p50" and value and metric in head_values):

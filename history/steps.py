@@ -26,9 +26,17 @@ from itertools import pairwise
 from statistics import median, median_low
 
 from tpulens.analyzer.vocabulary import Change
-from tpulens.history.judgment import Judge, Kind, info_of, judged, kind, timing_problem
+from tpulens.history.judgment import (
+    Judge,
+    Kind,
+    RecordValues,
+    info_of,
+    judged,
+    kind,
+    timing_problem,
+)
 from tpulens.history.settings import Settings
-from tpulens.history.store import Entry, Run, metric_values
+from tpulens.history.store import Entry, Run
 
 MAX_FIT = 100  # newest runs a series is fitted over: the fit is cubic, retention keeps ~20
 PENALTY = 2.0  # × noise × ln(n): tests/test_history_steps.py checks what it detects in noise
@@ -111,17 +119,18 @@ def regressions(entries: Iterable[Entry], settings: Settings) -> list[Regression
         by_run.setdefault(entry.run.id, {})[entry.key] = entry
         by_variant.setdefault(entry.key, []).append(entry)
     judges: dict[tuple[str, str], Judge] = {}
+    record_values = RecordValues()
 
     def judge(good: Entry, bad: Entry, metric: str):
         pair = (good.run.id, bad.run.id)
         if pair not in judges:
-            judges[pair] = Judge(by_run[pair[0]], by_run[pair[1]], settings)
+            judges[pair] = Judge(by_run[pair[0]], by_run[pair[1]], settings, record_values)
         return judges[pair].metric(good.key, metric)
 
     found = []
     for series in by_variant.values():
         latest = series[-1]
-        known = [metric_values(e.record) for e in series]
+        known = [record_values(e) for e in series]
         comparable = [not timing_problem(e, latest) for e in series]
         for metric in judged(set().union(*known)):
             what = kind(metric, info_of(latest, latest, metric))
