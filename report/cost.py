@@ -127,3 +127,10 @@ def cost_of(summary: dict) -> Cost | None:
         int(cycles) if cycles else None,
         devices,
     )
+
+
+def model_costs(analyses: list, pages: list) -> dict[str, Cost | None]:
+    """Each model page's Edge TPU cost (predicted, or read from the compiler's output), by its
+    slug: `analyses` are the published analyses (report.load) in the order of their `pages`."""
+    return {page.slug: cost_of(analysis.data["summary"])
+            for analysis, page in zip(analyses, pages, strict=True)}

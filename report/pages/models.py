@@ -5,7 +5,7 @@ download and Netron; and an index of them."""
 from __future__ import annotations
 
 from tpulens.errors import InputError
-from tpulens.report.cost import Cost, cost_of
+from tpulens.report.cost import model_costs
 from tpulens.report.diagnostics import node_data
 from tpulens.report.files import Unusable, read_regular
 from tpulens.report.publisher import Publisher, SiteContent, Writer
@@ -23,7 +23,7 @@ class Models(Publisher):
 
     @classmethod
     def publish(cls, content: SiteContent, writer: Writer) -> None:
-        costs = model_costs(content)
+        costs = model_costs(content.results.analyses, content.models)
         for analysis, page in zip(content.results.analyses, content.models, strict=True):
             writer.write(f"models/{page.slug}.analysis.json", analysis.raw)
             writer.json(f"models/{page.slug}.node_data.json", node_data(analysis.data))
@@ -49,11 +49,3 @@ class Models(Publisher):
                 costs=costs,
             )
 
-
-def model_costs(content: SiteContent) -> dict[str, Cost | None]:
-    """Each model page's Edge TPU cost (predicted, or read from the compiler's output), by its
-    slug."""
-    return {
-        page.slug: cost_of(analysis.data["summary"])
-        for analysis, page in zip(content.results.analyses, content.models, strict=True)
-    }
