@@ -15,6 +15,7 @@ import jinja2
 from tpulens import safefs
 from tpulens.errors import InputError
 from tpulens.history.settings import Settings
+from tpulens.report.cost import Cost, model_costs
 from tpulens.report.diagnostics import ModelPage
 from tpulens.report.experiments import Experiment
 from tpulens.report.files import DEFAULT_MODEL_FILES, ModelFiles
@@ -43,6 +44,11 @@ class SiteContent:
     def timeline(self) -> Timeline:
         """Every run's records and the regressions among them (history pages, feed, compare)."""
         return timeline_of(self.results, self.settings)
+
+    @cached_property
+    def model_costs(self) -> dict[str, Cost | None]:
+        """Each model page's Edge TPU cost by its slug (the model pages and the overview)."""
+        return model_costs(self.results.analyses, self.models)
 
 
 class Writer:

@@ -5,7 +5,6 @@ download and Netron; and an index of them."""
 from __future__ import annotations
 
 from tpulens.errors import InputError
-from tpulens.report.cost import model_costs
 from tpulens.report.diagnostics import node_data
 from tpulens.report.files import Unusable, read_regular
 from tpulens.report.publisher import Publisher, SiteContent, Writer
@@ -23,7 +22,7 @@ class Models(Publisher):
 
     @classmethod
     def publish(cls, content: SiteContent, writer: Writer) -> None:
-        costs = model_costs(content.results.analyses, content.models)
+        costs = content.model_costs
         for analysis, page in zip(content.results.analyses, content.models, strict=True):
             writer.write(f"models/{page.slug}.analysis.json", analysis.raw)
             writer.json(f"models/{page.slug}.node_data.json", node_data(analysis.data))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from tpulens.analyzer.estimate import DEFAULT_LINK, LINKS
 from tpulens.analyzer.vocabulary import RecordStatus
 from tpulens.report import metric_view as m
-from tpulens.report.cost import model_costs
 from tpulens.report.experiments import Experiment, verdict, winner_names
 from tpulens.report.overview_chart import tradeoff_chart
 from tpulens.report.publisher import Publisher, SiteContent, Writer
@@ -58,7 +57,7 @@ class Overview(Publisher):
             summary=summary_table(content.experiments),
             chart=tradeoff_chart([(e.name, e.data) for e in content.experiments]),
             models=content.models,
-            costs=model_costs(content.results.analyses, content.models),
+            costs=content.model_costs,
             commits=sorted({r.git_commit for r in records if r.git_commit}),
             created=sorted(r.created for r in records if r.created),
         )
