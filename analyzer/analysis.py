@@ -23,10 +23,16 @@ SCHEMA_VERSION = 1
 # get (their placement is read from the file, not decided by a rule).
 UNRULED_CODES = ("MAPPED", "EDGETPU_SUBGRAPH", "LEFT_ON_CPU")
 
+# Codes earlier versions wrote, so their files (results/history/) still read: one code for
+# every whole-model refusal (now one per model rule), ops whose results reached no output (now
+# DROPPED), and three batch-axis rules since rewritten on the axes they check.
+RETIRED_CODES = ("MODEL_REJECTED", "UNUSED_RESULT", "BATCH_AXIS", "PAD_BATCH", "SPLIT_BATCH")
+
 # What decided an op: the rules registry's reason codes (one per registered rule) and the
 # codes above. Built from the registry so a new rule's code is a member without a second list.
 ReasonCode = StrEnum("ReasonCode", [(code, code) for code in sorted(
-    {r.reason_code for r in rules.RULES}.union(UNRULED_CODES))], module=__name__)
+    {r.reason_code for r in rules.RULES}.union(UNRULED_CODES, RETIRED_CODES))],
+    module=__name__)
 
 
 class ModelKind(StrEnum):
@@ -204,8 +210,10 @@ class OpVerdict:
         "file does not record why).")
     reason_code: ReasonCode = field(
         "What decided it: the code of the rule that refused it (`tpulens rules` lists them), "
-        "`MAPPED`, or for a compiled model `EDGETPU_SUBGRAPH` and `LEFT_ON_CPU`. A lenient "
-        "reader keeps a code this tpulens does not know as text and notes it.", default="",
+        "`MAPPED`, or for a compiled model `EDGETPU_SUBGRAPH` and `LEFT_ON_CPU`; older files "
+        "may hold codes since retired (`MODEL_REJECTED`, `UNUSED_RESULT`, `BATCH_AXIS`, "
+        "`PAD_BATCH`, `SPLIT_BATCH`). A lenient reader keeps a code this tpulens does not know "
+        "as text and notes it.", default="",
         read=_reason_code)
     root_cause: int | None = field(
         "For \"More than one subgraph is not supported\", the index (same subgraph) of the CPU "
@@ -231,6 +239,59 @@ class OpVerdict:
         "off by an op whose refusal is unsure).", omitted_when_none=True)
     source: Source | None = field("`compiler` for a compiled model's op.",
                                   omitted_when_none=True)
+
+
+@dataclass(frozen=True)
+class PlacementDifference:
+    """An op the real compiler placed, or gave a status, otherwise than predicted."""
+
+    subgraph: int = field("The op's subgraph.", default=0)
+    index: int = field("Its index in the subgraph.", default=0)
+    opcode: str = field("Its type.", default="")
+    output: str = field("Its first output tensor's name.", default="")
+    predicted_placement: Placement | None = field("Where the prediction puts it.")
+    predicted_status: str | None = field("The predicted status.")
+    actual_placement: Placement | None = field("Where the compiler put it.")
+    actual_status: str | None = field("The compiler's status (null: the compiled model leaves "
+                                      "it on the CPU and no log says why).")
+
+
+@dataclass(frozen=True)
+class TwinPrediction:
+    """The prediction a compiled twin was compared with."""
+
+    flags: tuple[str, ...] = field("Its compiler flags: `[\"-a\"]` for a twin with several "
+                                   "Edge TPU subgraphs (only -a makes them), else empty.",
+                                   default=())
+    ops_total: int | None = field("Ops in the CPU model.")
+    ops_tpu: int | None = field("Ops predicted on the Edge TPU.")
+    ops_cpu: int | None = field("Ops predicted on the CPU.")
+    tpu_subgraphs: int | None = field("Edge TPU subgraphs predicted.")
+    verdict: Verdict | None = field("The predicted verdict.")
+    ops_low_confidence: int | None = field("Predicted verdicts that are unsure.")
+    compiler_version: str | None = field("The compiler version predicted for.")
+
+
+@dataclass(frozen=True)
+class CompiledFrom:
+    """A compiled twin's CPU model and the compiler's placement of its ops (files from before
+    the prediction was compared hold only the path and the first three counts)."""
+
+    path: str | None = field("The CPU model's path.")
+    ops_total: int | None = field("Ops in the CPU model.")
+    ops_tpu: int | None = field("Its ops the compiler put on the Edge TPU.")
+    ops_cpu: int | None = field("Its ops the compiler left on the CPU.")
+    tpu_subgraphs: int | None = field("Edge TPU subgraphs in the compiled model.",
+                                      omitted_when_none=True)
+    multiple_subgraphs: bool | None = field(
+        "Several Edge TPU subgraphs: the model was compiled with -a.", omitted_when_none=True)
+    prediction: TwinPrediction | None = field("The prediction compared with.",
+                                              omitted_when_none=True)
+    differences: tuple[PlacementDifference, ...] | None = field(
+        "The ops the compiler placed otherwise than predicted.", omitted_when_none=True)
+    summary_differences: tuple[str, ...] | None = field(
+        "Other differences, in words (e.g. the number of Edge TPU subgraphs).",
+        omitted_when_none=True)
 
 
 @dataclass(frozen=True)
@@ -297,10 +358,10 @@ class Analysis:
         omitted_when_none=True)
     warnings: tuple[str, ...] | None = field("A compiled model: parts the reader could not "
                                              "decode.", omitted_when_none=True)
-    compiled_from: dict | None = field(
-        "A compiled model in a batch beside the CPU model it was made from: that model "
-        "(`path`), the compiler's counts for its ops (`ops_total`, `ops_tpu`, `ops_cpu`, "
-        "`tpu_subgraphs`) and how the prediction differs.", omitted_when_none=True)
+    compiled_from: CompiledFrom | None = field(
+        "A compiled model in a batch beside the CPU model it was made from: the compiler's "
+        "placement in that model's terms and how the prediction differs.",
+        omitted_when_none=True)
     subgraphs: tuple[SubgraphName, ...] | None = field(
         "The subgraphs' names, when recorded.", omitted_when_none=True)
 
@@ -323,3 +384,83 @@ class Analysis:
 def is_analysis(data: dict) -> bool:
     """Analysis JSONs share results/analysis/ with other artifacts (e.g. comparisons)."""
     return isinstance(data.get("summary"), dict) and ("ops" in data or "table" in data)
+
+
+# ---- the comparison with the real compiler -------------------------------------------------
+
+COMPARISON_SCHEMA_VERSION = 1  # the shape analyzer/compare.py writes
+
+
+@dataclass(frozen=True)
+class PredictedCounts:
+    """The prediction's counts."""
+
+    ops_total: int | None = field("Ops in the model.")
+    ops_tpu: int | None = field("Ops predicted on the Edge TPU.")
+    ops_cpu: int | None = field("Ops predicted on the CPU.")
+    tpu_subgraphs: int | None = field("Edge TPU subgraphs predicted.")
+    verdict: Verdict | None = field("The predicted verdict.")
+
+
+@dataclass(frozen=True)
+class CompilerCounts:
+    """What the compiler's output gives (a count it does not give is absent)."""
+
+    source: tuple[Source, ...] = field("`compiler` (a compiled model) and/or `log`.",
+                                       default=())
+    ops_total: int | None = field("Ops in the model.", omitted_when_none=True)
+    ops_tpu: int | None = field("Ops on the Edge TPU.", omitted_when_none=True)
+    ops_cpu: int | None = field("Ops on the CPU.", omitted_when_none=True)
+    tpu_subgraphs: int | None = field("Edge TPU subgraphs.", omitted_when_none=True)
+    verdict: Verdict | None = field("`fails` when the compile failed.", omitted_when_none=True)
+    errors: tuple[str, ...] | None = field("Why it failed.", omitted_when_none=True)
+
+
+@dataclass(frozen=True)
+class RowDifference:
+    """A row of the compiler's table whose count the prediction does not match."""
+
+    operator: str = field("The op type.", default="")
+    status: str = field("The status.", default="")
+    predicted: int = field("Ops predicted with it.", default=0)
+    actual: int = field("Ops the log gives it.", default=0)
+
+
+@dataclass(frozen=True)
+class CompilerComparison:
+    """A prediction checked against the real compiler's output (`tpulens compare --json`)."""
+
+    schema_version: int = field("The version of this shape.",
+                                default=COMPARISON_SCHEMA_VERSION)
+    agree: bool | None = field("Whether the prediction matches in every op and count.")
+    cpu_model: str | None = field("The CPU model.")
+    compiled_model: str | None = field("The compiled model compared with, if any.")
+    log: str | None = field("The compiler log compared with, if any.")
+    compiler_version: str | None = field("The compiler version predicted for.")
+    version_source: str | None = field("Where it comes from: `argument`, `log` or "
+                                       "`default`.")
+    options: AnalysisOptions = field("The options of the prediction.",
+                                     default_factory=AnalysisOptions)
+    predicted: PredictedCounts = field("The prediction's counts.",
+                                       default_factory=PredictedCounts)
+    actual: CompilerCounts = field("The compiler's.", default_factory=CompilerCounts)
+    op_differences: tuple[PlacementDifference, ...] = field(
+        "The ops placed or labelled otherwise than predicted.", default=())
+    row_differences: tuple[RowDifference, ...] = field(
+        "The log's table rows whose counts differ.", default=())
+    summary_differences: tuple[str, ...] = field("Other differences, in words.", default=())
+    warnings: tuple[str, ...] = field("What made the comparison less certain.", default=())
+    notes: tuple[str, ...] = field("How the options were chosen.", default=())
+
+    def to_json(self) -> dict:
+        return typed_json.write(self)
+
+    @classmethod
+    def from_json(cls, data: dict, fields: Fields | None = None) -> CompilerComparison:
+        """The comparison in `data`, read as Analysis.from_json reads an analysis."""
+        problem = version_problem(data, COMPARISON_SCHEMA_VERSION)
+        if problem:
+            raise FieldError(problem)
+        if not isinstance(data.get("actual"), dict):
+            raise FieldError("not a comparison JSON (no actual)")
+        return typed_json.read(cls, data, fields or Fields())

@@ -16,12 +16,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tpulens.analyzer import compiled
-from tpulens.analyzer.analysis import Analysis
+from tpulens.analyzer.analysis import (
+    Analysis,
+    CompiledFrom,
+    PlacementDifference,
+    TwinPrediction,
+)
 from tpulens.analyzer.analyze import Options, analysis_of, analyze_model
 from tpulens.analyzer.compare import compare_analysis
 from tpulens.analyzer.formats import directory_format
 from tpulens.analyzer.ground_truth import compiled_from_problem
 from tpulens.analyzer.model import Model, read_model
+from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Verdict
 from tpulens.errors import InputError
 
@@ -153,18 +159,16 @@ def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
             cpu, replace(options, enable_multiple_subgraphs=True)))
     truth = compare_analysis(prediction, cpu, out)
     summary = prediction.summary
-    result["compiled_from"] = {
-        "path": str(cpu.path),
-        **{key: truth.actual[key] for key in ("ops_total", "ops_tpu", "ops_cpu",
-                                              "tpu_subgraphs")},
-        "multiple_subgraphs": subgraphs > 1,
-        "prediction": {"flags": ["-a"] if prediction.options.enable_multiple_subgraphs else [],
-                       **{key: getattr(summary, key) for key in (
-                           "ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs", "verdict",
-                           "ops_low_confidence", "compiler_version")}},
-        "differences": [asdict(d) for d in truth.op_differences],
-        "summary_differences": truth.summary_differences,
-    }
+    result["compiled_from"] = write(CompiledFrom(
+        str(cpu.path), *(truth.actual[key] for key in ("ops_total", "ops_tpu", "ops_cpu",
+                                                       "tpu_subgraphs")),
+        multiple_subgraphs=subgraphs > 1,
+        prediction=TwinPrediction(
+            ("-a",) if prediction.options.enable_multiple_subgraphs else (),
+            summary.ops_total, summary.ops_tpu, summary.ops_cpu, summary.tpu_subgraphs,
+            summary.verdict, summary.ops_low_confidence, summary.compiler_version),
+        differences=tuple(PlacementDifference(**asdict(d)) for d in truth.op_differences),
+        summary_differences=tuple(truth.summary_differences)))
     result["warnings"] += truth.warnings
 
 

@@ -19,13 +19,14 @@ from pathlib import Path
 from tpulens.analyzer.analysis import SCHEMA_VERSION as ANALYSIS_SCHEMA
 from tpulens.analyzer.analysis import (
     Analysis,
+    CompilerComparison,
     CostEstimate,
     OpTensor,
     OpVerdict,
     Summary,
     is_analysis,
 )
-from tpulens.analyzer.typed_json import Fields, finite, version_problem, write
+from tpulens.analyzer.typed_json import FieldError, Fields, finite, version_problem, write
 from tpulens.history.store import ANALYSIS, HISTORY, RUN_FILE, Run, legacy_run
 from tpulens.report import files
 from tpulens.report.record_fields import record_fields, run_fields
@@ -68,13 +69,14 @@ class PublishedAnalysis:
     analysis: Analysis  # as read, each field at its type
     tflite: Path | None = None
     used_by: list[tuple[str, str]] = field(default_factory=list)  # (experiment, variant)
+    # The real compiler's output compared with this prediction (a record's
+    # artifacts.comparison: `tpulens compare --json`), when a record names one.
+    comparison: CompilerComparison | None = None
 
     @cached_property
     def data(self) -> dict:
         """page_data() of the analysis: what the pages read."""
         return page_data(self.analysis)
-
-
 
 
 @dataclass
@@ -183,6 +185,7 @@ class _Loader:
         self.analyses: dict[Path | tuple, PublishedAnalysis | None] = {}
         self.slugs = Slugs()
         self.problems: list[str] = []
+        self.comparisons: set[Path] = set()  # resolved paths read as a record's comparison
 
     def read(self, path: Path, label: str, limit: int, quiet: bool = False,
              follow: bool = False) -> tuple | None:
@@ -303,13 +306,38 @@ class _Loader:
         self.note(fields, rel)
         if run:  # a run folder's name is its id, whatever the copy says (as the store reads it)
             return replace(record, run=run)
+        analysis = self.referenced(record, "analysis", "tflite")
+        compiled = self.referenced(record, "compiled_analysis", "compiled_tflite")
+        if analysis is not None and analysis.comparison is None:
+            analysis.comparison = self.comparison(record)
         return replace(
             record,
             run=record.run or legacy_run(data).id,
-            analysis_slug=self.referenced(record, "analysis", "tflite"),
-            compiled_slug=self.referenced(record, "compiled_analysis", "compiled_tflite"),
+            analysis_slug=analysis.slug if analysis else None,
+            compiled_slug=compiled.slug if compiled else None,
             examples=self.inside_results(record, "examples"),
         )
+
+    def comparison(self, record: Record) -> CompilerComparison | None:
+        """The record's comparison of its model's prediction with the real compiler, inside
+        results/ (unreadable: a problem line, and the site shows the prediction alone)."""
+        path = self.inside_results(record, "comparison")
+        if path is None:
+            return None
+        self.comparisons.add(path.resolve())
+        value = record.artifacts["comparison"][:200]
+        read = self.read(path, f"{record.path}: comparison {value!r} not read",
+                         files.MAX_ANALYSIS_BYTES)
+        if read is None:
+            return None
+        _, data, fields = read
+        try:
+            comparison = CompilerComparison.from_json(data, fields)
+        except FieldError as err:
+            self.problems.append(f"{record.path}: comparison {value!r} not read: {err}")
+            return None
+        self.note(fields, value)
+        return comparison
 
     def inside_results(self, record: Record, artifact: str) -> Path | None:
         """The file an artifact names, if it lies inside results/ (else a problem)."""
@@ -322,8 +350,9 @@ class _Loader:
             self.problems.append(f"{record.path}: {artifact} {value[:200]!r} not read: {err}")
             return None
 
-    def referenced(self, record: Record, artifact: str, model: str) -> str | None:
-        """The slug of the analysis a record names (it must lie inside results/), with the
+    def referenced(self, record: Record, artifact: str,
+                   model: str) -> PublishedAnalysis | None:
+        """The analysis a record names (it must lie inside results/), with the
         record's model file as the one to publish when the analysis names none."""
         path = self.inside_results(record, artifact)
         if path is None:
@@ -341,7 +370,7 @@ class _Loader:
             analysis.tflite = self.model(
                 self.results_dir, record.artifacts[model], self.trees, label
             )
-        return analysis.slug
+        return analysis
 
     def archived(self, record: Record) -> PublishedAnalysis | None:
         """The analysis a kept copy names (relative to its run folder, inside results/): read
@@ -395,6 +424,8 @@ def load_results(results_dir: Path | None, extra_analyses: list[Path] = ()) -> R
         paths = [p for p in loader.results_files("*/*.json") if p.parent.name != ANALYSIS]
         records = [r for r in map(loader.record, paths) if r is not None]
         for path in loader.results_files("analysis/*.json"):
+            if path.resolve() in loader.comparisons:
+                continue  # read with its record, not an analysis
             loader.analysis(path, path.relative_to(loader.results_dir).as_posix(), quiet=True)
         runs = [loader.run(folder) for folder in loader.results_files(f"{HISTORY}/*/")]
         kept = loader.results_files(f"{HISTORY}/*/*/*.json")

@@ -6,19 +6,19 @@ Two places hold it: a record's comparison (`tpulens compare` of the model with i
 contradicts) and a compiled twin's `compiled_from` (`tpulens analyze` on a folder: the same, for
 the twin's CPU model). When the comparison was made with the page's own prediction (same
 compiler and options) and from a compiled model, every op's real placement is known: the
-prediction's, except the ops listed as differing. Both files are read defensively, as analyses
-are: a field of the wrong type is left out, never an error.
+prediction's, except the ops listed as differing. Both come typed from report.load (read
+leniently: a field of the wrong type was noted and left out); a difference whose placements are
+unknown is left out here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from tpulens.analyzer.analysis import CompiledFrom, CompilerComparison, PlacementDifference
+from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
-from tpulens.report import files
-from tpulens.report.load import PublishedAnalysis, Record, Results
+from tpulens.report.load import PublishedAnalysis, Results
 
 COUNTS = ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs")
 
@@ -54,31 +54,17 @@ class RealPlacement:
         return not self.differences and not self.other_differences
 
 
-def _int(value: object) -> int | None:
-    return value if type(value) is int and value >= 0 else None
+def _counts(counts: object) -> dict[str, int]:
+    """The COUNTS a typed count holder gives (a negative count is left out)."""
+    return {key: value for key in COUNTS
+            if (value := getattr(counts, key, None)) is not None and value >= 0}
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _counts(data: object) -> dict[str, int]:
-    data = data if isinstance(data, dict) else {}
-    return {key: data[key] for key in COUNTS if _int(data.get(key)) is not None}
-
-
-def _differences(items: object) -> list[Difference]:
-    found = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        places = (item.get("predicted_placement"), item.get("actual_placement"))
-        if _int(item.get("subgraph")) is None or _int(item.get("index")) is None or \
-                not all(p in tuple(Placement) for p in places):
-            continue
-        found.append(Difference(item["subgraph"], item["index"], _text(item.get("opcode")),
-                                *places, _text(item.get("actual_status"))))
-    return found
+def _differences(items: tuple[PlacementDifference, ...] | None) -> list[Difference]:
+    return [Difference(d.subgraph, d.index, d.opcode, d.predicted_placement,
+                       d.actual_placement, d.actual_status or "")
+            for d in items or () if d.subgraph >= 0 and d.index >= 0
+            and d.predicted_placement is not None and d.actual_placement is not None]
 
 
 def _flags(options: dict) -> str:
@@ -90,42 +76,37 @@ def _flags(options: dict) -> str:
     return " ".join(flags)
 
 
-def from_comparison(comparison: dict, data: dict) -> RealPlacement | None:
+def from_comparison(comparison: CompilerComparison, data: dict) -> RealPlacement | None:
     """The comparison's truth for the analysis `data` (normalized), or None if it holds none."""
-    actual = comparison.get("actual")
-    counts = _counts(actual)
+    counts = _counts(comparison.actual)
     if not counts:
         return None
-    sources = actual.get("source") if isinstance(actual.get("source"), list) else []
-    options = comparison.get("options") if isinstance(comparison.get("options"), dict) else {}
-    version = _text(comparison.get("compiler_version"))
+    sources = comparison.actual.source
+    options = write(comparison.options)
+    version = comparison.compiler_version or ""
     same = options == data["options"] and version == data["summary"].get("compiler_version")
     compared_with = "" if same else \
         f"the prediction for compiler {version or '?'}" + (f" with {_flags(options)}"
                                                           if _flags(options) else "")
-    others = comparison.get("summary_differences")
     return _checked(RealPlacement(
         Source.COMPILER if Source.COMPILER in sources else Source.LOG, counts,
-        _counts(comparison.get("predicted")), _differences(comparison.get("op_differences")),
-        [t for t in others if isinstance(t, str)] if isinstance(others, list) else [],
-        compared_with, same and Source.COMPILER in sources), data)
+        _counts(comparison.predicted), _differences(comparison.op_differences),
+        list(comparison.summary_differences), compared_with,
+        same and Source.COMPILER in sources), data)
 
 
-def from_twin(twin: dict, data: dict, compiled_slug: str) -> RealPlacement | None:
+def from_twin(twin: CompiledFrom, data: dict, compiled_slug: str) -> RealPlacement | None:
     """The truth a compiled twin's `compiled_from` gives for its CPU model's analysis."""
     counts = _counts(twin)
     if not counts:
         return None
-    prediction = twin.get("prediction") if isinstance(twin.get("prediction"), dict) else {}
-    flags = prediction.get("flags") if isinstance(prediction.get("flags"), list) else []
+    flags = twin.prediction.flags if twin.prediction else ()
     same = ("-a" in flags) == (data["options"].get("enable_multiple_subgraphs") is True)
-    others = twin.get("summary_differences")
     real = RealPlacement(
-        Source.COMPILER, counts, _counts(prediction), _differences(twin.get("differences")),
-        [t for t in others if isinstance(t, str)] if isinstance(others, list) else [],
-        "" if same else "the prediction with " + " ".join(map(str, flags)), same,
-        compiled_slug)
-    if twin.get("multiple_subgraphs") is True:
+        Source.COMPILER, counts, _counts(twin.prediction), _differences(twin.differences),
+        list(twin.summary_differences or ()),
+        "" if same else "the prediction with " + " ".join(flags), same, compiled_slug)
+    if twin.multiple_subgraphs is True:
         real.notes.append(f"The compiled model holds {counts.get('tpu_subgraphs', 'several')} "
                           "Edge TPU subgraphs, which only -a makes: it was compiled with -a.")
     return _checked(real, data)
@@ -213,8 +194,7 @@ def pair(results: Results) -> Pairing:
             continue
         if record.compiled_slug in by_slug:
             found.cpu_of.setdefault(record.compiled_slug, cpu.slug)
-        comparison = _comparison(record, cpu, results.problems)
-        real = from_comparison(comparison, cpu.data) if comparison else None
+        real = from_comparison(cpu.comparison, cpu.data) if cpu.comparison else None
         if real is not None and cpu.slug not in found.real:
             real.compiled_slug = record.compiled_slug if record.compiled_slug in by_slug \
                 else None
@@ -226,7 +206,7 @@ def pair(results: Results) -> Pairing:
             by_model.setdefault(path, analysis)
     for analysis in results.analyses:
         twin = _twin(analysis)
-        cpu = by_model.get(twin.get("path")) if twin else None
+        cpu = by_model.get(twin.path) if twin else None
         if cpu is None or analysis.slug in found.cpu_of:
             continue
         found.cpu_of[analysis.slug] = cpu.slug
@@ -236,30 +216,9 @@ def pair(results: Results) -> Pairing:
     return found
 
 
-def _twin(analysis: PublishedAnalysis) -> dict | None:
-    """A compiled analysis's `compiled_from`, read from the published JSON (the normalized
-    data keeps only what every analysis has)."""
-    if analysis.data["source"] != Source.COMPILER or b'"compiled_from"' not in analysis.raw:
+def _twin(analysis: PublishedAnalysis) -> CompiledFrom | None:
+    """A compiled analysis's `compiled_from`, when it names its CPU model."""
+    twin = analysis.analysis.compiled_from
+    if analysis.data["source"] != Source.COMPILER or twin is None or not twin.path:
         return None
-    try:
-        twin = json.loads(analysis.raw).get("compiled_from")
-    except (ValueError, RecursionError, AttributeError):
-        return None
-    return twin if isinstance(twin, dict) and isinstance(twin.get("path"), str) else None
-
-
-def _comparison(record: Record, cpu: PublishedAnalysis, problems: list[str]) -> dict | None:
-    """The record's comparison JSON, confined to the results folder its analysis lies in."""
-    value = record.artifacts.get("comparison")
-    named = record.artifacts.get("analysis")
-    if not value or not named:
-        return None
-    root = cpu.path
-    for _ in Path(named).parts:
-        root = root.parent
-    try:
-        path = files.confined(root, value, (root.resolve(),))
-        return files.read_json_object(path, files.MAX_ANALYSIS_BYTES)[1]
-    except files.Unusable as err:
-        problems.append(f"{record.path}: comparison {value[:200]!r} not read: {err}")
-        return None
+    return twin

@@ -11,8 +11,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tpulens.analyzer import compiled, rules
-from tpulens.analyzer.analysis import UNRULED_CODES, Analysis, OpVerdict, ReasonCode
+from tpulens.analyzer import compare, compiled, rules
+from tpulens.analyzer.analysis import (
+    COMPARISON_SCHEMA_VERSION,
+    RETIRED_CODES,
+    UNRULED_CODES,
+    Analysis,
+    CompilerComparison,
+    OpVerdict,
+    ReasonCode,
+)
 from tpulens.analyzer.analyze import analyze_file
 from tpulens.analyzer.model import read_model
 from tpulens.analyzer.typed_json import FieldError, Fields
@@ -22,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEEPLAB = "pairs/edgetpu/deeplabv3_mnv2_pascal_quant.tflite"
 YOLO_FP16 = "pairs/MyYolov5@0667147/yolov5n-fp16.tflite"  # float: the int8 what-if
 YOLO_COMPILED = "pairs/MyYolov5@0667147/yolov5n-int8_edgetpu.tflite"  # 16.0: no cycles
+TRANSFORMER = "pairs/Coral-TPU@2facb8a/transformer/efficient_l3"  # compiled with -a
+PADDING = "pairs/EdgeTPU_Analysis/InOut/model_padding/model_padding_2x2x3"  # with its log
 POSENET = "pairs/test_data@086adea/posenet/posenet_mobilenet_v1_075_481_641_quant_decoder.tflite"
 
 
@@ -131,11 +141,12 @@ def test_a_lenient_read_leaves_the_wrong_field_at_its_default(real):
 
 def test_the_reason_codes_are_the_rules_registry_codes():
     """One source: every registered rule's code is a ReasonCode, and every ReasonCode is a
-    rule's code or one of the few no rule gives (MAPPED, a compiled model's two)."""
+    rule's code, one of the few no rule gives (MAPPED, a compiled model's two) or one older
+    files hold."""
     registered = {r.reason_code for r in rules.RULES}
     assert registered <= set(ReasonCode)
-    assert set(ReasonCode) - registered == set(UNRULED_CODES)
-    assert not registered & set(UNRULED_CODES)
+    assert set(ReasonCode) - registered == set(UNRULED_CODES) | set(RETIRED_CODES)
+    assert not registered & (set(UNRULED_CODES) | set(RETIRED_CODES))
     assert {"UNSUPPORTED_OP", "AFTER_PARTITION", "MODEL_NOT_QUANTIZED"} <= registered
 
 
@@ -192,6 +203,18 @@ def test_an_unknown_schema_version_or_another_document_is_refused():
         Analysis.from_json({"schema_version": 1, "agree": True})
 
 
+def test_the_analyses_kept_in_history_read_strictly():
+    """Files written by earlier versions, retired reason codes included, read at their types."""
+    kept = [p for p in sorted((ROOT / "results" / "history").glob("*/analysis/*.json"))
+            if not p.name.endswith(".comparison.json")]
+    codes = set()
+    for path in kept:
+        analysis = Analysis.from_json(json.loads(path.read_text(encoding="utf-8")))
+        codes |= {op.reason_code for op in analysis.ops}
+    assert all(isinstance(code, ReasonCode) for code in codes)
+    assert ReasonCode.MODEL_REJECTED in codes
+
+
 def test_the_committed_analyses_read_strictly(committed_analyses):
     """Every analysis the default suite wrote reads at its type and writes the same JSON."""
     for path in committed_analyses:
@@ -207,3 +230,32 @@ def committed_analyses() -> list[Path]:
              if not p.name.endswith(".comparison.json")]
     assert len(paths) >= 20
     return paths
+
+
+def test_comparisons_read_back_at_their_types(corpus, tmp_path):
+    """What `tpulens compare --json` writes (against a compiled model, a log, a failed compile)
+    reads at its types and writes the same JSON; a wrong field is refused in one line."""
+    assert COMPARISON_SCHEMA_VERSION == compare.SCHEMA_VERSION
+    failed = tmp_path / "failed.log"
+    failed.write_text((corpus / "logs/issue-edgetpu-168.log").read_text())
+    made = {
+        "compiled": compare.compare_files(corpus / f"{TRANSFORMER}.tflite",
+                                          corpus / f"{TRANSFORMER}_edgetpu.tflite",
+                                          compiler_version="2.1"),
+        "log": compare.compare_files(corpus / f"{PADDING}.tflite",
+                                     log_path=corpus / f"{PADDING}_edgetpu.log"),
+        "failed": compare.compare_files(corpus / f"{PADDING}.tflite", log_path=failed),
+    }
+    for name, result in made.items():
+        data = json.loads(json.dumps(result.to_json()))
+        assert CompilerComparison.from_json(data).to_json() == data, name
+    read = CompilerComparison.from_json(made["compiled"].to_json())
+    assert len(read.op_differences) == 157 and read.actual.tpu_subgraphs == 3
+    assert {(d.predicted_placement, d.actual_placement) for d in read.op_differences} == {
+        (Placement.CPU, Placement.TPU)}
+    assert CompilerComparison.from_json(made["failed"].to_json()).actual.verdict == "fails"
+    data = _set(made["compiled"].to_json(), ("actual", "ops_tpu"), "157")
+    with pytest.raises(FieldError, match=r"^actual\.ops_tpu is a string, expected an integer$"):
+        CompilerComparison.from_json(data)
+    with pytest.raises(FieldError, match="not a comparison JSON"):
+        CompilerComparison.from_json({"summary": {}, "ops": []})  # an analysis

@@ -83,6 +83,9 @@ def test_a_disagreeing_comparison_lists_its_ops_and_shows_where_the_compiler_put
         tmp_path, corpus, f"{TRANSFORMER}/efficient_l3", "2.1")
     differing = comparison["op_differences"]
     assert len(differing) == 157
+    loaded = load_results(results)
+    assert len(loaded.analyses[0].comparison.op_differences) == 157
+    assert not [p for p in loaded.problems if "comparison.json" in p]
     page, rendered = pages_of(results)["m"]
     assert page.real.per_op and page.summary["ops_tpu"] == 157
     assert page.predicted["ops_tpu"] == analysis["summary"]["ops_tpu"] == 0
@@ -96,6 +99,44 @@ def test_a_disagreeing_comparison_lists_its_ops_and_shows_where_the_compiler_put
     assert re.search(r'class="place-tpu">TPU.*predicted CPU', row, re.S)
 
 
+def test_an_unreadable_comparison_is_a_problem_line_and_the_page_shows_the_prediction(
+        tmp_path, corpus):
+    results, analysis, _ = results_with_comparison(
+        tmp_path, corpus, f"{LENET}/converted_model-int8", "16.0")
+    (results / "analysis/m.comparison.json").write_text('{"actual": {"ops_tpu": 9,')
+    loaded = load_results(results)
+    assert loaded.analyses[0].comparison is None
+    problems = [p for p in loaded.problems if "comparison.json" in p]
+    assert len(problems) == 1 and problems[0].startswith(
+        "zoo/m.json: comparison 'analysis/m.comparison.json' not read: ")
+    page, rendered = pages_of(results)["m"]
+    assert page.real is None and page.source == "predicted"
+
+    record = json.loads((results / "zoo/m.json").read_text())
+    record["artifacts"]["comparison"] = "../outside.comparison.json"  # not in results/
+    (results / "zoo/m.json").write_text(json.dumps(record))
+    (tmp_path / "outside.comparison.json").write_text("{}")
+    (results / "analysis/m.comparison.json").unlink()
+    problems = [p for p in load_results(results).problems if "comparison.json" in p]
+    assert len(problems) == 1 and problems[0].startswith(
+        "zoo/m.json: comparison '../outside.comparison.json' not read: ")
+
+
+def test_a_comparison_field_of_the_wrong_type_is_noted_and_the_rest_used(tmp_path, corpus):
+    def wrong(comparison):
+        comparison["warnings"] = "none"
+
+    results, analysis, comparison = results_with_comparison(
+        tmp_path, corpus, f"{LENET}/converted_model-int8", "16.0")
+    wrong(comparison)
+    sample.write(results, "analysis/m.comparison.json", comparison)
+    problems = [p for p in load_results(results).problems if "comparison.json" in p]
+    assert problems == ["analysis/m.comparison.json: ignored warnings is a string, expected a "
+                        "list"]
+    page, _ = pages_of(results)["m"]
+    assert page.real.per_op and page.real.agree and page.summary["ops_tpu"] == 9
+
+
 def test_a_batch_links_the_compiled_page_to_its_cpu_model_and_notes_a(tmp_path, corpus, capsys):
     batch = tmp_path / "batch.jsonl"
     yolo = [str(corpus / f"{YOLOV8N}{end}") for end in (".tflite", "_edgetpu.tflite")]
@@ -104,6 +145,11 @@ def test_a_batch_links_the_compiled_page_to_its_cpu_model_and_notes_a(tmp_path, 
                  str(corpus / LENET / "converted_model-int8_edgetpu.tflite")]) == 0
     batch.write_text(capsys.readouterr().out)
     pages = pages_of(None, [batch])
+    twin = next(a.analysis.compiled_from for a in load_results(None, [batch]).analyses
+                if a.slug == "efficient_l3_edgetpu")
+    assert (twin.ops_tpu, twin.tpu_subgraphs, twin.multiple_subgraphs) == (157, 3, True)
+    assert twin.prediction.flags == ("-a",) and twin.prediction.ops_tpu == 157
+    assert twin.differences == () and twin.path.endswith("efficient_l3.tflite")
 
     compiled, rendered = pages["efficient_l3_edgetpu"]
     assert compiled.cpu_model.slug == "efficient_l3"
