@@ -163,7 +163,8 @@ def _own_confidence(ctx: rules.OpContext,
 
 
 def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
-                     at_tail: bool, flow: partition.Dataflow | None) -> OpDecision:
+                     at_tail: bool, flow: partition.Dataflow | None,
+                     memo: CheckMemo) -> OpDecision:
     """The verdict of an op that breaks a rule; without `flow` (a what-if, which only counts
     ops) no fix is chosen and no culprit is named."""
     op = ctx.op
@@ -172,7 +173,7 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
                          failed.reason_code, tail=at_tail)
     fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
                 if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
-    found = culprits(ctx, failed, flow)
+    found = culprits(ctx, failed, flow, memo)
     if failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION and found:
         detail += "; raised by " + _culprit_ops(found)
     return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
@@ -180,22 +181,30 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
                      culprits=found)
 
 
-def culprits(ctx: rules.OpContext, failed: rules.Rule,
-             flow: partition.Dataflow) -> list[dict]:
+def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
+             memo: CheckMemo) -> list[dict]:
     """The tensors that make an op refused for its data type or op version, each with the op
     that computes on it, its role there and the op that writes it (an input's producer). For a
     version, those are the non-8-bit ops of the same type anywhere in the subgraph: the
-    converter gave all ops of a type their version."""
+    converter gave all ops of a type their version, so they are found once per type."""
     if ctx.as_int8:
         return []  # the what-if counts ops; it names no culprit
     sg = ctx.subgraph
     if failed.reason_code == ReasonCode.UNSUPPORTED_DTYPE:
-        ops = [(ctx.op, ctx.activations)]
-    elif failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION:
-        ops = [(op, sg.input_tensors(op) + sg.output_tensors(op))
-               for op in _non_8bit_ops(sg, ctx.op.opcode)]
-    else:
-        return []
+        return _culprits_of([(ctx.op, ctx.activations)], sg, flow)
+    if failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION:
+        key = (sg.index, ctx.op.opcode)
+        if key not in memo.version_culprits:
+            memo.version_culprits[key] = _culprits_of(
+                [(op, sg.input_tensors(op) + sg.output_tensors(op))
+                 for op in _non_8bit_ops(sg, ctx.op.opcode)], sg, flow)
+        return list(memo.version_culprits[key])
+    return []
+
+
+def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
+                 flow: partition.Dataflow) -> list[dict]:
+    """The refused tensors of `ops` (op, the tensors it computes on), with their producers."""
     found = []
     for op, tensors in ops:
         for t in tensors:
@@ -267,14 +276,15 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     keeps each op's rule check between analyses that only change -a or -i; `counting` (the
     what-ifs) leaves out the words: fixes and culprits."""
     ops = subgraph.operators
-    known = (memo or CheckMemo()).subgraph_checks(model, subgraph, options)
+    memo = CheckMemo() if memo is None else memo
+    known = memo.subgraph_checks(model, subgraph, options)
     ctxs, failures = known.ctxs, known.failures
     flow = rules.flow_of(subgraph)
     words = None if counting else flow
     passes = [f is None for f in failures]
     at_tail = [not r for r in _reaches_mappable(flow, passes)]
     if subgraph.index:
-        verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index], words)
+        verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index], words, memo)
                     for ctx, f in zip(ctxs, failures, strict=True) if f]
         for v in verdicts:
             v.unsure(Doubt(ConfidenceReason.INFERRED_RULE, "ops outside the main subgraph: "
@@ -282,7 +292,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
         return verdicts, 0
 
     cut = _intermediate_cut(flow, subgraph, options.intermediate_tensors)
-    live = partition.live_ops(flow, subgraph)
+    live = memo.live_ops(flow, subgraph)
     mappable = [p and i not in cut for i, p in enumerate(passes)]
     epoch_of = partition.epochs(flow, mappable)
     tpu_epochs = sorted({e for e, m in zip(epoch_of, mappable, strict=True)
@@ -303,7 +313,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
                            "to ops that feed no model output"))
         elif failed is not None and not (failed[0].partition_first and causes[op.index]
                                          is not None and epoch_of[op.index] > first):
-            v = _failure_verdict(ctx, *failed, at_tail[op.index], words)
+            v = _failure_verdict(ctx, *failed, at_tail[op.index], words, memo)
         elif failed is not None:
             v = None  # cut off by the partition first: its root cause's verdict, made first
         elif op.index in cut:
@@ -338,11 +348,20 @@ class Checks:
 class CheckMemo:
     """The rule checks of one model, kept between its analyses (the one shown and its
     what-ifs), which differ only in options: the model's errors per compiler and data-type
-    assumption, every op's checks per subgraph, compiler, runtime and data-type assumption."""
+    assumption, every op's checks per subgraph, compiler, runtime and data-type assumption, and
+    what no option changes: each subgraph's live ops, the culprits of each refused op version."""
 
     errors: dict[tuple[Compiler, bool], list[tuple[rules.Rule, str]]] = field(
         default_factory=dict)
     checks: dict[tuple[int, Compiler, int, bool], Checks] = field(default_factory=dict)
+    live: dict[int, set[int]] = field(default_factory=dict)  # subgraph -> its live ops
+    version_culprits: dict[tuple[int, str], list[dict]] = field(default_factory=dict)
+
+    def live_ops(self, flow: partition.Dataflow, subgraph: Subgraph) -> set[int]:
+        """partition.live_ops, once per subgraph: no option changes which ops are live."""
+        if subgraph.index not in self.live:
+            self.live[subgraph.index] = partition.live_ops(flow, subgraph)
+        return self.live[subgraph.index]
 
     def model_errors(self, model: Model, options: Options) -> list[tuple[rules.Rule, str]]:
         """model_errors, once per compiler: the int8 what-if drops "Model not quantized" from
@@ -367,15 +386,16 @@ class CheckMemo:
 
 
 def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | None) -> Checks:
-    """Every op's first failure and own doubt. The int8 what-if reuses the base analysis's
-    check (`base`) for each op that touches no float tensor: counting floats as int8 cannot
-    change it."""
+    """Every op's first failure and own doubt. The int8 what-if starts from the base
+    analysis's contexts (`base`: the tensors each op reads) and reuses its check for each op
+    that touches no float tensor: counting floats as int8 cannot change it."""
     folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
-    ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
-                            options.as_int8, folded) for op in subgraph.operators]
     if base is None:
+        ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
+                                options.as_int8, folded) for op in subgraph.operators]
         failures = [first_failure(ctx) for ctx in ctxs]
     else:
+        ctxs = [ctx.counted_as_int8(folded) for ctx in base.ctxs]
         failures = [first_failure(ctx) if _touches_float(ctx) else known
                     for ctx, known in zip(ctxs, base.failures, strict=True)]
     return Checks(ctxs, failures, [_own_confidence(ctx, f)

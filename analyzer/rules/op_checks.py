@@ -98,9 +98,9 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
     axes) are fine; float32, float16, int16, int64 and bool activations are not, whatever the
     op."""
-    made = ctx.op.outputs
+    op = ctx.op
     bad = [t for t in ctx.activations
-           if refused_dtype(ctx.op.opcode, ctx.dtype(t), t.index in made)]
+           if refused_dtype(op.opcode, ctx.dtype(t), t.index in op.outputs)]
     if bad:
         return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
     return None

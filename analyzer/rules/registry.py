@@ -53,11 +53,12 @@ class memo:
         return value
 
 
-@dataclass(frozen=True)
+@dataclass
 class OpContext:
     """What a rule may look at: the op, its tensors, the model and the compiler settings.
     `as_int8` answers "what if the model were fully int8-quantized": float tensors count as
-    int8."""
+    int8. Made for every op of every analysis, so not frozen (a frozen dataclass sets each
+    field through object.__setattr__); checks only read it."""
 
     model: Model
     subgraph: Subgraph
@@ -78,7 +79,9 @@ class OpContext:
     @memo
     def activations(self) -> list[Tensor]:
         """Non-constant, non-state inputs and all outputs: what the TPU computes on."""
-        ins = [t for t in self.inputs if not self.constant(t) and not t.is_variable]
+        folded = self.folded
+        ins = [t for t in self.inputs
+               if not t.is_constant and not t.is_variable and t.index not in folded]
         return ins + [t for t in self.outputs if not t.is_variable]
 
     @memo
@@ -86,6 +89,17 @@ class OpContext:
         """The longest row (x times channels) of the tensors computed on, and its tensor."""
         rows = [(x * z, t) for t in self.activations for _, x, z in [yxz(t.shape)]]
         return max(rows, key=lambda r: r[0], default=(0, None))
+
+    def counted_as_int8(self, folded: frozenset[int]) -> OpContext:
+        """This op in the what-if of a fully int8-quantized model, keeping what this context
+        already read that the what-if cannot change: its tensors, and the tensors it computes
+        on unless an input is a weight folded to a constant. Called on a context that does not
+        count as int8 itself (nothing folded)."""
+        other = OpContext(self.model, self.subgraph, self.op, self.compiler, self.runtime, True,
+                          folded)
+        same = _TENSOR_LISTS if folded.isdisjoint(self.op.inputs) else _TENSORS
+        other.__dict__.update((k, v) for k, v in self.__dict__.items() if k in same)
+        return other
 
     def constant(self, tensor: Tensor) -> bool:
         return tensor.is_constant or tensor.index in self.folded
@@ -102,6 +116,10 @@ class OpContext:
     def values(self, i: int) -> tuple | None:
         tensor = self.input(i)
         return constant_values(self.model, tensor) if tensor else None
+
+
+_TENSORS = frozenset({"inputs", "outputs"})  # memos that only read the op and its subgraph
+_TENSOR_LISTS = _TENSORS | {"activations", "row"}  # and those reading what is constant
 
 
 class ConfidenceReason(StrEnum):
