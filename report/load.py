@@ -121,7 +121,8 @@ class Slugs:
         return slug
 
 
-_PATH_KEYS = ("cpu_model", "compiled_model")  # beside model.path: other model files named
+# Beside model.path, other model files named (and a batch twin's compiled_from.path).
+_PATH_KEYS = ("cpu_model", "compiled_model")
 
 
 def _published(raw: bytes, model_path: object) -> bytes:
@@ -129,7 +130,8 @@ def _published(raw: bytes, model_path: object) -> bytes:
     on the machine that analysed it (absolute, or climbing with ..) is cut to its file name;
     a path inside results/ ("models/x.tflite") says nothing private and stays."""
     private = isinstance(model_path, str) and _private(model_path)
-    if not private and b'"cpu_model"' not in raw and b'"compiled_model"' not in raw:
+    if not private and not any(f'"{key}"'.encode() in raw
+                               for key in (*_PATH_KEYS, "compiled_from")):
         return raw  # nothing to cut: not parsed again
     try:
         data = json.loads(raw)
@@ -138,6 +140,8 @@ def _published(raw: bytes, model_path: object) -> bytes:
     model = data.get("model") if isinstance(data, dict) else None
     holders = [(model, "path")] if isinstance(model, dict) else []
     holders += [(data, key) for key in _PATH_KEYS] if isinstance(data, dict) else []
+    twin = data.get("compiled_from") if isinstance(data, dict) else None
+    holders += [(twin, "path")] if isinstance(twin, dict) else []
     changed = False
     for holder, key in holders:
         value = holder.get(key)

@@ -151,6 +151,11 @@ def test_a_batch_links_the_compiled_page_to_its_cpu_model_and_notes_a(tmp_path, 
     assert twin.prediction.flags == ("-a",) and twin.prediction.ops_tpu == 157
     assert twin.differences == () and twin.path.endswith("efficient_l3.tflite")
 
+    published = next(a.raw for a in load_results(None, [batch]).analyses
+                     if a.slug == "efficient_l3_edgetpu")
+    assert json.loads(published)["compiled_from"]["path"] == "efficient_l3.tflite"
+    assert str(corpus).encode() not in published  # where the models were is not published
+
     compiled, rendered = pages["efficient_l3_edgetpu"]
     assert compiled.cpu_model.slug == "efficient_l3"
     assert '<a class="cpu-model" href="efficient_l3.html">efficient_l3.tflite</a>: 157 of its ' \
