@@ -244,8 +244,13 @@ def _culprit_ops(found: list[dict], most: int = 4) -> str:
 
 
 def _after_partition(op: Operator, cause: Operator | None,
-                     cause_verdict: OpDecision | None) -> OpDecision:
+                     cause_verdict: OpDecision | None, counting: bool = False) -> OpDecision:
+    """The verdict of an op cut off by the partition; `counting` (a what-if) leaves out the
+    words."""
     r = rules.AFTER_PARTITION
+    if counting:
+        return OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
+                          None if cause is None else cause.index)
     if cause is None:
         return OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, None,
                          r.text, r.fix)
@@ -329,7 +334,8 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
         if v is None:
             cause = causes[i]
             verdicts[i] = _after_partition(ops[i], ops[cause] if cause is not None else None,
-                                           verdicts[cause] if cause is not None else None)
+                                           verdicts[cause] if cause is not None else None,
+                                           counting)
     _confidence(known, verdicts, flow, causes)
     return verdicts, len(chosen)
 
@@ -533,10 +539,10 @@ def analyze_model(model: Model, options: Options, what_if: bool = True,
 
 def _counts(analysis: ModelAnalysis, skip: set[tuple[int, int]] = frozenset()) -> dict:
     kept = [v for v in analysis.verdicts if (v.subgraph, v.index) not in skip]
-    tpu = sum(v.placement == Placement.TPU for v in kept)
-    cpu = sum(v.placement == Placement.CPU for v in kept)
-    low = sum(v.confidence == LOW for v in kept)
-    return {"ops_tpu": tpu, "ops_cpu": cpu, "ops_low_confidence": low}
+    where = Counter(v.placement for v in kept)
+    low = sum(1 for v in kept if v.confidence == LOW)
+    return {"ops_tpu": where[Placement.TPU], "ops_cpu": where[Placement.CPU],
+            "ops_low_confidence": low}
 
 
 def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[WhatIfCase]:
@@ -606,7 +612,9 @@ def _float_activations(model: Model) -> list[int]:
 
 
 def _has_float(model: Model) -> bool:
-    return bool(_float_activations(model))
+    main = model.subgraphs[0] if model.subgraphs else None
+    return main is not None and any(t.dtype.startswith("FLOAT") and not t.is_constant
+                                    for t in main.tensors)
 
 
 def _float_before_tail(analysis: ModelAnalysis) -> bool:

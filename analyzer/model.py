@@ -199,10 +199,9 @@ def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, 
         name, custom_code, version = opcodes[code_index]
         inputs = o.scalars(6, "i") or ()
         outputs = o.scalars(8, "i") or ()
-        for t in (*inputs, *outputs):
-            if t >= len(tensors):
-                raise FlatbufferError(f"operator {o_index} refers to tensor {t} of "
-                                      f"{len(tensors)}")
+        if max(inputs, default=-1) >= len(tensors) or max(outputs, default=-1) >= len(tensors):
+            t = next(t for t in (*inputs, *outputs) if t >= len(tensors))
+            raise FlatbufferError(f"operator {o_index} refers to tensor {t} of {len(tensors)}")
         for t in outputs:
             if t >= 0 and producer.setdefault(t, o_index) != o_index:
                 raise FlatbufferError(f"tensor {t} is written by operators {producer[t]} "
