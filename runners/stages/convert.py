@@ -26,6 +26,7 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
     if "accuracy_keras" in inputs["model"]["metrics"]:
         metrics["accuracy_keras"] = inputs["model"]["metrics"]["accuracy_keras"]
     if compress["method"] == "qat":
+        ku.seed_finetuning()
         model = quantize_aware(model, compress.get("preserve", []))
         ku.compile_classifier(model, QAT_LEARNING_RATE)
         ku.fit(model, data.x_train, data.y_train, config["epochs"], config["batch_size"])
@@ -56,7 +57,7 @@ def quantize_aware(model, preserve: list[str]):
 
 
 def convert(tf, model, method: str, io: str, samples) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(serving_module(tf, model))
     if method != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if method == "float16":
@@ -69,3 +70,20 @@ def convert(tf, model, method: str, io: str, samples) -> bytes:
             converter.inference_input_type = io_type
             converter.inference_output_type = io_type
     return converter.convert()
+
+
+def serving_module(tf, model):
+    """The model's variables and the serving signature Keras would export, without the model.
+
+    The converter saves what it is given as a SavedModel and converts that SavedModel's serving
+    signature. Handed the Keras model, the save also traces every layer's functions so Keras
+    could reload it: two thirds of a conversion's CPU time or more (measured: an int8
+    EfficientNet 14.6 -> 5.0 CPU-s, an int8 MobileNet 3.1 -> 0.7, a CQAT MobileNet 25.1 -> 1.4).
+    The .tflite comes out byte-identical either way (every method, I/O type and QAT scheme of
+    the suite compared)."""
+    from tf_keras.src.saving.legacy.saved_model.save_impl import default_save_signature
+
+    module = tf.Module()
+    module.model_variables = list(model.variables)
+    module._default_save_signature = default_save_signature(model)  # the name save() exports
+    return module
