@@ -9,6 +9,8 @@ import numpy as np
 from tpulens.runners import datasets
 from tpulens.runners.tfsetup import import_tf
 
+FINETUNE_SEED = 0  # any fixed seed: what matters is that it does not depend on the worker
+
 
 def compile_classifier(model, learning_rate: float) -> None:
     tf = import_tf()
@@ -30,6 +32,16 @@ def fit(model, x: np.ndarray, y: np.ndarray, epochs: float, batch_size: int,
         idx = np.sort(np.random.default_rng(0).permutation(len(x))[:part])
         model.fit(x[idx], y[idx], epochs=1, batch_size=batch_size, verbose=0, shuffle=True,
                   callbacks=list(callbacks))
+
+
+def seed_finetuning() -> None:
+    """Seed a fine-tuning step (pruning, clustering, QAT) the way `models.build` seeds a
+    training: without it, its batch shuffling follows whatever global seed the worker's last
+    training set, or none (training restored from the cache), so the same step gave another
+    model in another run (measured: the same clustered model, fine-tuned for CQAT in a fresh
+    process, converted to a .tflite of other bytes than in the suite's run). Every training
+    of the suite seeds 0, so a cold run's fine-tuning already started from this state."""
+    import_tf().keras.utils.set_random_seed(FINETUNE_SEED)
 
 
 def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:

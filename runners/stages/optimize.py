@@ -19,6 +19,7 @@ def run(config: dict, inputs: dict, out_dir, ctx) -> StepResult:
     step = config["step"]
     data = ku.data(config, config["input_size"])
     base = ku.load(inputs["model"]["outputs"]["model"])
+    ku.seed_finetuning()
     steps_per_epoch = int(np.ceil(len(data.x_train) / config["batch_size"]))
     callbacks = []
     if step["method"] == "prune":
