@@ -388,7 +388,7 @@ def is_analysis(data: dict) -> bool:
 
 # ---- the comparison with the real compiler -------------------------------------------------
 
-COMPARISON_SCHEMA_VERSION = 1  # the shape analyzer/compare.py writes
+COMPARISON_SCHEMA_VERSION = 1  # the shape of `tpulens compare --json`
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tpulens.analyzer.analysis import Analysis, OpVerdict
+from tpulens.analyzer.analysis import (
+    Analysis,
+    CompilerComparison,
+    OpVerdict,
+    PlacementDifference,
+    RowDifference,
+)
 from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
 from tpulens.analyzer.compilers import get_compiler
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement
@@ -22,28 +28,7 @@ from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Placement, Source
 from tpulens.errors import InputError
 
-SCHEMA_VERSION = 1
 DEFAULT_COMPILER = "16.0"
-
-
-@dataclass
-class OpDifference:
-    subgraph: int
-    index: int
-    opcode: str
-    output: str
-    predicted_placement: str
-    predicted_status: str
-    actual_placement: str
-    actual_status: str | None  # None: the compiled model says CPU but no log says why
-
-
-@dataclass
-class RowDifference:
-    operator: str
-    status: str
-    predicted: int
-    actual: int
 
 
 @dataclass
@@ -55,7 +40,7 @@ class Comparison:
     version_source: str  # argument | log | default
     predicted: dict
     actual: dict
-    op_differences: list[OpDifference] = field(default_factory=list)
+    op_differences: list[PlacementDifference] = field(default_factory=list)
     row_differences: list[RowDifference] = field(default_factory=list)
     summary_differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -67,18 +52,19 @@ class Comparison:
         return not (self.op_differences or self.row_differences or self.summary_differences)
 
     def to_json(self) -> dict:
-        return {
-            "schema_version": SCHEMA_VERSION, "agree": self.agree,
+        """The comparison in its one documented shape (CompilerComparison)."""
+        return CompilerComparison.from_json({
+            "agree": self.agree,
             "cpu_model": self.cpu_model, "compiled_model": self.compiled_model, "log": self.log,
             "compiler_version": self.compiler_version, "version_source": self.version_source,
             "options": self.options,
             "predicted": self.predicted, "actual": self.actual,
-            "op_differences": [asdict(d) for d in self.op_differences],
-            "row_differences": [asdict(d) for d in self.row_differences],
-            "summary_differences": list(self.summary_differences),
-            "warnings": list(self.warnings),
-            "notes": list(self.notes),
-        }
+            "op_differences": [write(d) for d in self.op_differences],
+            "row_differences": [write(d) for d in self.row_differences],
+            "summary_differences": self.summary_differences,
+            "warnings": self.warnings,
+            "notes": self.notes,
+        }).to_json()
 
 
 def _log_statuses(model_log: ModelLog | None) -> dict[str, list[str]]:
@@ -135,7 +121,7 @@ def compare_analysis(analysis: Analysis, cpu_model, compiled_model=None,
                 known = log_statuses.get(op.opcode, [])
                 status = known[0] if len(known) == 1 else None
             if where != op.placement or (status is not None and status != op.status):
-                result.op_differences.append(OpDifference(
+                result.op_differences.append(PlacementDifference(
                     op.subgraph, op.index, op.opcode, op.outputs[0] if op.outputs else "",
                     op.placement, op.status, where, status))
 

@@ -24,6 +24,7 @@ from tpulens.analyzer.analysis import (
     ModelKind,
     OpTensor,
     OpVerdict,
+    ReasonCode,
     Summary,
     TableRow,
 )
@@ -167,7 +168,7 @@ def _op_verdict(sg, op, item: CustomOp | None) -> OpVerdict:
         tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in outs),
         placement=Placement.TPU if item else Placement.CPU,
         status=Status.MAPPED if item else None,
-        reason_code="EDGETPU_SUBGRAPH" if item else "LEFT_ON_CPU",
+        reason_code=ReasonCode.EDGETPU_SUBGRAPH if item else ReasonCode.LEFT_ON_CPU,
         explanation=_explanation(op, item), source=Source.COMPILER)
 
 
