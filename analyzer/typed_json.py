@@ -16,6 +16,7 @@ import math
 import types
 import typing
 from enum import Enum
+from functools import cache
 from typing import Any, get_args, get_origin
 
 from tpulens.errors import InputError
@@ -294,15 +295,37 @@ def _hints(cls: type) -> dict:
 
 # ---- writing -----------------------------------------------------------------------------
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+@cache
+def _layout(cls: type) -> tuple[tuple[str, bool], ...] | None:
+    """(name, omitted when None) of each field of a dataclass, in order; None for other types.
+    Read once per class: an analysis writes tens of thousands of values."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple((f.name, bool(f.metadata.get("omitted_when_none")))
+                 for f in dataclasses.fields(cls))
+
+
 def write(value: Any) -> Any:
     """The JSON value of a dataclass (keys in field order), tuple, dict or plain value."""
-    if dataclasses.is_dataclass(value):
-        return {f.name: write(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not (f.metadata.get("omitted_when_none") and getattr(value, f.name) is None)}
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    layout = _layout(kind)
+    if layout is not None:
+        out = {}
+        for name, omitted_when_none in layout:
+            item = getattr(value, name)
+            if item is None and omitted_when_none:
+                continue
+            out[name] = item if type(item) in _PLAIN else write(item)
+        return out
     if isinstance(value, tuple | list):
-        return [write(v) for v in value]
+        return [v if type(v) in _PLAIN else write(v) for v in value]
     if isinstance(value, dict):
-        return {k: write(v) for k, v in value.items()}
+        return {k: v if type(v) in _PLAIN else write(v) for k, v in value.items()}
     return value
 
 

@@ -11,7 +11,6 @@ import importlib
 import sys
 
 from tpulens.errors import InputError
-from tpulens.extras import version
 
 COMMANDS = {
     "analyze": "tpulens.analyzer.cli_analyze",
@@ -25,13 +24,27 @@ COMMANDS = {
 }
 
 
+class Version(argparse.Action):
+    """--version: the installed metadata is read only when asked (importing it costs more than
+    parsing a model)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the program's version number and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from tpulens.extras import version
+
+        parser.exit(message=f"tpulens {version()}\n")
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tpulens",
         description="Explain which ops of a TFLite model run on a Coral Edge TPU and why; "
         "run compression experiments; publish the results as a static site.",
     )
-    parser.add_argument("--version", action="version", version=f"tpulens {version()}")
+    parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Import only the module of the command being run (all of them for --help).
     wanted = [a for a in argv if a in COMMANDS][:1] or list(COMMANDS)
