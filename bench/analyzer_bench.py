@@ -75,7 +75,10 @@ LAUNCHER = ("import os, sys, time; t = time.perf_counter(); "
 def process(command: list[str], repeat: int = 3) -> tuple[float, int]:
     """Best wall time (s) and peak RSS (MB) of a whole process."""
     best_time, peak = float("inf"), 0
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # Bytecode is cached as a pip install leaves it (TensorFlow's was compiled at install): with
+    # PYTHONDONTWRITEBYTECODE set, every run would compile tpulens' sources again.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     for _ in range(repeat):
         out = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *command], env=env,
                              capture_output=True, text=True, check=True).stdout.split()
