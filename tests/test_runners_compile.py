@@ -85,3 +85,23 @@ def test_a_compiled_model_gives_the_compilers_split(corpus, tmp_path):
     assert recorded(result) == expect(estimate)
     assert result.metric_info["edgetpu_param_on_chip_bytes"] == {"source": "compiler"}
     assert result.info["estimate_source"] == "compiler"
+
+
+def test_a_model_compiled_without_cycles_keeps_the_predicted_latency(corpus, tmp_path):
+    """Compiler 16.0 writes no cycles: the compiler's parameter split is recorded, and the
+    latency and cycles of the prediction stand in for the ones it cannot give, labelled so."""
+    pair = "pairs/edgetpu-tcn/quantized_model"
+    cpu, compiled = corpus / f"{pair}.tflite", corpus / f"{pair}_edgetpu.tflite"
+    from_compiler = analyze_loaded(read_model(compiled), make_options("16.0"))["summary"]
+    assert from_compiler["estimate"]["cycles"] is None  # what 16.0 gives: nothing to price
+    predicted = analyze_file(cpu, compiler_version="16.0")["summary"]["estimate"]
+    result = run(tmp_path, cpu, compiled)
+    metrics = recorded(result)
+    parameters = from_compiler["estimate"]["parameters"]
+    assert metrics["edgetpu_param_on_chip_bytes"] == parameters["on_chip_bytes"]
+    assert result.metric_info["edgetpu_param_on_chip_bytes"] == {"source": "compiler"}
+    assert metrics["edgetpu_cycles"] == predicted["cycles"] > 0
+    assert result.metric_info["edgetpu_cycles"] == {"source": "predicted"}
+    for link in LINKS:
+        assert metrics[est_latency_key(link)] == predicted["latency_ms"][link]
+        assert "description" not in result.metric_info.get(est_latency_key(link), {})
