@@ -10,7 +10,8 @@ It also records what the model costs on the Edge TPU (the analysis' `summary.est
 predicted latency per host link with its range, the parameter bytes cached on-chip and streamed,
 and the Edge TPU cycles. When a compiled model exists (compiled here or shipped), its estimate is
 used: the parameter split and cycles are then the compiler's own (source `compiler`); the
-latency stays a prediction, since the compiler gives no time. A timing measured on the device
+latency stays a prediction, since the compiler gives no time. Compiler 16.0 writes no cycles:
+the predicted cycles and latency then stand in (source `predicted`). A timing measured on the device
 (the evaluate step's `edgetpu_latency_ms_*`) is recorded beside it and the site prefers it.
 """
 
