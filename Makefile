@@ -33,11 +33,12 @@ test: setup
 bench: setup
 	$(BIN)/python -m bench
 
-# The long mutation campaign on the model reader, analyzer and log parser (counts of runs,
-# crashes and hangs; nonzero exit on any). Niced: it takes a core for a quarter of an hour.
-FUZZ_ARGS ?= --models 100000 --logs 50000
+# The long mutation campaign on the model reader and analyzer, the log parser, and results
+# stores through `tpulens diff` and the report (counts of runs, crashes and hangs; nonzero exit
+# on any). Niced: about half an hour of one core, the stores most of it.
+FUZZ_ARGS ?= --models 100000 --logs 50000 --stores 20000
 fuzz: setup
-	nice $(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
+	nice -n 19 $(BIN)/python -m bench.fuzz $(FUZZ_ARGS)
 
 report: setup
 	$(BIN)/tpulens run benchmarks.toml --profile default
