@@ -680,7 +680,7 @@ def warm_up(seed: StoreSeed) -> None:
     loaded: every forked check inherits the imports, templates and caches instead of paying
     for them again, and the collector in a child leaves the inherited pages alone. The
     installed distributions cannot change during a campaign, and reading their metadata again
-    (every `tpulens` call does, for --version and its extras) costs more than a store's check."""
+    (every `tpulens diff` does, to check its extra is installed) costs more than its check."""
     if not hasattr(importlib.metadata.version, "cache_info"):
         importlib.metadata.version = functools.cache(importlib.metadata.version)
     top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-", dir=_scratch()))
