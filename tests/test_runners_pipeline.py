@@ -406,3 +406,55 @@ def test_a_worker_loads_tensorflow_only_for_the_steps_that_use_it():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO).stdout
     assert out.split() == ["False"]
+
+
+def _small_model(tf):
+    from tpulens.runners import models
+
+    return models.build({"builder": "mobilenet", "filters": [8, 16, 16], "dense": 16},
+                        (16, 16, 1), 4, seed=3)
+
+
+def test_the_convert_stage_writes_what_a_conversion_of_the_keras_model_writes(monkeypatch):
+    """The converter is handed the serving signature and the variables only: the same bytes
+    for every post-training method and for a QAT model as when handed the model itself."""
+    import numpy as np
+
+    from tpulens.runners import tfsetup
+    from tpulens.runners.stages import convert
+
+    tfsetup.configure(1)
+    tf = tfsetup.import_tf()
+    model = _small_model(tf)
+    samples = np.random.default_rng(0).random((8, 16, 16, 1), dtype="float32")
+    cases = [(model, "float32", "float"), (model, "dynamic_range", "float"),
+             (model, "float16", "float"), (model, "int8", "uint8"),
+             (convert.quantize_aware(model, []), "qat", "int8")]
+    written = [convert.convert(tf, *case, samples) for case in cases]
+    monkeypatch.setattr(convert, "serving_module", lambda tf, keras_model: keras_model)
+    for case, flatbuffer in zip(cases, written, strict=True):
+        assert convert.convert(tf, *case, samples) == flatbuffer, case[1]
+
+
+def test_fine_tuning_gives_the_same_model_whatever_the_worker_ran_before():
+    """A fine-tuning step (prune, cluster, QAT) shuffles its batches: the same step must give
+    the same model whether the worker last trained a model seeded 1 or 2 (or none at all, as
+    when training came from the cache)."""
+    import numpy as np
+
+    from tpulens.runners import tfsetup
+    from tpulens.runners.stages import keras_utils as ku
+
+    tfsetup.configure(1)
+    tf = tfsetup.import_tf()
+    x = np.random.default_rng(0).random((256, 16, 16, 1), dtype="float32")
+    y = np.arange(256) % 4
+    weights = []
+    for earlier_seed in (1, 2):
+        model = _small_model(tf)
+        tf.keras.utils.set_random_seed(earlier_seed)  # what an earlier step of the worker left
+        ku.seed_finetuning()
+        ku.compile_classifier(model, 1e-3)
+        ku.fit(model, x, y, 1, 64)
+        weights.append(np.concatenate([w.ravel() for w in model.get_weights()]))
+    np.testing.assert_array_equal(weights[0], weights[1])
