@@ -114,7 +114,8 @@ class ModelPage:
         if not self.real:
             return []
         return [(f"#{op_id(d.subgraph, d.index)}" if self.real.per_op else "",
-                 f"#{d.index} {d.opcode}: predicted {d.predicted}, compiler {d.actual}")
+                 f"#{d.index} {d.opcode}: predicted {d.predicted_placement}, "
+                 f"compiler {d.actual_placement}")
                 for d in self.real.differences]
 
     @property

@@ -23,18 +23,6 @@ from tpulens.report.load import PublishedAnalysis, Results
 COUNTS = ("ops_total", "ops_tpu", "ops_cpu", "tpu_subgraphs")
 
 
-@dataclass(frozen=True)
-class Difference:
-    """An op the compiler placed elsewhere than predicted."""
-
-    subgraph: int
-    index: int
-    opcode: str
-    predicted: str  # a Placement
-    actual: str
-    actual_status: str  # "" when no log says why
-
-
 @dataclass
 class RealPlacement:
     """What the real compiler did with a CPU model's ops, beside a prediction of them."""
@@ -42,7 +30,7 @@ class RealPlacement:
     source: str  # Source.COMPILER (a compiled model) or Source.LOG (counts from a log)
     counts: dict[str, int]  # COUNTS the compiler's output gives
     predicted: dict[str, int]  # the same counts of the prediction compared with
-    differences: list[Difference]
+    differences: list[PlacementDifference]  # each with both placements known
     other_differences: list[str]  # e.g. the number of Edge TPU subgraphs, a failed compile
     compared_with: str  # "" (the page's prediction) or how the one compared was made
     per_op: bool  # every op's real placement is known
@@ -60,10 +48,8 @@ def _counts(counts: object) -> dict[str, int]:
             if (value := getattr(counts, key, None)) is not None and value >= 0}
 
 
-def _differences(items: tuple[PlacementDifference, ...] | None) -> list[Difference]:
-    return [Difference(d.subgraph, d.index, d.opcode, d.predicted_placement,
-                       d.actual_placement, d.actual_status or "")
-            for d in items or () if d.subgraph >= 0 and d.index >= 0
+def _differences(items: tuple[PlacementDifference, ...] | None) -> list[PlacementDifference]:
+    return [d for d in items or () if d.subgraph >= 0 and d.index >= 0
             and d.predicted_placement is not None and d.actual_placement is not None]
 
 
@@ -124,12 +110,13 @@ def _checked(real: RealPlacement, data: dict) -> RealPlacement:
     return real
 
 
-def placements(ops: list[dict], differences: list[Difference]) -> dict[tuple[int, int], str]:
+def placements(ops: list[dict],
+               differences: list[PlacementDifference]) -> dict[tuple[int, int], str]:
     """Each op's real placement: the predicted one unless the compiler's differs."""
     placed = {(op["subgraph"], op["index"]): op["placement"] for op in ops}
     for d in differences:
         if (d.subgraph, d.index) in placed:
-            placed[(d.subgraph, d.index)] = d.actual
+            placed[(d.subgraph, d.index)] = d.actual_placement
     return placed
 
 
@@ -143,12 +130,13 @@ def placed_by_compiler(data: dict, real: RealPlacement) -> dict:
         d = differing.get((op["subgraph"], op["index"]))
         op = {**op, "confidence": "", "confidence_reason": ""}
         if d is not None:
-            status = d.actual_status or (Status.MAPPED if d.actual == Placement.TPU else
+            actual, predicted = d.actual_placement, d.predicted_placement
+            status = d.actual_status or (Status.MAPPED if actual == Placement.TPU else
                                          "left on the CPU (the compiled model does not say why)")
-            op |= {"placement": d.actual, "predicted_placement": d.predicted, "status": status,
+            op |= {"placement": actual, "predicted_placement": predicted, "status": status,
                    "root_cause": None, "fix": "",
-                   "explanation": f"Predicted on the {_where(d.predicted)} ({op['status']}); "
-                                  f"the compiler placed it on the {_where(d.actual)}."}
+                   "explanation": f"Predicted on the {_where(predicted)} ({op['status']}); "
+                                  f"the compiler placed it on the {_where(actual)}."}
         ops.append(op)
     summary = {key: value for key, value in data["summary"].items()
                if key != "ops_low_confidence"}
