@@ -90,7 +90,8 @@ def test_less_accurate_and_slower_variant_exits_1_named_in_a_markdown_table(caps
             (f"` {VARIANT} `", "` accuracy (fraction) `", "**worse**")} <= worse
     assert {r[0] for r in rows} == {f"` {VARIANT} `"}
     assert rows[0][1].startswith("` latency_ms_") and "(+50.0%)" in rows[0][4]  # worst first
-    assert "(-5.9%)" in rows[-1][4]
+    base = json.loads((results / f"{VARIANT}.json").read_text())["metrics"]["accuracy"]
+    assert f"({-0.05 / base:+.1%})" in rows[-1][4]  # 0.05 less, relative to the base
     assert all(" of 200 vs 200 samples" in r[8] for r in rows if "latency" in r[1])
     assert f"{variant_count(results) - 1} variant(s) with every metric unchanged" in out
 

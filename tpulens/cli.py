@@ -35,7 +35,8 @@ class Version(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from tpulens.extras import version
 
-        parser.exit(message=f"tpulens {version()}\n")
+        print(f"tpulens {version()}")
+        parser.exit()
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
