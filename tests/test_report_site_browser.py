@@ -248,6 +248,9 @@ def test_detection_pictures_show_each_model_with_its_boxes(page, served):
     open_page(page, served[0] + "experiments/coco.html")
     heads = page.eval_on_selector_all("table.detections th", "ths => ths.map(t => t.textContent)")
     assert heads == ["keras", "float", "int8"]
+    # the pictures load lazily: wait for them (a picture that never loads times this out)
+    page.wait_for_function("[...document.querySelectorAll('.det-image img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
     pictures = page.evaluate(
         """() => [...document.querySelectorAll('.det-image')].map(frame => {
             const img = frame.querySelector('img').getBoundingClientRect();
