@@ -49,8 +49,22 @@ def _counts(counts: object) -> dict[str, int]:
 
 
 def _differences(items: tuple[PlacementDifference, ...] | None) -> list[PlacementDifference]:
+    """The ops the compiler placed elsewhere than predicted (both placements known)."""
     return [d for d in items or () if d.subgraph >= 0 and d.index >= 0
-            and d.predicted_placement is not None and d.actual_placement is not None]
+            and d.predicted_placement is not None and d.actual_placement is not None
+            and d.predicted_placement != d.actual_placement]
+
+
+def _other_differences(comparison: CompilerComparison) -> list[str]:
+    """What else the compiler's output says otherwise: an op placed as predicted but with
+    another status, a row of the log's table with another count, the summary's words."""
+    placed = {(d.subgraph, d.index) for d in _differences(comparison.op_differences)}
+    lines = [f"#{d.index} {d.opcode}: the compiler's status is "
+             f"'{d.actual_status or 'not given'}', predicted '{d.predicted_status}'"
+             for d in comparison.op_differences if (d.subgraph, d.index) not in placed]
+    lines += [f"{r.operator}, '{r.status}': {r.actual} in the compiler's table, "
+              f"{r.predicted} predicted" for r in comparison.row_differences]
+    return lines + list(comparison.summary_differences)
 
 
 def _flags(options: dict) -> str:
@@ -77,7 +91,7 @@ def from_comparison(comparison: CompilerComparison, data: dict) -> RealPlacement
     return _checked(RealPlacement(
         Source.COMPILER if Source.COMPILER in sources else Source.LOG, counts,
         _counts(comparison.predicted), _differences(comparison.op_differences),
-        list(comparison.summary_differences), compared_with,
+        _other_differences(comparison), compared_with,
         same and Source.COMPILER in sources), data)
 
 

@@ -99,6 +99,35 @@ def test_a_disagreeing_comparison_lists_its_ops_and_shows_where_the_compiler_put
     assert re.search(r'class="place-tpu">TPU.*predicted CPU', row, re.S)
 
 
+def test_a_log_whose_table_differs_is_not_called_an_agreement(tmp_path, corpus):
+    """A log gives counts per (operator, status), not each op's placement: where its table
+    differs from the prediction, the page lists the rows instead of saying they agree."""
+    name = "pairs/EdgeTPU_Analysis/Ops/model_mat/model_mat_Add"
+    real_log = (corpus / f"{name}_edgetpu.log").read_text()
+    assert "ADD                            500        Mapped to Edge TPU" in real_log
+    log = tmp_path / "model_mat_Add_edgetpu.log"  # one ADD refused, as a compiler could say
+    log.write_text(real_log.replace(
+        "ADD                            500        Mapped to Edge TPU",
+        "ADD                            499        Mapped to Edge TPU\n"
+        "ADD                            1          Operation is otherwise supported, but not "
+        "mapped due to some unspecified limitation"))
+    cpu = corpus / f"{name}.tflite"
+    comparison = compare_files(cpu, log_path=log).to_json()
+    assert comparison["row_differences"] and not comparison["op_differences"]
+    results = tmp_path / "results"
+    sample.write(results, "analysis/m.json", analyze_file(cpu, compiler_version="1.0"))
+    sample.write(results, "analysis/m.comparison.json", comparison)
+    record = sample.record("zoo", "m", {"size_bytes": 1}, analysis="analysis/m.json")
+    record["artifacts"]["comparison"] = "analysis/m.comparison.json"
+    sample.write(results, "zoo/m.json", record)
+    page, rendered = pages_of(results)["m"]
+    assert not page.real.agree and not page.real.per_op
+    text = text_of(rendered)
+    assert "They agree" not in text
+    assert "The compiler's output differs from the prediction:" in text
+    assert "ADD, 'Mapped to Edge TPU': 499 in the compiler's table, 500 predicted" in text
+
+
 def test_an_unreadable_comparison_is_a_problem_line_and_the_page_shows_the_prediction(
         tmp_path, corpus):
     results, analysis, _ = results_with_comparison(
