@@ -28,10 +28,12 @@ UNRULED_CODES = ("MAPPED", "EDGETPU_SUBGRAPH", "LEFT_ON_CPU")
 # DROPPED), and three batch-axis rules since rewritten on the axes they check.
 RETIRED_CODES = ("MODEL_REJECTED", "UNUSED_RESULT", "BATCH_AXIS", "PAD_BATCH", "SPLIT_BATCH")
 
-# What decided an op: the rules registry's reason codes (one per registered rule) and the
-# codes above. Built from the registry so a new rule's code is a member without a second list.
+# What decided an op: the reason codes of the rules registry (one per op, model and partition
+# rule; advice rules choose a fix, not a reason) and the codes above. Built from the registry
+# so a new rule's code is a member without a second list.
 ReasonCode = StrEnum("ReasonCode", [(code, code) for code in sorted(
-    {r.reason_code for r in rules.RULES}.union(UNRULED_CODES, RETIRED_CODES))],
+    {r.reason_code for r in rules.RULES if r.scope != rules.Scope.ADVICE}.union(
+        UNRULED_CODES, RETIRED_CODES))],
     module=__name__)
 
 
@@ -203,7 +205,8 @@ class OpVerdict:
     output_tensors: tuple[OpTensor, ...] = field("Its output tensors.", default=())
     placement: Placement = field(
         "`TPU`, `CPU`, or `dropped` for an op whose results reach no model output (counted in "
-        "`ops_dropped`, no row in `table`). An unknown placement reads as CPU.",
+        "`ops_dropped`, no row in `table`). A strict read refuses an unknown placement; the "
+        "site's lenient read takes it as CPU.",
         default=Placement.CPU)
     status: str | None = field(
         "The compiler's status string, byte for byte (null for a compiled model's CPU op: the "

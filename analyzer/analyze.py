@@ -23,7 +23,7 @@ from tpulens.analyzer.analysis import (
     WhatIfCase,
 )
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
-from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
+from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, read_model
 from tpulens.analyzer.rules import ConfidenceReason, Doubt
 from tpulens.analyzer.typed_json import Fields, read
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
@@ -605,16 +605,18 @@ def _float_quantize(model: Model, v: OpDecision) -> bool:
     return op.opcode == "QUANTIZE" and bool(src) and src[0].dtype not in rules.QUANTIZED
 
 
+def _is_float_activation(t: Tensor) -> bool:
+    return t.dtype.startswith("FLOAT") and not t.is_constant
+
+
 def _float_activations(model: Model) -> list[int]:
     main = model.subgraphs[0] if model.subgraphs else None
-    return [t.index for t in main.tensors
-            if t.dtype.startswith("FLOAT") and not t.is_constant] if main else []
+    return [t.index for t in main.tensors if _is_float_activation(t)] if main else []
 
 
 def _has_float(model: Model) -> bool:
     main = model.subgraphs[0] if model.subgraphs else None
-    return main is not None and any(t.dtype.startswith("FLOAT") and not t.is_constant
-                                    for t in main.tensors)
+    return main is not None and any(map(_is_float_activation, main.tensors))
 
 
 def _float_before_tail(analysis: ModelAnalysis) -> bool:

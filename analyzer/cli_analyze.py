@@ -123,7 +123,8 @@ def render_table(outcomes: list, fail_on: str | None = None) -> str:
         rows.append(_table_row(model))
         if twin is not None:
             rows.append(_table_row(twin))
-            rows += _prediction_row(twin.analysis["compiled_from"])
+            if not model.analysis["options"].get("enable_multiple_subgraphs"):
+                rows += _prediction_row(twin.analysis["compiled_from"])
             notes += twin_lines(twin.path, twin.analysis["compiled_from"], twin.twin_of)
     header = ("model", "source", "ops", "on TPU", "on CPU", "verdict", "low confidence")
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
@@ -159,7 +160,8 @@ def _table_row(o) -> tuple[str, ...]:
 
 
 def _prediction_row(twin: dict) -> list[tuple[str, ...]]:
-    """The prediction the twin was compared with, when its flags are not the batch's (-a)."""
+    """The prediction the twin was compared with, when it used flags (-a) the batch's
+    prediction did not."""
     p = twin["prediction"]
     if not p["flags"]:
         return []

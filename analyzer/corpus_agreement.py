@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
-from tpulens.analyzer.compiled import EDGETPU_CUSTOM_CODE
+from tpulens.analyzer.compiled import is_edgetpu_op
 from tpulens.analyzer.ground_truth import match_placement
 from tpulens.analyzer.logs import parse_log_file
 from tpulens.analyzer.model import read_model
@@ -88,14 +88,10 @@ def name_truth(cpu, compiled) -> dict:
     return {k: "TPU" if k in by_shape else v for k, v in match.placement.items()}
 
 
-def custom_ops(compiled) -> int:
-    return sum(op.custom_code == EDGETPU_CUSTOM_CODE for op in compiled.operators)
-
-
 def check_pair(corpus: Path, row: dict) -> PairResult:
     cpu = read_model(corpus / row["cpu_model"])
     compiled = read_model(corpus / row["edgetpu_model"]) if row.get("edgetpu_model") else None
-    multi = compiled is not None and custom_ops(compiled) > 1
+    multi = compiled is not None and sum(map(is_edgetpu_op, compiled.operators)) > 1
     analysis = to_json(analyze_model(cpu, make_options(row["compiler_version"], multi)))
     result = PairResult(row["cpu_model"], row["compiler_version"], multi)
     if compiled is not None:

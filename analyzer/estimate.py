@@ -259,8 +259,8 @@ def part_label(part: str) -> str:
 
 
 def mib(size: int) -> str:
-    """A byte count as the compiler's log writes it ("6.02MiB"): MiB from 1 MiB, KiB from
-    1 KiB, else bytes."""
+    """A byte count as the CLI and the site show it ("6.02 MiB"): MiB from 1 MiB, KiB from
+    1 KiB, else bytes ("0 B")."""
     if size < 1024:
         return f"{size} B"
     return f"{size / MIB:.2f} MiB" if size >= MIB else f"{size / 1024:.2f} KiB"

@@ -94,13 +94,6 @@ class Table:
         words = budget.vtables.get(vtable)
         self._words = words if words is not None else _vtable(buf, vtable, end, budget)
 
-    def _field(self, slot: int) -> int:
-        """Absolute position of the field at vtable offset `slot` (4, 6, 8…), or 0 if absent."""
-        words = self._words
-        index = slot >> 1
-        rel = words[index] if index < len(words) else 0
-        return self.pos + rel if rel else 0
-
     def scalar(self, slot: int, fmt: str, default=0):
         words = self._words
         index = slot >> 1

@@ -96,15 +96,6 @@ class Fields:
         self.wrong(where + key, value, "a string")
         return ""
 
-    def integer(self, data: dict, key: str, default: int | None, where: str = "") -> int | None:
-        value = data.get(key)
-        if value is None:
-            return default
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        self.wrong(where + key, value, "an integer")
-        return default
-
     def obj(self, data: dict, key: str, where: str = "") -> dict:
         value = data.get(key)
         if value is None or isinstance(value, dict):

@@ -681,8 +681,10 @@ def warm_up(seed: StoreSeed) -> None:
     for them again, and the collector in a child leaves the inherited pages alone. The
     installed distributions cannot change during a campaign, and reading their metadata again
     (every `tpulens diff` does, to check its extra is installed) costs more than its check."""
-    if not hasattr(importlib.metadata.version, "cache_info"):
-        importlib.metadata.version = functools.cache(importlib.metadata.version)
+    for name in ("version", "requires"):
+        read = getattr(importlib.metadata, name)
+        if not hasattr(read, "cache_info"):
+            setattr(importlib.metadata, name, functools.cache(read))
     top = Path(tempfile.mkdtemp(prefix="tpulens-fuzz-", dir=_scratch()))
     plan = {"seed": seed.name, "record": json.dumps(seed.record), "analysis":
             json.dumps(seed.analysis), "run": json.dumps({"git_commit": "abc"}),
@@ -774,7 +776,8 @@ def _keep(folder: Path | None, kind: str, run: int | str, data) -> None:
     if isinstance(data, dict):
         data = json.dumps(data)
     payload = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
-    (folder / f"{kind}_{Path(str(run)).stem}{suffix}").write_bytes(payload)
+    name = Path(str(run)).stem.removeprefix(f"{kind}_")  # a replayed input keeps its name
+    (folder / f"{kind}_{name}{suffix}").write_bytes(payload)
 
 
 def kept_inputs(paths: list[Path]) -> dict[str, list[tuple[str, object]]]:

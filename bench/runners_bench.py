@@ -35,7 +35,7 @@ WORKER_MODEL = "mobilenet_quick"  # a quick-profile model of the suite
 
 def run(profile: str = "quick", jobs: int = 2) -> list[dict]:
     """Rows of (benchmark, value, unit, detail)."""
-    return committed_rows(results_dir()) + worker_rows() + suite_rows(profile, jobs)
+    return step_rows(results_dir()) + worker_rows() + suite_rows(profile, jobs)
 
 
 def results_dir() -> Path:
@@ -44,7 +44,7 @@ def results_dir() -> Path:
     return Path(os.environ.get("TPULENS_BENCH_RESULTS") or RESULTS)
 
 
-def committed_steps(results: Path, profile: str = "default") -> tuple[dict, str]:
+def run_steps(results: Path, profile: str = "default") -> tuple[dict, str]:
     """({(experiment, stage, id): (seconds, CPU seconds or None)}, where from). From the
     run's steps.json when it wrote one (one entry per step); else from the records of
     `profile`, by timing group, a step that several records share (a trained model, a dataset)
@@ -67,8 +67,8 @@ def committed_steps(results: Path, profile: str = "default") -> tuple[dict, str]
     return steps, f"{profile}-profile records (train includes fine-tuning)"
 
 
-def committed_rows(results: Path) -> list[dict]:
-    steps, source = committed_steps(results)
+def step_rows(results: Path) -> list[dict]:
+    steps, source = run_steps(results)
     total = sum(wall for wall, _ in steps.values()) or 1.0
     cpu_total = sum(cpu or 0.0 for _, cpu in steps.values())
     rows = [{"benchmark": "run's steps: time", "value": round(total, 1), "unit": "s",

@@ -182,6 +182,13 @@ def test_a_twin_compiled_with_a_is_compared_with_the_prediction_with_a(corpus, c
     assert truth["prediction"]["flags"] == ["-a"] and truth["differences"] == []
     assert docs[0]["options"]["enable_multiple_subgraphs"] is False  # the batch's own options
 
+    # a batch predicted with -a already is the prediction the twin is compared with: no row
+    # repeats it
+    assert main(["analyze", "-a", str(folder)]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert rows[str(folder / "efficient_l3.tflite")][:4] == ["predicted", "163", "157", "6"]
+    assert "with" not in rows
+
 
 def test_a_twin_lists_the_ops_where_the_prediction_differs(corpus, capsys):
     # Compiler 2.1 has no -a (and refuses RSQRT's version): the 3-subgraph compile disagrees.

@@ -30,7 +30,8 @@ class OpSupport:
     runtime_documented: bool = True  # False: the runtime number is inferred, not read
 
 
-# Coral's table (docs/edgetpu-rules.md, "Supported operations"). Runtime 10 = "All".
+# Coral's supported-operations table (coral:models-intro#supported-operations, listed in
+# docs/edgetpu-rules.md). Runtime 10 = "All".
 SUPPORTED_OPS = {
     "ADD": OpSupport("Add", 10),
     "AVERAGE_POOL_2D": OpSupport("AveragePool2d", 10),
