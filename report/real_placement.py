@@ -58,10 +58,10 @@ def _differences(items: tuple[PlacementDifference, ...] | None) -> list[Placemen
 def _other_differences(comparison: CompilerComparison) -> list[str]:
     """What else the compiler's output says otherwise: an op placed as predicted but with
     another status, a row of the log's table with another count, the summary's words."""
-    placed = {(d.subgraph, d.index) for d in _differences(comparison.op_differences)}
     lines = [f"#{d.index} {d.opcode}: the compiler's status is "
              f"'{d.actual_status or 'not given'}', predicted '{d.predicted_status}'"
-             for d in comparison.op_differences if (d.subgraph, d.index) not in placed]
+             for d in comparison.op_differences
+             if d.predicted_placement == d.actual_placement]
     lines += [f"{r.operator}, '{r.status}': {r.actual} in the compiler's table, "
               f"{r.predicted} predicted" for r in comparison.row_differences]
     return lines + list(comparison.summary_differences)
