@@ -187,8 +187,6 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
     that computes on it, its role there and the op that writes it (an input's producer). For a
     version, those are the non-8-bit ops of the same type anywhere in the subgraph: the
     converter gave all ops of a type their version, so they are found once per type."""
-    if ctx.as_int8:
-        return []  # the what-if counts ops; it names no culprit
     sg = ctx.subgraph
     if failed.reason_code == ReasonCode.UNSUPPORTED_DTYPE:
         return _culprits_of([(ctx.op, ctx.activations)], sg, flow)
@@ -393,25 +391,32 @@ class CheckMemo:
 
 def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | None) -> Checks:
     """Every op's first failure and own doubt. The int8 what-if starts from the base
-    analysis's contexts (`base`: the tensors each op reads) and reuses its check for each op
-    that touches no float tensor: counting floats as int8 cannot change it."""
+    analysis's checks (`base`) and checks again only the ops that counting floats as int8 can
+    change: those touching a float tensor, and the conversions an int8 model does not have."""
     folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
     if base is None:
         ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
                                 options.as_int8, folded) for op in subgraph.operators]
         failures = [first_failure(ctx) for ctx in ctxs]
-    else:
-        ctxs = [ctx.counted_as_int8(folded) for ctx in base.ctxs]
-        failures = [first_failure(ctx) if _touches_float(ctx) else known
-                    for ctx, known in zip(ctxs, base.failures, strict=True)]
-    return Checks(ctxs, failures, [_own_confidence(ctx, f)
-                                   for ctx, f in zip(ctxs, failures, strict=True)])
+        return Checks(ctxs, failures, [_own_confidence(ctx, f)
+                                       for ctx, f in zip(ctxs, failures, strict=True)])
+    floats = _float_tensors(subgraph)
+    ctxs, failures, own = list(base.ctxs), list(base.failures), list(base.own)
+    for i, ctx in enumerate(base.ctxs):
+        op = ctx.op
+        if _vanishes_when_int8(ctx):
+            failures[i] = own[i] = None  # an int8 model does not have it: nothing to check
+            continue
+        if floats.isdisjoint(op.inputs) and floats.isdisjoint(op.outputs):
+            continue
+        ctx = ctxs[i] = ctx.counted_as_int8(folded)
+        failures[i] = first_failure(ctx)
+        own[i] = _own_confidence(ctx, failures[i])
+    return Checks(ctxs, failures, own)
 
 
-def _touches_float(ctx: rules.OpContext) -> bool:
-    tensors = ctx.subgraph.tensors
-    return any(tensors[i].dtype.startswith("FLOAT") for i in (*ctx.op.inputs, *ctx.op.outputs)
-               if i >= 0)
+def _float_tensors(subgraph: Subgraph) -> frozenset[int]:
+    return frozenset(t.index for t in subgraph.tensors if t.dtype.startswith("FLOAT"))
 
 
 def _folded_weights(subgraph: Subgraph) -> frozenset[int]:

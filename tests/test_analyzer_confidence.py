@@ -246,8 +246,9 @@ def test_limits_and_flags_appear_as_tpulens_spells_them():
 
 
 def test_what_ifs_reuse_the_base_checks(corpus, monkeypatch):
-    """YOLOv10n's what-ifs (-a, full int8) check again only the ops that touch a float tensor:
-    every other op's verdict under them is the base analysis's."""
+    """YOLOv10n's what-ifs (-a, full int8) check again only the ops that touch a float tensor
+    and stay in an int8 model (not its DEQUANTIZEs nor its QUANTIZEs from float): every other
+    op's verdict under them is the base analysis's."""
     from tpulens.analyzer import analyze as analyze_module
 
     model = read_model(corpus / "pairs/EdgeTPU-MOT@03eb91d/server_script/yolov10n_saved_model/"
@@ -260,7 +261,13 @@ def test_what_ifs_reuse_the_base_checks(corpus, monkeypatch):
     assert {case["label"] for case in to_json(result)["summary"]["what_if"]} == {
         "with -a", "if fully int8-quantized"}
     sg = model.subgraphs[0]
-    floats = [op.index for op in sg.operators if any(
-        sg.tensors[i].dtype.startswith("FLOAT") for i in (*op.inputs, *op.outputs) if i >= 0)]
+    def float_ones(ids):
+        return [i for i in ids if i >= 0 and sg.tensors[i].dtype.startswith("FLOAT")]
+
+    conversions = [op.index for op in sg.operators if op.opcode == "DEQUANTIZE" or (
+        op.opcode == "QUANTIZE" and float_ones(op.inputs[:1]))]
+    floats = [op.index for op in sg.operators if op.index not in conversions
+              and float_ones((*op.inputs, *op.outputs))]
+    assert len(conversions) == 6  # 4 DEQUANTIZE, 2 QUANTIZE from float
     assert 0 < len(floats) < len(sg.operators) // 10
     assert sorted(checked) == sorted(list(range(len(sg.operators))) + floats)

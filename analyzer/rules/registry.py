@@ -5,6 +5,7 @@ says it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -67,18 +68,19 @@ class OpContext:
     runtime: int
     as_int8: bool = False
     folded: frozenset[int] = frozenset()  # tensors that are constants once the model is int8
+    # Every check reads these, so they are made with the context:
+    inputs: list[Tensor] = field(init=False)
+    outputs: list[Tensor] = field(init=False)
+    activations: list[Tensor] = field(init=False)  # what the TPU computes on
 
-    @memo
-    def inputs(self) -> list[Tensor]:
-        return self.subgraph.input_tensors(self.op)
+    def __post_init__(self):
+        tensors, op = self.subgraph.tensors, self.op
+        self.inputs = [tensors[i] for i in op.inputs if i >= 0]
+        self.outputs = [tensors[i] for i in op.outputs if i >= 0]
+        self.activations = self._activations()
 
-    @memo
-    def outputs(self) -> list[Tensor]:
-        return self.subgraph.output_tensors(self.op)
-
-    @memo
-    def activations(self) -> list[Tensor]:
-        """Non-constant, non-state inputs and all outputs: what the TPU computes on."""
+    def _activations(self) -> list[Tensor]:
+        """Non-constant, non-state inputs and all outputs."""
         folded = self.folded
         ins = [t for t in self.inputs
                if not t.is_constant and not t.is_variable and t.index not in folded]
@@ -86,19 +88,26 @@ class OpContext:
 
     @memo
     def row(self) -> tuple[int, Tensor | None]:
-        """The longest row (x times channels) of the tensors computed on, and its tensor."""
-        rows = [(x * z, t) for t in self.activations for _, x, z in [yxz(t.shape)]]
-        return max(rows, key=lambda r: r[0], default=(0, None))
+        """The longest row (x times channels: the two innermost dimensions, as yxz lays them
+        out) of the tensors computed on, and its tensor (the first of the longest)."""
+        longest: tuple[int, Tensor | None] = (0, None)
+        for t in self.activations:
+            row = math.prod(t.shape[-2:])
+            if longest[1] is None or row > longest[0]:
+                longest = (row, t)
+        return longest
 
     def counted_as_int8(self, folded: frozenset[int]) -> OpContext:
         """This op in the what-if of a fully int8-quantized model, keeping what this context
         already read that the what-if cannot change: its tensors, and the tensors it computes
         on unless an input is a weight folded to a constant. Called on a context that does not
         count as int8 itself (nothing folded)."""
-        other = OpContext(self.model, self.subgraph, self.op, self.compiler, self.runtime, True,
-                          folded)
-        same = _TENSOR_LISTS if folded.isdisjoint(self.op.inputs) else _TENSORS
-        other.__dict__.update((k, v) for k, v in self.__dict__.items() if k in same)
+        other = object.__new__(OpContext)  # a copy, without reading the tensors again
+        other.__dict__.update(self.__dict__)
+        other.as_int8, other.folded = True, folded
+        if not folded.isdisjoint(self.op.inputs):
+            other.activations = other._activations()
+            other.__dict__.pop("row", None)
         return other
 
     def constant(self, tensor: Tensor) -> bool:
@@ -116,10 +125,6 @@ class OpContext:
     def values(self, i: int) -> tuple | None:
         tensor = self.input(i)
         return constant_values(self.model, tensor) if tensor else None
-
-
-_TENSORS = frozenset({"inputs", "outputs"})  # memos that only read the op and its subgraph
-_TENSOR_LISTS = _TENSORS | {"activations", "row"}  # and those reading what is constant
 
 
 class ConfidenceReason(StrEnum):
