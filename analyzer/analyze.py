@@ -155,9 +155,8 @@ def _own_confidence(ctx: rules.OpContext,
             return Doubt(ConfidenceReason.INFERRED_RUNTIME,
                          f"the runtime {ctx.op.opcode} needs is inferred, not documented")
         return None
-    for r in rules.checks_for(ctx.op.opcode):
-        why = r.limit.uncertain(ctx) if r.limit is not None else None
-        if why:
+    for limit in rules.limits_for(ctx.op.opcode):
+        if why := limit.uncertain(ctx):
             return why
     return None
 
@@ -171,8 +170,11 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     if flow is None:
         return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status,
                          failed.reason_code, tail=at_tail)
-    fix = next((f for a in rules.of_scope(rules.Scope.ADVICE)
-                if (f := a.check(ctx, failed, at_tail))), failed.fix_for(op.opcode))
+    for advice in rules.of_scope(rules.Scope.ADVICE):
+        if fix := advice.check(ctx, failed, at_tail):
+            break
+    else:
+        fix = failed.fix_for(op.opcode)
     found = culprits(ctx, failed, flow, memo)
     if failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION and found:
         detail += "; raised by " + _culprit_ops(found)
@@ -204,12 +206,14 @@ def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
                  flow: partition.Dataflow) -> list[dict]:
     """The refused tensors of `ops` (op, the tensors it computes on), with their producers."""
     found = []
+    producer = flow.producer
     for op, tensors in ops:
         for t in tensors:
-            maker = flow.producer.get(t.index)
+            if t.dtype in rules.QUANTIZED or t.is_constant or t.is_variable:
+                continue
+            maker = producer.get(t.index)
             output = maker == op.index
-            if t.is_constant or t.is_variable or not rules.refused_dtype(op.opcode, t.dtype,
-                                                                          output):
+            if not rules.refused_dtype(op.opcode, t.dtype, output):
                 continue
             maker = None if output else maker
             found.append({"op": op.index, "opcode": op.opcode, "tensor": t.name,

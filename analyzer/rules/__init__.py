@@ -103,6 +103,12 @@ def checks_for(opcode: str) -> tuple[Rule, ...]:
 
 
 @cache
+def limits_for(opcode: str) -> tuple[Limit, ...]:
+    """The empirical limits of the op rules that apply to an op type, in check order."""
+    return tuple(r.limit for r in checks_for(opcode) if r.limit is not None)
+
+
+@cache
 def of_scope(scope: Scope) -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.scope == scope)
 
@@ -112,5 +118,5 @@ __all__ = [
     "AFTER_PARTITION", "CHECK_ORDER", "DROPPED", "FLAG_A", "FLAG_I", "FLAG_M", "INFERRED",
     "INTERMEDIATE_TENSOR", "QUANTIZED", "RULES", "SUBSTITUTES", "SUPPORTED_OPS",
     "ConfidenceReason", "Doubt", "Evidence", "Limit", "OpContext", "Rule", "Scope", "checks_for",
-    "flow_of", "model_quantized", "of_scope", "refused_dtype", "rule", "since_16",
+    "flow_of", "limits_for", "model_quantized", "of_scope", "refused_dtype", "rule", "since_16",
 ]

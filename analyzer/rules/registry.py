@@ -74,10 +74,11 @@ class OpContext:
     activations: list[Tensor] = field(init=False)  # what the TPU computes on
 
     def __post_init__(self):
-        tensors, op = self.subgraph.tensors, self.op
-        self.inputs = [tensors[i] for i in op.inputs if i >= 0]
-        self.outputs = [tensors[i] for i in op.outputs if i >= 0]
-        self.activations = self._activations()
+        tensors, op, folded = self.subgraph.tensors, self.op, self.folded
+        self.inputs = ins = [tensors[i] for i in op.inputs if i >= 0]
+        self.outputs = outs = [tensors[i] for i in op.outputs if i >= 0]
+        self.activations = [t for t in ins if not t.is_constant and not t.is_variable
+                            and t.index not in folded] + [t for t in outs if not t.is_variable]
 
     def _activations(self) -> list[Tensor]:
         """Non-constant, non-state inputs and all outputs."""
