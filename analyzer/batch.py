@@ -23,9 +23,7 @@ from tpulens.analyzer.analysis import (
     TwinPrediction,
 )
 from tpulens.analyzer.analyze import Options, analysis_of, analyze_model
-from tpulens.analyzer.compare import compare_analysis
 from tpulens.analyzer.formats import directory_format
-from tpulens.analyzer.ground_truth import compiled_from_problem
 from tpulens.analyzer.model import Model, read_model
 from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Verdict
@@ -144,6 +142,10 @@ def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
                    options: Options) -> None:
     """Add to a compiled twin's analysis the compiler's truth in the CPU model's terms and
     the ops where the prediction differs from it."""
+    # Only twins need the comparison (and the log reader it imports).
+    from tpulens.analyzer.compare import compare_analysis
+    from tpulens.analyzer.ground_truth import compiled_from_problem
+
     problem = compiled_from_problem(cpu, out)
     if problem:
         result["warnings"].append(f"named like the compiled {cpu.path} but not compiled from "

@@ -7,7 +7,6 @@ flatbuffer error.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +48,8 @@ def _looks_like_onnx(head: bytes) -> bool:
 
 
 def _is_keras_zip(path: Path) -> bool:
+    import zipfile  # only a file that starts like a zip archive needs it
+
     try:
         with zipfile.ZipFile(path) as archive:
             return "config.json" in archive.namelist()
