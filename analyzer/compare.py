@@ -13,13 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tpulens.analyzer.analysis import (
-    Analysis,
-    CompilerComparison,
-    OpVerdict,
-    PlacementDifference,
-    RowDifference,
-)
+from tpulens.analyzer.analysis import Analysis, OpVerdict, PlacementDifference
+from tpulens.analyzer.comparison import CompilerComparison, RowDifference
 from tpulens.analyzer.compiled import is_compiled, is_edgetpu_op
 from tpulens.analyzer.compilers import get_compiler
 from tpulens.analyzer.ground_truth import compiled_from_problem, match_placement

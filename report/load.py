@@ -19,13 +19,13 @@ from pathlib import Path
 from tpulens.analyzer.analysis import SCHEMA_VERSION as ANALYSIS_SCHEMA
 from tpulens.analyzer.analysis import (
     Analysis,
-    CompilerComparison,
     CostEstimate,
     OpTensor,
     OpVerdict,
     Summary,
     is_analysis,
 )
+from tpulens.analyzer.comparison import CompilerComparison
 from tpulens.analyzer.typed_json import FieldError, Fields, finite, version_problem, write
 from tpulens.history.store import ANALYSIS, HISTORY, RUN_FILE, Run, legacy_run
 from tpulens.report import files

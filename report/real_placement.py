@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tpulens.analyzer.analysis import CompiledFrom, CompilerComparison, PlacementDifference
+from tpulens.analyzer.analysis import CompiledFrom, PlacementDifference
+from tpulens.analyzer.comparison import CompilerComparison
 from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
 from tpulens.report.load import PublishedAnalysis, Results

@@ -16,11 +16,11 @@ from tpulens.analyzer.analysis import (
     RETIRED_CODES,
     UNRULED_CODES,
     Analysis,
-    CompilerComparison,
     OpVerdict,
     ReasonCode,
 )
 from tpulens.analyzer.analyze import analyze_file
+from tpulens.analyzer.comparison import CompilerComparison
 from tpulens.analyzer.model import read_model
 from tpulens.analyzer.typed_json import FieldError, Fields
 from tpulens.analyzer.vocabulary import Confidence, Placement
