@@ -70,6 +70,8 @@ def _ceil(a: int, b: int) -> int:
 
 def nhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """A shape as (batch, rows, columns, channels); extra middle axes fold into rows."""
+    if len(shape) == 4 and min(shape) > 0:
+        return shape  # already four axes, none empty or unknown
     dims = [max(d, 1) for d in shape] or [1]
     if len(dims) > 4:
         dims = [dims[0], math.prod(dims[1:-2]), dims[-2], dims[-1]]
@@ -77,22 +79,15 @@ def nhwc(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     return dims[0], dims[1], dims[2], dims[3]
 
 
-@dataclass(frozen=True)
-class TileShare:
-    """What one tile computes of an op's output: pixels, and groups of output channels."""
-
-    pixels: int
-    groups: int
-
-
-def tile_share(shape: tuple[int, ...], lanes: int, chip: Chip = CHIP) -> TileShare:
-    """Rows and columns are shared out over the grid first; tiles left idle by a small
-    output take groups of `lanes` output channels instead."""
+def tile_share(shape: tuple[int, ...], lanes: int, chip: Chip = CHIP) -> tuple[int, int]:
+    """What one tile computes of an op's output: (pixels, groups of `lanes` output channels).
+    Rows and columns are shared out over the grid first; tiles left idle by a small output
+    take groups of output channels instead."""
     batch, rows, cols, channels = nhwc(shape)
     row_tiles, col_tiles = min(chip.tile_grid, rows), min(chip.tile_grid, cols)
     channel_tiles = chip.tile_grid ** 2 // (row_tiles * col_tiles)
     pixels = batch * _ceil(rows, row_tiles) * _ceil(cols, col_tiles)
-    return TileShare(pixels, _ceil(_ceil(channels, lanes), channel_tiles))
+    return pixels, _ceil(_ceil(channels, lanes), channel_tiles)
 
 
 def _read_extent(size_in: int, size_out: int, kernel: int, stride: int) -> int:
@@ -102,11 +97,14 @@ def _read_extent(size_in: int, size_out: int, kernel: int, stride: int) -> int:
     return min(size_in, size_out * kernel)
 
 
+_WEIGHTED_WINDOW_OPS = CONV_OPS | DEPTHWISE_OPS
+
+
 def _kernel(sg: Subgraph, op: Operator) -> tuple[int, int] | None:
     """(rows, columns) of the op's window, or None for an op that is not a sliding window."""
     if op.opcode in POOL_OPS:
         return op.options.get("filter_height", 1), op.options.get("filter_width", 1)
-    if op.opcode in CONV_OPS | DEPTHWISE_OPS and len(op.inputs) > 1 and op.inputs[1] >= 0:
+    if op.opcode in _WEIGHTED_WINDOW_OPS and len(op.inputs) > 1 and op.inputs[1] >= 0:
         _, kh, kw, _ = nhwc(sg.tensors[op.inputs[1]].shape)
         return kh, kw
     return None
@@ -118,16 +116,14 @@ def _activation_bytes(sg: Subgraph, op: Operator) -> int:
     ins = [sg.tensors[t] for t in op.inputs if t >= 0 and not sg.tensors[t].is_constant]
     kernel = _kernel(sg, op) if op.opcode != "TRANSPOSE_CONV" else None
     total = sum(t.num_elements for t in out)
+    if kernel is None or not out:
+        return total + sum(t.num_elements for t in ins)
+    _, out_rows, out_cols, _ = nhwc(out[0].shape)
+    stride_h, stride_w = op.options.get("stride_h", 1) or 1, op.options.get("stride_w", 1) or 1
     for t in ins:
-        if kernel is None or not out:
-            total += t.num_elements
-            continue
         batch, rows, cols, channels = nhwc(t.shape)
-        _, out_rows, out_cols, _ = nhwc(out[0].shape)
-        o = op.options
-        total += batch * channels * (
-            _read_extent(rows, out_rows, kernel[0], o.get("stride_h", 1) or 1)
-            * _read_extent(cols, out_cols, kernel[1], o.get("stride_w", 1) or 1))
+        total += batch * channels * (_read_extent(rows, out_rows, kernel[0], stride_h)
+                                     * _read_extent(cols, out_cols, kernel[1], stride_w))
     return total
 
 
@@ -137,26 +133,26 @@ def _arithmetic(sg: Subgraph, op: Operator, chip: Chip) -> float:
     weights = sg.tensors[op.inputs[1]].shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
     if op.opcode in CONV_OPS and weights:
         _, kh, kw, cin = nhwc(weights)
-        share = tile_share(out, chip.conv_out_lanes, chip)
+        pixels, groups = tile_share(out, chip.conv_out_lanes, chip)
         taps = kh * kw
         if op.opcode == "TRANSPOSE_CONV":  # an output pixel gathers 1/stride^2 of the taps
             taps /= (op.options.get("stride_h", 1) or 1) * (op.options.get("stride_w", 1) or 1)
-        return share.pixels * taps * _ceil(cin, chip.conv_in_lanes) * share.groups
+        return pixels * taps * _ceil(cin, chip.conv_in_lanes) * groups
     if op.opcode in MATMUL_OPS and weights:
         rows = math.prod(out[:-1]) if out else 1  # each row of the batch is one pixel
-        share = tile_share((1, rows, 1, out[-1] if out else 1), chip.conv_out_lanes, chip)
-        return share.pixels * _ceil(weights[-1], chip.conv_in_lanes) * share.groups
+        pixels, groups = tile_share((1, rows, 1, out[-1] if out else 1), chip.conv_out_lanes, chip)
+        return pixels * _ceil(weights[-1], chip.conv_in_lanes) * groups
     if op.opcode in DEPTHWISE_OPS and weights:
         _, kh, kw, _ = nhwc(weights)
-        share = tile_share(out, chip.vector_lanes, chip)
-        return share.pixels * kh * kw * share.groups
+        pixels, groups = tile_share(out, chip.vector_lanes, chip)
+        return pixels * kh * kw * groups
     if op.opcode in POOL_OPS:
         taps = op.options.get("filter_height", 1) * op.options.get("filter_width", 1)
-        share = tile_share(out, chip.vector_lanes, chip)
-        return share.pixels * taps * share.groups
+        pixels, groups = tile_share(out, chip.vector_lanes, chip)
+        return pixels * taps * groups
     if op.opcode in REDUCE_OPS:
-        share = tile_share(sg.tensors[op.inputs[0]].shape, chip.vector_lanes, chip)
-        return share.pixels * share.groups
+        pixels, groups = tile_share(sg.tensors[op.inputs[0]].shape, chip.vector_lanes, chip)
+        return pixels * groups
     return 0.0  # data movement only
 
 

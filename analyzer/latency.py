@@ -21,6 +21,7 @@ latencies and stay inside the physical bound they carry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -151,8 +152,13 @@ def dtype_bytes(dtype: str) -> int:
     return DTYPE_BYTES.get(dtype, 4)
 
 
+MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+
+
 def op_macs(subgraph: Subgraph, op) -> int:
     """Multiply-accumulates of the ops that have them; the rest are element-wise."""
+    if op.opcode not in MAC_OPS:
+        return 0
     ins, outs = subgraph.input_tensors(op), subgraph.output_tensors(op)
     if len(ins) < 2 or not outs:
         return 0
@@ -168,13 +174,16 @@ def op_macs(subgraph: Subgraph, op) -> int:
     return 0
 
 
-def cpu_cost(model: Model, subgraph: Subgraph, ops: list[int]) -> tuple[CpuOp, ...]:
+def cpu_cost(model: Model, subgraph: Subgraph, ops: Iterable[int]) -> tuple[CpuOp, ...]:
     """The work of the ops left on the CPU, for the host model."""
+    tensors = subgraph.tensors
     result = []
     for i in ops:
         op = subgraph.operators[i]
-        elements = sum(t.num_elements for t in subgraph.input_tensors(op)
-                       + subgraph.output_tensors(op) if not t.is_constant)
+        elements = 0
+        for t in (*op.inputs, *op.outputs):
+            if t >= 0 and not tensors[t].is_constant:
+                elements += tensors[t].num_elements
         result.append(CpuOp(op_macs(subgraph, op), elements, op.opcode == "CUSTOM"))
     return tuple(result)
 
