@@ -9,7 +9,7 @@ compiled model the compiler's own parameter split and estimated cycles replace t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tpulens.analyzer import cycles, latency, param_memory, partition, rules
 from tpulens.analyzer.model import Model, Subgraph, Tensor
@@ -72,27 +72,44 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-@dataclass
 class _OpTables:
-    """Per-op figures of a model's main subgraph that do not depend on the placement, made on
-    first use and shared by the estimates of an analysis and of its what-ifs."""
+    """Per-op figures of a model's main subgraph that do not depend on the placement, each made
+    on first use and shared by the estimates of an analysis and of its what-ifs (which differ
+    in placement only)."""
 
-    model: Model
-    flow: partition.Dataflow
-    consumers: dict[int, frozenset[int]]  # tensor -> the ops that read it
-    cycles: dict[int, float] = field(default_factory=dict)
-    cpu: dict[int, latency.CpuOp] = field(default_factory=dict)
+    def __init__(self, model: Model):
+        self.model = model
+        self.main = model.subgraphs[0]
+        self.flow = rules.flow_of(self.main)
+        self.cycles: list[float | None] = [None] * len(self.main.operators)
+        self.cpu: list[latency.CpuOp | None] = [None] * len(self.main.operators)
+        self.blocks: dict[param_memory.LayoutRules,
+                          list[param_memory.OpParameters | None]] = {}
 
     def op_cycles(self, index: int) -> float:
-        if index not in self.cycles:
-            main = self.model.subgraphs[0]
-            self.cycles[index] = cycles.op_cycles(main, main.operators[index])
-        return self.cycles[index]
+        found = self.cycles[index]
+        if found is None:
+            found = self.cycles[index] = cycles.op_cycles(self.main, self.main.operators[index])
+        return found
 
-    def cpu_op(self, index: int) -> latency.CpuOp:
-        if index not in self.cpu:
-            (self.cpu[index],) = latency.cpu_cost(self.model, self.model.subgraphs[0], [index])
-        return self.cpu[index]
+    def cpu_ops(self, indices: list[int]) -> tuple[latency.CpuOp, ...]:
+        missing = [i for i in indices if self.cpu[i] is None]
+        for i, found in zip(missing, latency.cpu_cost(self.model, self.main, missing),
+                            strict=True):
+            self.cpu[i] = found
+        return tuple(self.cpu[i] for i in indices)
+
+    def block_reader(self, layout: param_memory.LayoutRules):
+        """A function giving each op's parameter block under `layout`, made once per op."""
+        known = self.blocks.setdefault(layout, [None] * len(self.main.operators))
+
+        def block(index: int) -> param_memory.OpParameters:
+            found = known[index]
+            if found is None:
+                found = known[index] = param_memory.op_parameters(
+                    self.main, index, self.flow.producer, layout, self.model)
+            return found
+        return block
 
 
 _TABLES: dict[int, _OpTables] = {}  # by id(model); the entry keeps its model to check it
@@ -103,13 +120,7 @@ def _tables(model: Model) -> _OpTables:
     hit = _TABLES.get(id(model))
     if hit and hit.model is model:
         return hit
-    main = model.subgraphs[0]
-    readers: dict[int, set[int]] = {}
-    for op in main.operators:
-        for t in op.inputs:
-            readers.setdefault(t, set()).add(op.index)
-    tables = _OpTables(model, rules.flow_of(main),
-                       {t: frozenset(ops) for t, ops in readers.items()})
+    tables = _OpTables(model)
     if len(_TABLES) >= _TABLES_KEPT:
         _TABLES.clear()
     _TABLES[id(model)] = tables
@@ -117,19 +128,27 @@ def _tables(model: Model) -> _OpTables:
 
 
 def _boundary_bytes(subgraph: Subgraph, ops: list[int],
-                    consumers: dict[int, frozenset[int]]) -> tuple[int, int, int]:
+                    flow: partition.Dataflow) -> tuple[int, int, int]:
     """(bytes entering, bytes leaving, bytes of those exchanged with CPU ops) of a group of
     ops: activations only, constants excluded. What enters from the model's inputs or leaves
     to its outputs is model I/O; the rest crosses between an Edge TPU subgraph and CPU ops."""
     inside = set(ops)
-    made = {t for i in ops for t in subgraph.operators[i].outputs}
-    entering = {t for i in ops for t in subgraph.operators[i].inputs
-                if t >= 0 and t not in made and not subgraph.tensors[t].is_constant}
     outputs = set(subgraph.outputs)
-    leaving = {t for t in made if t in outputs or consumers.get(t, frozenset()) - inside}
-    model_io = set(subgraph.inputs) | outputs
-    crossing = (entering | leaving) - model_io
-    return tuple(sum(_nbytes(subgraph.tensors[t]) for t in group)
+    operators, tensors = subgraph.operators, subgraph.tensors
+    entering, leaving = set(), set()
+    for i in ops:
+        op = operators[i]
+        for t in op.inputs:
+            if flow.producer.get(t) not in inside and t >= 0 and not tensors[t].is_constant:
+                entering.add(t)
+        readers = flow.feeds[i]
+        read_outside = not inside.issuperset(readers)  # most ops feed only the group
+        for t in op.outputs:
+            if t in outputs or read_outside and any(
+                    j not in inside and t in operators[j].inputs for j in readers):
+                leaving.add(t)
+    crossing = (entering | leaving) - outputs - set(subgraph.inputs)
+    return tuple(sum(_nbytes(tensors[t]) for t in group)
                  for group in (entering, leaving, crossing))
 
 
@@ -161,19 +180,19 @@ def _predict(analysis) -> Estimate | None:
         tables.flow)
     if not groups:
         return None
-    layouts = param_memory.lay_out(
-        model, main, groups, analysis.options.enable_multiple_subgraphs,
-        rules=param_memory.rules_for(analysis.options.compiler.version))
+    layouts = param_memory.fill_cache(
+        groups, tables.block_reader(param_memory.rules_for(analysis.options.compiler.version)),
+        analysis.options.enable_multiple_subgraphs)
     segments = tuple(
         Segment(layout.on_chip_bytes, layout.off_chip_bytes,
                 cycles.total_cycles(tables.op_cycles(i) for i in ops),
                 latency.instruction_bytes(len(ops), 1),
-                *_boundary_bytes(main, ops, tables.consumers))
+                *_boundary_bytes(main, ops, tables.flow))
         for ops, layout in zip(groups, layouts, strict=True))
     on_tpu = {i for ops in groups for i in ops}
     cpu_ops = [i for i, where in sorted(placement.items())
                if i not in on_tpu and where != Placement.DROPPED]
-    return _priced(segments, tuple(tables.cpu_op(i) for i in cpu_ops), Source.PREDICTED)
+    return _priced(segments, tables.cpu_ops(cpu_ops), Source.PREDICTED)
 
 
 def from_compiled(model: Model, custom_ops: list) -> Estimate | None:
@@ -199,9 +218,8 @@ def _from_compiled(model: Model, custom_ops: list) -> Estimate | None:
         on_chip, off_chip, estimated = param_memory.compiled_split(item.package)
         segments.append(Segment(on_chip, off_chip, estimated or None,
                                 latency.package_instruction_bytes(item.package),
-                                *_boundary_bytes(main, [item.index], tables.consumers)))
-    cpu_ops = tuple(tables.cpu_op(op.index) for op in main.operators
-                    if op.index not in on_tpu)
+                                *_boundary_bytes(main, [item.index], tables.flow)))
+    cpu_ops = tables.cpu_ops([op.index for op in main.operators if op.index not in on_tpu])
     return _priced(tuple(segments), cpu_ops, Source.COMPILER)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from tpulens.analyzer.edgetpu_package import Package
@@ -116,9 +116,11 @@ class SubgraphParameters:
 class OpParameters:
     """What one op lays out; `cacheable` is False for data the compiler always streams."""
 
-    op: int
     size: int
     cacheable: bool = True
+
+
+NOTHING = OpParameters(0)  # the block of an op that lays out nothing (most ops), shared
 
 
 def _pad(value: int, multiple: int) -> int:
@@ -165,7 +167,7 @@ def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
         weights = (_constant_weights(subgraph, op.inputs[1], producer)
                    if len(op.inputs) > 1 else None)
         if weights is None or len(weights.shape) < 2:
-            return OpParameters(index, 0)
+            return NOTHING
         shape, quant = weights.shape, weights.quantization
         per_channel = quant is not None and quant.per_axis
         taps = math.prod(shape[1:-1])
@@ -173,23 +175,22 @@ def op_parameters(subgraph: Subgraph, index: int, producer: dict[int, int],
             channels = shape[-1]
             size = _pad(channels, rules.depthwise_channel_group) * rules.bias_bytes * (1 + taps)
             size += rules.per_channel_bytes * channels if per_channel else 0
-            return OpParameters(index, _pad(size, rules.block_alignment))
+            return OpParameters(_pad(size, rules.block_alignment))
         tiny = (rules.tiny_conv_output_group if op.opcode == "CONV_2D"
                 else rules.narrow_output_group)
         size = _matrix_bytes(shape[0], taps, shape[-1], per_channel, tiny, rules)
         row = taps * _pad(shape[-1], rules.input_channel_group)
-        return OpParameters(index, _pad(size, rules.block_alignment),
+        return OpParameters(_pad(size, rules.block_alignment),
                             cacheable=row <= rules.streamed_row_bytes)
     if op.opcode == "TRANSPOSE":
-        return OpParameters(index, _transpose_bytes(subgraph, op, rules))
+        return OpParameters(_transpose_bytes(subgraph, op, rules))
     if op.opcode in ELEMENTWISE_OPS:
-        return OpParameters(index, _elementwise_bytes(model, subgraph, op, rules),
-                            cacheable=False)
+        return OpParameters(_elementwise_bytes(model, subgraph, op, rules), cacheable=False)
     if op.opcode == "SOFTMAX":
-        return OpParameters(index, rules.softmax_bytes)
+        return OpParameters(rules.softmax_bytes)
     if op.opcode in ("STRIDED_SLICE", "CONCATENATION"):
-        return OpParameters(index, _channel_selection_bytes(model, subgraph, op, rules))
-    return OpParameters(index, 0)
+        return OpParameters(_channel_selection_bytes(model, subgraph, op, rules))
+    return NOTHING
 
 
 def _channel_selection_bytes(model: Model | None, subgraph: Subgraph, op,
@@ -221,12 +222,15 @@ def _elementwise_bytes(model: Model | None, subgraph: Subgraph, op,
     """Constant operands (see LayoutRules): a scalar, or a constant whose values are all
     equal, is one value; a per-channel constant applied to an operand of the output's shape
     takes 16 bytes a value; any other is broadcast to the output at one byte a value."""
-    outputs = subgraph.output_tensors(op)
     inputs = subgraph.input_tensors(op)
+    constants = [t for t in inputs if t.is_constant]
+    if not constants:
+        return 0
+    outputs = subgraph.output_tensors(op)
     out_values = outputs[0].num_elements if outputs else 0
     full = any(not t.is_constant and t.num_elements == out_values for t in inputs)
     size = 0
-    for tensor in (t for t in inputs if t.is_constant):
+    for tensor in constants:
         values = 1 if _uniform(model, tensor) else tensor.num_elements
         if values == 1 or (full and math.prod(tensor.shape[:-1]) <= 1):
             size += rules.elementwise_bytes_per_value * values
@@ -260,22 +264,33 @@ def _transpose_bytes(subgraph: Subgraph, op, rules: LayoutRules) -> int:
 def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[int]],
             enable_multiple_subgraphs: bool = False, capacity: int = ON_CHIP_CAPACITY_BYTES,
             rules: LayoutRules = RULES) -> list[SubgraphParameters]:
-    """Per Edge TPU subgraph (its ops in execution order), the parameter bytes and their split.
+    """Per Edge TPU subgraph (its ops in execution order), the parameter bytes and their split
+    (see fill_cache). The layout needs the subgraph alone; `model` is there because every cost
+    function takes it."""
+    producer = producers(subgraph)
+    return fill_cache(tpu_segments,
+                      lambda index: op_parameters(subgraph, index, producer, rules, model),
+                      enable_multiple_subgraphs, capacity)
+
+
+def fill_cache(tpu_segments: Sequence[Sequence[int]], block_of: Callable[[int], OpParameters],
+               enable_multiple_subgraphs: bool = False,
+               capacity: int = ON_CHIP_CAPACITY_BYTES) -> list[SubgraphParameters]:
+    """Per Edge TPU subgraph, its ops' parameter blocks (`block_of` an op) split between the
+    on-chip cache and streaming.
 
     Each op's cacheable block goes on-chip while it fits in what is left (the compiler fills
     the cache in order and streams a block that does not fit: the YOLOv5s log leaves 1 KiB);
-    with -a the segments share one cache in execution order, as co-compiled models do. The
-    layout needs the subgraph alone; `model` is there because every cost function takes it.
+    with -a the segments share one cache in execution order, as co-compiled models do.
     """
     if len(tpu_segments) > 1 and not enable_multiple_subgraphs:
         raise ValueError("several Edge TPU subgraphs need enable_multiple_subgraphs (-a)")
-    producer = producers(subgraph)
     free = capacity
     result = []
     for segment in tpu_segments:
         on_chip = off_chip = 0
         for index in segment:
-            block = op_parameters(subgraph, index, producer, rules, model)
+            block = block_of(index)
             if block.cacheable and block.size <= free:
                 on_chip += block.size
                 free -= block.size
