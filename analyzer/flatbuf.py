@@ -9,13 +9,18 @@ expand past it is refused.
 
 A vtable (the field offsets a table starts from) is decoded once per file and shared by every
 table that points at it: a converter writes one vtable for all tensors of the same shape of
-fields, so a model's thousands of tables read a handful of vtables.
+fields, so a model's thousands of tables read a handful of vtables. What a vtable means for
+the fields read from a kind of table (a Layout) is worked out once too, so each of thousands
+of tensors is read with one unpack and a bounds check.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+from operator import itemgetter
+from typing import NamedTuple
 
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -44,21 +49,25 @@ EXPANSION_FLOOR = 8 * 1024 * 1024
 
 
 class Budget:
-    """The bytes of strings and vectors the tables of one file may still read, and the
-    vtables already decoded (by position)."""
+    """The bytes of strings and vectors the tables of one file may still read, and what was
+    worked out for the file already: its vtables, and their layouts, by vtable position."""
 
-    __slots__ = ("left", "limit", "vtables")
+    __slots__ = ("left", "limit", "vtables", "layouts")
 
     def __init__(self, size: int):
         self.limit = self.left = EXPANSION_FLOOR + EXPANSION_FACTOR * size
         self.vtables: dict[int, tuple[int, ...]] = {}
+        self.layouts: dict[tuple[int, Fields], Layout] = {}
 
     def spend(self, amount: int) -> None:
         self.left -= amount
         if self.left < 0:
-            raise FlatbufferError(
-                f"shared strings or vectors expand past {self.limit:,} bytes when read "
-                f"({EXPANSION_FACTOR}x the file plus {EXPANSION_FLOOR // 2**20} MiB)")
+            self.refuse()
+
+    def refuse(self) -> None:
+        raise FlatbufferError(
+            f"shared strings or vectors expand past {self.limit:,} bytes when read "
+            f"({EXPANSION_FACTOR}x the file plus {EXPANSION_FLOOR // 2**20} MiB)")
 
 
 def _vtable(buf, vtable: int, end: int, budget: Budget) -> tuple[int, ...]:
@@ -77,6 +86,173 @@ def _vtable(buf, vtable: int, end: int, budget: Budget) -> tuple[int, ...]:
     return found
 
 
+def _vtable_of(buf, pos: int, end: int) -> int:
+    """Where the vtable of the table at `pos` is."""
+    if pos < 0 or pos + 4 > end:
+        raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
+    return pos - _I32.unpack_from(buf, pos)[0]
+
+
+def _words(buf, vtable: int, end: int, budget: Budget) -> tuple[int, ...]:
+    words = budget.vtables.get(vtable)
+    return words if words is not None else _vtable(buf, vtable, end, budget)
+
+
+def _vector_at(buf, pos: int, end: int, item_size: int) -> tuple[int, int]:
+    """(start of the elements, element count) of the vector at `pos`."""
+    if pos + 4 > end:
+        raise FlatbufferError(f"vector at {pos} outside the file")
+    count = _U32.unpack_from(buf, pos)[0]
+    if pos + 4 + count * item_size > end:
+        raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
+    return pos + 4, count
+
+
+# What an offset field leads to, read from where it points: (buf, position, end, budget,
+# format of the items) -> value. Strings and vectors of scalars are most of a model's reading
+# (names, shapes, op inputs and outputs), so they are checked and counted without further calls.
+
+def _string_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> str:
+    if pos + 4 > end:
+        raise FlatbufferError(f"vector at {pos} outside the file")
+    count = _U32.unpack_from(buf, pos)[0]
+    if pos + 4 + count > end:
+        raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
+    budget.left -= count
+    if budget.left < 0:
+        budget.refuse()
+    return buf[pos + 4:pos + 4 + count].decode("utf-8", "replace")
+
+
+def _scalars_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple:
+    if pos + 4 > end:
+        raise FlatbufferError(f"vector at {pos} outside the file")
+    count = _U32.unpack_from(buf, pos)[0]
+    size = count * _SIZES[fmt]
+    if pos + 4 + size > end:
+        raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
+    budget.left -= size
+    if budget.left < 0:
+        budget.refuse()
+    items = _VECTOR_STRUCTS.get((count, fmt)) or _vector_struct(count, fmt)
+    return items.unpack_from(buf, pos + 4)
+
+
+def _span_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple[int, int]:
+    return _vector_at(buf, pos, end, 1)
+
+
+def _table_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> int:
+    _words(buf, _vtable_of(buf, pos, end), end, budget)
+    return pos
+
+
+def _offset_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> int:
+    return pos
+
+
+class Field(NamedTuple):
+    """One field to read: its slot, the format of its scalar (or of its vector's items), its
+    value when absent, and for an offset field what reads the place it points at."""
+    slot: int
+    fmt: str
+    default: object = 0
+    follow: Callable | None = None
+
+
+def scalar(slot: int, fmt: str, default=0) -> Field:
+    return Field(slot, fmt, default)
+
+
+def string(slot: int) -> Field:
+    """A string, None when absent."""
+    return Field(slot, "B", None, _string_at)
+
+
+def scalars(slot: int, fmt: str, default=None) -> Field:
+    """A vector of scalars as a tuple."""
+    return Field(slot, fmt, default, _scalars_at)
+
+
+def byte_span(slot: int) -> Field:
+    """(offset, length) of a byte vector, without copying it; (0, 0) when absent."""
+    return Field(slot, "B", (0, 0), _span_at)
+
+
+def table(slot: int) -> Field:
+    """Where a table is, checked as a Table's start is; None when absent."""
+    return Field(slot, "", None, _table_at)
+
+
+def offset(slot: int) -> Field:
+    """Where an offset points, unchecked until read; 0 when absent."""
+    return Field(slot, "", 0, _offset_at)
+
+
+class Fields:
+    """The fields read from each table of one kind, in the order they are returned."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, *fields: Field):
+        self.fields = fields
+
+
+class Layout:
+    """Where one vtable puts a set of Fields: one unpack reads every present scalar and offset
+    in the order they lie in the table, and absent fields take their default."""
+
+    __slots__ = ("unpack", "size", "pick", "absent", "follow")
+
+    def __init__(self, words: tuple[int, ...], fields: Fields):
+        present, absent = [], []  # (offset in the table, field index), field index
+        for i, f in enumerate(fields.fields):
+            index = f.slot >> 1
+            rel = words[index] if index < len(words) else 0
+            if rel:
+                present.append((rel, i))
+            else:
+                absent.append(i)
+        present.sort()
+        each = fields.fields
+        codes = [(rel, "I" if each[i].follow else each[i].fmt) for rel, i in present]
+        self.size = max((rel + _SIZES[code] for rel, code in codes), default=0)
+        self.unpack = _unpacker(codes)
+        self.absent = tuple(each[i].default for i in absent)
+        places = [i for _, i in present] + absent
+        self.pick = _picker([places.index(i) for i in range(len(each))])
+        self.follow = [(i, rel, each[i].follow, each[i].fmt)
+                       for rel, i in present if each[i].follow]
+
+    def read(self, buf, pos: int, end: int, budget: Budget) -> list:
+        if pos + self.size > end:
+            raise FlatbufferError(f"table at {pos} runs past the end of the file")
+        values = list(self.pick(self.unpack(buf, pos) + self.absent))
+        for i, rel, follow, fmt in self.follow:
+            values[i] = follow(buf, pos + rel + values[i], end, budget, fmt)
+        return values
+
+
+def _unpacker(codes: list[tuple[int, str]]) -> Callable[[object, int], tuple]:
+    """What reads every (offset, format) from a table's start: one struct, or one struct per
+    field when fields overlap (only in a damaged file)."""
+    fmt, at = "<", 0
+    for rel, code in codes:
+        if rel < at:
+            each = [struct.Struct(f"<{rel}x{code}") for rel, code in codes]
+            return lambda buf, pos: tuple(s.unpack_from(buf, pos)[0] for s in each)
+        fmt += f"{rel - at}x{code}"
+        at = rel + _SIZES[code]
+    return struct.Struct(fmt).unpack_from
+
+
+def _picker(order: list[int]) -> Callable[[tuple], tuple]:
+    """What takes the items at `order` from a tuple, as a tuple even for one or none."""
+    if len(order) > 1:
+        return itemgetter(*order)
+    return lambda values: tuple(values[i] for i in order)
+
+
 class Table:
     """One flatbuffer table: `buf` is any bytes-like object, `pos` the table's start. Tables
     reached from one another share one Budget."""
@@ -88,11 +264,7 @@ class Table:
         self.pos = pos
         self.end = end = len(buf) if end is None else end
         self.budget = budget = budget or Budget(end)
-        if pos < 0 or pos + 4 > end:
-            raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
-        vtable = pos - _I32.unpack_from(buf, pos)[0]
-        words = budget.vtables.get(vtable)
-        self._words = words if words is not None else _vtable(buf, vtable, end, budget)
+        self._words = _words(buf, _vtable_of(buf, pos, end), end, budget)
 
     def scalar(self, slot: int, fmt: str, default=0):
         words = self._words
@@ -124,43 +296,67 @@ class Table:
     def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
         """(start of the elements, element count); (0, 0) when the field is absent."""
         pos = self._indirect(slot)
-        if not pos:
-            return 0, 0
-        end = self.end
-        if pos + 4 > end:
-            raise FlatbufferError(f"vector at {pos} outside the file")
-        count = _U32.unpack_from(self.buf, pos)[0]
-        if pos + 4 + count * elem_size > end:
-            raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
-        return pos + 4, count
+        return _vector_at(self.buf, pos, self.end, elem_size) if pos else (0, 0)
 
     def string(self, slot: int) -> str | None:
-        start, count = self._vector(slot, 1)
-        if not start:
-            return None
-        self.budget.spend(count)
-        return self.buf[start:start + count].decode("utf-8", "replace")
+        pos = self._indirect(slot)
+        return _string_at(self.buf, pos, self.end, self.budget, "B") if pos else None
 
     def scalars(self, slot: int, fmt: str) -> tuple | None:
         """A vector of scalars as a tuple, or None when the field is absent."""
-        size = _SIZES[fmt]
-        start, count = self._vector(slot, size)
-        if not start:
-            return None
-        self.budget.spend(count * size)
-        return _vector_struct(count, fmt).unpack_from(self.buf, start)
+        pos = self._indirect(slot)
+        return _scalars_at(self.buf, pos, self.end, self.budget, fmt) if pos else None
 
     def byte_span(self, slot: int) -> tuple[int, int]:
         """(offset, length) of a byte vector, without copying it."""
         return self._vector(slot, 1)
 
+    def positions(self, slot: int) -> list[int]:
+        """Where each table of the vector at `slot` starts, all inside the file."""
+        start, count = self._vector(slot, 4)
+        self.budget.spend(4 * count)
+        offsets = _vector_struct(count, "I").unpack_from(self.buf, start)
+        positions = [at + offsets[i] for i, at in enumerate(range(start, start + 4 * count, 4))]
+        if max(positions, default=0) + 4 > self.end:
+            outside = next(pos for pos in positions if pos + 4 > self.end)
+            raise FlatbufferError(f"table offset {outside} outside the file ({self.end} bytes)")
+        return positions
+
     def tables(self, slot: int) -> Iterator[Table]:
         """The tables of a vector, one at a time: a damaged entry stops the reading there."""
-        start, count = self._vector(slot, 4)
         buf, end, budget = self.buf, self.end, self.budget
-        budget.spend(4 * count)
-        for pos in range(start, start + 4 * count, 4):
-            yield Table(buf, pos + _U32.unpack_from(buf, pos)[0], end, budget)
+        return (Table(buf, pos, end, budget) for pos in self.positions(slot))
+
+    def read_at(self, pos: int, fields: Fields) -> list:
+        """The values of `fields` in the table at `pos` of this table's file."""
+        buf, end, budget = self.buf, self.end, self.budget
+        return _layout(buf, pos, end, budget, fields).read(buf, pos, end, budget)
+
+    def read_tables(self, positions: Iterable[int], fields: Fields) -> Iterator[list]:
+        """The values of `fields` in the tables at `positions` of this table's file, one
+        table at a time, without a Table object for each."""
+        buf, end, budget = self.buf, self.end, self.budget
+        for pos in positions:
+            yield _layout(buf, pos, end, budget, fields).read(buf, pos, end, budget)
+
+
+def _layout(buf, pos: int, end: int, budget: Budget, fields: Fields) -> Layout:
+    """The layout of `fields` in the table at `pos` (never negative: offsets are unsigned)."""
+    if pos + 4 > end:
+        raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
+    vtable = pos - _I32.unpack_from(buf, pos)[0]
+    layout = budget.layouts.get((vtable, fields))
+    if layout is None:
+        words = _words(buf, vtable, end, budget)
+        layout = budget.layouts[vtable, fields] = _layout_of(words, fields)
+    return layout
+
+
+@lru_cache(maxsize=1024)
+def _layout_of(words: tuple[int, ...], fields: Fields) -> Layout:
+    """Layouts are kept across files, as every model a converter writes has the same few
+    vtables, but only so many: a file made with a vtable for each table is just slower."""
+    return Layout(words, fields)
 
 
 def root(buf, identifier: bytes | None = None) -> Table:

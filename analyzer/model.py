@@ -11,13 +11,24 @@ import mmap
 import os
 import stat
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 from pathlib import Path
 
 from tpulens.analyzer import schema
-from tpulens.analyzer.flatbuf import FlatbufferError, Table, root
+from tpulens.analyzer.flatbuf import (
+    Fields,
+    FlatbufferError,
+    Table,
+    byte_span,
+    offset,
+    root,
+    scalar,
+    scalars,
+    string,
+    table,
+)
 from tpulens.analyzer.formats import directory_format, file_format
 from tpulens.errors import InputError, existing_file
 
@@ -45,14 +56,15 @@ class Tensor:
     buffer_size: int
     buffer_offset: int = 0  # where the constant data starts in the file (0: none or external)
     is_variable: bool = False
-    quantization_table: Table | None = field(default=None, repr=False, compare=False)
+    # The model's root table (the file to read from) and where the quantization table is.
+    quantization_at: tuple[Table, int] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def quantization(self) -> Quantization | None:
         """Read on first use: most analyses never look at scales and zero points. A damaged
         table is found only then, so it is a one-line refusal where it is read."""
         try:
-            return _quantization(self.quantization_table)
+            return _quantization(self.quantization_at)
         except (FlatbufferError, struct.error) as err:
             raise InputError(f"tensor {self.name[:80]!r}: damaged quantization ({err})") \
                 from None
@@ -126,90 +138,134 @@ def _opcode_name(code_table: Table) -> tuple[str, str | None, int]:
     return name, code_table.string(6), code_table.scalar(8, "i", 1)
 
 
-def _options(op_table: Table) -> dict:
-    kind = op_table.scalar(10, "B", 0)
-    spec = schema.BUILTIN_OPTIONS.get(kind)
-    table = op_table.table(12) if spec else None
-    if table is None:
+def _options_fields(spec: list) -> tuple[tuple[str, ...], Fields, tuple[str, ...]]:
+    """(field names, their Fields, names of the vector fields) of one builtin options table."""
+    names = tuple(name for name, *_ in spec)
+    fields = Fields(*(scalars(slot, fmt, ()) if is_vector else scalar(slot, fmt, default)
+                      for _, slot, fmt, default, is_vector in spec))
+    return names, fields, tuple(name for name, *_, is_vector in spec if is_vector)
+
+
+_OPTIONS = {kind: _options_fields(spec) for kind, (_, spec) in schema.BUILTIN_OPTIONS.items()}
+
+
+def _options(model: Table, kind: int, at: int) -> dict:
+    """The builtin options of an op whose options table (of type `kind`) is at `at`."""
+    found = _OPTIONS.get(kind)
+    if found is None or not at:
         return {}
-    options = {}
-    for name, slot, fmt, default, is_vector in spec[1]:
-        options[name] = (list(table.scalars(slot, fmt) or ()) if is_vector
-                         else table.scalar(slot, fmt, default))
+    names, fields, vectors = found
+    options = dict(zip(names, model.read_at(at, fields), strict=True))
+    for name in vectors:
+        options[name] = list(options[name])
     return options
 
 
-def _quantization(table: Table | None) -> Quantization | None:
-    if table is None:
+_SCALE = Fields(scalars(8, "f", ()))
+_ZERO_POINT_AND_AXIS = Fields(scalars(10, "q", ()), scalar(16, "i", 0))
+
+
+def _quantization(where: tuple[Table, int] | None) -> Quantization | None:
+    """A tensor without scales is not quantized: the rest of its table is not read."""
+    if where is None:
         return None
-    scale = table.scalars(8, "f") or ()
+    model, at = where
+    (scale,) = model.read_at(at, _SCALE)
     if not scale:
         return None
-    return Quantization(scale, table.scalars(10, "q") or (), table.scalar(16, "i", 0))
+    return Quantization(scale, *model.read_at(at, _ZERO_POINT_AND_AXIS))
+
+
+_BUFFER = Fields(byte_span(4), scalar(6, "Q", 0), scalar(8, "Q", 0))
 
 
 def _buffer_spans(model_table: Table) -> list[tuple[int, int]]:
     """(offset, size) of every buffer; models past 2 GB keep data after the flatbuffer."""
-    spans = []
-    for buffer in model_table.tables(12):
-        start, length = buffer.byte_span(4)
-        spans.append((start, length) if length else
-                     (buffer.scalar(6, "Q", 0), buffer.scalar(8, "Q", 0)))
-    return spans
+    return [data if data[1] else (at, size) for data, at, size
+            in model_table.read_tables(model_table.positions(12), _BUFFER)]
 
 
-def _own_tables(parent: Table, slot: int, what: str) -> Iterator[Table]:
-    """The tables of a vector whose entries must each have their own table.
+def _own_positions(parent: Table, slot: int, what: str) -> list[int]:
+    """Where the tables of a vector are, when its entries must each have their own table.
 
     A converter writes one table per subgraph, tensor and op; entries sharing one table would
     make a small file stand for millions of them, so sharing is treated as damage.
     """
-    first_at: dict[int, int] = {}
-    for i, item in enumerate(parent.tables(slot)):
-        first = first_at.setdefault(item.pos, i)
-        if first != i:
-            raise FlatbufferError(f"{what} {first} and {i} share one table")
-        yield item
+    positions = parent.positions(slot)
+    if len(set(positions)) < len(positions):
+        first_at: dict[int, int] = {}
+        for i, pos in enumerate(positions):
+            first = first_at.setdefault(pos, i)
+            if first != i:
+                raise FlatbufferError(f"{what} {first} and {i} share one table")
+    return positions
 
 
-def _subgraph(index: int, table: Table, opcodes: list, buffers: list[tuple[int, int]]) -> Subgraph:
+_TENSOR = Fields(scalars(4, "i", ()), scalar(6, "b", 0), scalar(8, "I", 0), string(10),
+                 table(12), scalar(14, "?", False), scalars(18, "i"))
+
+
+def _tensors(model: Table, subgraph: Table, buffers: list[tuple[int, int]]) -> list[Tensor]:
     tensors = []
-    for t_index, t in enumerate(_own_tables(table, 4, "tensors")):
-        buffer_index = t.scalar(8, "I", 0)
-        offset, size = buffers[buffer_index] if buffer_index < len(buffers) else (0, 0)
-        dtype_code = t.scalar(6, "b", 0)
-        tensors.append(Tensor(
-            index=t_index,
-            name=t.string(10) or f"tensor_{t_index}",
-            dtype=schema.TENSOR_TYPES.get(dtype_code, f"TYPE_{dtype_code}"),
-            shape=t.scalars(4, "i") or (),
-            shape_signature=t.scalars(18, "i"),
-            buffer_size=size,
-            buffer_offset=offset,
-            is_variable=bool(t.scalar(14, "?", False)),
-            quantization_table=t.table(12),
-        ))
+    positions = _own_positions(subgraph, 4, "tensors")
+    for i, values in enumerate(model.read_tables(positions, _TENSOR)):
+        shape, dtype_code, buffer_index, name, quantization, is_variable, signature = values
+        data_at, size = buffers[buffer_index] if buffer_index < len(buffers) else (0, 0)
+        dtype = schema.TENSOR_TYPES.get(dtype_code) or f"TYPE_{dtype_code}"
+        # Positional: a model has thousands of tensors, and keywords double the cost of each.
+        tensors.append(Tensor(i, name or f"tensor_{i}", dtype, shape, signature, size, data_at,
+                              bool(is_variable),
+                              None if quantization is None else (model, quantization)))
+    return tensors
+
+
+_OPERATOR = Fields(scalar(4, "I", 0), scalars(6, "i", ()), scalars(8, "i", ()),
+                   scalar(10, "B", 0), offset(12), byte_span(14))
+
+
+def _operators(model: Table, index: int, subgraph: Table, opcodes: list,
+               tensor_count: int) -> list[Operator]:
+    positions = _own_positions(subgraph, 10, "operators")
+    rows = list(model.read_tables(positions, _OPERATOR))
+    _check_references(rows, len(opcodes), tensor_count)
     operators = []
-    producer: dict[int, int] = {}  # tensor -> the op that writes it
-    for o_index, o in enumerate(_own_tables(table, 10, "operators")):
-        code_index = o.scalar(4, "I", 0)
-        if code_index >= len(opcodes):
-            raise FlatbufferError(f"operator {o_index} uses opcode {code_index} of "
-                                  f"{len(opcodes)}")
+    for i, (code_index, inputs, outputs, options_kind, options_at, custom) in enumerate(rows):
         name, custom_code, version = opcodes[code_index]
-        inputs = o.scalars(6, "i") or ()
-        outputs = o.scalars(8, "i") or ()
-        if max(inputs, default=-1) >= len(tensors) or max(outputs, default=-1) >= len(tensors):
-            t = next(t for t in (*inputs, *outputs) if t >= len(tensors))
-            raise FlatbufferError(f"operator {o_index} refers to tensor {t} of {len(tensors)}")
+        operators.append(Operator(index, i, name, custom_code, version, inputs, outputs,
+                                  _options(model, options_kind, options_at), custom))
+    return operators
+
+
+def _check_references(rows: list[list], opcode_count: int, tensor_count: int) -> None:
+    """Refuse an op naming an opcode or a tensor the model does not have, or writing a tensor
+    another op writes. All ops are checked at once; only a damaged model is gone through op
+    by op, to name the first problem."""
+    codes = [row[0] for row in rows]
+    tensors = list(chain.from_iterable(row[1] + row[2] for row in rows))
+    written = [t for row in rows for t in row[2] if t >= 0]
+    if (max(codes, default=-1) < opcode_count and max(tensors, default=-1) < tensor_count
+            and len(set(written)) == len(written)):
+        return
+    producer: dict[int, int] = {}  # tensor -> the op that writes it
+    for o_index, (code_index, inputs, outputs, *_) in enumerate(rows):
+        if code_index >= opcode_count:
+            raise FlatbufferError(f"operator {o_index} uses opcode {code_index} of "
+                                  f"{opcode_count}")
+        if max(inputs, default=-1) >= tensor_count or max(outputs, default=-1) >= tensor_count:
+            t = next(t for t in (*inputs, *outputs) if t >= tensor_count)
+            raise FlatbufferError(f"operator {o_index} refers to tensor {t} of {tensor_count}")
         for t in outputs:
             if t >= 0 and producer.setdefault(t, o_index) != o_index:
                 raise FlatbufferError(f"tensor {t} is written by operators {producer[t]} "
                                       f"and {o_index}")
-        operators.append(Operator(index, o_index, name, custom_code, version, inputs, outputs,
-                                  _options(o), o.byte_span(14)))
-    return Subgraph(index, table.string(12) or "", tensors, operators,
-                    table.scalars(6, "i") or (), table.scalars(8, "i") or ())
+
+
+def _subgraph(model: Table, index: int, subgraph: Table, opcodes: list,
+              buffers: list[tuple[int, int]]) -> Subgraph:
+    tensors = _tensors(model, subgraph, buffers)
+    operators = _operators(model, index, subgraph, opcodes, len(tensors))
+    return Subgraph(index, subgraph.string(12) or "", tensors, operators,
+                    subgraph.scalars(6, "i") or (), subgraph.scalars(8, "i") or ())
 
 
 def parse_model(buf, path: str = "<bytes>") -> Model:
@@ -217,8 +273,8 @@ def parse_model(buf, path: str = "<bytes>") -> Model:
     model = root(buf, TFLITE_IDENTIFIER)
     opcodes = [_opcode_name(t) for t in model.tables(6)]
     buffers = _buffer_spans(model)
-    subgraphs = [_subgraph(i, t, opcodes, buffers)
-                 for i, t in enumerate(_own_tables(model, 8, "subgraphs"))]
+    subgraphs = [_subgraph(model, i, Table(buf, pos, model.end, model.budget), opcodes, buffers)
+                 for i, pos in enumerate(_own_positions(model, 8, "subgraphs"))]
     metadata = {m.string(4) or "": m.scalar(6, "I", 0) for m in model.tables(16)}
     return Model(path, len(buf), model.scalar(4, "I", 0), model.string(10) or "", subgraphs,
                  metadata, buf)
