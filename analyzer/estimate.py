@@ -31,6 +31,8 @@ class Segment:
 
 @dataclass(frozen=True)
 class Estimate:
+    """What a model costs: its Edge TPU subgraphs, and its latency on each device."""
+
     segments: tuple[Segment, ...]
     source: Source  # PREDICTED, or COMPILER when the figures are the compiler's own
     latency: dict[latency.Link, latency.Latency]
@@ -83,33 +85,32 @@ class _OpTables:
         self.flow = rules.flow_of(self.main)
         self.cycles: list[float | None] = [None] * len(self.main.operators)
         self.cpu: list[latency.CpuOp | None] = [None] * len(self.main.operators)
-        self.blocks: dict[param_memory.LayoutRules,
-                          list[param_memory.OpParameters | None]] = {}
+        self.laid_out: dict[param_memory.LayoutRules,
+                            list[param_memory.OpParameters | None]] = {}
 
-    def op_cycles(self, index: int) -> float:
-        found = self.cycles[index]
-        if found is None:
-            found = self.cycles[index] = cycles.op_cycles(self.main, self.main.operators[index])
-        return found
+    def op_cycles(self, ops: list[int]) -> list[float]:
+        known = self.cycles
+        for i in ops:
+            if known[i] is None:
+                known[i] = cycles.op_cycles(self.main, self.main.operators[i])
+        return [known[i] for i in ops]
 
-    def cpu_ops(self, indices: list[int]) -> tuple[latency.CpuOp, ...]:
-        missing = [i for i in indices if self.cpu[i] is None]
+    def cpu_ops(self, ops: list[int]) -> tuple[latency.CpuOp, ...]:
+        missing = [i for i in ops if self.cpu[i] is None]
         for i, found in zip(missing, latency.cpu_cost(self.model, self.main, missing),
                             strict=True):
             self.cpu[i] = found
-        return tuple(self.cpu[i] for i in indices)
+        return tuple(self.cpu[i] for i in ops)
 
-    def block_reader(self, layout: param_memory.LayoutRules):
-        """A function giving each op's parameter block under `layout`, made once per op."""
-        known = self.blocks.setdefault(layout, [None] * len(self.main.operators))
-
-        def block(index: int) -> param_memory.OpParameters:
-            found = known[index]
-            if found is None:
-                found = known[index] = param_memory.op_parameters(
-                    self.main, index, self.flow.producer, layout, self.model)
-            return found
-        return block
+    def blocks(self, layout: param_memory.LayoutRules,
+               ops: list[int]) -> list[param_memory.OpParameters]:
+        """Each op's parameter block under `layout`."""
+        known = self.laid_out.setdefault(layout, [None] * len(self.main.operators))
+        for i in ops:
+            if known[i] is None:
+                known[i] = param_memory.op_parameters(self.main, i, self.flow.producer, layout,
+                                                      self.model)
+        return [known[i] for i in ops]
 
 
 _TABLES: dict[int, _OpTables] = {}  # by id(model); the entry keeps its model to check it
@@ -147,9 +148,9 @@ def _boundary_bytes(subgraph: Subgraph, ops: list[int],
             if t in outputs or read_outside and any(
                     j not in inside and t in operators[j].inputs for j in readers):
                 leaving.add(t)
-    crossing = (entering | leaving) - outputs - set(subgraph.inputs)
-    return tuple(sum(_nbytes(tensors[t]) for t in group)
-                 for group in (entering, leaving, crossing))
+    size = {t: _nbytes(tensors[t]) for t in entering | leaving}
+    crossing = size.keys() - outputs - set(subgraph.inputs)
+    return tuple(sum(size[t] for t in group) for group in (entering, leaving, crossing))
 
 
 def _nbytes(tensor: Tensor) -> int:
@@ -180,15 +181,16 @@ def _predict(analysis) -> Estimate | None:
         tables.flow)
     if not groups:
         return None
-    layouts = param_memory.fill_cache(
-        groups, tables.block_reader(param_memory.rules_for(analysis.options.compiler.version)),
+    layout = param_memory.rules_for(analysis.options.compiler.version)
+    parameters = param_memory.fill_cache(
+        groups, [tables.blocks(layout, ops) for ops in groups],
         analysis.options.enable_multiple_subgraphs)
     segments = tuple(
-        Segment(layout.on_chip_bytes, layout.off_chip_bytes,
-                cycles.total_cycles(tables.op_cycles(i) for i in ops),
+        Segment(found.on_chip_bytes, found.off_chip_bytes,
+                cycles.total_cycles(tables.op_cycles(ops)),
                 latency.instruction_bytes(len(ops), 1),
                 *_boundary_bytes(main, ops, tables.flow))
-        for ops, layout in zip(groups, layouts, strict=True))
+        for ops, found in zip(groups, parameters, strict=True))
     on_tpu = {i for ops in groups for i in ops}
     cpu_ops = [i for i, where in sorted(placement.items())
                if i not in on_tpu and where != Placement.DROPPED]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tpulens.analyzer.edgetpu_package import Package
@@ -106,6 +106,8 @@ def rules_for(compiler_version: str | None, rules: LayoutRules = RULES) -> Layou
 
 @dataclass(frozen=True)
 class SubgraphParameters:
+    """One Edge TPU subgraph's parameter bytes, and how many are cached or streamed."""
+
     ops: tuple[int, ...]
     parameter_bytes: int
     on_chip_bytes: int
@@ -268,16 +270,16 @@ def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[in
     (see fill_cache). The layout needs the subgraph alone; `model` is there because every cost
     function takes it."""
     producer = producers(subgraph)
-    return fill_cache(tpu_segments,
-                      lambda index: op_parameters(subgraph, index, producer, rules, model),
-                      enable_multiple_subgraphs, capacity)
+    blocks = [[op_parameters(subgraph, index, producer, rules, model) for index in segment]
+              for segment in tpu_segments]
+    return fill_cache(tpu_segments, blocks, enable_multiple_subgraphs, capacity)
 
 
-def fill_cache(tpu_segments: Sequence[Sequence[int]], block_of: Callable[[int], OpParameters],
+def fill_cache(tpu_segments: Sequence[Sequence[int]], blocks: Sequence[Sequence[OpParameters]],
                enable_multiple_subgraphs: bool = False,
                capacity: int = ON_CHIP_CAPACITY_BYTES) -> list[SubgraphParameters]:
-    """Per Edge TPU subgraph, its ops' parameter blocks (`block_of` an op) split between the
-    on-chip cache and streaming.
+    """Per Edge TPU subgraph, its ops' parameter blocks (`blocks`, in the order of its ops)
+    split between the on-chip cache and streaming.
 
     Each op's cacheable block goes on-chip while it fits in what is left (the compiler fills
     the cache in order and streams a block that does not fit: the YOLOv5s log leaves 1 KiB);
@@ -287,10 +289,9 @@ def fill_cache(tpu_segments: Sequence[Sequence[int]], block_of: Callable[[int], 
         raise ValueError("several Edge TPU subgraphs need enable_multiple_subgraphs (-a)")
     free = capacity
     result = []
-    for segment in tpu_segments:
+    for segment, segment_blocks in zip(tpu_segments, blocks, strict=True):
         on_chip = off_chip = 0
-        for index in segment:
-            block = block_of(index)
+        for block in segment_blocks:
             if block.cacheable and block.size <= free:
                 on_chip += block.size
                 free -= block.size
