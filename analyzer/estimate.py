@@ -133,21 +133,15 @@ def _boundary_bytes(subgraph: Subgraph, ops: list[int],
     """(bytes entering, bytes leaving, bytes of those exchanged with CPU ops) of a group of
     ops: activations only, constants excluded. What enters from the model's inputs or leaves
     to its outputs is model I/O; the rest crosses between an Edge TPU subgraph and CPU ops."""
-    inside = set(ops)
-    outputs = set(subgraph.outputs)
     operators, tensors = subgraph.operators, subgraph.tensors
-    entering, leaving = set(), set()
-    for i in ops:
-        op = operators[i]
-        for t in op.inputs:
-            if flow.producer.get(t) not in inside and t >= 0 and not tensors[t].is_constant:
-                entering.add(t)
-        readers = flow.feeds[i]
-        read_outside = not inside.issuperset(readers)  # most ops feed only the group
-        for t in op.outputs:
-            if t in outputs or read_outside and any(
-                    j not in inside and t in operators[j].inputs for j in readers):
-                leaving.add(t)
+    inside = set(ops)
+    made = set().union(*(operators[i].outputs for i in ops))
+    read = set().union(*(operators[i].inputs for i in ops))
+    readers_outside = set().union(*(flow.feeds[i] for i in ops)) - inside
+    read_outside = set().union(*(operators[j].inputs for j in readers_outside))
+    outputs = set(subgraph.outputs)
+    entering = {t for t in read - made if t >= 0 and not tensors[t].is_constant}
+    leaving = made & (outputs | read_outside)
     size = {t: _nbytes(tensors[t]) for t in entering | leaving}
     crossing = size.keys() - outputs - set(subgraph.inputs)
     return tuple(sum(size[t] for t in group) for group in (entering, leaving, crossing))

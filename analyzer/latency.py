@@ -69,9 +69,10 @@ class DeviceModel:
     link_bytes_per_s: float  # payload throughput of the link, both directions
 
 
-@dataclass(frozen=True)
+@dataclass
 class CpuOp:
-    """The work of one op left on the CPU."""
+    """The work of one op left on the CPU (made for every such op: a plain dataclass, which
+    builds three times faster than a frozen one)."""
 
     macs: int
     elements: int  # elements of its non-constant inputs and outputs
