@@ -17,7 +17,7 @@ of tensors is read with one unpack and a bounds check.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import NamedTuple
@@ -50,14 +50,15 @@ EXPANSION_FLOOR = 8 * 1024 * 1024
 
 class Budget:
     """The bytes of strings and vectors the tables of one file may still read, and what was
-    worked out for the file already: its vtables, and their layouts, by vtable position."""
+    worked out for the file already: its vtables, and their layouts for each set of Fields,
+    by vtable position."""
 
     __slots__ = ("left", "limit", "vtables", "layouts")
 
     def __init__(self, size: int):
         self.limit = self.left = EXPANSION_FLOOR + EXPANSION_FACTOR * size
         self.vtables: dict[int, tuple[int, ...]] = {}
-        self.layouts: dict[tuple[int, Fields], Layout] = {}
+        self.layouts: dict[Fields, dict[int, Layout]] = {}
 
     def spend(self, amount: int) -> None:
         self.left -= amount
@@ -221,16 +222,18 @@ class Layout:
         self.absent = tuple(each[i].default for i in absent)
         places = [i for _, i in present] + absent
         self.pick = _picker([places.index(i) for i in range(len(each))])
-        self.follow = [(i, rel, each[i].follow, each[i].fmt)
-                       for rel, i in present if each[i].follow]
+        self.follow = [(place, rel, each[i].follow, each[i].fmt)
+                       for place, (rel, i) in enumerate(present) if each[i].follow]
 
-    def read(self, buf, pos: int, end: int, budget: Budget) -> list:
+    def read(self, buf, pos: int, end: int, budget: Budget) -> tuple:
         if pos + self.size > end:
             raise FlatbufferError(f"table at {pos} runs past the end of the file")
-        values = list(self.pick(self.unpack(buf, pos) + self.absent))
-        for i, rel, follow, fmt in self.follow:
-            values[i] = follow(buf, pos + rel + values[i], end, budget, fmt)
-        return values
+        values = self.unpack(buf, pos) + self.absent  # present fields in the table's order
+        if self.follow:
+            values = list(values)
+            for i, rel, follow, fmt in self.follow:
+                values[i] = follow(buf, pos + rel + values[i], end, budget, fmt)
+        return self.pick(values)
 
 
 def _unpacker(codes: list[tuple[int, str]]) -> Callable[[object, int], tuple]:
@@ -246,8 +249,8 @@ def _unpacker(codes: list[tuple[int, str]]) -> Callable[[object, int], tuple]:
     return struct.Struct(fmt).unpack_from
 
 
-def _picker(order: list[int]) -> Callable[[tuple], tuple]:
-    """What takes the items at `order` from a tuple, as a tuple even for one or none."""
+def _picker(order: list[int]) -> Callable[[Sequence], tuple]:
+    """What takes the items at `order` from a sequence, as a tuple even for one or none."""
     if len(order) > 1:
         return itemgetter(*order)
     return lambda values: tuple(values[i] for i in order)
@@ -327,28 +330,31 @@ class Table:
         buf, end, budget = self.buf, self.end, self.budget
         return (Table(buf, pos, end, budget) for pos in self.positions(slot))
 
-    def read_at(self, pos: int, fields: Fields) -> list:
+    def read_at(self, pos: int, fields: Fields) -> tuple:
         """The values of `fields` in the table at `pos` of this table's file."""
         buf, end, budget = self.buf, self.end, self.budget
-        return _layout(buf, pos, end, budget, fields).read(buf, pos, end, budget)
+        layouts = budget.layouts.setdefault(fields, {})
+        return _layout(buf, pos, end, budget, fields, layouts).read(buf, pos, end, budget)
 
-    def read_tables(self, positions: Iterable[int], fields: Fields) -> Iterator[list]:
-        """The values of `fields` in the tables at `positions` of this table's file, one
-        table at a time, without a Table object for each."""
+    def read_tables(self, positions: Iterable[int], fields: Fields) -> list[tuple]:
+        """The values of `fields` in the tables at `positions` of this table's file, without
+        a Table object for each."""
         buf, end, budget = self.buf, self.end, self.budget
-        for pos in positions:
-            yield _layout(buf, pos, end, budget, fields).read(buf, pos, end, budget)
+        layouts = budget.layouts.setdefault(fields, {})
+        return [_layout(buf, pos, end, budget, fields, layouts).read(buf, pos, end, budget)
+                for pos in positions]
 
 
-def _layout(buf, pos: int, end: int, budget: Budget, fields: Fields) -> Layout:
-    """The layout of `fields` in the table at `pos` (never negative: offsets are unsigned)."""
+def _layout(buf, pos: int, end: int, budget: Budget, fields: Fields,
+            layouts: dict[int, Layout]) -> Layout:
+    """The layout of `fields` in the table at `pos` (never negative: offsets are unsigned),
+    from `layouts` (those of `fields` in this file, by vtable) or added there."""
     if pos + 4 > end:
         raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
     vtable = pos - _I32.unpack_from(buf, pos)[0]
-    layout = budget.layouts.get((vtable, fields))
+    layout = layouts.get(vtable)
     if layout is None:
-        words = _words(buf, vtable, end, budget)
-        layout = budget.layouts[vtable, fields] = _layout_of(words, fields)
+        layout = layouts[vtable] = _layout_of(_words(buf, vtable, end, budget), fields)
     return layout
 
 

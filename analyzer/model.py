@@ -152,7 +152,7 @@ _OPTIONS = {kind: _options_fields(spec) for kind, (_, spec) in schema.BUILTIN_OP
 def _options(model: Table, kind: int, at: int) -> dict:
     """The builtin options of an op whose options table (of type `kind`) is at `at`."""
     found = _OPTIONS.get(kind)
-    if found is None or not at:
+    if found is None:
         return {}
     names, fields, vectors = found
     options = dict(zip(names, model.read_at(at, fields), strict=True))
@@ -226,17 +226,18 @@ _OPERATOR = Fields(scalar(4, "I", 0), scalars(6, "i", ()), scalars(8, "i", ()),
 def _operators(model: Table, index: int, subgraph: Table, opcodes: list,
                tensor_count: int) -> list[Operator]:
     positions = _own_positions(subgraph, 10, "operators")
-    rows = list(model.read_tables(positions, _OPERATOR))
+    rows = model.read_tables(positions, _OPERATOR)
     _check_references(rows, len(opcodes), tensor_count)
     operators = []
     for i, (code_index, inputs, outputs, options_kind, options_at, custom) in enumerate(rows):
         name, custom_code, version = opcodes[code_index]
+        options = _options(model, options_kind, options_at) if options_at else {}
         operators.append(Operator(index, i, name, custom_code, version, inputs, outputs,
-                                  _options(model, options_kind, options_at), custom))
+                                  options, custom))
     return operators
 
 
-def _check_references(rows: list[list], opcode_count: int, tensor_count: int) -> None:
+def _check_references(rows: list[tuple], opcode_count: int, tensor_count: int) -> None:
     """Refuse an op naming an opcode or a tensor the model does not have, or writing a tensor
     another op writes. All ops are checked at once; only a damaged model is gone through op
     by op, to name the first problem."""
