@@ -166,13 +166,15 @@ def _predict(analysis) -> Estimate | None:
     if analysis.errors or not model.subgraphs:
         return None
     main = model.subgraphs[0]
-    placement = {v.index: v.placement for v in analysis.verdicts if v.subgraph == 0}
-    if Placement.TPU not in placement.values():
+    placement: list[Placement | None] = [None] * len(main.operators)
+    for v in analysis.verdicts:
+        if v.subgraph == 0:
+            placement[v.index] = v.placement
+    on_tpu = [where == Placement.TPU for where in placement]
+    if not any(on_tpu):
         return None
     tables = _tables(model)
-    groups = param_memory.tpu_segments(
-        main, [placement.get(i) == Placement.TPU for i in range(len(main.operators))],
-        tables.flow)
+    groups = param_memory.tpu_segments(main, on_tpu, tables.flow)
     if not groups:
         return None
     layout = param_memory.rules_for(analysis.options.compiler.version)
@@ -185,9 +187,9 @@ def _predict(analysis) -> Estimate | None:
                 latency.instruction_bytes(len(ops), 1),
                 *_boundary_bytes(main, ops, tables.flow))
         for ops, found in zip(groups, parameters, strict=True))
-    on_tpu = {i for ops in groups for i in ops}
-    cpu_ops = [i for i, where in sorted(placement.items())
-               if i not in on_tpu and where != Placement.DROPPED]
+    grouped = set().union(*groups)
+    cpu_ops = [i for i, where in enumerate(placement)
+               if where is not None and where != Placement.DROPPED and i not in grouped]
     return _priced(segments, tables.cpu_ops(cpu_ops), Source.PREDICTED)
 
 

@@ -211,15 +211,15 @@ def latency_parts(cycles: int, off_chip_bytes: int, instruction_bytes: int, inpu
     input_bytes/output_bytes: the model's tensors that enter and leave the Edge TPU;
     crossing_bytes: intermediate tensors that go between CPU ops and an Edge TPU subgraph.
     """
-    link = device.link_bytes_per_s
+    link, host = device.link_bytes_per_s, device.host
     return {
-        "invoke": tpu_subgraphs * device.host.invoke_overhead_s * MS,
+        "invoke": tpu_subgraphs * host.invoke_overhead_s * MS,
         "edgetpu": cycles / device.clock_hz * MS,
         "streamed_parameters": off_chip_bytes / link * MS,
         "instructions": instruction_bytes / link * MS,
         "input_output": (input_bytes + output_bytes) / link * MS,
         "crossings": crossing_bytes / link * MS,
-        "cpu_ops": sum(cpu_op_seconds(op, device.host) for op in cpu_ops) * MS,
+        "cpu_ops": sum(cpu_op_seconds(op, host) for op in cpu_ops) * MS,
     }
 
 
