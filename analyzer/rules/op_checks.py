@@ -98,11 +98,10 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
     axes) are fine; float32, float16, int16, int64 and bool activations are not, whatever the
     op."""
-    if all(t.dtype in QUANTIZED for t in ctx.activations):
-        return None  # the common case, whatever counts as int8
     op = ctx.op
-    bad = [t for t in ctx.activations
-           if refused_dtype(op.opcode, ctx.dtype(t), t.index in op.outputs)]
+    # A tensor not counted as 8-bit keeps its own type (only floats count as int8).
+    bad = [t for t in ctx.activations if t.dtype not in QUANTIZED and ctx.dtype(t) not in
+           QUANTIZED and refused_dtype(op.opcode, t.dtype, t.index in op.outputs)]
     if bad:
         return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
     return None
