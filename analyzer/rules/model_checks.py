@@ -50,10 +50,14 @@ def _unparsed_seen() -> str:
 
 
 @cache
-def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
-    found = [v[opcode] for key, v in UNPARSED_VERSIONS.items()
-             if key >= compiler.key and opcode in v]
-    return min(found, default=None)
+def first_unparsed_versions(compiler: Compiler) -> dict[str, int]:
+    """Op type -> the first version of it the compiler's own TFLite does not know."""
+    first: dict[str, int] = {}
+    for key, ops in UNPARSED_VERSIONS.items():
+        if key >= compiler.key:
+            for opcode, version in ops.items():
+                first[opcode] = min(version, first.get(opcode, version))
+    return first
 
 
 @model_rule("Model could not be parsed", "OP_VERSION_UNKNOWN",
@@ -69,8 +73,9 @@ def first_unparsed_version(opcode: str, compiler: Compiler) -> int | None:
 def parsable_op_versions(model: Model, compiler: Compiler) -> str | None:
     """Every op-code version must be one the compiler's own TFLite knows; a newer one (from a
     newer TensorFlow) stops the compile before anything is mapped. Seen: {seen}."""
+    unparsed = first_unparsed_versions(compiler)
     for op in model.subgraphs[0].operators:
-        first = first_unparsed_version(op.opcode, compiler)
+        first = unparsed.get(op.opcode)
         if first is not None and op.version >= first:
             return (f"ERROR: Didn't find op for builtin opcode '{op.opcode}' version "
                     f"'{op.version}' (op #{op.index})")
