@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import NamedTuple
 
 _U32 = struct.Struct("<I")
@@ -319,7 +319,7 @@ class Table:
         start, count = self._vector(slot, 4)
         self.budget.spend(4 * count)
         offsets = _vector_struct(count, "I").unpack_from(self.buf, start)
-        positions = [at + offsets[i] for i, at in enumerate(range(start, start + 4 * count, 4))]
+        positions = list(map(add, range(start, start + 4 * count, 4), offsets))
         if max(positions, default=0) + 4 > self.end:
             outside = next(pos for pos in positions if pos + 4 > self.end)
             raise FlatbufferError(f"table offset {outside} outside the file ({self.end} bytes)")

@@ -213,9 +213,9 @@ def _tensors(model: Table, subgraph: Table, buffers: list[tuple[int, int]]) -> l
         data_at, size = buffers[buffer_index] if buffer_index < len(buffers) else (0, 0)
         dtype = schema.TENSOR_TYPES.get(dtype_code) or f"TYPE_{dtype_code}"
         # Positional: a model has thousands of tensors, and keywords double the cost of each.
+        quantization_at = None if quantization is None else (model, quantization)
         tensors.append(Tensor(i, name or f"tensor_{i}", dtype, shape, signature, size, data_at,
-                              bool(is_variable),
-                              None if quantization is None else (model, quantization)))
+                              is_variable, quantization_at))
     return tensors
 
 
