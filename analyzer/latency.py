@@ -153,6 +153,7 @@ def dtype_bytes(dtype: str) -> int:
     return DTYPE_BYTES.get(dtype, 4)
 
 
+# The ops that multiply-accumulate (op_macs counts them); every other op is element-wise.
 MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
 
