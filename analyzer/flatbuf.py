@@ -206,8 +206,9 @@ class Layout:
     __slots__ = ("unpack", "size", "pick", "absent", "follow")
 
     def __init__(self, words: tuple[int, ...], fields: Fields):
+        each = fields.fields
         present, absent = [], []  # (offset in the table, field index), field index
-        for i, f in enumerate(fields.fields):
+        for i, f in enumerate(each):
             index = f.slot >> 1
             rel = words[index] if index < len(words) else 0
             if rel:
@@ -215,7 +216,6 @@ class Layout:
             else:
                 absent.append(i)
         present.sort()
-        each = fields.fields
         codes = [(rel, "I" if each[i].follow else each[i].fmt) for rel, i in present]
         self.size = max((rel + _SIZES[code] for rel, code in codes), default=0)
         self.unpack = _unpacker(codes)
@@ -226,6 +226,7 @@ class Layout:
                        for place, (rel, i) in enumerate(present) if each[i].follow]
 
     def read(self, buf, pos: int, end: int, budget: Budget) -> tuple:
+        """The values of the fields in the table at `pos`, in the order of its Fields."""
         if pos + self.size > end:
             raise FlatbufferError(f"table at {pos} runs past the end of the file")
         values = self.unpack(buf, pos) + self.absent  # present fields in the table's order
@@ -242,8 +243,8 @@ def _unpacker(codes: list[tuple[int, str]]) -> Callable[[object, int], tuple]:
     fmt, at = "<", 0
     for rel, code in codes:
         if rel < at:
-            each = [struct.Struct(f"<{rel}x{code}") for rel, code in codes]
-            return lambda buf, pos: tuple(s.unpack_from(buf, pos)[0] for s in each)
+            fields = [struct.Struct(f"<{place}x{item}") for place, item in codes]
+            return lambda buf, pos: tuple(field.unpack_from(buf, pos)[0] for field in fields)
         fmt += f"{rel - at}x{code}"
         at = rel + _SIZES[code]
     return struct.Struct(fmt).unpack_from
@@ -326,7 +327,7 @@ class Table:
         return positions
 
     def tables(self, slot: int) -> Iterator[Table]:
-        """The tables of a vector, one at a time: a damaged entry stops the reading there."""
+        """The tables of a vector, one at a time: a damaged table stops the reading there."""
         buf, end, budget = self.buf, self.end, self.budget
         return (Table(buf, pos, end, budget) for pos in self.positions(slot))
 
