@@ -662,8 +662,10 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
     notes and the estimate."""
     model, options = result.model, result.options
     decided = {(d.subgraph, d.index): d for d in result.verdicts}
-    ops = tuple(_op_verdict(sg, op, decided[(sg.index, op.index)])
-                for sg in model.subgraphs for op in sg.operators)
+    ops = tuple(_op_verdict(sg, op, decided[(sg.index, op.index)], tensors)
+                for sg in model.subgraphs
+                for tensors in [[OpTensor(t.name, t.dtype, t.shape) for t in sg.tensors]]
+                for op in sg.operators)
     tpu = sum(1 for o in ops if o.placement == Placement.TPU)
     dropped = sum(1 for o in ops if o.placement == Placement.DROPPED)
     found = estimate.predict(result)
@@ -683,13 +685,14 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
         summary=summary, table=op_table(ops), errors=tuple(result.errors), ops=ops)
 
 
-def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision) -> OpVerdict:
-    ins, outs = sg.input_tensors(op), sg.output_tensors(op)
+def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision,
+                tensors: list[OpTensor]) -> OpVerdict:
+    """An op's verdict as written; `tensors`: the subgraph's tensors as written, made once."""
+    ins = tuple(tensors[i] for i in op.inputs if i >= 0)
+    outs = tuple(tensors[i] for i in op.outputs if i >= 0)
     return OpVerdict(
         sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
-        tuple(t.name for t in ins), tuple(t.name for t in outs),
-        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in ins),
-        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in outs),
+        tuple(t.name for t in ins), tuple(t.name for t in outs), ins, outs,
         d.placement, d.status, ReasonCode(d.reason_code), d.root_cause, d.explanation,
         d.detail, tuple(Culprit(**c) for c in d.culprits), d.fix, d.confidence,
         d.confidence_reason, d.confidence_code)
