@@ -80,8 +80,8 @@ def run(args) -> int:
     if args.json_array:
         print(json.dumps(analyses, indent=1))
     elif args.json:
-        for analysis in analyses:
-            print(json.dumps(analysis))
+        for analysis in analyses:  # a tree of plain values: no cycle to look for
+            print(json.dumps(analysis, check_circular=False))
     elif single:
         print(render_report(analyses[0], args.details, args.device))
     else:

@@ -14,6 +14,7 @@ import struct
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tpulens.analyzer import estimate, flexbuffer
 from tpulens.analyzer.analysis import (
@@ -28,10 +29,12 @@ from tpulens.analyzer.analysis import (
     Summary,
     TableRow,
 )
-from tpulens.analyzer.edgetpu_package import Package, read_package
 from tpulens.analyzer.flatbuf import FlatbufferError
 from tpulens.analyzer.typed_json import Fields, read
 from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
+
+if TYPE_CHECKING:  # the package reader is loaded by the first compiled model read
+    from tpulens.analyzer.edgetpu_package import Package
 
 EDGETPU_CUSTOM_CODE = "edgetpu-custom-op"
 COMPILER_DESCRIPTIONS = ("Exported from Subgraph.", "Exported from Interpreter.")
@@ -68,6 +71,8 @@ class OptionsError(flexbuffer.FlexBufferError):
 
 
 def _read_options(buf) -> tuple[dict, Package | None]:
+    from tpulens.analyzer.edgetpu_package import read_package
+
     values = flexbuffer.loads(buf)
     if not isinstance(values, dict):
         raise OptionsError(f"options are a {type(values).__name__}, expected a map")

@@ -16,10 +16,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from tpulens.analyzer.edgetpu_package import Package
 from tpulens.analyzer.model import Model, Subgraph, Tensor, constant_values
 from tpulens.analyzer.partition import NO_EPOCH, Dataflow, dataflow, epochs, producers
+
+if TYPE_CHECKING:  # read from a compiled model by its reader
+    from tpulens.analyzer.edgetpu_package import Package
 
 MIB = 1 << 20
 

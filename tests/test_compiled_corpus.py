@@ -225,9 +225,12 @@ def test_a_shared_package_is_decoded_once(monkeypatch):
     offset, length = op.custom_options
     model = model_from_bytes(_chain_of_custom_ops(bytes(real.buf[offset:offset + length]),
                                                   2000), "chain_edgetpu.tflite")
+    from tpulens.analyzer import edgetpu_package
+
     calls = []
-    original = compiled.read_package
-    monkeypatch.setattr(compiled, "read_package", lambda buf: calls.append(1) or original(buf))
+    original = edgetpu_package.read_package
+    monkeypatch.setattr(edgetpu_package, "read_package",
+                        lambda buf: calls.append(1) or original(buf))
     desc = compiled.analysis(model)
     assert len(calls) == 1
     assert desc["summary"]["tpu_subgraphs"] == 2000 and len(desc["edgetpu"]["packages"]) == 1
