@@ -131,10 +131,14 @@ def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
 
 
 def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
-    """Float <-> 8-bit conversions that a fully int8-quantized model does not have."""
-    op = ctx.op.opcode
-    return op == "DEQUANTIZE" or (op == "QUANTIZE" and bool(ctx.inputs) and
-                                  ctx.inputs[0].dtype not in rules.QUANTIZED)
+    return _gone_when_int8(ctx.op, ctx.inputs)
+
+
+def _gone_when_int8(op: Operator, inputs: list[Tensor]) -> bool:
+    """The conversions to and from float that a fully int8-quantized model does not have: a
+    DEQUANTIZE, and a QUANTIZE of a float (one of an int16 stays)."""
+    return op.opcode == "DEQUANTIZE" or (op.opcode == "QUANTIZE" and bool(inputs)
+                                         and inputs[0].dtype.startswith("FLOAT"))
 
 
 def _own_confidence(ctx: rules.OpContext,
@@ -345,7 +349,9 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
 @dataclass
 class Checks:
     """What the op rules say about every op of a subgraph under one compiler, runtime and
-    data-type assumption: kept between analyses that only change -a or -i."""
+    data-type assumption: kept between analyses that only change -a or -i. The int8 what-if's
+    keep the base analysis's context of an op that counting floats as int8 cannot change (its
+    analysis counts ops: no fix or culprit is chosen from a context)."""
 
     ctxs: list[rules.OpContext]
     failures: list[tuple[rules.Rule, str] | None]  # each op's first failure
@@ -582,9 +588,8 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
     if _has_float(model):
         int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
                              memo=memo, counting=True)
-        vanish = {(v.subgraph, v.index) for v in int8.verdicts
-                  if model.subgraphs[v.subgraph].operators[v.index].opcode == "DEQUANTIZE"
-                  or _float_quantize(model, v)}
+        vanish = {(sg.index, op.index) for sg in model.subgraphs for op in sg.operators
+                  if _gone_when_int8(op, sg.input_tensors(op))}
         blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
                            for v in int8.verdicts if (v.subgraph, v.index) not in vanish
                            and v.placement == Placement.CPU and v.root_cause is None
@@ -605,13 +610,6 @@ def _latency(analysis: ModelAnalysis) -> dict[str, float | None]:
 
 def _op_name(op: Operator) -> str:
     return op.custom_code or op.opcode if op.opcode == "CUSTOM" else op.opcode
-
-
-def _float_quantize(model: Model, v: OpDecision) -> bool:
-    sg = model.subgraphs[v.subgraph]
-    op = sg.operators[v.index]
-    src = sg.input_tensors(op)
-    return op.opcode == "QUANTIZE" and bool(src) and src[0].dtype not in rules.QUANTIZED
 
 
 def _is_float_activation(t: Tensor) -> bool:
@@ -662,10 +660,12 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
     notes and the estimate."""
     model, options = result.model, result.options
     decided = {(d.subgraph, d.index): d for d in result.verdicts}
-    ops = tuple(_op_verdict(sg, op, decided[(sg.index, op.index)], tensors)
-                for sg in model.subgraphs
-                for tensors in [[OpTensor(t.name, t.dtype, t.shape) for t in sg.tensors]]
-                for op in sg.operators)
+    written: list[OpVerdict] = []
+    for sg in model.subgraphs:
+        tensors = [OpTensor(t.name, t.dtype, t.shape) for t in sg.tensors]  # shared by ops
+        written += [_op_verdict(sg, op, decided[(sg.index, op.index)], tensors)
+                    for op in sg.operators]
+    ops = tuple(written)
     tpu = sum(1 for o in ops if o.placement == Placement.TPU)
     dropped = sum(1 for o in ops if o.placement == Placement.DROPPED)
     found = estimate.predict(result)

@@ -130,15 +130,13 @@ def refitted(points: list[Point], held_out: str):
             setattr(rules.tables, name, threshold((lo, hi)))
             rules.RULES[i] = dataclasses.replace(r, limit=dataclasses.replace(
                 r.limit, largest_mapped=lo, smallest_refused=hi))
-        rules.checks_for.cache_clear()
-        rules.of_scope.cache_clear()
+        rules.rules_changed()
         yield {name: getattr(rules.tables, name) for name in saved}
     finally:
         rules.RULES[:] = saved_rules
         for name, value in saved.items():
             setattr(rules.tables, name, value)
-        rules.checks_for.cache_clear()
-        rules.of_scope.cache_clear()
+        rules.rules_changed()
 
 
 def leave_one_source_out(corpus: Path) -> dict:

@@ -245,6 +245,22 @@ def test_limits_and_flags_appear_as_tpulens_spells_them():
     assert "-a/--enable-multiple-subgraphs" in text
 
 
+def test_the_int8_what_if_keeps_a_quantize_of_an_int16():
+    """Counting floats as int8 takes away the conversions from float (a DEQUANTIZE, a QUANTIZE
+    of a float), not a QUANTIZE of an int16: that one stays, refused as in the model."""
+    model = parse_model(build(
+        [T("x", (1, 4), "FLOAT32"), T("q", (1, 4), "INT16"), T("a", (1, 4), "INT8"),
+         T("b", (1, 4), "INT8"), T("c", (1, 4), "INT8"), T("y", (1, 4), "FLOAT32")],
+        [Op("QUANTIZE", ["x"], ["q"]), Op("QUANTIZE", ["q"], ["a"]), Op("RELU", ["a"], ["b"]),
+         Op("RELU", ["b"], ["c"]), Op("DEQUANTIZE", ["c"], ["y"])]))
+    result = to_json(analyze_model(model, make_options()))
+    assert result["ops"][1]["reason_code"] == "FLOAT_INPUT_QUANTIZE"  # int16 in: refused
+    (case,) = result["summary"]["what_if"]
+    assert case["label"] == "if fully int8-quantized"
+    assert case["ops_tpu"] + case["ops_cpu"] == 3  # the two RELUs and the int16 QUANTIZE
+    assert case["blocking"] == ["QUANTIZE"]
+
+
 def test_what_ifs_reuse_the_base_checks(corpus, monkeypatch):
     """YOLOv10n's what-ifs (-a, full int8) check again only the ops that touch a float tensor
     and stay in an int8 model (not its DEQUANTIZEs nor its QUANTIZEs from float): every other

@@ -113,10 +113,18 @@ def of_scope(scope: Scope) -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.scope == scope)
 
 
+def rules_changed() -> None:
+    """Forget the rule lists kept per op type and scope: call after changing RULES (as a
+    refit of the fitted limits does)."""
+    for kept in (checks_for, limits_for, of_scope):
+        kept.cache_clear()
+
+
 # What callers use as rules.X (the rest is read from the modules: rules.tables.X ...).
 __all__ = [
     "AFTER_PARTITION", "CHECK_ORDER", "DROPPED", "FLAG_A", "FLAG_I", "FLAG_M", "INFERRED",
     "INTERMEDIATE_TENSOR", "QUANTIZED", "RULES", "SUBSTITUTES", "SUPPORTED_OPS",
     "ConfidenceReason", "Doubt", "Evidence", "Limit", "OpContext", "Rule", "Scope", "checks_for",
-    "flow_of", "limits_for", "model_quantized", "of_scope", "refused_dtype", "rule", "since_16",
+    "flow_of", "limits_for", "model_quantized", "of_scope", "refused_dtype", "rule",
+    "rules_changed", "since_16",
 ]

@@ -3,7 +3,9 @@ receives the model and the compiler and returns None, or what in the model is re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from types import MappingProxyType
 
 from tpulens.analyzer.compilers import Compiler
 from tpulens.analyzer.model import Model, Subgraph
@@ -50,14 +52,14 @@ def _unparsed_seen() -> str:
 
 
 @cache
-def first_unparsed_versions(compiler: Compiler) -> dict[str, int]:
+def first_unparsed_versions(compiler: Compiler) -> Mapping[str, int]:
     """Op type -> the first version of it the compiler's own TFLite does not know."""
     first: dict[str, int] = {}
     for key, ops in UNPARSED_VERSIONS.items():
         if key >= compiler.key:
             for opcode, version in ops.items():
                 first[opcode] = min(version, first.get(opcode, version))
-    return first
+    return MappingProxyType(first)
 
 
 @model_rule("Model could not be parsed", "OP_VERSION_UNKNOWN",

@@ -74,11 +74,10 @@ class OpContext:
     activations: list[Tensor] = field(init=False)  # what the TPU computes on
 
     def __post_init__(self):
-        tensors, op, folded = self.subgraph.tensors, self.op, self.folded
-        self.inputs = ins = [tensors[i] for i in op.inputs if i >= 0]
-        self.outputs = outs = [tensors[i] for i in op.outputs if i >= 0]
-        self.activations = [t for t in ins if not t.is_constant and not t.is_variable
-                            and t.index not in folded] + [t for t in outs if not t.is_variable]
+        tensors = self.subgraph.tensors
+        self.inputs = [tensors[i] for i in self.op.inputs if i >= 0]
+        self.outputs = [tensors[i] for i in self.op.outputs if i >= 0]
+        self.activations = self._activations()
 
     def _activations(self) -> list[Tensor]:
         """Non-constant, non-state inputs and all outputs."""
@@ -104,11 +103,13 @@ class OpContext:
         on unless an input is a weight folded to a constant. Called on a context that does not
         count as int8 itself (nothing folded)."""
         other = object.__new__(OpContext)  # a copy, without reading the tensors again
-        other.__dict__.update(self.__dict__)
+        other.__dict__.update({name: self.__dict__[name] for name in _SAME_WHEN_INT8})
         other.as_int8, other.folded = True, folded
-        if not folded.isdisjoint(self.op.inputs):
+        if folded.isdisjoint(self.op.inputs):
+            other.__dict__.update({name: self.__dict__[name] for name in _SAME_UNLESS_FOLDED
+                                   if name in self.__dict__})
+        else:
             other.activations = other._activations()
-            other.__dict__.pop("row", None)
         return other
 
     def constant(self, tensor: Tensor) -> bool:
@@ -126,6 +127,12 @@ class OpContext:
     def values(self, i: int) -> tuple | None:
         tensor = self.input(i)
         return constant_values(self.model, tensor) if tensor else None
+
+
+# What a context's int8 what-if copy keeps: what no data type changes, and what only a folded
+# weight (an input that becomes a constant) changes. Any other memo is worked out again.
+_SAME_WHEN_INT8 = ("model", "subgraph", "op", "compiler", "runtime", "inputs", "outputs")
+_SAME_UNLESS_FOLDED = ("activations", "row")
 
 
 class ConfidenceReason(StrEnum):
