@@ -48,7 +48,8 @@ class OpDecision:
     confidence: Confidence = HIGH
     confidence_reason: str = ""
     confidence_code: ConfidenceReason | None = None  # what the reason is, for code
-    tail: bool = False  # refused, and feeds no op that passes the op rules
+    tail: bool = False  # refused, and feeds no op that passes the op rules (not worked out for
+    # a what-if, which counts ops)
     detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
     culprits: list[dict] = field(default_factory=list)  # the tensors (and ops) that cause it
 
@@ -169,11 +170,11 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
                      at_tail: bool, flow: partition.Dataflow | None,
                      memo: CheckMemo) -> OpDecision:
     """The verdict of an op that breaks a rule; without `flow` (a what-if, which only counts
-    ops) no fix is chosen and no culprit is named."""
+    ops) no fix is chosen, no culprit named and `at_tail` is not kept."""
     op = ctx.op
     if flow is None:
         return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status,
-                         failed.reason_code, tail=at_tail)
+                         failed.reason_code)
     for advice in rules.of_scope(rules.Scope.ADVICE):
         if fix := advice.check(ctx, failed, at_tail):
             break
@@ -293,7 +294,8 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     flow = rules.flow_of(subgraph)
     words = None if counting else flow
     passes = [f is None for f in failures]
-    at_tail = [not r for r in _reaches_mappable(flow, passes)]
+    at_tail = [False] * len(ops) if counting else [
+        not r for r in _reaches_mappable(flow, passes)]
     if subgraph.index:
         verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index], words, memo)
                     for ctx, f in zip(ctxs, failures, strict=True) if f]
