@@ -32,16 +32,14 @@ class FlatbufferError(ValueError):
     """The bytes are not a well-formed flatbuffer (bad offset, length past the end…)."""
 
 
-_VECTOR_STRUCTS: dict[tuple[int, str], struct.Struct] = {}
 _SCALAR_STRUCTS = {fmt: struct.Struct("<" + fmt) for fmt in _SIZES}
 
 
+@lru_cache(maxsize=1024)
 def _vector_struct(count: int, fmt: str) -> struct.Struct:
-    key = (count, fmt)
-    found = _VECTOR_STRUCTS.get(key)
-    if found is None:
-        found = _VECTOR_STRUCTS[key] = struct.Struct(f"<{count}{fmt}")
-    return found
+    """What unpacks `count` items: kept for the lengths met most (shapes, op inputs and
+    outputs), but only so many, as each file may bring lengths of its own."""
+    return struct.Struct(f"<{count}{fmt}")
 
 
 EXPANSION_FACTOR = 4  # a file read once reads each byte once; sharing reads some many times
@@ -135,8 +133,7 @@ def _scalars_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple:
     budget.left -= size
     if budget.left < 0:
         budget.refuse()
-    items = _VECTOR_STRUCTS.get((count, fmt)) or _vector_struct(count, fmt)
-    return items.unpack_from(buf, pos + 4)
+    return _vector_struct(count, fmt).unpack_from(buf, pos + 4)
 
 
 def _span_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple[int, int]:
@@ -191,12 +188,19 @@ def offset(slot: int) -> Field:
 
 
 class Fields:
-    """The fields read from each table of one kind, in the order they are returned."""
+    """The fields read from each table of one kind, in the order they are returned, and the
+    vtable word that places each."""
 
-    __slots__ = ("fields",)
+    __slots__ = ("fields", "words")
 
     def __init__(self, *fields: Field):
         self.fields = fields
+        self.words = tuple(f.slot >> 1 for f in fields)
+
+    def offsets(self, words: tuple[int, ...]) -> tuple[int, ...]:
+        """Where a vtable puts each field from its table's start (0: absent)."""
+        count = len(words)
+        return tuple(words[i] if i < count else 0 for i in self.words)
 
 
 class Layout:
@@ -205,12 +209,10 @@ class Layout:
 
     __slots__ = ("unpack", "size", "pick", "absent", "follow")
 
-    def __init__(self, words: tuple[int, ...], fields: Fields):
+    def __init__(self, offsets: tuple[int, ...], fields: Fields):
         each = fields.fields
         present, absent = [], []  # (offset in the table, field index), field index
-        for i, f in enumerate(each):
-            index = f.slot >> 1
-            rel = words[index] if index < len(words) else 0
+        for i, rel in enumerate(offsets):
             if rel:
                 present.append((rel, i))
             else:
@@ -293,10 +295,6 @@ class Table:
             raise FlatbufferError(f"offset at {pos} runs past the end of the file")
         return pos + _U32.unpack_from(self.buf, pos)[0]
 
-    def table(self, slot: int) -> Table | None:
-        pos = self._indirect(slot)
-        return Table(self.buf, pos, self.end, self.budget) if pos else None
-
     def _vector(self, slot: int, elem_size: int) -> tuple[int, int]:
         """(start of the elements, element count); (0, 0) when the field is absent."""
         pos = self._indirect(slot)
@@ -327,7 +325,8 @@ class Table:
         return positions
 
     def tables(self, slot: int) -> Iterator[Table]:
-        """The tables of a vector, one at a time: a damaged table stops the reading there."""
+        """The tables of a vector, one at a time. An entry outside the file is refused before
+        any table is read; a table whose vtable is damaged stops the reading there."""
         buf, end, budget = self.buf, self.end, self.budget
         return (Table(buf, pos, end, budget) for pos in self.positions(slot))
 
@@ -355,15 +354,17 @@ def _layout(buf, pos: int, end: int, budget: Budget, fields: Fields,
     vtable = pos - _I32.unpack_from(buf, pos)[0]
     layout = layouts.get(vtable)
     if layout is None:
-        layout = layouts[vtable] = _layout_of(_words(buf, vtable, end, budget), fields)
+        offsets = fields.offsets(_words(buf, vtable, end, budget))
+        layout = layouts[vtable] = _layout_of(offsets, fields)
     return layout
 
 
 @lru_cache(maxsize=1024)
-def _layout_of(words: tuple[int, ...], fields: Fields) -> Layout:
+def _layout_of(offsets: tuple[int, ...], fields: Fields) -> Layout:
     """Layouts are kept across files, as every model a converter writes has the same few
-    vtables, but only so many: a file made with a vtable for each table is just slower."""
-    return Layout(words, fields)
+    vtables, but only so many: a file made with a vtable for each table is just slower. They
+    are kept by where the fields are, a few words however long the vtable."""
+    return Layout(offsets, fields)
 
 
 def root(buf, identifier: bytes | None = None) -> Table:
