@@ -153,27 +153,28 @@ def dtype_bytes(dtype: str) -> int:
     return DTYPE_BYTES.get(dtype, 4)
 
 
-# The ops that multiply-accumulate (op_macs counts them); every other op is element-wise.
-MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+# The ops that multiply-accumulate, each with its count from (input tensors, output elements,
+# weights' shape); 0 when the weights do not have the op's shape. Every other op is
+# element-wise. TRANSPOSE_CONV's inputs are (output shape, weights, input): each input
+# element is spread over the kernel for every output channel.
+MACS = {
+    "CONV_2D": lambda ins, out, w: out * w[1] * w[2] * w[3] if len(w) == 4 else 0,
+    "DEPTHWISE_CONV_2D": lambda ins, out, w: out * w[1] * w[2] if len(w) == 4 else 0,
+    "FULLY_CONNECTED": lambda ins, out, w: out * w[1] if len(w) == 2 else 0,
+    "TRANSPOSE_CONV": lambda ins, out, w: (ins[2].num_elements * w[0] * w[1] * w[2]
+                                           if len(ins) > 2 and len(w) == 4 else 0),
+}
 
 
 def op_macs(subgraph: Subgraph, op) -> int:
-    """Multiply-accumulates of the ops that have them; the rest are element-wise."""
-    if op.opcode not in MAC_OPS:
+    """Multiply-accumulates of the ops that have them (MACS); the rest are element-wise."""
+    count = MACS.get(op.opcode)
+    if count is None:
         return 0
     ins, outs = subgraph.input_tensors(op), subgraph.output_tensors(op)
     if len(ins) < 2 or not outs:
         return 0
-    out, w = outs[0].num_elements, ins[1].shape
-    if op.opcode == "CONV_2D" and len(w) == 4:
-        return out * w[1] * w[2] * w[3]
-    if op.opcode == "DEPTHWISE_CONV_2D" and len(w) == 4:
-        return out * w[1] * w[2]
-    if op.opcode == "FULLY_CONNECTED" and len(w) == 2:
-        return out * w[1]
-    if op.opcode == "TRANSPOSE_CONV" and len(ins) > 2 and len(w) == 4:
-        return ins[2].num_elements * w[0] * w[1] * w[2]
-    return 0
+    return count(ins, outs[0].num_elements, ins[1].shape)
 
 
 def cpu_cost(model: Model, subgraph: Subgraph, ops: Iterable[int]) -> tuple[CpuOp, ...]:

@@ -134,6 +134,32 @@ def test_cpu_cost_of_a_detection_head(corpus):
     assert conv.macs == 150 * 150 * 24 * 3 * 3 * 3 and not conv.custom  # 3x3 stride 2, 24 out
 
 
+def test_macs_of_each_op_that_has_them():
+    """One op of each kind MACS counts, on a built model: output elements times the weights
+    each one reads (a transposed conv: input elements times what each one is spread over);
+    an element-wise op counts none."""
+    from tflite_builder import Op, T, build
+
+    from tpulens.analyzer.model import model_from_bytes
+
+    tensors = [T("image", (1, 8, 8, 3)), T("conv_w", (16, 3, 3, 3)), T("conv", (1, 8, 8, 16)),
+               T("dw_w", (1, 3, 3, 16)), T("dw", (1, 8, 8, 16)),
+               T("size", (4,), "INT32"), T("up_w", (8, 3, 3, 16)), T("up", (1, 16, 16, 8)),
+               T("flat", (1, 64)), T("fc_w", (10, 64)), T("fc", (1, 10)),
+               T("sum", (1, 10))]
+    ops = [Op("CONV_2D", ["image", "conv_w"], ["conv"]),
+           Op("DEPTHWISE_CONV_2D", ["conv", "dw_w"], ["dw"]),
+           Op("TRANSPOSE_CONV", ["size", "up_w", "dw"], ["up"]),
+           Op("FULLY_CONNECTED", ["flat", "fc_w"], ["fc"]),
+           Op("ADD", ["fc", "fc"], ["sum"])]
+    main = model_from_bytes(build(tensors, ops)).subgraphs[0]
+    macs = {op.opcode: latency.op_macs(main, op) for op in main.operators}
+    assert macs == {"CONV_2D": 8 * 8 * 16 * 3 * 3 * 3, "DEPTHWISE_CONV_2D": 8 * 8 * 16 * 3 * 3,
+                    "TRANSPOSE_CONV": 8 * 8 * 16 * 8 * 3 * 3, "FULLY_CONNECTED": 10 * 64,
+                    "ADD": 0}
+    assert {name for name, count in macs.items() if count} == set(latency.MACS)
+
+
 # ---- published architectures, rebuilt ---------------------------------------------------
 
 def _fit_tool():
