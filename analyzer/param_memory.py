@@ -270,8 +270,10 @@ def lay_out(model: Model, subgraph: Subgraph, tpu_segments: Sequence[Sequence[in
             enable_multiple_subgraphs: bool = False, capacity: int = ON_CHIP_CAPACITY_BYTES,
             rules: LayoutRules = RULES) -> list[SubgraphParameters]:
     """Per Edge TPU subgraph (its ops in execution order), the parameter bytes and their split
-    (see fill_cache). The layout needs the subgraph alone; `model` is there because every cost
-    function takes it."""
+    (see fill_cache), every op laid out afresh. `model` gives the constants some layouts read
+    (a slice's begin, an element-wise operand whose values are all equal). The estimate keeps
+    each op's op_parameters across what-ifs and calls fill_cache itself; this is the whole
+    layout in one call, for the tests and the fitting tools."""
     producer = producers(subgraph)
     blocks = [[op_parameters(subgraph, index, producer, rules, model) for index in segment]
               for segment in tpu_segments]
