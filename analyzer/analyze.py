@@ -48,8 +48,8 @@ class OpDecision:
     confidence: Confidence = HIGH
     confidence_reason: str = ""
     confidence_code: ConfidenceReason | None = None  # what the reason is, for code
-    tail: bool = False  # refused, and feeds no op that passes the op rules (not worked out for
-    # a what-if, which counts ops)
+    # Refused, and feeds no op that passes the op rules (not worked out for a what-if):
+    tail: bool = False
     detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
     culprits: list[dict] = field(default_factory=list)  # the tensors (and ops) that cause it
 
@@ -122,17 +122,13 @@ def _rejected(model: Model, options: Options, errors) -> ModelAnalysis:
 
 def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
     """The first rule the op breaks, in the order the rule table lists them."""
-    if ctx.as_int8 and _vanishes_when_int8(ctx):
+    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.inputs):
         return None
     for r in rules.checks_for(ctx.op.opcode):
         detail = r.check(ctx)
         if detail:
             return r, detail
     return None
-
-
-def _vanishes_when_int8(ctx: rules.OpContext) -> bool:
-    return _gone_when_int8(ctx.op, ctx.inputs)
 
 
 def _gone_when_int8(op: Operator, inputs: list[Tensor]) -> bool:
@@ -146,7 +142,7 @@ def _own_confidence(ctx: rules.OpContext,
                     failed: tuple[rules.Rule, str] | None) -> Doubt | None:
     """Why this op's own verdict is unsure (None when it is sure). An op that a fully
     int8-quantized model does not have carries no doubt into the int8 what-if."""
-    if ctx.as_int8 and _vanishes_when_int8(ctx):
+    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.inputs):
         return None
     if failed is not None:
         r = failed[0]
@@ -416,7 +412,7 @@ def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | N
     ctxs, failures, own = list(base.ctxs), list(base.failures), list(base.own)
     for i, ctx in enumerate(base.ctxs):
         op = ctx.op
-        if _vanishes_when_int8(ctx):
+        if _gone_when_int8(ctx.op, ctx.inputs):
             failures[i] = own[i] = None  # an int8 model does not have it: nothing to check
             continue
         if floats.isdisjoint(op.inputs) and floats.isdisjoint(op.outputs):
