@@ -25,8 +25,12 @@ BN_MOMENTUM = 0.9
 
 
 def build(spec: dict, input_shape: tuple[int, int, int], classes: int, seed: int):
-    """The model a resolved model table describes (outputs logits)."""
+    """The model a resolved model table describes (outputs logits). Keras numbers its layers
+    across every model a process builds: its counters are reset first, so a model's layer
+    names (its TFLite tensor names, and so its file size and the ops a history matches by
+    name) do not depend on what its worker built before."""
     tf = import_tf()
+    tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(seed)
     builder = {"small_cnn": small_cnn, "mobilenet": mobilenet, "efficientnet": efficientnet,
                "keras_application": keras_application}[spec["builder"]]

@@ -28,6 +28,14 @@ def test_builders_output_logits_per_class(spec):
     assert models.count_macs(model) > 0
 
 
+def test_layer_names_do_not_depend_on_the_models_built_before():
+    spec = {"builder": "small_cnn", "input_size": 28, "filters": [4, 8], "dense": 16}
+    first = [layer.name for layer in models.build(spec, (28, 28, 1), 10, 0).layers]
+    models.build({"builder": "efficientnet", "input_size": 32}, (32, 32, 1), 10, 0)
+    again = [layer.name for layer in models.build(spec, (28, 28, 1), 10, 0).layers]
+    assert again == first and "conv2d" in first
+
+
 def test_lite_drops_squeeze_excite_and_swish():
     tf = import_tf()
     full = models.build({"builder": "efficientnet", "input_size": 32}, (32, 32, 1), 10, 0)
