@@ -55,13 +55,16 @@ def page(browser, page_url):
 
 
 def test_click_on_a_node_selects_its_row(page):
+    """The selection follows the hash in a hashchange listener, which runs after the click
+    returns: each check waits for it (up to Playwright's timeout)."""
     page.click('svg.op-graph a[data-op="3"]')
     assert page.evaluate("location.hash") == "#op-0-3"
-    assert page.evaluate("document.getElementById('op-0-3').classList.contains('selected')")
+    page.wait_for_function("document.getElementById('op-0-3').classList.contains('selected')")
     assert page.evaluate(
         "document.querySelector('a[data-op=\"3\"]').classList.contains('selected')"
     )
     page.click('svg.op-graph a[data-op="5"]')
+    page.wait_for_function("document.getElementById('op-0-5').classList.contains('selected')")
     assert page.evaluate("document.querySelectorAll('tr.selected').length") == 1
 
 
