@@ -97,6 +97,11 @@ class CostEstimate:
     source: Source | None = field("`predicted` (from the predicted placement) or `compiler` "
                                   "(the compiler's parameter split and cycles).")
 
+    @classmethod
+    def of(cls, found) -> CostEstimate | None:
+        """The value of an estimate.Estimate as the analysis holds it (None: no estimate)."""
+        return typed_json.read(cls, found.to_json(), Fields()) if found else None
+
 
 @dataclass(frozen=True)
 class WhatIfCase:
@@ -161,6 +166,19 @@ class OpTensor:
     name: str = field("The tensor's name.", default="")
     dtype: str = field("Its data type (`INT8`, `FLOAT32`, ...).", default="?")
     shape: tuple[int, ...] | None = field("Its shape.")
+
+
+def written_tensors(tensors) -> list[OpTensor]:
+    """A subgraph's tensors as an analysis writes them: one value each, shared by its ops."""
+    return [OpTensor(t.name, t.dtype, t.shape) for t in tensors]
+
+
+def op_tensor_fields(op, tensors: list[OpTensor]) -> tuple[tuple, tuple, tuple, tuple]:
+    """An op's `inputs`, `outputs`, `input_tensors` and `output_tensors`, from its
+    subgraph's written_tensors."""
+    ins = tuple(tensors[i] for i in op.inputs if i >= 0)
+    outs = tuple(tensors[i] for i in op.outputs if i >= 0)
+    return tuple(t.name for t in ins), tuple(t.name for t in outs), ins, outs
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from tpulens.analyzer.analysis import (
     Summary,
     TableRow,
     WhatIfCase,
+    op_tensor_fields,
+    written_tensors,
 )
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, read_model
 from tpulens.analyzer.rules import ConfidenceReason, Doubt
-from tpulens.analyzer.typed_json import Fields, read
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
 from tpulens.errors import InputError
 
@@ -122,7 +123,7 @@ def _rejected(model: Model, options: Options, errors) -> ModelAnalysis:
 
 def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
     """The first rule the op breaks, in the order the rule table lists them."""
-    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.inputs):
+    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.subgraph):
         return None
     for r in rules.checks_for(ctx.op.opcode):
         detail = r.check(ctx)
@@ -131,18 +132,20 @@ def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
     return None
 
 
-def _gone_when_int8(op: Operator, inputs: list[Tensor]) -> bool:
+def _gone_when_int8(op: Operator, subgraph: Subgraph) -> bool:
     """The conversions to and from float that a fully int8-quantized model does not have: a
     DEQUANTIZE, and a QUANTIZE of a float (one of an int16 stays)."""
-    return op.opcode == "DEQUANTIZE" or (op.opcode == "QUANTIZE" and bool(inputs)
-                                         and inputs[0].dtype.startswith("FLOAT"))
+    if op.opcode != "QUANTIZE":
+        return op.opcode == "DEQUANTIZE"
+    source = next((i for i in op.inputs if i >= 0), None)
+    return source is not None and subgraph.tensors[source].dtype.startswith("FLOAT")
 
 
 def _own_confidence(ctx: rules.OpContext,
                     failed: tuple[rules.Rule, str] | None) -> Doubt | None:
     """Why this op's own verdict is unsure (None when it is sure). An op that a fully
     int8-quantized model does not have carries no doubt into the int8 what-if."""
-    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.inputs):
+    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.subgraph):
         return None
     if failed is not None:
         r = failed[0]
@@ -412,7 +415,7 @@ def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | N
     ctxs, failures, own = list(base.ctxs), list(base.failures), list(base.own)
     for i, ctx in enumerate(base.ctxs):
         op = ctx.op
-        if _gone_when_int8(ctx.op, ctx.inputs):
+        if _gone_when_int8(ctx.op, ctx.subgraph):
             failures[i] = own[i] = None  # an int8 model does not have it: nothing to check
             continue
         if floats.isdisjoint(op.inputs) and floats.isdisjoint(op.outputs):
@@ -587,7 +590,7 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
         int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
                              memo=memo, counting=True)
         vanish = {(sg.index, op.index) for sg in model.subgraphs for op in sg.operators
-                  if _gone_when_int8(op, sg.input_tensors(op))}
+                  if _gone_when_int8(op, sg)}
         blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
                            for v in int8.verdicts if (v.subgraph, v.index) not in vanish
                            and v.placement == Placement.CPU and v.root_cause is None
@@ -660,7 +663,7 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
     decided = {(d.subgraph, d.index): d for d in result.verdicts}
     written: list[OpVerdict] = []
     for sg in model.subgraphs:
-        tensors = [OpTensor(t.name, t.dtype, t.shape) for t in sg.tensors]  # shared by ops
+        tensors = written_tensors(sg.tensors)
         written += [_op_verdict(sg, op, decided[(sg.index, op.index)], tensors)
                     for op in sg.operators]
     ops = tuple(written)
@@ -673,7 +676,7 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
         tpu_subgraphs=result.tpu_subgraphs, verdict=_verdict(result, tpu, len(ops)),
         compiler_version=options.compiler.version, source=source,
         what_if=tuple(result.what_if), notes=tuple(result.notes),
-        estimate=read(CostEstimate, found.to_json(), Fields()) if found else None)
+        estimate=CostEstimate.of(found))
     return Analysis(
         model=ModelFile(model.path, os.path.basename(model.path), model.size_bytes,
                         ModelKind.CPU),
@@ -685,12 +688,10 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
 
 def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision,
                 tensors: list[OpTensor]) -> OpVerdict:
-    """An op's verdict as written; `tensors`: the subgraph's tensors as written, made once."""
-    ins = tuple(tensors[i] for i in op.inputs if i >= 0)
-    outs = tuple(tensors[i] for i in op.outputs if i >= 0)
+    """An op's verdict as written; `tensors`: the subgraph's written_tensors."""
     return OpVerdict(
         sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
-        tuple(t.name for t in ins), tuple(t.name for t in outs), ins, outs,
+        *op_tensor_fields(op, tensors),
         d.placement, d.status, ReasonCode(d.reason_code), d.root_cause, d.explanation,
         d.detail, tuple(Culprit(**c) for c in d.culprits), d.fix, d.confidence,
         d.confidence_reason, d.confidence_code)

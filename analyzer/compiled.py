@@ -28,9 +28,10 @@ from tpulens.analyzer.analysis import (
     ReasonCode,
     Summary,
     TableRow,
+    op_tensor_fields,
+    written_tensors,
 )
 from tpulens.analyzer.flatbuf import FlatbufferError
-from tpulens.analyzer.typed_json import Fields, read
 from tpulens.analyzer.vocabulary import Placement, Source, Status, Verdict
 
 if TYPE_CHECKING:  # the package reader is loaded by the first compiled model read
@@ -159,18 +160,10 @@ def _verdict(tpu: int, cpu: int) -> Verdict:
     return Verdict.PARTIAL if cpu else Verdict.FULL
 
 
-def _estimate(model, items: list[CustomOp]) -> CostEstimate | None:
-    found = estimate.from_compiled(model, items)
-    return read(CostEstimate, found.to_json(), Fields()) if found else None
-
-
-def _op_verdict(sg, op, item: CustomOp | None) -> OpVerdict:
-    ins, outs = sg.input_tensors(op), sg.output_tensors(op)
+def _op_verdict(sg, op, item: CustomOp | None, tensors: list[OpTensor]) -> OpVerdict:
     return OpVerdict(
         sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
-        tuple(t.name for t in ins), tuple(t.name for t in outs),
-        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in ins),
-        tuple(OpTensor(t.name, t.dtype, tuple(t.shape)) for t in outs),
+        *op_tensor_fields(op, tensors),
         placement=Placement.TPU if item else Placement.CPU,
         status=Status.MAPPED if item else None,
         reason_code=ReasonCode.EDGETPU_SUBGRAPH if item else ReasonCode.LEFT_ON_CPU,
@@ -186,8 +179,12 @@ def compiled_analysis(model) -> Analysis:
     """
     items = custom_ops(model)
     by_position = {(c.subgraph, c.index): c for c in items}
-    ops = tuple(_op_verdict(sg, op, by_position.get((sg.index, op.index)))
-                for sg in model.subgraphs for op in sg.operators)
+    written: list[OpVerdict] = []
+    for sg in model.subgraphs:
+        tensors = written_tensors(sg.tensors)
+        written += [_op_verdict(sg, op, by_position.get((sg.index, op.index)), tensors)
+                    for op in sg.operators]
+    ops = tuple(written)
     # Ops sharing one options buffer share one Package object: list each package once.
     packages = list({id(c.package): c.package for c in items if c.package}.values())
     package_index = {id(p): i for i, p in enumerate(packages)}
@@ -198,7 +195,7 @@ def compiled_analysis(model) -> Analysis:
     summary = Summary(ops_total=len(ops), ops_tpu=len(items), ops_cpu=cpu,
                       tpu_subgraphs=len(items), verdict=_verdict(len(items), cpu),
                       compiler_version=version, source=Source.COMPILER,
-                      estimate=_estimate(model, items))
+                      estimate=CostEstimate.of(estimate.from_compiled(model, items)))
     table = Counter((o.custom_code or o.opcode, o.status) for o in ops)
     return Analysis(
         model=ModelFile(str(model.path), Path(str(model.path)).name, model.size_bytes,
