@@ -34,6 +34,7 @@ from tpulens.analyzer.rules.tables import (
     SUPPORTED_OPS,
     since_16,
 )
+from tpulens.analyzer.schema import TENSOR_TYPES
 from tpulens.analyzer.vocabulary import Status
 
 
@@ -89,6 +90,12 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
     return None
 
 
+# The data types that pass as 8-bit in the what-if of a fully int8-quantized model, where every
+# float counts as int8 (OpContext.dtype).
+_EIGHT_BIT_IF_INT8 = QUANTIZED | {name for name in TENSOR_TYPES.values()
+                                  if name.startswith("FLOAT")}
+
+
 @rule(Status.UNSUPPORTED_DTYPE, "UNSUPPORTED_DTYPE",
       "Quantize the whole model to 8 bits: converter.optimizations = [tf.lite.Optimize.DEFAULT], "
       "a representative_dataset, target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
@@ -100,8 +107,9 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
     op."""
     op = ctx.op
     # A tensor not counted as 8-bit keeps its own type (only floats count as int8).
-    bad = [t for t in ctx.activations if t.dtype not in QUANTIZED and ctx.dtype(t) not in
-           QUANTIZED and refused_dtype(op.opcode, t.dtype, t.index in op.outputs)]
+    passing = _EIGHT_BIT_IF_INT8 if ctx.as_int8 else QUANTIZED
+    bad = [t for t in ctx.activations if t.dtype not in passing
+           and refused_dtype(op.opcode, t.dtype, t.index in op.outputs)]
     if bad:
         return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
     return None
@@ -196,7 +204,7 @@ def three_innermost_dims(ctx: OpContext) -> str | None:
     """Tensors may have any rank, but only the 3 innermost dimensions may be larger than 1
     (so the batch must be 1)."""
     for t in ctx.activations:
-        if math.prod(t.shape[:-3]) > 1:
+        if len(t.shape) > 3 and math.prod(t.shape[:-3]) > 1:
             return f"{t.name!r} has shape {_shape(t)}"
     return None
 
@@ -422,7 +430,7 @@ def softmax_size(ctx: OpContext) -> str | None:
 def prelu_alpha_per_channel(ctx: OpContext) -> str | None:
     """PReLU's alpha must be effectively 1-D: only its innermost dimension may exceed 1."""
     alpha = ctx.input(1)
-    if alpha is not None and sum(1 for d in alpha.shape[:-1] if d > 1):
+    if alpha is not None and any(d > 1 for d in alpha.shape[:-1]):
         return f"alpha has shape {_shape(alpha)}"
     return None
 
