@@ -31,6 +31,9 @@ from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, V
 from tpulens.errors import InputError
 
 HIGH, LOW = Confidence.HIGH, Confidence.LOW
+# Read for every op: a name here is read faster than an enum member (Placement.TPU).
+TPU, CPU, DROPPED = Placement.TPU, Placement.CPU, Placement.DROPPED
+DTYPE, VERSION = ReasonCode.UNSUPPORTED_DTYPE, ReasonCode.NON_8BIT_KERNEL_VERSION
 
 
 @dataclass
@@ -172,19 +175,22 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     ops) no fix is chosen, no culprit named and `at_tail` is not kept."""
     op = ctx.op
     if flow is None:
-        return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status,
-                         failed.reason_code)
+        return OpDecision(op.subgraph, op.index, CPU, failed.status, failed.reason_code)
+    fix = _advice(ctx, failed, at_tail) or failed.fix_for(op.opcode)
+    found = culprits(ctx, failed, flow, memo)
+    if found and failed.reason_code == VERSION:
+        detail += "; raised by " + _culprit_ops(found)
+    return OpDecision(op.subgraph, op.index, CPU, failed.status, failed.reason_code, None,
+                      f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
+                      culprits=found)
+
+
+def _advice(ctx: rules.OpContext, failed: rules.Rule, at_tail: bool) -> str | None:
+    """The fix of the first advice that answers for this op (None: the rule's own fix)."""
     for advice in rules.of_scope(rules.Scope.ADVICE):
         if fix := advice.check(ctx, failed, at_tail):
-            break
-    else:
-        fix = failed.fix_for(op.opcode)
-    found = culprits(ctx, failed, flow, memo)
-    if failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION and found:
-        detail += "; raised by " + _culprit_ops(found)
-    return OpDecision(op.subgraph, op.index, Placement.CPU, failed.status, failed.reason_code,
-                     None, f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
-                     culprits=found)
+            return fix
+    return None
 
 
 def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
@@ -194,9 +200,9 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
     version, those are the non-8-bit ops of the same type anywhere in the subgraph: the
     converter gave all ops of a type their version, so they are found once per type."""
     sg = ctx.subgraph
-    if failed.reason_code == ReasonCode.UNSUPPORTED_DTYPE:
+    if failed.reason_code == DTYPE:
         return _culprits_of([(ctx.op, ctx.activations)], sg, flow)
-    if failed.reason_code == ReasonCode.NON_8BIT_KERNEL_VERSION:
+    if failed.reason_code == VERSION:
         key = (sg.index, ctx.op.opcode)
         if key not in memo.version_culprits:
             memo.version_culprits[key] = _culprits_of(
@@ -210,21 +216,22 @@ def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
                  flow: partition.Dataflow) -> list[dict]:
     """The refused tensors of `ops` (op, the tensors it computes on), with their producers."""
     found = []
-    producer = flow.producer
+    producer, operators = flow.producer, sg.operators
+    eight_bit, refused = rules.QUANTIZED, rules.refused_dtype
     for op, tensors in ops:
         for t in tensors:
-            if t.dtype in rules.QUANTIZED or t.is_constant or t.is_variable:
+            dtype = t.dtype
+            if dtype in eight_bit or t.is_constant or t.is_variable:
                 continue
             maker = producer.get(t.index)
             output = maker == op.index
-            if not rules.refused_dtype(op.opcode, t.dtype, output):
+            if not refused(op.opcode, dtype, output):
                 continue
             maker = None if output else maker
             found.append({"op": op.index, "opcode": op.opcode, "tensor": t.name,
-                          "role": "output" if output else "input",
-                          "dtype": t.dtype, "producer": maker,
-                          "producer_opcode": None if maker is None else
-                          sg.operators[maker].opcode})
+                          "role": "output" if output else "input", "dtype": dtype,
+                          "producer": maker,
+                          "producer_opcode": None if maker is None else operators[maker].opcode})
     return found
 
 
@@ -255,7 +262,7 @@ def _after_partition(op: Operator, cause: Operator | None,
     words."""
     r = rules.AFTER_PARTITION
     if counting:
-        return OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
+        return OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code,
                           None if cause is None else cause.index)
     if cause is None:
         return OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, None,
@@ -275,8 +282,12 @@ def _after_partition(op: Operator, cause: Operator | None,
 def _reaches_mappable(flow: partition.Dataflow, mappable: list[bool]) -> list[bool]:
     """For every op: does any op it feeds (directly or not) pass the op rules?"""
     reaches = [False] * len(mappable)
+    feeds = flow.feeds
     for i in reversed(flow.order):
-        reaches[i] = any(mappable[j] or reaches[j] for j in flow.feeds[i])
+        for j in feeds[i]:
+            if mappable[j] or reaches[j]:
+                reaches[i] = True
+                break
     return reaches
 
 
@@ -333,7 +344,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
             v = OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
                           cut[op.index], r.text, r.fix)
         elif epoch_of[op.index] in chosen:
-            v = OpDecision(op.subgraph, op.index, Placement.TPU, Status.MAPPED, ReasonCode.MAPPED)
+            v = OpDecision(op.subgraph, op.index, TPU, Status.MAPPED, ReasonCode.MAPPED)
         else:
             v = None  # after the partition: needs its root cause's verdict, made first
         verdicts.append(v)
@@ -450,7 +461,7 @@ def _confidence(known: Checks, verdicts: list[OpDecision], flow: partition.Dataf
         v = verdicts[i]
         cause = causes[i]
         surely_cut = cause is not None and verdicts[cause].confidence == HIGH
-        if v.placement == Placement.TPU:
+        if v.placement == TPU:
             if own[i]:
                 v.unsure(own[i])
                 doubt[i] = i
@@ -458,14 +469,14 @@ def _confidence(known: Checks, verdicts: list[OpDecision], flow: partition.Dataf
                 v.unsure(Doubt(ConfidenceReason.DEPENDS_ON_UNSURE,
                                f"depends on op #{doubt[i]}, which may be refused "
                                f"({own[doubt[i]].text})"))
-        elif v.placement == Placement.CPU and failures[i] is not None:
+        elif v.placement == CPU and failures[i] is not None:
             if own[i] and not surely_cut:
                 v.unsure(own[i])
         elif v.root_cause is not None and verdicts[v.root_cause].confidence == LOW:
             v.unsure(Doubt(ConfidenceReason.CUT_BY_UNSURE,
                            f"cut off by op #{v.root_cause}, whose verdict is unsure "
                            f"({verdicts[v.root_cause].confidence_reason})"))
-        if v.placement == Placement.TPU and doubt[i] is not None:
+        if v.placement == TPU and doubt[i] is not None:
             for j in flow.feeds[i]:
                 if doubt[j] is None:
                     doubt[j] = doubt[i]
@@ -554,11 +565,18 @@ def analyze_model(model: Model, options: Options, what_if: bool = True,
 # ---- what-if -----------------------------------------------------------------------------
 
 def _counts(analysis: ModelAnalysis, skip: set[tuple[int, int]] = frozenset()) -> dict:
-    kept = [v for v in analysis.verdicts if (v.subgraph, v.index) not in skip]
-    where = Counter(v.placement for v in kept)
-    low = sum(1 for v in kept if v.confidence == LOW)
-    return {"ops_tpu": where[Placement.TPU], "ops_cpu": where[Placement.CPU],
-            "ops_low_confidence": low}
+    """Ops on the Edge TPU, on the CPU and unsure, the ops in `skip` left out."""
+    tpu = cpu = low = 0
+    for v in analysis.verdicts:
+        if skip and (v.subgraph, v.index) in skip:
+            continue
+        if v.placement == TPU:
+            tpu += 1
+        elif v.placement == CPU:
+            cpu += 1
+        if v.confidence == LOW:
+            low += 1
+    return {"ops_tpu": tpu, "ops_cpu": cpu, "ops_low_confidence": low}
 
 
 def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[WhatIfCase]:
@@ -589,18 +607,27 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
     if _has_float(model):
         int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
                              memo=memo, counting=True)
-        vanish = {(sg.index, op.index) for sg in model.subgraphs for op in sg.operators
-                  if _gone_when_int8(op, sg)}
+        vanish = _gone_ops(model)
         blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
-                           for v in int8.verdicts if (v.subgraph, v.index) not in vanish
-                           and v.placement == Placement.CPU and v.root_cause is None
-                           and v.reason_code != ReasonCode.AFTER_PARTITION)
+                           for v in int8.verdicts if v.placement == CPU
+                           and v.root_cause is None
+                           and v.reason_code != ReasonCode.AFTER_PARTITION
+                           and (v.subgraph, v.index) not in vanish)
         counts = _counts(int8, vanish)
         if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
             out.append(WhatIfCase("if fully int8-quantized", (), **counts,
                                   latency_ms=_latency(int8),
                                   blocking=tuple(op for op, _ in blocking.most_common())))
     return out
+
+
+def _gone_ops(model: Model) -> set[tuple[int, int]]:
+    """(subgraph, op) of the conversions a fully int8-quantized model does not have."""
+    return {(sg.index, op.index) for sg in model.subgraphs for op in sg.operators
+            if op.opcode in _CONVERSIONS and _gone_when_int8(op, sg)}
+
+
+_CONVERSIONS = ("QUANTIZE", "DEQUANTIZE")
 
 
 def _latency(analysis: ModelAnalysis) -> dict[str, float | None]:
@@ -633,7 +660,7 @@ def _float_before_tail(analysis: ModelAnalysis) -> bool:
     fix."""
     main = analysis.model.subgraphs[0]
     tail_made = {t for v in analysis.verdicts if v.subgraph == 0
-                 and (v.tail or v.placement == Placement.DROPPED)
+                 and (v.tail or v.placement == DROPPED)
                  for t in main.operators[v.index].outputs}
     return any(t not in tail_made for t in _float_activations(analysis.model))
 
