@@ -55,7 +55,7 @@ class OpDecision:
     # Refused, and feeds no op that passes the op rules (not worked out for a what-if):
     tail: bool = False
     detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
-    culprits: list[dict] = field(default_factory=list)  # the tensors (and ops) that cause it
+    culprits: tuple[dict, ...] = ()  # the tensors (and ops) that cause it
 
     def unsure(self, doubt: Doubt) -> None:
         if self.confidence == HIGH:
@@ -126,8 +126,6 @@ def _rejected(model: Model, options: Options, errors) -> ModelAnalysis:
 
 def first_failure(ctx: rules.OpContext) -> tuple[rules.Rule, str] | None:
     """The first rule the op breaks, in the order the rule table lists them."""
-    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.subgraph):
-        return None
     for r in rules.checks_for(ctx.op.opcode):
         detail = r.check(ctx)
         if detail:
@@ -141,15 +139,12 @@ def _gone_when_int8(op: Operator, subgraph: Subgraph) -> bool:
     if op.opcode != "QUANTIZE":
         return op.opcode == "DEQUANTIZE"
     source = next((i for i in op.inputs if i >= 0), None)
-    return source is not None and subgraph.tensors[source].dtype.startswith("FLOAT")
+    return source is not None and subgraph.tensors[source].dtype in rules.FLOATS
 
 
 def _own_confidence(ctx: rules.OpContext,
                     failed: tuple[rules.Rule, str] | None) -> Doubt | None:
-    """Why this op's own verdict is unsure (None when it is sure). An op that a fully
-    int8-quantized model does not have carries no doubt into the int8 what-if."""
-    if ctx.as_int8 and _gone_when_int8(ctx.op, ctx.subgraph):
-        return None
+    """Why this op's own verdict is unsure (None when it is sure)."""
     if failed is not None:
         r = failed[0]
         if r.limit is not None:  # its corpus bounds say where compiler output exists
@@ -194,7 +189,7 @@ def _advice(ctx: rules.OpContext, failed: rules.Rule, at_tail: bool) -> str | No
 
 
 def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
-             memo: CheckMemo) -> list[dict]:
+             memo: CheckMemo) -> tuple[dict, ...]:
     """The tensors that make an op refused for its data type or op version, each with the op
     that computes on it, its role there and the op that writes it (an input's producer). For a
     version, those are the non-8-bit ops of the same type anywhere in the subgraph: the
@@ -208,12 +203,12 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
             memo.version_culprits[key] = _culprits_of(
                 [(op, sg.input_tensors(op) + sg.output_tensors(op))
                  for op in _non_8bit_ops(sg, ctx.op.opcode)], sg, flow)
-        return list(memo.version_culprits[key])
-    return []
+        return memo.version_culprits[key]
+    return ()
 
 
 def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
-                 flow: partition.Dataflow) -> list[dict]:
+                 flow: partition.Dataflow) -> tuple[dict, ...]:
     """The refused tensors of `ops` (op, the tensors it computes on), with their producers."""
     found = []
     producer, operators = flow.producer, sg.operators
@@ -232,7 +227,7 @@ def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
                           "role": "output" if output else "input", "dtype": dtype,
                           "producer": maker,
                           "producer_opcode": None if maker is None else operators[maker].opcode})
-    return found
+    return tuple(found)
 
 
 def _non_8bit_ops(subgraph: Subgraph, opcode: str) -> list[Operator]:
@@ -242,7 +237,7 @@ def _non_8bit_ops(subgraph: Subgraph, opcode: str) -> list[Operator]:
         for t in subgraph.input_tensors(op) + subgraph.output_tensors(op))]
 
 
-def _culprit_ops(found: list[dict], most: int = 4) -> str:
+def _culprit_ops(found: tuple[dict, ...], most: int = 4) -> str:
     """'the INT64 ADD #455, #458, #474 (inputs from TILE #454, FLOOR_MOD #456)'."""
     ops = list(dict.fromkeys((c["op"], c["opcode"]) for c in found))
     dtypes = "/".join(dict.fromkeys(c["dtype"] for c in found))
@@ -381,7 +376,7 @@ class CheckMemo:
         default_factory=dict)
     checks: dict[tuple[int, Compiler, int, bool], Checks] = field(default_factory=dict)
     live: dict[int, set[int]] = field(default_factory=dict)  # subgraph -> its live ops
-    version_culprits: dict[tuple[int, str], list[dict]] = field(default_factory=dict)
+    version_culprits: dict[tuple[int, str], tuple[dict, ...]] = field(default_factory=dict)
 
     def live_ops(self, flow: partition.Dataflow, subgraph: Subgraph) -> set[int]:
         """partition.live_ops, once per subgraph: no option changes which ops are live."""
@@ -414,20 +409,25 @@ class CheckMemo:
 def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | None) -> Checks:
     """Every op's first failure and own doubt. The int8 what-if starts from the base
     analysis's checks (`base`) and checks again only the ops that counting floats as int8 can
-    change: those touching a float tensor, and the conversions an int8 model does not have."""
+    change: those touching a float tensor, and the conversions an int8 model does not have
+    (nothing to check: they pass, and carry no doubt)."""
     folded = _folded_weights(subgraph) if options.as_int8 else frozenset()
     if base is None:
         ctxs = [rules.OpContext(model, subgraph, op, options.compiler, options.runtime,
                                 options.as_int8, folded) for op in subgraph.operators]
         failures = [first_failure(ctx) for ctx in ctxs]
-        return Checks(ctxs, failures, [_own_confidence(ctx, f)
-                                       for ctx, f in zip(ctxs, failures, strict=True)])
+        own = [_own_confidence(ctx, f) for ctx, f in zip(ctxs, failures, strict=True)]
+        if options.as_int8:
+            for i, op in enumerate(subgraph.operators):
+                if _gone_when_int8(op, subgraph):
+                    failures[i] = own[i] = None
+        return Checks(ctxs, failures, own)
     floats = _float_tensors(subgraph)
     ctxs, failures, own = list(base.ctxs), list(base.failures), list(base.own)
     for i, ctx in enumerate(base.ctxs):
         op = ctx.op
-        if _gone_when_int8(ctx.op, ctx.subgraph):
-            failures[i] = own[i] = None  # an int8 model does not have it: nothing to check
+        if _gone_when_int8(op, subgraph):
+            failures[i] = own[i] = None
             continue
         if floats.isdisjoint(op.inputs) and floats.isdisjoint(op.outputs):
             continue
@@ -438,7 +438,7 @@ def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | N
 
 
 def _float_tensors(subgraph: Subgraph) -> frozenset[int]:
-    return frozenset(t.index for t in subgraph.tensors if t.dtype.startswith("FLOAT"))
+    return frozenset(t.index for t in subgraph.tensors if t.dtype in rules.FLOATS)
 
 
 def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
@@ -641,7 +641,7 @@ def _op_name(op: Operator) -> str:
 
 
 def _is_float_activation(t: Tensor) -> bool:
-    return t.dtype.startswith("FLOAT") and not t.is_constant
+    return t.dtype in rules.FLOATS and not t.is_constant
 
 
 def _float_activations(model: Model) -> list[int]:

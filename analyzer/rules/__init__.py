@@ -35,6 +35,7 @@ from tpulens.analyzer.rules.tables import (
     FLAG_A,
     FLAG_I,
     FLAG_M,
+    FLOATS,
     QUANTIZED,
     SUBSTITUTES,
     SUPPORTED_OPS,
@@ -122,7 +123,7 @@ def rules_changed() -> None:
 
 # What callers use as rules.X (the rest is read from the modules: rules.tables.X ...).
 __all__ = [
-    "AFTER_PARTITION", "CHECK_ORDER", "DROPPED", "FLAG_A", "FLAG_I", "FLAG_M", "INFERRED",
+    "AFTER_PARTITION", "CHECK_ORDER", "DROPPED", "FLAG_A", "FLAG_I", "FLAG_M", "FLOATS", "INFERRED",
     "INTERMEDIATE_TENSOR", "QUANTIZED", "RULES", "SUBSTITUTES", "SUPPORTED_OPS",
     "ConfidenceReason", "Doubt", "Evidence", "Limit", "OpContext", "Rule", "Scope", "checks_for",
     "flow_of", "limits_for", "model_quantized", "of_scope", "refused_dtype", "rule",

@@ -24,6 +24,7 @@ from tpulens.analyzer.rules.registry import (
 from tpulens.analyzer.rules.tables import (
     FLAG_I,
     FLAG_M,
+    FLOATS,
     MAX_VERSION_BEFORE_16,
     NEWER_TABLE_RUNTIME,
     NEWEST,
@@ -34,7 +35,6 @@ from tpulens.analyzer.rules.tables import (
     SUPPORTED_OPS,
     since_16,
 )
-from tpulens.analyzer.schema import TENSOR_TYPES
 from tpulens.analyzer.vocabulary import Status
 
 
@@ -92,8 +92,7 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
 
 # The data types that pass as 8-bit in the what-if of a fully int8-quantized model, where every
 # float counts as int8 (OpContext.dtype).
-_EIGHT_BIT_IF_INT8 = QUANTIZED | {name for name in TENSOR_TYPES.values()
-                                  if name.startswith("FLOAT")}
+_EIGHT_BIT_IF_INT8 = QUANTIZED | FLOATS
 
 
 @rule(Status.UNSUPPORTED_DTYPE, "UNSUPPORTED_DTYPE",

@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
+from tpulens.analyzer.schema import TENSOR_TYPES
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
+# The float types (FLOAT16, FLOAT32, FLOAT64): what the int8 what-if counts as int8.
+FLOATS = frozenset(name for name in TENSOR_TYPES.values() if name.startswith("FLOAT"))
 NEWEST = COMPILERS[DEFAULT_COMPILER]
 # The compiler that maps what older ones refuse (float models, computed FULLY_CONNECTED weights,
 # 2-D outputs, large softmaxes, newer op versions): rules compare against its key.
