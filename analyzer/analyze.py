@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tpulens.analyzer import corpus_evidence, estimate, partition, rules
 from tpulens.analyzer.analysis import (
@@ -63,8 +64,7 @@ class OpDecision:
             self.confidence_reason, self.confidence_code = doubt.text, doubt.code
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     compiler: Compiler
     enable_multiple_subgraphs: bool = False
     intermediate_tensors: tuple[str, ...] = ()
@@ -595,17 +595,17 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
             and any(v.reason_code == ReasonCode.AFTER_PARTITION for v in analysis.verdicts)):
-        run("with -a", ("-a",), replace(options, enable_multiple_subgraphs=True))
+        run("with -a", ("-a",), options._replace(enable_multiple_subgraphs=True))
     cut = _safe_cut(analysis)
     if cut:
         run(f"with -i {','.join(cut)}", ("-i", ",".join(cut)),
-            replace(options, intermediate_tensors=options.intermediate_tensors + cut))
+            options._replace(intermediate_tensors=options.intermediate_tensors + cut))
     newest = COMPILERS[DEFAULT_COMPILER]
     if options.compiler.key < newest.key:
         run(f"with compiler {newest.version}", ("--compiler-version", newest.version),
-            replace(options, compiler=newest, min_runtime_version=None))
+            options._replace(compiler=newest, min_runtime_version=None))
     if _has_float(model):
-        int8 = analyze_model(model, replace(options, as_int8=True), what_if=False,
+        int8 = analyze_model(model, options._replace(as_int8=True), what_if=False,
                              memo=memo, counting=True)
         vanish = _gone_ops(model)
         blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])

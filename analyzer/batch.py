@@ -12,7 +12,7 @@ one error in the batch, not the end of it.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tpulens.analyzer import compiled
@@ -158,7 +158,7 @@ def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
         and not options.enable_multiple_subgraphs
     if with_a:
         prediction = analysis_of(analyze_model(
-            cpu, replace(options, enable_multiple_subgraphs=True)))
+            cpu, options._replace(enable_multiple_subgraphs=True)))
     truth = compare_analysis(prediction, cpu, out)
     summary = prediction.summary
     result["compiled_from"] = write(CompiledFrom(

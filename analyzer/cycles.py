@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tpulens.analyzer.model import Model, Operator, Subgraph
 
 
-@dataclass(frozen=True)
-class Chip:
+class Chip(NamedTuple):
     """The constants of the cycle model (the defaults are the corpus fit)."""
 
     # Observed in compiler output: a lone 3x3 convolution over a 50x50 image costs 52x52

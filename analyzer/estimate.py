@@ -9,15 +9,14 @@ compiled model the compiler's own parameter split and estimated cycles replace t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tpulens.analyzer import cycles, latency, param_memory, partition, rules
 from tpulens.analyzer.model import Model, Subgraph, Tensor
 from tpulens.analyzer.vocabulary import Placement, Source
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """One Edge TPU subgraph: what it costs."""
 
     on_chip_bytes: int
@@ -29,8 +28,7 @@ class Segment:
     crossing_bytes: int  # of input and output: tensors exchanged with CPU ops
 
 
-@dataclass(frozen=True)
-class Estimate:
+class Estimate(NamedTuple):
     """What a model costs: its Edge TPU subgraphs, and its latency on each device."""
 
     segments: tuple[Segment, ...]
@@ -233,8 +231,7 @@ def _priced(segments: tuple[Segment, ...], cpu_cost: tuple[latency.CpuOp, ...],
 
 # ---- text --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class LinkWords:
+class LinkWords(NamedTuple):
     """How a host link is named wherever a latency is shown (the CLI, the site, metric labels)."""
 
     name: str  # "USB 3.0"

@@ -7,14 +7,13 @@ flatbuffer error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 _QUANTIZE = "then quantize it to int8 for the Edge TPU"
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(NamedTuple):
     name: str
     convert: str  # the call that makes a .tflite from it
 

@@ -22,8 +22,8 @@ latencies and stay inside the physical bound they carry.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from tpulens.analyzer.model import Model, Subgraph
 
@@ -47,8 +47,7 @@ class Link(StrEnum):
     PCIE = "pcie"  # M.2 / mini PCIe Accelerator, the Dev Board's SoM (Gen2 x1)
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(NamedTuple):
     """The host CPU that runs the TFLite interpreter, the Edge TPU runtime and CPU ops."""
 
     name: str
@@ -59,8 +58,7 @@ class Host:
     invoke_overhead_s: float  # per Edge TPU subgraph: interpreter, runtime, driver, completion
 
 
-@dataclass(frozen=True)
-class DeviceModel:
+class DeviceModel(NamedTuple):
     """An Edge TPU behind a link, driven by a host."""
 
     link: Link
@@ -69,10 +67,8 @@ class DeviceModel:
     link_bytes_per_s: float  # payload throughput of the link, both directions
 
 
-@dataclass
-class CpuOp:
-    """The work of one op left on the CPU (made for every such op: a plain dataclass, which
-    builds three times faster than a frozen one)."""
+class CpuOp(NamedTuple):
+    """The work of one op left on the CPU."""
 
     macs: int
     elements: int  # elements of its non-constant inputs and outputs
@@ -255,8 +251,7 @@ def dominant_part(parts: dict[str, float]) -> str:
     return max(parts, key=parts.get)
 
 
-@dataclass(frozen=True)
-class SegmentCost:
+class SegmentCost(NamedTuple):
     """One Edge TPU subgraph as the latency model sees it."""
 
     cycles: int | None  # None: unknown (a compiled model whose compiler wrote no estimate)
@@ -266,8 +261,7 @@ class SegmentCost:
     instruction_bytes: int = 0  # see instruction_bytes() and package_instruction_bytes()
 
 
-@dataclass(frozen=True)
-class Latency:
+class Latency(NamedTuple):
     """One device's estimate: total, range and parts in ms (None when cycles are unknown)."""
 
     total_ms: float | None

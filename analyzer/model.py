@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
 from pathlib import Path
+from typing import NamedTuple
 
 from tpulens.analyzer import schema
 from tpulens.analyzer.flatbuf import (
@@ -35,8 +36,7 @@ from tpulens.errors import InputError, existing_file
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-@dataclass(frozen=True)
-class Quantization:
+class Quantization(NamedTuple):
     scale: tuple[float, ...] = ()
     zero_point: tuple[int, ...] = ()
     quantized_dimension: int = 0

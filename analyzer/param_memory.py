@@ -15,8 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tpulens.analyzer.model import Model, Subgraph, Tensor, constant_values
 from tpulens.analyzer.partition import NO_EPOCH, Dataflow, dataflow, epochs, producers
@@ -34,8 +33,7 @@ ELEMENTWISE_OPS = frozenset({"ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "SQUARED
 MATRIX_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D"})
 
 
-@dataclass(frozen=True)
-class LayoutRules:
+class LayoutRules(NamedTuple):
     """How the compiler pads and stores parameters, read from the parameter blobs of the
     corpus's compiled models (tools/fit_param_memory.py re-fits them leaving sources out)."""
 
@@ -103,12 +101,11 @@ def rules_for(compiler_version: str | None, rules: LayoutRules = RULES) -> Layou
     """The layout rules of one compiler version ("15.0.340273435"); None: the latest (16.0)."""
     major = re.match(r"\d+", compiler_version or "")
     if major and int(major.group()) < FIRST_COMPILER_WITH_SOFTMAX_TABLE:
-        return replace(rules, softmax_bytes=0)
+        return rules._replace(softmax_bytes=0)
     return rules
 
 
-@dataclass(frozen=True)
-class SubgraphParameters:
+class SubgraphParameters(NamedTuple):
     """One Edge TPU subgraph's parameter bytes, and how many are cached or streamed."""
 
     ops: tuple[int, ...]
@@ -117,8 +114,7 @@ class SubgraphParameters:
     off_chip_bytes: int
 
 
-@dataclass(frozen=True)
-class OpParameters:
+class OpParameters(NamedTuple):
     """What one op lays out; `cacheable` is False for data the compiler always streams."""
 
     size: int

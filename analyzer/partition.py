@@ -15,15 +15,14 @@ edge is visited once: the epochs are the same, the work is linear in the graph's
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tpulens.analyzer.model import Subgraph
 
 NO_EPOCH = -1  # an op that can never run: it waits, directly or not, on its own result
 
 
-@dataclass(frozen=True)
-class Dataflow:
+class Dataflow(NamedTuple):
     """Who writes each tensor and which ops feed which, computed once per subgraph."""
 
     producer: dict[int, int]  # tensor index -> the op that writes it

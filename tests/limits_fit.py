@@ -128,8 +128,8 @@ def refitted(points: list[Point], held_out: str):
             name = THRESHOLDS[r.name]
             saved[name] = getattr(rules.tables, name)
             setattr(rules.tables, name, threshold((lo, hi)))
-            rules.RULES[i] = dataclasses.replace(r, limit=dataclasses.replace(
-                r.limit, largest_mapped=lo, smallest_refused=hi))
+            rules.RULES[i] = dataclasses.replace(r, limit=r.limit._replace(
+                largest_mapped=lo, smallest_refused=hi))
         rules.rules_changed()
         yield {name: getattr(rules.tables, name) for name in saved}
     finally:

@@ -4,7 +4,6 @@ compiler's own `estimated_cycles` on the compiled models of the corpus."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 
 from tflite_builder import Op, T, build, ints
 
@@ -15,7 +14,7 @@ from tpulens.analyzer.model import parse_model, read_model
 from tpulens.analyzer.vocabulary import Placement
 
 # Arithmetic only: no activation traffic, so expectations are plain products.
-ARITHMETIC = dataclasses.replace(CHIP, activation_bytes_per_cycle=float("inf"))
+ARITHMETIC = CHIP._replace(activation_bytes_per_cycle=float("inf"))
 
 
 def conv(inp, out, shape_in, cout, kernel=1, stride=1, padding=0):

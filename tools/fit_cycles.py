@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,11 +126,11 @@ def fit(items: list[Item], base: Chip = CHIP) -> Chip:
     """The depthwise lane count (a hardware width: 16, 32 or 64) and the activation rate."""
     best = None
     for lanes in LANE_CHOICES:
-        chip = dataclasses.replace(base, vector_lanes=lanes)
+        chip = base._replace(vector_lanes=lanes)
         found = minimize_scalar(
-            lambda x, c=chip: loss(items, dataclasses.replace(c, activation_bytes_per_cycle=x)),
+            lambda x, c=chip: loss(items, c._replace(activation_bytes_per_cycle=x)),
             bounds=(0.5, 200.0), method="bounded", options={"xatol": 0.01})
-        fitted = dataclasses.replace(chip, activation_bytes_per_cycle=round(float(found.x), 1))
+        fitted = chip._replace(activation_bytes_per_cycle=round(float(found.x), 1))
         score = loss(items, fitted)
         if best is None or score < best[0]:
             best = (score, fitted)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
-import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
@@ -347,7 +346,7 @@ def prior_fit() -> Fit:
 
 
 def predict(case: Case, constants: Fit) -> dict[str, float]:
-    host = dataclasses.replace(case.host, invoke_overhead_s=constants.overhead_s[case.host.name])
+    host = case.host._replace(invoke_overhead_s=constants.overhead_s[case.host.name])
     device = latency.DeviceModel(case.link, host, latency.MAX_CLOCK_HZ,
                                  constants.link_bytes_per_s[case.link])
     c = case.cost

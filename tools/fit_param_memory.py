@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import itertools
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from tpulens.analyzer.analyze import analyze_model, make_options
@@ -91,7 +91,7 @@ def best_rules(pairs: list[Pair]) -> LayoutRules:
     smallest total error."""
     best, best_score = RULES, (-1, 0.0)
     for values in itertools.product(*GRID.values()):
-        rules = replace(RULES, **dict(zip(GRID, values, strict=True)))
+        rules = RULES._replace(**dict(zip(GRID, values, strict=True)))
         score = (sum(agrees(p, p.true_segments, rules) for p in pairs),
                  -sum(error(p, rules) for p in pairs))
         if score > best_score:

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from tpulens.analyzer.compilers import Compiler
 from tpulens.analyzer.corpus_citations import SEEN_IN
@@ -148,16 +149,14 @@ class ConfidenceReason(StrEnum):
     CUT_BY_UNSURE = "cut_by_unsure"  # cut off by an op whose refusal is unsure
 
 
-@dataclass(frozen=True)
-class Doubt:
+class Doubt(NamedTuple):
     """Why a verdict is unsure: its code and the sentence shown."""
 
     code: ConfidenceReason
     text: str
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(NamedTuple):
     """An empirical limit: `measure` of an op against `threshold`, with the corpus values the
     threshold was fitted on (the largest seen mapped, the smallest seen refused). Between the
     two nothing is known, so a verdict there is unsure."""

@@ -5,7 +5,7 @@ use."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
 from tpulens.analyzer.schema import TENSOR_TYPES
@@ -23,8 +23,7 @@ def since_16(compiler: Compiler) -> bool:
     return compiler.key >= COMPILER_16.key
 
 
-@dataclass(frozen=True)
-class OpSupport:
+class OpSupport(NamedTuple):
     """A row of Coral's supported-ops table."""
 
     coral_name: str
