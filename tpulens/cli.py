@@ -72,8 +72,10 @@ def console() -> int:
     live as long as it does. Kept out of the collector once loaded, they are not walked again
     by each collection the command's work triggers (about 5 % of an analysis)."""
     argv = sys.argv[1:]
+    gc.disable()
     parser = build_parser(argv)
     gc.freeze()
+    gc.enable()
     return dispatch(parser, argv)
 
 
