@@ -12,7 +12,8 @@ one error in the batch, not the end of it.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from tpulens.analyzer import compiled
@@ -25,7 +26,6 @@ from tpulens.analyzer.analysis import (
 from tpulens.analyzer.analyze import Options, analysis_of, analyze_model
 from tpulens.analyzer.formats import directory_format
 from tpulens.analyzer.model import Model, read_model
-from tpulens.analyzer.typed_json import write
 from tpulens.analyzer.vocabulary import Verdict
 from tpulens.errors import InputError
 
@@ -34,22 +34,29 @@ COMPILED_SUFFIX = "_edgetpu.tflite"
 
 @dataclass
 class Outcome:
-    """One model of a batch: its analysis JSON, or the one-line error that stopped it."""
+    """One model of a batch: its analysis, or the one-line error that stopped it."""
 
     path: Path
-    analysis: dict | None = None
+    result: Analysis | None = None
     error: str | None = None
     twin_of: Path | None = None  # the CPU model this compiled file is named after
 
+    @cached_property
+    def analysis(self) -> dict | None:
+        """The analysis JSON, made when first read (`analyze --json` writes `result` as text
+        without it); `result` is final once the batch returns."""
+        return self.result.to_json() if self.result else None
+
     @property
     def verdict(self) -> str | None:
-        return self.analysis["summary"]["verdict"] if self.analysis else None
+        return self.result.summary.verdict if self.result else None
 
     @property
     def is_twin(self) -> bool:
         """A compiled file checked to be made from the CPU model listed before it: the same
         model, counted once."""
-        return self.twin_of is not None and "compiled_from" in (self.analysis or {})
+        return self.twin_of is not None and self.result is not None \
+            and self.result.compiled_from is not None
 
 
 def models_of(outcomes: list[Outcome]) -> list[tuple[Outcome, Outcome | None]]:
@@ -138,19 +145,18 @@ def analyze_loaded(model: Model, options: Options) -> dict:
     return analyzed(model, options).to_json()
 
 
-def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
-                   options: Options) -> None:
-    """Add to a compiled twin's analysis the compiler's truth in the CPU model's terms and
-    the ops where the prediction differs from it."""
+def _compiled_from(twin: Analysis, cpu: Model, out: Model, prediction: Analysis,
+                   options: Options) -> Analysis:
+    """A compiled twin's analysis with the compiler's truth in the CPU model's terms and the
+    ops where the prediction differs from it."""
     # Only twins need the comparison (and the log reader it imports).
     from tpulens.analyzer.compare import compare_analysis
     from tpulens.analyzer.ground_truth import compiled_from_problem
 
     problem = compiled_from_problem(cpu, out)
     if problem:
-        result["warnings"].append(f"named like the compiled {cpu.path} but not compiled from "
-                                  f"it: {problem}")
-        return
+        return replace(twin, warnings=(*twin.warnings, f"named like the compiled {cpu.path} "
+                                       f"but not compiled from it: {problem}"))
     subgraphs = sum(map(compiled.is_edgetpu_op, out.operators))
     # Without -a the compiler makes one Edge TPU subgraph: several say the compile used -a
     # (analyzer/compare.py reads a compiled model the same way).
@@ -161,7 +167,7 @@ def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
             cpu, options._replace(enable_multiple_subgraphs=True)))
     truth = compare_analysis(prediction, cpu, out)
     summary = prediction.summary
-    result["compiled_from"] = write(CompiledFrom(
+    return replace(twin, warnings=(*twin.warnings, *truth.warnings), compiled_from=CompiledFrom(
         str(cpu.path), *(truth.actual[key] for key in ("ops_total", "ops_tpu", "ops_cpu",
                                                        "tpu_subgraphs")),
         multiple_subgraphs=subgraphs > 1,
@@ -171,7 +177,6 @@ def _compiled_from(result: dict, cpu: Model, out: Model, prediction: Analysis,
             summary.verdict, summary.ops_low_confidence, summary.compiler_version),
         differences=tuple(PlacementDifference(**asdict(d)) for d in truth.op_differences),
         summary_differences=tuple(truth.summary_differences)))
-    result["warnings"] += truth.warnings
 
 
 def _located(err: InputError, path: Path) -> str:
@@ -188,10 +193,10 @@ def analyze_batch(paths: list[Path], options: Options) -> list[Outcome]:
         try:
             model = read_model(path)
             analysis = analyzed(model, options)
-            outcome.analysis = analysis.to_json()
             if twin_of and previous and previous[0] == twin_of \
                     and compiled.is_compiled(model) and not compiled.is_compiled(previous[1]):
-                _compiled_from(outcome.analysis, previous[1], model, previous[2], options)
+                analysis = _compiled_from(analysis, previous[1], model, previous[2], options)
+            outcome.result = analysis
             previous = (path, model, analysis)
         except InputError as err:
             outcome.error = _located(err, path)

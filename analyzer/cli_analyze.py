@@ -61,7 +61,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tpulens.analyzer import batch
+    from tpulens.analyzer import batch, typed_json
     from tpulens.analyzer.analyze import make_options
     from tpulens.errors import InputError
 
@@ -76,19 +76,20 @@ def run(args) -> int:
     for o in outcomes:
         if o.error:
             print(f"tpulens analyze: error: {o.error}", file=sys.stderr)
-    analyses = [o.analysis for o in outcomes if o.analysis]
-    if args.json_array:
-        print(json.dumps(analyses, indent=1))
-    elif args.json:
-        for analysis in analyses:  # a tree of plain values: no cycle to look for
-            print(json.dumps(analysis, check_circular=False))
+    if args.json:  # written from the typed values, without building their JSON trees
+        for o in outcomes:
+            if o.result:
+                print(typed_json.dumps(o.result))
+    elif args.json_array:
+        print(json.dumps([o.analysis for o in outcomes if o.analysis], indent=1))
     elif single:
-        print(render_report(analyses[0], args.details, args.device))
+        print(render_report(outcomes[0].analysis, args.details, args.device))
     else:
         if args.details:
-            for analysis in analyses:
-                print(f"== {analysis['model']['path']}\n"
-                      f"{render_report(analysis, True, args.device)}\n")
+            for o in outcomes:
+                if o.analysis:
+                    print(f"== {o.analysis['model']['path']}\n"
+                          f"{render_report(o.analysis, True, args.device)}\n")
         print(render_table(outcomes, args.fail_on))
     if any(o.error for o in outcomes):
         return 2

