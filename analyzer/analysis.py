@@ -176,9 +176,9 @@ def written_tensors(tensors) -> list[OpTensor]:
 def op_tensor_fields(op, tensors: list[OpTensor]) -> tuple[tuple, tuple, tuple, tuple]:
     """An op's `inputs`, `outputs`, `input_tensors` and `output_tensors`, from its
     subgraph's written_tensors."""
-    ins = tuple(tensors[i] for i in op.inputs if i >= 0)
-    outs = tuple(tensors[i] for i in op.outputs if i >= 0)
-    return tuple(t.name for t in ins), tuple(t.name for t in outs), ins, outs
+    ins = tuple([tensors[i] for i in op.inputs if i >= 0])
+    outs = tuple([tensors[i] for i in op.outputs if i >= 0])
+    return tuple([t.name for t in ins]), tuple([t.name for t in outs]), ins, outs
 
 
 @dataclass(frozen=True)
