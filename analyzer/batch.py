@@ -11,7 +11,9 @@ one error in the batch, not the end of it.
 
 from __future__ import annotations
 
+import gc
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -184,6 +186,22 @@ def _located(err: InputError, path: Path) -> str:
     return message if message.startswith(str(path)) else f"{path}: {message}"
 
 
+@contextmanager
+def collector_paused():
+    """The garbage collector paused while one model is read and analysed: the many thousand
+    objects that builds (tensors, ops, contexts, verdicts) all live until its analysis is
+    written, so collecting among them finds nothing (7 % of the instructions of analysing
+    a 700-op model). They are collected as usual afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def analyze_batch(paths: list[Path], options: Options) -> list[Outcome]:
     """Analyse every model in twin order; only the last CPU model read is kept, for its twin."""
     outcomes = []
@@ -191,8 +209,9 @@ def analyze_batch(paths: list[Path], options: Options) -> list[Outcome]:
     for path, twin_of in twin_order(paths):
         outcome = Outcome(path, twin_of=twin_of)
         try:
-            model = read_model(path)
-            analysis = analyzed(model, options)
+            with collector_paused():
+                model = read_model(path)
+                analysis = analyzed(model, options)
             if twin_of and previous and previous[0] == twin_of \
                     and compiled.is_compiled(model) and not compiled.is_compiled(previous[1]):
                 analysis = _compiled_from(analysis, previous[1], model, previous[2], options)
