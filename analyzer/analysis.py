@@ -17,7 +17,7 @@ from tpulens.analyzer.rules import ConfidenceReason
 from tpulens.analyzer.typed_json import FieldError, Fields, field, version_problem
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an op's tensors are written once, in input_tensors/output_tensors
 
 # The codes no rule gives: an op that passes every check, and the two a compiled model's ops
 # get (their placement is read from the file, not decided by a rule).
@@ -173,12 +173,10 @@ def written_tensors(tensors) -> list[OpTensor]:
     return [OpTensor(t.name, t.dtype, t.shape) for t in tensors]
 
 
-def op_tensor_fields(op, tensors: list[OpTensor]) -> tuple[tuple, tuple, tuple, tuple]:
-    """An op's `inputs`, `outputs`, `input_tensors` and `output_tensors`, from its
-    subgraph's written_tensors."""
-    ins = tuple([tensors[i] for i in op.inputs if i >= 0])
-    outs = tuple([tensors[i] for i in op.outputs if i >= 0])
-    return tuple([t.name for t in ins]), tuple([t.name for t in outs]), ins, outs
+def op_tensor_fields(op, tensors: list[OpTensor]) -> tuple[tuple, tuple]:
+    """An op's `input_tensors` and `output_tensors`, from its subgraph's written_tensors."""
+    return (tuple([tensors[i] for i in op.inputs if i >= 0]),
+            tuple([tensors[i] for i in op.outputs if i >= 0]))
 
 
 @dataclass(frozen=True)
@@ -217,8 +215,6 @@ class OpVerdict:
     custom_code: str | None = field("A custom op's code.")
     version: int | None = field("Its op version.")
     options: dict = field("Its builtin options.", default_factory=dict)
-    inputs: tuple[str, ...] = field("Its input tensors' names.", default=())
-    outputs: tuple[str, ...] = field("Its output tensors' names.", default=())
     input_tensors: tuple[OpTensor, ...] = field("Its input tensors.", default=())
     output_tensors: tuple[OpTensor, ...] = field("Its output tensors.", default=())
     placement: Placement = field(
@@ -260,6 +256,16 @@ class OpVerdict:
         "off by an op whose refusal is unsure).", omitted_when_none=True)
     source: Source | None = field("`compiler` for a compiled model's op.",
                                   omitted_when_none=True)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Its input tensors' names (schema 1 also wrote them as a field)."""
+        return tuple([t.name for t in self.input_tensors])
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Its output tensors' names."""
+        return tuple([t.name for t in self.output_tensors])
 
 
 @dataclass(frozen=True)

@@ -376,10 +376,10 @@ def _behind_refused(ops: list[dict], refused: list[bool]) -> list[bool]:
     made: dict[tuple[int, str], int] = {}
     behind = [False] * len(ops)
     for i, o in enumerate(ops):  # execution order: producers come first
-        behind[i] = any((j := made.get((o["subgraph"], name))) is not None
-                        and (refused[j] or behind[j]) for name in o["inputs"])
-        for name in o["outputs"]:
-            made[(o["subgraph"], name)] = i
+        behind[i] = any((j := made.get((o["subgraph"], t["name"]))) is not None
+                        and (refused[j] or behind[j]) for t in o["input_tensors"])
+        for t in o["output_tensors"]:
+            made[(o["subgraph"], t["name"])] = i
     return behind
 
 
@@ -517,7 +517,8 @@ def _op_lines(op: dict, wrap: textwrap.TextWrapper) -> list[str]:
     name = op["opcode"] + (f" ({op['custom_code']})" if op["custom_code"] else "")
     where = f"subgraph {op['subgraph']} " if op["subgraph"] else ""
     mark = "? " if op.get("confidence") == Confidence.LOW else ""
-    lines = [f"  {mark}#{op['index']} {where}{name} -> {_names(op['outputs'])}"]
+    outputs = [t["name"] for t in op["output_tensors"]]
+    lines = [f"  {mark}#{op['index']} {where}{name} -> {_names(outputs)}"]
     if mark:
         lines += wrap.wrap("low confidence: " + op["confidence_reason"])
     return lines

@@ -195,8 +195,7 @@ def _ops(analysis: dict) -> list[dict]:
     for position, op in enumerate(ops if isinstance(ops, list) else []):
         if not isinstance(op, dict):
             continue
-        outputs = op.get("outputs")
-        first = outputs[0] if isinstance(outputs, list) and outputs else None
+        first = _first_output(op)
         out.append({"subgraph": _int(op.get("subgraph")),
                     "index": _int(op.get("index"), position),
                     "opcode": _text(op.get("opcode")) or "?",
@@ -206,6 +205,16 @@ def _ops(analysis: dict) -> list[dict]:
                     "status": _text(op.get("status")),
                     "root_cause": _int(op.get("root_cause"), None)})
     return out
+
+
+def _first_output(op: dict) -> object:
+    """The name of an op's first output: `output_tensors[0].name` (schema 2), or
+    `outputs[0]` (schema 1 wrote both; a hand-written file may hold either)."""
+    tensors = op.get("output_tensors")
+    if isinstance(tensors, list) and tensors and isinstance(tensors[0], dict):
+        return tensors[0].get("name")
+    outputs = op.get("outputs")
+    return outputs[0] if isinstance(outputs, list) and outputs else None
 
 
 def _variant(judge: Judge, key: tuple[str, str], base_analysis, head_analysis) -> VariantDiff:

@@ -79,8 +79,6 @@ def op(
         "opcode": opcode,
         "custom_code": None,
         "version": 1,
-        "inputs": [f"t{index - 1}" if index else "input"],
-        "outputs": [out],
         "input_tensors": [
             {"name": f"t{index - 1}" if index else "input", "dtype": dtype, "shape": [1, 8, 8, 4]}
         ],
@@ -102,7 +100,7 @@ def analysis(name: str, ops: list[dict], source: str = "predicted") -> dict:
     tpu = sum(o["placement"] == "TPU" for o in ops)
     verdict = "full" if tpu == len(ops) else "none" if tpu == 0 else "partial"
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "model": {"path": name, "name": name, "size_bytes": 1000 + 100 * len(ops), "kind": "cpu"},
         "source": source,
         "compiler_version": "16.0",

@@ -54,8 +54,8 @@ def test_a_version_refusal_names_the_ops_and_tensors_that_raise_the_version(corp
     assert inputs and all(ops[c["producer"]]["opcode"] == c["producer_opcode"] == "TILE"
                           for c in inputs)
     assert ops[455]["reason_code"] == "UNSUPPORTED_DTYPE"
-    assert {c["tensor"] for c in ops[455]["culprits"]} <= set(ops[455]["inputs"]
-                                                              + ops[455]["outputs"])
+    assert {c["tensor"] for c in ops[455]["culprits"]} <= {
+        t["name"] for t in ops[455]["input_tensors"] + ops[455]["output_tensors"]}
 
 
 def test_json_follows_the_contract(corpus, capsys):

@@ -150,7 +150,8 @@ def test_diagnostics_page_links_root_causes_and_exports_node_data(study):
     assert exported == node_data(normalize_analysis(analysis))
     results_map = exported["graphsData"]["main"]["results"]
     for op in analysis["ops"]:
-        assert results_map[op["outputs"][0]]["value"] == (1 if op["placement"] == "TPU" else 0)
+        name = op["output_tensors"][0]["name"]
+        assert results_map[name]["value"] == (1 if op["placement"] == "TPU" else 0)
 
 
 def test_links_are_relative_and_nothing_is_fetched_from_outside(study):

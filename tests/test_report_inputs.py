@@ -90,8 +90,9 @@ def test_an_unknown_schema_version_refuses_the_file(tmp_path):
     sample.write(results, "e/w.json", sample.record("e", "w", analysis="analysis/a.json"))
     loaded = load_results(results)
     assert loaded.records[0].variant == "w" and not loaded.analyses
-    reason = "schema_version 99 is not supported (this tpulens reads 1); file skipped"
-    assert sorted(loaded.problems) == [f"analysis/a.json: {reason}", f"e/v.json: {reason}"]
+    reason = "schema_version 99 is not supported (this tpulens reads {}); file skipped"
+    assert sorted(loaded.problems) == [f"analysis/a.json: {reason.format('1 to 2')}",
+                                       f"e/v.json: {reason.format('1')}"]
 
 
 RECORD_JUNK = [
@@ -131,7 +132,7 @@ ANALYSIS_JUNK = [
     ({"ops": {"0": {}}}, "ops is an object, expected a list"),
     ({"ops": [op_with(placement="GPU")]}, "ops[0].placement 'GPU' is not one of TPU, CPU"),
     ({"ops": [op_with(index="3")]}, "ops[0].index is a string, expected an integer"),
-    ({"ops": [op_with(outputs="t0")]}, "ops[0].outputs is a string, expected a list"),
+    ({"ops": [op_with(output_tensors="t0")]}, "ops[0].output_tensors is a string, expected a list"),
     ({"ops": [op_with(input_tensors={})]}, "ops[0].input_tensors is an object, expected a list"),
     ({"ops": [op_with(output_tensors=[{"shape": ["?"]}])]}, "ops[0].output_tensors[0].shape is"),
     ({"ops": [7]}, "ops[0] is a number, expected an object"),
