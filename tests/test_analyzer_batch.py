@@ -147,8 +147,8 @@ def test_table_shows_the_low_confidence_count_when_the_analysis_has_it(corpus):
     from pathlib import Path
 
     from tpulens.analyzer.analysis import Analysis
+    from tpulens.analyzer.analysis_report import render_table
     from tpulens.analyzer.batch import Outcome
-    from tpulens.analyzer.cli_analyze import render_table
 
     summary = {"ops_total": 10, "ops_tpu": 8, "ops_cpu": 2, "verdict": "partial"}
     with_count = Outcome(Path("a.tflite"), Analysis.from_json(

@@ -157,8 +157,8 @@ def test_a_compile_larger_than_any_seen_is_one_note_not_a_mark_on_every_op(corpu
 
 def test_every_corpus_models_brief_report_fits_a_screen(corpus):
     """The brief report of every CPU model of the corpus, at the default compiler."""
+    from tpulens.analyzer.analysis_report import BRIEF_LINES, render_text
     from tpulens.analyzer.analyze import analyze_model, make_options, to_json
-    from tpulens.analyzer.cli_analyze import BRIEF_LINES, render_text
     from tpulens.analyzer.model import read_model
 
     paths = [p for p in sorted(corpus.rglob("*.tflite")) if not p.name.endswith("_edgetpu.tflite")]

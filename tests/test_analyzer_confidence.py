@@ -8,8 +8,8 @@ from test_analyzer_partition import chain_with_cpu_op_in_middle
 from test_analyzer_rules import analyze, conv, resize, transpose
 from tflite_builder import Op, T, build, ints
 
+from tpulens.analyzer.analysis_report import render_text
 from tpulens.analyzer.analyze import analyze_model, make_options, to_json
-from tpulens.analyzer.cli_analyze import render_text
 from tpulens.analyzer.model import parse_model, read_model
 from tpulens.analyzer.rules import ConfidenceReason
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from tpulens.analyzer import compiled
-from tpulens.analyzer.cli_analyze import render_compiled
+from tpulens.analyzer.analysis_report import render_compiled
 from tpulens.analyzer.ground_truth import CORPUS, match_placement
 from tpulens.analyzer.model import read_model
 
