@@ -15,6 +15,8 @@ from tpulens.errors import InputError
 
 @dataclass(frozen=True)
 class Compiler:
+    """An edgetpu_compiler release: the runtime its models need by default, and its options."""
+
     version: str  # "16.0", or a full build number where builds of one version differ
     default_runtime: int
     released: str

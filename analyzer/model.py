@@ -48,6 +48,9 @@ class Quantization(NamedTuple):
 
 @dataclass
 class Tensor:
+    """A tensor of a subgraph: its type and shape, where its constant data is, and its
+    quantization, read when first asked for."""
+
     index: int
     name: str
     dtype: str
@@ -75,10 +78,6 @@ class Tensor:
         return self.buffer_size > 0
 
     @property
-    def is_dynamic(self) -> bool:
-        return self.shape_signature is not None and -1 in self.shape_signature
-
-    @property
     def num_elements(self) -> int:
         return math.prod(self.shape)
 
@@ -88,6 +87,8 @@ class Tensor:
 
 @dataclass
 class Operator:
+    """An op: its type and version, its tensors by index, and its builtin options."""
+
     subgraph: int
     index: int
     opcode: str
@@ -101,6 +102,8 @@ class Operator:
 
 @dataclass
 class Subgraph:
+    """A subgraph's tensors and ops, in the order the file lists them."""
+
     index: int
     name: str
     tensors: list[Tensor]
@@ -117,6 +120,8 @@ class Subgraph:
 
 @dataclass
 class Model:
+    """A parsed .tflite file: its subgraphs, description and metadata, over its bytes."""
+
     path: str
     size_bytes: int
     version: int
