@@ -171,21 +171,17 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     op = ctx.op
     if flow is None:
         return OpDecision(op.subgraph, op.index, CPU, failed.status, failed.reason_code)
-    fix = _advice(ctx, failed, at_tail) or failed.fix_for(op.opcode)
+    for advice in rules.of_scope(rules.Scope.ADVICE):
+        if fix := advice.check(ctx, failed, at_tail):
+            break
+    else:
+        fix = failed.fix_for(op.opcode)
     found = culprits(ctx, failed, flow, memo)
     if found and failed.reason_code == VERSION:
         detail += "; raised by " + _culprit_ops(found)
     return OpDecision(op.subgraph, op.index, CPU, failed.status, failed.reason_code, None,
                       f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
                       culprits=found)
-
-
-def _advice(ctx: rules.OpContext, failed: rules.Rule, at_tail: bool) -> str | None:
-    """The fix of the first advice that answers for this op (None: the rule's own fix)."""
-    for advice in rules.of_scope(rules.Scope.ADVICE):
-        if fix := advice.check(ctx, failed, at_tail):
-            return fix
-    return None
 
 
 def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
@@ -196,12 +192,13 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
     converter gave all ops of a type their version, so they are found once per type."""
     sg = ctx.subgraph
     if failed.reason_code == DTYPE:
-        return _culprits_of([(ctx.op, ctx.activations)], sg, flow)
+        return _culprits_of([(ctx.op, ctx.refused)], sg, flow)
     if failed.reason_code == VERSION:
         key = (sg.index, ctx.op.opcode)
         if key not in memo.version_culprits:
             memo.version_culprits[key] = _culprits_of(
-                [(op, sg.input_tensors(op) + sg.output_tensors(op))
+                [(op, rules.refused_tensors(op.opcode, sg.input_tensors(op) +
+                                            sg.output_tensors(op), op.outputs))
                  for op in _non_8bit_ops(sg, ctx.op.opcode)], sg, flow)
         return memo.version_culprits[key]
     return ()
@@ -209,22 +206,18 @@ def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
 
 def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
                  flow: partition.Dataflow) -> tuple[dict, ...]:
-    """The refused tensors of `ops` (op, the tensors it computes on), with their producers."""
+    """The tensors of `ops` (op, the tensors it is refused for: rules.refused_tensors) that
+    are neither constants nor state, each with its role and its producer."""
     found = []
     producer, operators = flow.producer, sg.operators
-    eight_bit, refused = rules.QUANTIZED, rules.refused_dtype
     for op, tensors in ops:
         for t in tensors:
-            dtype = t.dtype
-            if dtype in eight_bit or t.is_constant or t.is_variable:
+            if t.is_constant or t.is_variable:
                 continue
-            maker = producer.get(t.index)
-            output = maker == op.index
-            if not refused(op.opcode, dtype, output):
-                continue
-            maker = None if output else maker
+            output = t.index in op.outputs
+            maker = None if output else producer.get(t.index)
             found.append({"op": op.index, "opcode": op.opcode, "tensor": t.name,
-                          "role": "output" if output else "input", "dtype": dtype,
+                          "role": "output" if output else "input", "dtype": t.dtype,
                           "producer": maker,
                           "producer_opcode": None if maker is None else operators[maker].opcode})
     return tuple(found)

@@ -44,12 +44,19 @@ def producers(subgraph: Subgraph) -> dict[int, int]:
 def dataflow(subgraph: Subgraph) -> Dataflow:
     made = producers(subgraph)
     ops = subgraph.operators
-    sources = [{made[t] for t in op.inputs if t in made} for op in ops]
     feeds: list[list[int]] = [[] for _ in ops]
-    for reader, writers in enumerate(sources):
-        for writer in writers:
-            feeds[writer].append(reader)
-    waits = [len(s) for s in sources]
+    waits = []
+    for reader, op in enumerate(ops):
+        writers = 0
+        for t in op.inputs:
+            writer = made.get(t)
+            if writer is None:
+                continue
+            readers = feeds[writer]
+            if not readers or readers[-1] != reader:  # each writer once per reader
+                readers.append(reader)
+                writers += 1
+        waits.append(writers)
     order = _topological(feeds, list(waits))
     placed = set(order)
     return Dataflow(made, tuple(map(tuple, feeds)), tuple(waits), tuple(order),

@@ -17,7 +17,6 @@ from functools import cache
 
 from tpulens.analyzer.rules import fix_advice, model_checks, op_checks
 from tpulens.analyzer.rules.model_checks import flow_of, model_quantized
-from tpulens.analyzer.rules.op_checks import refused_dtype
 from tpulens.analyzer.rules.partition_verdicts import AFTER_PARTITION, DROPPED, INTERMEDIATE_TENSOR
 from tpulens.analyzer.rules.registry import (
     INFERRED,
@@ -39,6 +38,7 @@ from tpulens.analyzer.rules.tables import (
     QUANTIZED,
     SUBSTITUTES,
     SUPPORTED_OPS,
+    refused_tensors,
     since_16,
 )
 
@@ -126,6 +126,6 @@ __all__ = [
     "AFTER_PARTITION", "CHECK_ORDER", "DROPPED", "FLAG_A", "FLAG_I", "FLAG_M", "FLOATS", "INFERRED",
     "INTERMEDIATE_TENSOR", "QUANTIZED", "RULES", "SUBSTITUTES", "SUPPORTED_OPS",
     "ConfidenceReason", "Doubt", "Evidence", "Limit", "OpContext", "Rule", "Scope", "checks_for",
-    "flow_of", "limits_for", "model_quantized", "of_scope", "refused_dtype", "rule",
+    "flow_of", "limits_for", "model_quantized", "of_scope", "refused_tensors", "rule",
     "rules_changed", "since_16",
 ]

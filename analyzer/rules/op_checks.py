@@ -24,7 +24,6 @@ from tpulens.analyzer.rules.registry import (
 from tpulens.analyzer.rules.tables import (
     FLAG_I,
     FLAG_M,
-    FLOATS,
     MAX_VERSION_BEFORE_16,
     NEWER_TABLE_RUNTIME,
     NEWEST,
@@ -62,18 +61,6 @@ def main_subgraph_only(ctx: OpContext) -> str | None:
 
 # ---- data types --------------------------------------------------------------------------
 
-def refused_dtype(opcode: str, dtype: str, output: bool) -> bool:
-    """Does an op of this type computing on a tensor of this type get "Operation is working
-    on an unsupported data type"? The data type is checked before the op type: an op the
-    Edge TPU does not run is refused for its data type when it reads anything but 8-bit data,
-    and as not supported when it reads 8-bit data and writes 8-bit or int32 results (a top-k
-    of int8 scores, whose indices are int32; a gather reading int32 or int64 indices is
-    refused for its data type)."""
-    if dtype in QUANTIZED:
-        return False
-    return not (output and dtype == "INT32" and opcode not in SUPPORTED_OPS)
-
-
 @rule(Status.UNSPECIFIED, "FLOAT_INPUT_QUANTIZE",
       "Convert with integer I/O: converter.inference_input_type = tf.uint8 (or tf.int8) and "
       "converter.inference_output_type likewise, with a representative_dataset.",
@@ -90,11 +77,6 @@ def quantize_from_integer(ctx: OpContext) -> str | None:
     return None
 
 
-# The data types that pass as 8-bit in the what-if of a fully int8-quantized model, where every
-# float counts as int8 (OpContext.dtype).
-_EIGHT_BIT_IF_INT8 = QUANTIZED | FLOATS
-
-
 @rule(Status.UNSUPPORTED_DTYPE, "UNSUPPORTED_DTYPE",
       "Quantize the whole model to 8 bits: converter.optimizations = [tf.lite.Optimize.DEFAULT], "
       "a representative_dataset, target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
@@ -104,11 +86,7 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
     """Tensors must be 8-bit fixed point (int8 or uint8). Int32 constants (biases, shapes,
     axes) are fine; float32, float16, int16, int64 and bool activations are not, whatever the
     op."""
-    op = ctx.op
-    # A tensor not counted as 8-bit keeps its own type (only floats count as int8).
-    passing = _EIGHT_BIT_IF_INT8 if ctx.as_int8 else QUANTIZED
-    bad = [t for t in ctx.activations if t.dtype not in passing
-           and refused_dtype(op.opcode, t.dtype, t.index in op.outputs)]
+    bad = ctx.refused  # which types an op refuses: tables.refused_tensors
     if bad:
         return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
     return None

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from tpulens.analyzer.compilers import Compiler
 from tpulens.analyzer.corpus_citations import SEEN_IN
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
+from tpulens.analyzer.rules.tables import EIGHT_BIT_IF_INT8, QUANTIZED, refused_tensors
 from tpulens.analyzer.vocabulary import EvidenceKind
 
 DOCUMENTED, OBSERVED, INFERRED = EvidenceKind
@@ -39,22 +40,6 @@ class Evidence:
         object.__setattr__(self, "citations", citations)
 
 
-class memo:
-    """A property computed on first use and kept in the instance (what cached_property does,
-    without the lock Python 3.11 takes on every first use: rules read these on every op)."""
-
-    def __init__(self, compute: Callable):
-        self.compute = compute
-        self.name = compute.__name__
-        self.__doc__ = compute.__doc__
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.compute(obj)
-        return value
-
-
 @dataclass
 class OpContext:
     """What a rule may look at: the op, its tensors, the model and the compiler settings.
@@ -73,12 +58,17 @@ class OpContext:
     inputs: list[Tensor] = field(init=False)
     outputs: list[Tensor] = field(init=False)
     activations: list[Tensor] = field(init=False)  # what the TPU computes on
+    # Of those, the ones whose data type the op is refused for (floats count as int8 in the
+    # int8 what-if): what the 8-bit rule reports, and the op's culprits.
+    refused: list[Tensor] = field(init=False)
 
     def __post_init__(self):
         tensors = self.subgraph.tensors
         self.inputs = [tensors[i] for i in self.op.inputs if i >= 0]
         self.outputs = [tensors[i] for i in self.op.outputs if i >= 0]
         self.activations = self._activations()
+        self.refused = self._refused()
+        self._row = None
 
     def _activations(self) -> list[Tensor]:
         """Non-constant, non-state inputs and all outputs."""
@@ -87,16 +77,23 @@ class OpContext:
                if not t.is_constant and not t.is_variable and t.index not in folded]
         return ins + [t for t in self.outputs if not t.is_variable]
 
-    @memo
+    def _refused(self) -> list[Tensor]:
+        passing = EIGHT_BIT_IF_INT8 if self.as_int8 else QUANTIZED
+        return refused_tensors(self.op.opcode, self.activations, self.op.outputs, passing)
+
+    @property
     def row(self) -> tuple[int, Tensor | None]:
         """The longest row (x times channels: the two innermost dimensions, as yxz lays them
-        out) of the tensors computed on, and its tensor (the first of the longest)."""
-        longest: tuple[int, Tensor | None] = (0, None)
-        for t in self.activations:
-            row = math.prod(t.shape[-2:])
-            if longest[1] is None or row > longest[0]:
-                longest = (row, t)
-        return longest
+        out) of the tensors computed on, and its tensor (the first of the longest); worked
+        out on first use."""
+        if self._row is None:
+            longest: tuple[int, Tensor | None] = (0, None)
+            for t in self.activations:
+                row = math.prod(t.shape[-2:])
+                if longest[1] is None or row > longest[0]:
+                    longest = (row, t)
+            self._row = longest
+        return self._row
 
     def counted_as_int8(self, folded: frozenset[int]) -> OpContext:
         """This op in the what-if of a fully int8-quantized model, keeping what this context
@@ -104,13 +101,15 @@ class OpContext:
         on unless an input is a weight folded to a constant. Called on a context that does not
         count as int8 itself (nothing folded)."""
         other = object.__new__(OpContext)  # a copy, without reading the tensors again
-        other.__dict__.update({name: self.__dict__[name] for name in _SAME_WHEN_INT8})
+        other.model, other.subgraph, other.op = self.model, self.subgraph, self.op
+        other.compiler, other.runtime = self.compiler, self.runtime
+        other.inputs, other.outputs = self.inputs, self.outputs
         other.as_int8, other.folded = True, folded
         if folded.isdisjoint(self.op.inputs):
-            other.__dict__.update({name: self.__dict__[name] for name in _SAME_UNLESS_FOLDED
-                                   if name in self.__dict__})
+            other.activations, other._row = self.activations, self._row
         else:
-            other.activations = other._activations()
+            other.activations, other._row = other._activations(), None
+        other.refused = other._refused()
         return other
 
     def constant(self, tensor: Tensor) -> bool:
@@ -128,12 +127,6 @@ class OpContext:
     def values(self, i: int) -> tuple | None:
         tensor = self.input(i)
         return constant_values(self.model, tensor) if tensor else None
-
-
-# What a context's int8 what-if copy keeps: what no data type changes, and what only a folded
-# weight (an input that becomes a constant) changes. Any other memo is worked out again.
-_SAME_WHEN_INT8 = ("model", "subgraph", "op", "compiler", "runtime", "inputs", "outputs")
-_SAME_UNLESS_FOLDED = ("activations", "row")
 
 
 class ConfidenceReason(StrEnum):

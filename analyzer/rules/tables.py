@@ -5,9 +5,11 @@ use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler
+from tpulens.analyzer.model import Tensor
 from tpulens.analyzer.schema import TENSOR_TYPES
 
 QUANTIZED = frozenset({"UINT8", "INT8"})
@@ -91,6 +93,24 @@ NON_8BIT_VERSIONS = {
     "RESIZE_BILINEAR": (4,), "RESIZE_NEAREST_NEIGHBOR": (4,), "PACK": (3, 4),
     "STRIDED_SLICE": (3, 5, 7), "MAXIMUM": (4,), "MINIMUM": (4,),
 }
+
+# The data types that pass as 8-bit in the what-if of a fully int8-quantized model, where every
+# float counts as int8.
+EIGHT_BIT_IF_INT8 = QUANTIZED | FLOATS
+
+
+def refused_tensors(opcode: str, tensors: Iterable[Tensor], outputs: tuple[int, ...],
+                    passing: frozenset[str] = QUANTIZED) -> list[Tensor]:
+    """The tensors that get an op of this type "Operation is working on an unsupported data
+    type" (`outputs`: the op's results; `passing`: the types that count as 8-bit). The data
+    type is checked before the op type: an op the Edge TPU does not run is refused for its
+    data type when it reads anything but 8-bit data, and as not supported when it reads 8-bit
+    data and writes 8-bit or int32 results (a top-k of int8 scores, whose indices are int32; a
+    gather reading int32 or int64 indices is refused for its data type)."""
+    int32_results_pass = opcode not in SUPPORTED_OPS
+    return [t for t in tensors if t.dtype not in passing
+            and not (int32_results_pass and t.dtype == "INT32" and t.index in outputs)]
+
 
 # Flags as `tpulens analyze` spells them (the compiler's are -a/--enable_multiple_subgraphs…).
 FLAG_A = "-a/--enable-multiple-subgraphs"
