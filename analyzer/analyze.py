@@ -34,6 +34,9 @@ from tpulens.errors import InputError
 HIGH, LOW = Confidence.HIGH, Confidence.LOW
 # Read for every op: a name here is read faster than an enum member (Placement.TPU).
 TPU, CPU, DROPPED = Placement.TPU, Placement.CPU, Placement.DROPPED
+MAPPED, MAPPED_CODE = Status.MAPPED, ReasonCode.MAPPED
+CUT_OFF = ReasonCode.AFTER_PARTITION  # the reason code of an op the partition cuts off
+ADVICE = rules.Scope.ADVICE
 DTYPE, VERSION = ReasonCode.UNSUPPORTED_DTYPE, ReasonCode.NON_8BIT_KERNEL_VERSION
 
 
@@ -110,7 +113,7 @@ def model_errors(model: Model, compiler: Compiler,
 
 def _rejected(model: Model, options: Options, errors) -> ModelAnalysis:
     failed, detail = errors[0]
-    verdicts = [OpDecision(op.subgraph, op.index, Placement.CPU, failed.status,
+    verdicts = [OpDecision(op.subgraph, op.index, CPU, failed.status,
                           failed.reason_code, None,
                           f"The compiler rejects the whole model: {failed.text} Here: "
                           f"{detail}.", failed.fix)
@@ -171,7 +174,7 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     op = ctx.op
     if flow is None:
         return OpDecision(op.subgraph, op.index, CPU, failed.status, failed.reason_code)
-    for advice in rules.of_scope(rules.Scope.ADVICE):
+    for advice in rules.of_scope(ADVICE):
         if fix := advice.check(ctx, failed, at_tail):
             break
     else:
@@ -253,13 +256,13 @@ def _after_partition(op: Operator, cause: Operator | None,
         return OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code,
                           None if cause is None else cause.index)
     if cause is None:
-        return OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, None,
+        return OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code, None,
                          r.text, r.fix)
     why = cause_verdict.status if cause_verdict else "it is cut off"
     cause_fix = cause_verdict.fix if cause_verdict else ""
     cut = "" if rules.FLAG_I in cause_fix else f" Or cut the model before it with {rules.FLAG_I}."
     return OpDecision(
-        op.subgraph, op.index, Placement.CPU, r.status, r.reason_code, cause.index,
+        op.subgraph, op.index, CPU, r.status, r.reason_code, cause.index,
         f"This op could run on the Edge TPU, but it depends on {cause.opcode} #{cause.index}, "
         f"which stays on the CPU ({why}). The compiler maps only the first Edge TPU subgraph, "
         "so everything fed by that op follows it to the CPU.",
@@ -318,7 +321,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
         op = ctx.op
         if op.index not in live:
             r = rules.DROPPED
-            v = OpDecision(op.subgraph, op.index, Placement.DROPPED, r.status, r.reason_code,
+            v = OpDecision(op.subgraph, op.index, DROPPED, r.status, r.reason_code,
                           None, r.text, r.fix)
             v.unsure(Doubt(ConfidenceReason.DEAD_OP, "no compiler output shows what happens "
                            "to ops that feed no model output"))
@@ -329,10 +332,10 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
             v = None  # cut off by the partition first: its root cause's verdict, made first
         elif op.index in cut:
             r = rules.INTERMEDIATE_TENSOR
-            v = OpDecision(op.subgraph, op.index, Placement.CPU, r.status, r.reason_code,
+            v = OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code,
                           cut[op.index], r.text, r.fix)
         elif epoch_of[op.index] in chosen:
-            v = OpDecision(op.subgraph, op.index, TPU, Status.MAPPED, ReasonCode.MAPPED)
+            v = OpDecision(op.subgraph, op.index, TPU, MAPPED, MAPPED_CODE)
         else:
             v = None  # after the partition: needs its root cause's verdict, made first
         verdicts.append(v)
@@ -485,7 +488,7 @@ def model_notes(model: Model, options: Options, verdicts: list[OpDecision]) -> l
     notes = []
     main = model.subgraphs[0] if model.subgraphs else None
     tpu = [main.operators[v.index] for v in verdicts
-           if v.subgraph == 0 and v.placement == Placement.TPU] if main else []
+           if v.subgraph == 0 and v.placement == TPU] if main else []
     unseen = sorted({op.opcode for op in tpu} - corpus_evidence.MAPPED_OP_TYPES)
     if unseen:
         verb, them = ("is", "it") if len(unseen) == 1 else ("are", "them")
@@ -587,7 +590,7 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
         out.append(WhatIfCase(label, flags, **_counts(other), latency_ms=_latency(other)))
 
     if (options.compiler.multiple_subgraphs and not options.enable_multiple_subgraphs
-            and any(v.reason_code == ReasonCode.AFTER_PARTITION for v in analysis.verdicts)):
+            and any(v.reason_code == CUT_OFF for v in analysis.verdicts)):
         run("with -a", ("-a",), options._replace(enable_multiple_subgraphs=True))
     cut = _safe_cut(analysis)
     if cut:
@@ -604,7 +607,7 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
         blocking = Counter(_op_name(model.subgraphs[v.subgraph].operators[v.index])
                            for v in int8.verdicts if v.placement == CPU
                            and v.root_cause is None
-                           and v.reason_code != ReasonCode.AFTER_PARTITION
+                           and v.reason_code != CUT_OFF
                            and (v.subgraph, v.index) not in vanish)
         counts = _counts(int8, vanish)
         if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
@@ -665,7 +668,7 @@ def _safe_cut(analysis: ModelAnalysis) -> tuple[str, ...]:
     if analysis.errors:
         return ()
     main = analysis.model.subgraphs[0]
-    unsure = [v for v in analysis.verdicts if v.subgraph == 0 and v.placement == Placement.TPU
+    unsure = [v for v in analysis.verdicts if v.subgraph == 0 and v.placement == TPU
               and v.confidence_code == ConfidenceReason.NEAR_LIMIT]
     if not unsure:
         return ()
@@ -687,8 +690,8 @@ def analysis_of(result: ModelAnalysis, source: Source = Source.PREDICTED) -> Ana
         written += [_op_verdict(sg, op, decided[(sg.index, op.index)], tensors)
                     for op in sg.operators]
     ops = tuple(written)
-    tpu = sum(1 for o in ops if o.placement == Placement.TPU)
-    dropped = sum(1 for o in ops if o.placement == Placement.DROPPED)
+    tpu = sum(1 for o in ops if o.placement == TPU)
+    dropped = sum(1 for o in ops if o.placement == DROPPED)
     found = estimate.predict(result)
     summary = Summary(
         ops_total=len(ops), ops_tpu=tpu, ops_cpu=len(ops) - tpu - dropped, ops_dropped=dropped,
@@ -732,7 +735,7 @@ def _verdict(result: ModelAnalysis, tpu: int, total: int) -> Verdict:
 def op_table(ops: tuple[OpVerdict, ...]) -> tuple[TableRow, ...]:
     """The compiler's Operator / Count / Status rows, in order of first appearance (dropped
     ops have no row: no compiler output shows one)."""
-    counts = Counter((o.opcode, o.status) for o in ops if o.placement != Placement.DROPPED)
+    counts = Counter((o.opcode, o.status) for o in ops if o.placement != DROPPED)
     return tuple(TableRow(opcode, n, status) for (opcode, status), n in counts.items())
 
 
