@@ -46,7 +46,7 @@ class Quantization(NamedTuple):
         return len(self.scale) > 1
 
 
-@dataclass
+@dataclass(init=False)
 class Tensor:
     """A tensor of a subgraph: its type and shape, where its constant data is, and its
     quantization, read when first asked for."""
@@ -61,6 +61,22 @@ class Tensor:
     is_variable: bool = False
     # The model's root table (the file to read from) and where the quantization table is.
     quantization_at: tuple[Table, int] | None = field(default=None, repr=False, compare=False)
+    # Worked out with the tensor, as plain attributes: the analysis reads them several times
+    # for every op, and a property is a function call each time.
+    is_constant: bool = field(init=False, repr=False, compare=False)  # its data is in the model
+    num_elements: int = field(init=False, repr=False, compare=False)
+
+    def __init__(self, index: int, name: str, dtype: str, shape: tuple[int, ...],
+                 shape_signature: tuple[int, ...] | None, buffer_size: int,
+                 buffer_offset: int = 0, is_variable: bool = False,
+                 quantization_at: tuple[Table, int] | None = None):
+        self.index, self.name, self.dtype, self.shape = index, name, dtype, shape
+        self.shape_signature, self.buffer_size, self.buffer_offset = (
+            shape_signature, buffer_size, buffer_offset)
+        self.is_variable, self.quantization_at = is_variable, quantization_at
+        # Constant tensors carry their data in the model (weights, biases, shape params).
+        self.is_constant = buffer_size > 0
+        self.num_elements = math.prod(shape)
 
     @cached_property
     def quantization(self) -> Quantization | None:
@@ -71,15 +87,6 @@ class Tensor:
         except (FlatbufferError, struct.error) as err:
             raise InputError(f"tensor {self.name[:80]!r}: damaged quantization ({err})") \
                 from None
-
-    @property
-    def is_constant(self) -> bool:
-        """Constant tensors carry their data in the model (weights, biases, shape params)."""
-        return self.buffer_size > 0
-
-    @property
-    def num_elements(self) -> int:
-        return math.prod(self.shape)
 
     def to_json(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
