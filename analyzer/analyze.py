@@ -53,13 +53,13 @@ class OpDecision:
     root_cause: int | None = None
     explanation: str = ""
     fix: str = ""
-    confidence: Confidence = HIGH
-    confidence_reason: str = ""
-    confidence_code: ConfidenceReason | None = None  # what the reason is, for code
     # Refused, and feeds no op that passes the op rules (not worked out for a what-if):
     tail: bool = False
     detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
     culprits: tuple[dict, ...] = ()  # the tensors (and ops) that cause it
+    confidence: Confidence = HIGH  # lowered by unsure(), once every verdict is known
+    confidence_reason: str = ""
+    confidence_code: ConfidenceReason | None = None  # what the reason is, for code
 
     def unsure(self, doubt: Doubt) -> None:
         if self.confidence == HIGH:
@@ -183,8 +183,7 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
     if found and failed.reason_code == VERSION:
         detail += "; raised by " + _culprit_ops(found)
     return OpDecision(op.subgraph, op.index, CPU, failed.status, failed.reason_code, None,
-                      f"{failed.text} Here: {detail}.", fix, tail=at_tail, detail=detail,
-                      culprits=found)
+                      f"{failed.text} Here: {detail}.", fix, at_tail, detail, found)
 
 
 def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,

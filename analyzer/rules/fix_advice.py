@@ -29,7 +29,10 @@ def cpu_tail_advice(ctx: OpContext, failed: Rule, at_tail: bool) -> str | None:
     ops, belongs on the CPU at the end: nothing needs fixing unless you want it mapped."""
     if not at_tail or failed.reason_code not in ("UNSUPPORTED_DTYPE", "UNSUPPORTED_OP"):
         return None
-    if not any(t.dtype in QUANTIZED for t in ctx.inputs):
+    for t in ctx.inputs:
+        if t.dtype in QUANTIZED:
+            break
+    else:
         return None  # a float op: the model itself is not quantized
     if ctx.op.opcode == "DEQUANTIZE" and set(ctx.op.outputs) & set(ctx.subgraph.outputs):
         only_if = ("If you want integer outputs instead, convert with "

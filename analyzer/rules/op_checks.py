@@ -88,7 +88,7 @@ def eight_bit_tensors(ctx: OpContext) -> str | None:
     op."""
     bad = ctx.refused  # which types an op refuses: tables.refused_tensors
     if bad:
-        return ", ".join(f"{t.name!r} is {t.dtype}" for t in bad[:3])
+        return ", ".join([f"{t.name!r} is {t.dtype}" for t in bad[:3]])
     return None
 
 

@@ -63,19 +63,19 @@ class OpContext:
     refused: list[Tensor] = field(init=False)
 
     def __post_init__(self):
-        tensors = self.subgraph.tensors
-        self.inputs = [tensors[i] for i in self.op.inputs if i >= 0]
-        self.outputs = [tensors[i] for i in self.op.outputs if i >= 0]
-        self.activations = self._activations()
+        # Loops, not comprehensions: over an op's few tensors a loop is quicker, and this runs
+        # for every op of every analysis.
+        tensors, op = self.subgraph.tensors, self.op
+        self.inputs, self.outputs = inputs, outputs = [], []
+        for i in op.inputs:
+            if i >= 0:
+                inputs.append(tensors[i])
+        for i in op.outputs:
+            if i >= 0:
+                outputs.append(tensors[i])
+        self.activations = _activations(inputs, outputs, self.folded)
         self.refused = self._refused()
         self._row = None
-
-    def _activations(self) -> list[Tensor]:
-        """Non-constant, non-state inputs and all outputs."""
-        folded = self.folded
-        ins = [t for t in self.inputs
-               if not t.is_constant and not t.is_variable and t.index not in folded]
-        return ins + [t for t in self.outputs if not t.is_variable]
 
     def _refused(self) -> list[Tensor]:
         passing = EIGHT_BIT_IF_INT8 if self.as_int8 else QUANTIZED
@@ -108,7 +108,7 @@ class OpContext:
         if folded.isdisjoint(self.op.inputs):
             other.activations, other._row = self.activations, self._row
         else:
-            other.activations, other._row = other._activations(), None
+            other.activations, other._row = _activations(self.inputs, self.outputs, folded), None
         other.refused = other._refused()
         return other
 
@@ -127,6 +127,20 @@ class OpContext:
     def values(self, i: int) -> tuple | None:
         tensor = self.input(i)
         return constant_values(self.model, tensor) if tensor else None
+
+
+def _activations(inputs: list[Tensor], outputs: list[Tensor],
+                 folded: frozenset[int]) -> list[Tensor]:
+    """What the TPU computes on: non-constant, non-state inputs and all outputs (in one loop:
+    it runs for every op of every analysis)."""
+    found = []
+    for t in inputs:
+        if not (t.is_constant or t.is_variable or t.index in folded):
+            found.append(t)
+    for t in outputs:
+        if not t.is_variable:
+            found.append(t)
+    return found
 
 
 class ConfidenceReason(StrEnum):

@@ -108,8 +108,12 @@ def refused_tensors(opcode: str, tensors: Iterable[Tensor], outputs: tuple[int, 
     data and writes 8-bit or int32 results (a top-k of int8 scores, whose indices are int32; a
     gather reading int32 or int64 indices is refused for its data type)."""
     int32_results_pass = opcode not in SUPPORTED_OPS
-    return [t for t in tensors if t.dtype not in passing
-            and not (int32_results_pass and t.dtype == "INT32" and t.index in outputs)]
+    refused = []
+    for t in tensors:
+        if t.dtype not in passing and not (int32_results_pass and t.dtype == "INT32"
+                                           and t.index in outputs):
+            refused.append(t)
+    return refused
 
 
 # Flags as `tpulens analyze` spells them (the compiler's are -a/--enable_multiple_subgraphs…).
