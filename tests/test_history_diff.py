@@ -227,6 +227,25 @@ def test_ops_that_moved_to_the_cpu_with_status_and_root_cause(capsys, tmp_path):
     assert "edgetpu_ops_cpu: 0 → 3" in out and "edgetpu_ops_tpu: 4 → 1" in out
 
 
+def test_ops_are_matched_by_output_name_across_schema_1_and_2():
+    """Schema 1 also wrote an op's output names as `outputs`; schema 2 only in output_tensors.
+    A base of one and a head of the other still match each op by its first output's name."""
+    from tpulens.history.diff import moved_ops
+
+    def conv(i: int, placement: str) -> dict:
+        status, reason = (MAPPED, "MAPPED") if placement == "TPU" else (UNSUPPORTED,
+                                                                       "UNSUPPORTED_OP")
+        return op(i, "CONV_2D", placement, status, reason, name=f"conv{i}")
+
+    base = [conv(0, "TPU"), conv(1, "CPU"), conv(2, "TPU")]
+    for o in base:  # as schema 1 wrote them
+        o["outputs"] = [o.pop("output_tensors")[0]["name"]]
+    head = [conv(1, "CPU"), conv(0, "TPU"), conv(2, "CPU")]  # reordered: names pair them
+    moved = moved_ops({"schema_version": 1, "ops": base}, {"schema_version": 2, "ops": head})
+    assert [(m.index, m.output, m.base_placement, m.head_placement) for m in moved] == [
+        (2, "conv2", "TPU", "CPU")]
+
+
 def test_added_and_removed_variants_and_a_failed_variant(capsys, tmp_path):
     for side, names in (("base", ("a", "b", "gone")), ("head", ("a", "b", "new"))):
         for name in names:
