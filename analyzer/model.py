@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -253,10 +254,12 @@ def _check_references(rows: list[tuple], opcode_count: int, tensor_count: int) -
     """Refuse an op naming an opcode or a tensor the model does not have, or writing a tensor
     another op writes. All ops are checked at once; only a damaged model is gone through op
     by op, to name the first problem."""
-    codes = [row[0] for row in rows]
-    tensors = list(chain.from_iterable(row[1] + row[2] for row in rows))
-    written = [t for row in rows for t in row[2] if t >= 0]
-    if (max(codes, default=-1) < opcode_count and max(tensors, default=-1) < tensor_count
+    codes = list(map(itemgetter(0), rows))  # map and itemgetter: no Python call per op
+    inputs = list(chain.from_iterable(map(itemgetter(1), rows)))
+    outputs = list(chain.from_iterable(map(itemgetter(2), rows)))
+    written = [t for t in outputs if t >= 0]
+    if (max(codes, default=-1) < opcode_count
+            and max(inputs, default=-1) < tensor_count and max(outputs, default=-1) < tensor_count
             and len(set(written)) == len(written)):
         return
     producer: dict[int, int] = {}  # tensor -> the op that writes it
