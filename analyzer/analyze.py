@@ -26,7 +26,7 @@ from tpulens.analyzer.analysis import (
     written_tensors,
 )
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
-from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, read_model
+from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
 from tpulens.analyzer.rules import ConfidenceReason, Doubt
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
 from tpulens.errors import InputError
@@ -304,16 +304,10 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
                            "rule inferred, no compiler output seen"))
         return verdicts, 0
 
-    cut = _intermediate_cut(flow, subgraph, options.intermediate_tensors)
     live = memo.live_ops(flow, subgraph)
-    mappable = [p and i not in cut for i, p in enumerate(passes)]
-    epoch_of = partition.epochs(flow, mappable)
-    tpu_epochs = sorted({e for e, m in zip(epoch_of, mappable, strict=True)
-                         if m and e != partition.NO_EPOCH})
+    cut, epoch_of, tpu_epochs, causes = memo.partition(flow, subgraph, options, known)
     chosen = set(tpu_epochs if options.enable_multiple_subgraphs else tpu_epochs[:1])
     first = tpu_epochs[0] if tpu_epochs else -1
-    is_cause = [not m and epoch_of[i] > first for i, m in enumerate(mappable)]
-    causes = partition.root_causes(flow, subgraph, is_cause)
 
     verdicts: list[OpDecision | None] = []
     for ctx, failed in zip(ctxs, failures, strict=True):
@@ -348,6 +342,28 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     return verdicts, len(chosen)
 
 
+class Partition(NamedTuple):
+    """How a subgraph splits into CPU and Edge TPU epochs, for one set of op checks and -i cut:
+    what -a, which only chooses which TPU epochs map, does not change."""
+
+    cut: dict[int, int | None]  # ops after the -i tensors -> the op they follow
+    epoch_of: list[int]  # every op's epoch (partition.epochs)
+    tpu_epochs: list[int]  # the epochs of ops that can map, in order
+    causes: list[int | None]  # every op's root cause: the first refused op it follows
+
+
+def _partition(flow: partition.Dataflow, subgraph: Subgraph, known: Checks,
+               names: tuple[str, ...]) -> Partition:
+    cut = _intermediate_cut(flow, subgraph, names)
+    mappable = [f is None and i not in cut for i, f in enumerate(known.failures)]
+    epoch_of = partition.epochs(flow, mappable)
+    tpu_epochs = sorted({e for e, m in zip(epoch_of, mappable, strict=True)
+                         if m and e != partition.NO_EPOCH})
+    first = tpu_epochs[0] if tpu_epochs else -1
+    is_cause = [not m and epoch_of[i] > first for i, m in enumerate(mappable)]
+    return Partition(cut, epoch_of, tpu_epochs, partition.root_causes(flow, subgraph, is_cause))
+
+
 @dataclass
 class Checks:
     """What the op rules say about every op of a subgraph under one compiler, runtime and
@@ -364,13 +380,15 @@ class Checks:
 class CheckMemo:
     """The rule checks of one model, kept between its analyses (the one shown and its
     what-ifs), which differ only in options: the model's errors per compiler and data-type
-    assumption, every op's checks per subgraph, compiler, runtime and data-type assumption, and
-    what no option changes: each subgraph's live ops, the culprits of each refused op version."""
+    assumption, every op's checks per subgraph, compiler, runtime and data-type assumption,
+    the partition those checks and an -i cut give (what -a does not change), and what no
+    option changes: each subgraph's live ops, the culprits of each refused op version."""
 
     errors: dict[tuple[Compiler, bool], list[tuple[rules.Rule, str]]] = field(
         default_factory=dict)
     checks: dict[tuple[int, Compiler, int, bool], Checks] = field(default_factory=dict)
     live: dict[int, set[int]] = field(default_factory=dict)  # subgraph -> its live ops
+    partitions: dict[tuple, Partition] = field(default_factory=dict)  # by checks key and -i
     version_culprits: dict[tuple[int, str], tuple[dict, ...]] = field(default_factory=dict)
 
     def live_ops(self, flow: partition.Dataflow, subgraph: Subgraph) -> set[int]:
@@ -378,6 +396,17 @@ class CheckMemo:
         if subgraph.index not in self.live:
             self.live[subgraph.index] = partition.live_ops(flow, subgraph)
         return self.live[subgraph.index]
+
+    def partition(self, flow: partition.Dataflow, subgraph: Subgraph, options: Options,
+                  known: Checks) -> Partition:
+        """_partition, once per subgraph, checks (`known`, as subgraph_checks keys them) and
+        -i tensors: the -a what-if reuses the partition of the analysis it varies."""
+        key = (subgraph.index, options.compiler, options.runtime, options.as_int8,
+               options.intermediate_tensors)
+        if key not in self.partitions:
+            self.partitions[key] = _partition(flow, subgraph, known,
+                                              options.intermediate_tensors)
+        return self.partitions[key]
 
     def model_errors(self, model: Model, options: Options) -> list[tuple[rules.Rule, str]]:
         """model_errors, once per compiler: the int8 what-if drops "Model not quantized" from
@@ -635,18 +664,21 @@ def _op_name(op: Operator) -> str:
     return op.custom_code or op.opcode if op.opcode == "CUSTOM" else op.opcode
 
 
-def _is_float_activation(t: Tensor) -> bool:
-    return t.dtype in rules.FLOATS and not t.is_constant
-
-
 def _float_activations(model: Model) -> list[int]:
+    """The main subgraph's float tensors that are not constants."""
     main = model.subgraphs[0] if model.subgraphs else None
-    return [t.index for t in main.tensors if _is_float_activation(t)] if main else []
+    floats = rules.FLOATS
+    return [t.index for t in main.tensors
+            if t.dtype in floats and not t.is_constant] if main else []
 
 
 def _has_float(model: Model) -> bool:
     main = model.subgraphs[0] if model.subgraphs else None
-    return main is not None and any(map(_is_float_activation, main.tensors))
+    floats = rules.FLOATS
+    for t in main.tensors if main else ():
+        if t.dtype in floats and not t.is_constant:
+            return True
+    return False
 
 
 def _float_before_tail(analysis: ModelAnalysis) -> bool:

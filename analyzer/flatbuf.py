@@ -266,7 +266,10 @@ def _picker(order: list[int]) -> Callable[[Sequence], tuple]:
     """What takes the items at `order` from a sequence, as a tuple even for one or none."""
     if len(order) > 1:
         return itemgetter(*order)
-    return lambda values: tuple(values[i] for i in order)
+    if order:
+        (only,) = order
+        return lambda values: (values[only],)
+    return lambda values: ()
 
 
 class Table:

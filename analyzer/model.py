@@ -12,7 +12,6 @@ import os
 import stat
 import struct
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -47,6 +46,9 @@ class Quantization(NamedTuple):
         return len(self.scale) > 1
 
 
+_UNREAD = object()  # a tensor's quantization before it is read
+
+
 @dataclass(init=False)
 class Tensor:
     """A tensor of a subgraph: its type and shape, where its constant data is, and its
@@ -78,16 +80,19 @@ class Tensor:
         # Constant tensors carry their data in the model (weights, biases, shape params).
         self.is_constant = buffer_size > 0
         self.num_elements = math.prod(shape)
+        self._quantization = _UNREAD
 
-    @cached_property
+    @property
     def quantization(self) -> Quantization | None:
-        """Read on first use: most analyses never look at scales and zero points. A damaged
-        table is found only then, so it is a one-line refusal where it is read."""
-        try:
-            return _quantization(self.quantization_at)
-        except (FlatbufferError, struct.error) as err:
-            raise InputError(f"tensor {self.name[:80]!r}: damaged quantization ({err})") \
-                from None
+        """Read on first use, then kept: most analyses never look at scales and zero points. A
+        damaged table is found only then, so it is a one-line refusal where it is read."""
+        if self._quantization is _UNREAD:
+            try:
+                self._quantization = _quantization(self.quantization_at)
+            except (FlatbufferError, struct.error) as err:
+                raise InputError(f"tensor {self.name[:80]!r}: damaged quantization ({err})") \
+                    from None
+        return self._quantization
 
     def to_json(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
