@@ -462,14 +462,21 @@ def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | N
 
 
 def _float_tensors(subgraph: Subgraph) -> frozenset[int]:
-    return frozenset(t.index for t in subgraph.tensors if t.dtype in rules.FLOATS)
+    floats = rules.FLOATS
+    return frozenset([t.index for t in subgraph.tensors if t.dtype in floats])
 
 
 def _folded_weights(subgraph: Subgraph) -> frozenset[int]:
     """Results of DEQUANTIZE ops on constants (float16 weights): constants once int8."""
-    return frozenset(t for op in subgraph.operators if op.opcode == "DEQUANTIZE"
-                     and all(subgraph.tensors[i].is_constant for i in op.inputs if i >= 0)
-                     for t in op.outputs)
+    tensors, folded = subgraph.tensors, []
+    for op in subgraph.operators:
+        if op.opcode == "DEQUANTIZE":
+            for i in op.inputs:
+                if i >= 0 and not tensors[i].is_constant:
+                    break
+            else:
+                folded += op.outputs
+    return frozenset(folded)
 
 
 def _confidence(known: Checks, verdicts: list[OpDecision], flow: partition.Dataflow,
@@ -483,8 +490,6 @@ def _confidence(known: Checks, verdicts: list[OpDecision], flow: partition.Dataf
     doubt: list[int | None] = [None] * len(verdicts)  # the unsure op a mapped op depends on
     for i in flow.order:
         v = verdicts[i]
-        cause = causes[i]
-        surely_cut = cause is not None and verdicts[cause].confidence == HIGH
         if v.placement == TPU:
             if own[i]:
                 v.unsure(own[i])
@@ -494,7 +499,8 @@ def _confidence(known: Checks, verdicts: list[OpDecision], flow: partition.Dataf
                                f"depends on op #{doubt[i]}, which may be refused "
                                f"({own[doubt[i]].text})"))
         elif v.placement == CPU and failures[i] is not None:
-            if own[i] and not surely_cut:
+            cause = causes[i]  # a surely refused op that cuts it off leaves it sure
+            if own[i] and not (cause is not None and verdicts[cause].confidence == HIGH):
                 v.unsure(own[i])
         elif v.root_cause is not None and verdicts[v.root_cause].confidence == LOW:
             v.unsure(Doubt(ConfidenceReason.CUT_BY_UNSURE,

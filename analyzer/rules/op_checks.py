@@ -148,8 +148,8 @@ _REFUSED_VERSIONS = ", ".join(f"{op} version {v + 1}+ ({NEXT_VERSION_MEANS[op]})
       limits={"refused": _REFUSED_VERSIONS})
 def op_version(ctx: OpContext) -> str | None:
     """The op version must be one the compiler maps: compilers before 16 refuse {refused}."""
-    limit = MAX_VERSION_BEFORE_16.get(ctx.op.opcode) if not since_16(ctx.compiler) else None
-    if limit and ctx.op.version > limit:
+    limit = MAX_VERSION_BEFORE_16.get(ctx.op.opcode)
+    if limit and ctx.op.version > limit and not since_16(ctx.compiler):
         return f"version {ctx.op.version}, compiler {ctx.compiler.version} maps up to {limit}"
     return None
 

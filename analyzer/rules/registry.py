@@ -74,12 +74,9 @@ class OpContext:
             if i >= 0:
                 outputs.append(tensors[i])
         self.activations = _activations(inputs, outputs, self.folded)
-        self.refused = self._refused()
+        self.refused = refused_tensors(op.opcode, self.activations, op.outputs,
+                                       EIGHT_BIT_IF_INT8 if self.as_int8 else QUANTIZED)
         self._row = None
-
-    def _refused(self) -> list[Tensor]:
-        passing = EIGHT_BIT_IF_INT8 if self.as_int8 else QUANTIZED
-        return refused_tensors(self.op.opcode, self.activations, self.op.outputs, passing)
 
     @property
     def row(self) -> tuple[int, Tensor | None]:
@@ -109,7 +106,8 @@ class OpContext:
             other.activations, other._row = self.activations, self._row
         else:
             other.activations, other._row = _activations(self.inputs, self.outputs, folded), None
-        other.refused = other._refused()
+        other.refused = refused_tensors(self.op.opcode, other.activations, self.op.outputs,
+                                        EIGHT_BIT_IF_INT8)
         return other
 
     def constant(self, tensor: Tensor) -> bool:
