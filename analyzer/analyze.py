@@ -246,22 +246,39 @@ def _culprit_ops(found: tuple[dict, ...], most: int = 4) -> str:
     return text
 
 
-def _after_partition(op: Operator, cause: Operator | None,
-                     cause_verdict: OpDecision | None, counting: bool = False) -> OpDecision:
-    """The verdict of an op cut off by the partition; `counting` (a what-if) leaves out the
-    words."""
+def _after_partition(ops: list[Operator], verdicts: list[OpDecision | None],
+                     causes: list[int | None], counting: bool = False) -> None:
+    """Fill in the verdicts of the ops cut off by the partition (None in `verdicts`), in op
+    order; `counting` (a what-if) leaves out the words. Their words depend only on the root
+    cause: made once per cause whose verdict is made."""
     r = rules.AFTER_PARTITION
-    if counting:
-        return OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code,
-                          None if cause is None else cause.index)
+    said: dict[int | None, tuple[str, str]] = {}
+    for i, v in enumerate(verdicts):
+        if v is not None:
+            continue
+        op, cause = ops[i], causes[i]
+        if counting:
+            verdicts[i] = OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code, cause)
+            continue
+        words = said.get(cause)
+        if words is None:
+            made = verdicts[cause] if cause is not None else None
+            words = _cut_off_words(None if cause is None else ops[cause], made)
+            if cause is None or made is not None:
+                said[cause] = words
+        verdicts[i] = OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code, cause,
+                                 *words)
+
+
+def _cut_off_words(cause: Operator | None, cause_verdict: OpDecision | None) -> tuple[str, str]:
+    """The explanation and fix of an op cut off by the partition after `cause`."""
+    r = rules.AFTER_PARTITION
     if cause is None:
-        return OpDecision(op.subgraph, op.index, CPU, r.status, r.reason_code, None,
-                         r.text, r.fix)
+        return r.text, r.fix
     why = cause_verdict.status if cause_verdict else "it is cut off"
     cause_fix = cause_verdict.fix if cause_verdict else ""
     cut = "" if rules.FLAG_I in cause_fix else f" Or cut the model before it with {rules.FLAG_I}."
-    return OpDecision(
-        op.subgraph, op.index, CPU, r.status, r.reason_code, cause.index,
+    return (
         f"This op could run on the Edge TPU, but it depends on {cause.opcode} #{cause.index}, "
         f"which stays on the CPU ({why}). The compiler maps only the first Edge TPU subgraph, "
         "so everything fed by that op follows it to the CPU.",
@@ -332,12 +349,7 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
         else:
             v = None  # after the partition: needs its root cause's verdict, made first
         verdicts.append(v)
-    for i, v in enumerate(verdicts):
-        if v is None:
-            cause = causes[i]
-            verdicts[i] = _after_partition(ops[i], ops[cause] if cause is not None else None,
-                                           verdicts[cause] if cause is not None else None,
-                                           counting)
+    _after_partition(ops, verdicts, causes, counting)
     _confidence(known, verdicts, flow, causes)
     return verdicts, len(chosen)
 
