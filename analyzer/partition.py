@@ -53,7 +53,8 @@ def dataflow(subgraph: Subgraph) -> Dataflow:
             if writer is None:
                 continue
             readers = feeds[writer]
-            if not readers or readers[-1] != reader:  # each writer once per reader
+            # Readers are added in order: a writer met again for this reader has it last.
+            if not readers or readers[-1] != reader:
                 readers.append(reader)
                 writers += 1
         waits.append(writers)

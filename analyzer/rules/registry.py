@@ -14,7 +14,7 @@ from typing import NamedTuple
 from tpulens.analyzer.compilers import Compiler
 from tpulens.analyzer.corpus_citations import SEEN_IN
 from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, constant_values
-from tpulens.analyzer.rules.tables import EIGHT_BIT_IF_INT8, QUANTIZED, refused_tensors
+from tpulens.analyzer.rules.tables import EIGHT_BIT_IF_INT8, FLOATS, QUANTIZED, refused_tensors
 from tpulens.analyzer.vocabulary import EvidenceKind
 
 DOCUMENTED, OBSERVED, INFERRED = EvidenceKind
@@ -114,7 +114,7 @@ class OpContext:
         return tensor.is_constant or tensor.index in self.folded
 
     def dtype(self, tensor: Tensor) -> str:
-        if self.as_int8 and tensor.dtype.startswith("FLOAT"):
+        if self.as_int8 and tensor.dtype in FLOATS:
             return "INT8"
         return tensor.dtype
 
