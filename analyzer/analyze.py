@@ -764,9 +764,13 @@ def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision,
     return OpVerdict(
         sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
         *op_tensor_fields(op, tensors),
-        d.placement, d.status, ReasonCode(d.reason_code), d.root_cause, d.explanation,
-        d.detail, tuple(Culprit(**c) for c in d.culprits), d.fix, d.confidence,
+        d.placement, d.status, _REASON_CODES[d.reason_code], d.root_cause, d.explanation,
+        d.detail, tuple([Culprit(**c) for c in d.culprits]), d.fix, d.confidence,
         d.confidence_reason, d.confidence_code)
+
+
+# Reason codes by value, for every op written (calling ReasonCode costs a microsecond).
+_REASON_CODES = {code.value: code for code in ReasonCode}
 
 
 def to_json(result: ModelAnalysis, source: Source = Source.PREDICTED) -> dict:
