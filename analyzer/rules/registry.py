@@ -194,6 +194,9 @@ class Limit(NamedTuple):
 
 @dataclass(frozen=True)
 class Rule:
+    """A registered rule: what it checks (`check`, on the ops of `ops` or every op), the
+    compiler's status string and the reason code it gives, its fix and its evidence."""
+
     name: str
     text: str
     status: str
