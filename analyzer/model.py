@@ -58,7 +58,6 @@ class Tensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
-    shape_signature: tuple[int, ...] | None
     buffer_size: int
     buffer_offset: int = 0  # where the constant data starts in the file (0: none or external)
     is_variable: bool = False
@@ -70,12 +69,10 @@ class Tensor:
     num_elements: int = field(init=False, repr=False, compare=False)
 
     def __init__(self, index: int, name: str, dtype: str, shape: tuple[int, ...],
-                 shape_signature: tuple[int, ...] | None, buffer_size: int,
-                 buffer_offset: int = 0, is_variable: bool = False,
+                 buffer_size: int, buffer_offset: int = 0, is_variable: bool = False,
                  quantization_at: tuple[Table, int] | None = None):
         self.index, self.name, self.dtype, self.shape = index, name, dtype, shape
-        self.shape_signature, self.buffer_size, self.buffer_offset = (
-            shape_signature, buffer_size, buffer_offset)
+        self.buffer_size, self.buffer_offset = buffer_size, buffer_offset
         self.is_variable, self.quantization_at = is_variable, quantization_at
         # Constant tensors carry their data in the model (weights, biases, shape params).
         self.is_constant = buffer_size > 0
@@ -229,20 +226,22 @@ def _own_positions(parent: Table, slot: int, what: str) -> list[int]:
     return positions
 
 
+# shape, type, buffer, name, quantization, is_variable. Not read: shape_signature (a batch
+# left -1 there compiles: only sizes computed at run time fail, see rules.static_shapes).
 _TENSOR = Fields(scalars(4, "i", ()), scalar(6, "b", 0), scalar(8, "I", 0), string(10),
-                 table(12), scalar(14, "?", False), scalars(18, "i"))
+                 table(12), scalar(14, "?", False))
 
 
 def _tensors(model: Table, subgraph: Table, buffers: list[tuple[int, int]]) -> list[Tensor]:
     tensors = []
     positions = _own_positions(subgraph, 4, "tensors")
     for i, values in enumerate(model.read_tables(positions, _TENSOR)):
-        shape, dtype_code, buffer_index, name, quantization, is_variable, signature = values
+        shape, dtype_code, buffer_index, name, quantization, is_variable = values
         data_at, size = buffers[buffer_index] if buffer_index < len(buffers) else (0, 0)
         dtype = schema.TENSOR_TYPES.get(dtype_code) or f"TYPE_{dtype_code}"
         # Positional: a model has thousands of tensors, and keywords double the cost of each.
         quantization_at = None if quantization is None else (model, quantization)
-        tensors.append(Tensor(i, name or f"tensor_{i}", dtype, shape, signature, size, data_at,
+        tensors.append(Tensor(i, name or f"tensor_{i}", dtype, shape, size, data_at,
                               is_variable, quantization_at))
     return tensors
 
