@@ -108,9 +108,8 @@ def _vector_at(buf, pos: int, end: int, item_size: int) -> tuple[int, int]:
 
 
 # What an offset field leads to, read from where it points: (buf, position, end, budget,
-# format of the items) -> value. Strings, vectors and tables are most of a model's reading
-# (names, shapes, op inputs and outputs, quantization), so they are checked and counted without
-# further calls.
+# format of the items) -> value. Strings and vectors of scalars are most of a model's reading
+# (names, shapes, op inputs and outputs), so they are checked and counted without further calls.
 
 def _string_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> str:
     if pos + 4 > end:
@@ -138,20 +137,11 @@ def _scalars_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple:
 
 
 def _span_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple[int, int]:
-    if pos + 4 > end:
-        raise FlatbufferError(f"vector at {pos} outside the file")
-    count = _U32.unpack_from(buf, pos)[0]
-    if pos + 4 + count > end:
-        raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
-    return pos + 4, count
+    return _vector_at(buf, pos, end, 1)
 
 
 def _table_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> int:
-    if pos < 0 or pos + 4 > end:
-        raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
-    vtable = pos - _I32.unpack_from(buf, pos)[0]
-    if vtable not in budget.vtables:  # checked once per file
-        _vtable(buf, vtable, end, budget)
+    _words(buf, _vtable_of(buf, pos, end), end, budget)
     return pos
 
 
@@ -345,14 +335,7 @@ class Table:
 
     def read_at(self, pos: int, fields: Fields) -> tuple:
         """The values of `fields` in the table at `pos` of this table's file."""
-        buf, end, budget = self.buf, self.end, self.budget
-        layouts = budget.layouts.setdefault(fields, {})
-        if pos + 4 > end:  # _layout's work, without its call (an op's options are read so)
-            raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
-        layout = layouts.get(pos - _I32.unpack_from(buf, pos)[0])
-        if layout is None:
-            layout = _layout(buf, pos, end, budget, fields, layouts)
-        return layout.read(buf, pos, end, budget)
+        return self.read_tables((pos,), fields)[0]
 
     def read_tables(self, positions: Iterable[int], fields: Fields) -> list[tuple]:
         """The values of `fields` in the tables at `positions` of this table's file, without
