@@ -413,8 +413,7 @@ class CheckMemo:
                   known: Checks) -> Partition:
         """_partition, once per subgraph, checks (`known`, as subgraph_checks keys them) and
         -i tensors: the -a what-if reuses the partition of the analysis it varies."""
-        key = (subgraph.index, options.compiler, options.runtime, options.as_int8,
-               options.intermediate_tensors)
+        key = (*_checks_key(subgraph, options), options.intermediate_tensors)
         if key not in self.partitions:
             self.partitions[key] = _partition(flow, subgraph, known,
                                               options.intermediate_tensors)
@@ -434,12 +433,18 @@ class CheckMemo:
     def subgraph_checks(self, model: Model, subgraph: Subgraph, options: Options) -> Checks:
         """_checks, once per subgraph, compiler, runtime and data-type assumption; the int8
         what-if starts from the base analysis's checks when they are known."""
-        key = (subgraph.index, options.compiler, options.runtime, options.as_int8)
+        key = _checks_key(subgraph, options)
         known = self.checks.get(key)
         if known is None:
             base = self.checks.get(key[:3] + (False,)) if options.as_int8 else None
             known = self.checks[key] = _checks(model, subgraph, options, base)
         return known
+
+
+def _checks_key(subgraph: Subgraph, options: Options) -> tuple[int, Compiler, int, bool]:
+    """What an op's checks depend on besides the op: subgraph, compiler, runtime and data-type
+    assumption."""
+    return subgraph.index, options.compiler, options.runtime, options.as_int8
 
 
 def _checks(model: Model, subgraph: Subgraph, options: Options, base: Checks | None) -> Checks:
@@ -691,12 +696,7 @@ def _float_activations(model: Model) -> list[int]:
 
 
 def _has_float(model: Model) -> bool:
-    main = model.subgraphs[0] if model.subgraphs else None
-    floats = rules.FLOATS
-    for t in main.tensors if main else ():
-        if t.dtype in floats and not t.is_constant:
-            return True
-    return False
+    return bool(_float_activations(model))
 
 
 def _float_before_tail(analysis: ModelAnalysis) -> bool:
