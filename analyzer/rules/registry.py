@@ -63,16 +63,9 @@ class OpContext:
     refused: list[Tensor] = field(init=False)
 
     def __post_init__(self):
-        # Loops, not comprehensions: over an op's few tensors a loop is quicker, and this runs
-        # for every op of every analysis.
-        tensors, op = self.subgraph.tensors, self.op
-        self.inputs, self.outputs = inputs, outputs = [], []
-        for i in op.inputs:
-            if i >= 0:
-                inputs.append(tensors[i])
-        for i in op.outputs:
-            if i >= 0:
-                outputs.append(tensors[i])
+        op = self.op
+        self.inputs = inputs = self.subgraph.input_tensors(op)
+        self.outputs = outputs = self.subgraph.output_tensors(op)
         self.activations = _activations(inputs, outputs, self.folded)
         self.refused = refused_tensors(op.opcode, self.activations, op.outputs,
                                        EIGHT_BIT_IF_INT8 if self.as_int8 else QUANTIZED)
