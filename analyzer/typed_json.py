@@ -328,15 +328,28 @@ def dumps(value: Any) -> str:
 
 
 def _fields_of(value: Any) -> dict:
-    layout = _layout(type(value))
-    if layout is None:
+    """A frozen dataclass's fields are its instance dict, in order (its __init__ sets each one
+    and nothing else can): taken as they are, or copied when some are left out when None."""
+    omitted = _omitted(type(value))
+    if omitted is None:
         raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    out = {}
-    for name, omitted_when_none in layout:
-        item = getattr(value, name)
-        if item is not None or not omitted_when_none:
-            out[name] = item
-    return out
+    fields = vars(value)
+    if omitted:
+        fields = fields.copy()
+        for name in omitted:
+            if fields[name] is None:
+                del fields[name]
+    return fields
+
+
+@cache
+def _omitted(cls: type) -> tuple[str, ...] | None:
+    """The fields of a frozen dataclass left out when None; None for any other type (and for
+    one with a field its __init__ does not set)."""
+    if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
+            and all(f.init for f in dataclasses.fields(cls))):
+        return None
+    return tuple(name for name, omitted_when_none in _layout(cls) if omitted_when_none)
 
 
 # ---- schema ------------------------------------------------------------------------------
