@@ -26,7 +26,7 @@ from tpulens.analyzer.analysis import (
     written_tensors,
 )
 from tpulens.analyzer.compilers import COMPILERS, DEFAULT_COMPILER, Compiler, get_compiler
-from tpulens.analyzer.model import Model, Operator, Subgraph, read_model
+from tpulens.analyzer.model import Model, Operator, Subgraph, Tensor, read_model
 from tpulens.analyzer.rules import ConfidenceReason, Doubt
 from tpulens.analyzer.vocabulary import Confidence, Placement, Source, Status, Verdict
 from tpulens.errors import InputError
@@ -38,6 +38,10 @@ MAPPED, MAPPED_CODE = Status.MAPPED, ReasonCode.MAPPED
 CUT_OFF = ReasonCode.AFTER_PARTITION  # the reason code of an op the partition cuts off
 ADVICE = rules.Scope.ADVICE
 DTYPE, VERSION = ReasonCode.UNSUPPORTED_DTYPE, ReasonCode.NON_8BIT_KERNEL_VERSION
+
+
+# (op, opcode, tensor, role, dtype, producer, producer_opcode): analysis.Culprit's fields.
+CulpritFields = tuple[int, str, str, str, str, int | None, str | None]
 
 
 @dataclass
@@ -56,7 +60,9 @@ class OpDecision:
     # Refused, and feeds no op that passes the op rules (not worked out for a what-if):
     tail: bool = False
     detail: str = ""  # what in this op breaks the rule (the rule's text is in explanation)
-    culprits: tuple[dict, ...] = ()  # the tensors (and ops) that cause it
+    # The tensors (and ops) that cause it, each as analysis.Culprit's fields in order (a tuple
+    # builds several times faster than a dict, for every refused op):
+    culprits: tuple[CulpritFields, ...] = ()
     confidence: Confidence = HIGH  # lowered by unsure(), once every verdict is known
     confidence_reason: str = ""
     confidence_code: ConfidenceReason | None = None  # what the reason is, for code
@@ -187,42 +193,41 @@ def _failure_verdict(ctx: rules.OpContext, failed: rules.Rule, detail: str,
 
 
 def culprits(ctx: rules.OpContext, failed: rules.Rule, flow: partition.Dataflow,
-             memo: CheckMemo) -> tuple[dict, ...]:
+             memo: CheckMemo) -> tuple[CulpritFields, ...]:
     """The tensors that make an op refused for its data type or op version, each with the op
     that computes on it, its role there and the op that writes it (an input's producer). For a
     version, those are the non-8-bit ops of the same type anywhere in the subgraph: the
     converter gave all ops of a type their version, so they are found once per type."""
     sg = ctx.subgraph
     if failed.reason_code == DTYPE:
-        return _culprits_of([(ctx.op, ctx.refused)], sg, flow)
+        return tuple(_culprits_of(ctx.op, ctx.refused, sg, flow))
     if failed.reason_code == VERSION:
         key = (sg.index, ctx.op.opcode)
         if key not in memo.version_culprits:
-            memo.version_culprits[key] = _culprits_of(
-                [(op, rules.refused_tensors(op.opcode, sg.input_tensors(op) +
-                                            sg.output_tensors(op), op.outputs))
-                 for op in _non_8bit_ops(sg, ctx.op.opcode)], sg, flow)
+            memo.version_culprits[key] = tuple([
+                found for op in _non_8bit_ops(sg, ctx.op.opcode)
+                for found in _culprits_of(op, rules.refused_tensors(
+                    op.opcode, sg.input_tensors(op) + sg.output_tensors(op), op.outputs),
+                    sg, flow)])
         return memo.version_culprits[key]
     return ()
 
 
-def _culprits_of(ops: list[tuple[Operator, list]], sg: Subgraph,
-                 flow: partition.Dataflow) -> tuple[dict, ...]:
-    """The tensors of `ops` (op, the tensors it is refused for: rules.refused_tensors) that
-    are neither constants nor state, each with its role and its producer."""
+def _culprits_of(op: Operator, tensors: list[Tensor], sg: Subgraph,
+                 flow: partition.Dataflow) -> list[CulpritFields]:
+    """Of the tensors an op is refused for (rules.refused_tensors), those that are neither
+    constants nor state, each with its role and its producer."""
     found = []
-    producer, operators = flow.producer, sg.operators
-    for op, tensors in ops:
-        for t in tensors:
-            if t.is_constant or t.is_variable:
-                continue
-            output = t.index in op.outputs
-            maker = None if output else producer.get(t.index)
-            found.append({"op": op.index, "opcode": op.opcode, "tensor": t.name,
-                          "role": "output" if output else "input", "dtype": t.dtype,
-                          "producer": maker,
-                          "producer_opcode": None if maker is None else operators[maker].opcode})
-    return tuple(found)
+    for t in tensors:
+        if t.is_constant or t.is_variable:
+            continue
+        if t.index in op.outputs:
+            found.append((op.index, op.opcode, t.name, "output", t.dtype, None, None))
+        else:
+            maker = flow.producer.get(t.index)
+            found.append((op.index, op.opcode, t.name, "input", t.dtype, maker,
+                          None if maker is None else sg.operators[maker].opcode))
+    return found
 
 
 def _non_8bit_ops(subgraph: Subgraph, opcode: str) -> list[Operator]:
@@ -232,14 +237,16 @@ def _non_8bit_ops(subgraph: Subgraph, opcode: str) -> list[Operator]:
         for t in subgraph.input_tensors(op) + subgraph.output_tensors(op))]
 
 
-def _culprit_ops(found: tuple[dict, ...], most: int = 4) -> str:
+def _culprit_ops(found: tuple[CulpritFields, ...], most: int = 4) -> str:
     """'the INT64 ADD #455, #458, #474 (inputs from TILE #454, FLOOR_MOD #456)'."""
-    ops = list(dict.fromkeys((c["op"], c["opcode"]) for c in found))
-    dtypes = "/".join(dict.fromkeys(c["dtype"] for c in found))
+    seen_ops, dtypes, seen_makers = {}, {}, {}  # each in order of first appearance
+    for op, opcode, _tensor, _role, dtype, maker, maker_opcode in found:
+        seen_ops[op, opcode] = dtypes[dtype] = None
+        if maker is not None:
+            seen_makers[maker, maker_opcode] = None
+    ops, makers = list(seen_ops), list(seen_makers)
     shown = ", ".join(f"#{i}" for i, _ in ops[:most]) + (" …" if len(ops) > most else "")
-    makers = list(dict.fromkeys((c["producer"], c["producer_opcode"]) for c in found
-                                if c["producer"] is not None))
-    text = f"the {dtypes} {ops[0][1]} {shown}"
+    text = f"the {'/'.join(dtypes)} {ops[0][1]} {shown}"
     if makers:
         text += " (inputs from " + ", ".join(f"{name} #{i}" for i, name in makers[:most]) + (
             " …" if len(makers) > most else "") + ")"
@@ -401,7 +408,8 @@ class CheckMemo:
     checks: dict[tuple[int, Compiler, int, bool], Checks] = field(default_factory=dict)
     live: dict[int, set[int]] = field(default_factory=dict)  # subgraph -> its live ops
     partitions: dict[tuple, Partition] = field(default_factory=dict)  # by checks key and -i
-    version_culprits: dict[tuple[int, str], tuple[dict, ...]] = field(default_factory=dict)
+    version_culprits: dict[tuple[int, str], tuple[CulpritFields, ...]] = field(
+        default_factory=dict)
 
     def live_ops(self, flow: partition.Dataflow, subgraph: Subgraph) -> set[int]:
         """partition.live_ops, once per subgraph: no option changes which ops are live."""
@@ -765,7 +773,7 @@ def _op_verdict(sg: Subgraph, op: Operator, d: OpDecision,
         sg.index, op.index, op.opcode, op.custom_code, op.version, op.options,
         *op_tensor_fields(op, tensors),
         d.placement, d.status, _REASON_CODES[d.reason_code], d.root_cause, d.explanation,
-        d.detail, tuple([Culprit(**c) for c in d.culprits]), d.fix, d.confidence,
+        d.detail, tuple([Culprit(*c) for c in d.culprits]), d.fix, d.confidence,
         d.confidence_reason, d.confidence_code)
 
 
