@@ -99,41 +99,46 @@ def _words(buf, vtable: int, end: int, budget: Budget) -> tuple[int, ...]:
 
 def _vector_at(buf, pos: int, end: int, item_size: int) -> tuple[int, int]:
     """(start of the elements, element count) of the vector at `pos`."""
-    if pos + 4 > end:
+    start = pos + 4
+    if start > end:
         raise FlatbufferError(f"vector at {pos} outside the file")
     count = _U32.unpack_from(buf, pos)[0]
-    if pos + 4 + count * item_size > end:
+    if start + count * item_size > end:
         raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
-    return pos + 4, count
+    return start, count
 
 
 # What an offset field leads to, read from where it points: (buf, position, end, budget,
 # format of the items) -> value. Strings and vectors of scalars are most of a model's reading
-# (names, shapes, op inputs and outputs), so they are checked and counted without further calls.
+# (names, shapes, op inputs and outputs), so they are checked and counted without further calls,
+# and each position is added up once: a position past 256 is a new int object at every sum.
 
 def _string_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> str:
-    if pos + 4 > end:
+    start = pos + 4
+    if start > end:
         raise FlatbufferError(f"vector at {pos} outside the file")
     count = _U32.unpack_from(buf, pos)[0]
-    if pos + 4 + count > end:
+    stop = start + count
+    if stop > end:
         raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
     budget.left -= count
     if budget.left < 0:
         budget.refuse()
-    return buf[pos + 4:pos + 4 + count].decode("utf-8", "replace")
+    return buf[start:stop].decode("utf-8", "replace")
 
 
 def _scalars_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple:
-    if pos + 4 > end:
+    start = pos + 4
+    if start > end:
         raise FlatbufferError(f"vector at {pos} outside the file")
     count = _U32.unpack_from(buf, pos)[0]
     size = count * _SIZES[fmt]
-    if pos + 4 + size > end:
+    if start + size > end:
         raise FlatbufferError(f"vector of {count} items at {pos} runs past the end")
     budget.left -= size
     if budget.left < 0:
         budget.refuse()
-    return _vector_struct(count, fmt).unpack_from(buf, pos + 4)
+    return _vector_struct(count, fmt).unpack_from(buf, start)
 
 
 def _span_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple[int, int]:
@@ -205,7 +210,9 @@ class Fields:
 
 class Layout:
     """Where one vtable puts a set of Fields: one unpack reads every present scalar and offset
-    in the order they lie in the table, and absent fields take their default."""
+    in the order they lie in the table, absent fields take their default, and `follow` says
+    where each offset field leads (its place among the values, its offset in the table, what
+    reads it and the format of its items). Table.read_tables reads through it."""
 
     __slots__ = ("unpack", "size", "pick", "absent", "follow")
 
@@ -226,17 +233,6 @@ class Layout:
         self.pick = _picker([places.index(i) for i in range(len(each))])
         self.follow = [(place, rel, each[i].follow, each[i].fmt)
                        for place, (rel, i) in enumerate(present) if each[i].follow]
-
-    def read(self, buf, pos: int, end: int, budget: Budget) -> tuple:
-        """The values of the fields in the table at `pos`, in the order of its Fields."""
-        if pos + self.size > end:
-            raise FlatbufferError(f"table at {pos} runs past the end of the file")
-        values = self.unpack(buf, pos) + self.absent  # present fields in the table's order
-        if self.follow:
-            values = list(values)
-            for i, rel, follow, fmt in self.follow:
-                values[i] = follow(buf, pos + rel + values[i], end, budget, fmt)
-        return self.pick(values)
 
 
 def _unpacker(codes: list[tuple[int, str]]) -> Callable[[object, int], tuple]:
@@ -335,36 +331,33 @@ class Table:
 
     def read_at(self, pos: int, fields: Fields) -> tuple:
         """The values of `fields` in the table at `pos` of this table's file."""
+        if pos + 4 > self.end:
+            raise FlatbufferError(f"table offset {pos} outside the file ({self.end} bytes)")
         return self.read_tables((pos,), fields)[0]
 
     def read_tables(self, positions: Iterable[int], fields: Fields) -> list[tuple]:
-        """The values of `fields` in the tables at `positions` of this table's file, without
-        a Table object for each."""
+        """The values of `fields` in the tables at `positions` of this table's file (each with
+        its first 4 bytes inside the file, as positions() checks), in the order of `fields`,
+        without a Table object or a call for each of thousands of tables."""
         buf, end, budget = self.buf, self.end, self.budget
-        layouts = budget.layouts.setdefault(fields, {})
+        layouts = budget.layouts.setdefault(fields, {})  # those of `fields` in this file
         rows = []
-        for pos in positions:  # _layout's work, without a call for each of thousands of tables
-            if pos + 4 > end:
-                raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
-            layout = layouts.get(pos - _I32.unpack_from(buf, pos)[0])
+        for pos in positions:  # a position is never negative: offsets are unsigned
+            vtable = pos - _I32.unpack_from(buf, pos)[0]
+            layout = layouts.get(vtable)
             if layout is None:
-                layout = _layout(buf, pos, end, budget, fields, layouts)
-            rows.append(layout.read(buf, pos, end, budget))
+                offsets = fields.offsets(_words(buf, vtable, end, budget))
+                layout = layouts[vtable] = _layout_of(offsets, fields)
+            if pos + layout.size > end:
+                raise FlatbufferError(f"table at {pos} runs past the end of the file")
+            if not layout.follow:
+                rows.append(layout.pick(layout.unpack(buf, pos) + layout.absent))
+                continue
+            values = [*layout.unpack(buf, pos), *layout.absent]  # in the table's order
+            for i, rel, follow, fmt in layout.follow:
+                values[i] = follow(buf, pos + rel + values[i], end, budget, fmt)
+            rows.append(layout.pick(values))
         return rows
-
-
-def _layout(buf, pos: int, end: int, budget: Budget, fields: Fields,
-            layouts: dict[int, Layout]) -> Layout:
-    """The layout of `fields` in the table at `pos` (never negative: offsets are unsigned),
-    from `layouts` (those of `fields` in this file, by vtable) or added there."""
-    if pos + 4 > end:
-        raise FlatbufferError(f"table offset {pos} outside the file ({end} bytes)")
-    vtable = pos - _I32.unpack_from(buf, pos)[0]
-    layout = layouts.get(vtable)
-    if layout is None:
-        offsets = fields.offsets(_words(buf, vtable, end, budget))
-        layout = layouts[vtable] = _layout_of(offsets, fields)
-    return layout
 
 
 @lru_cache(maxsize=1024)
