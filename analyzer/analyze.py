@@ -44,7 +44,7 @@ DTYPE, VERSION = ReasonCode.UNSUPPORTED_DTYPE, ReasonCode.NON_8BIT_KERNEL_VERSIO
 CulpritFields = tuple[int, str, str, str, str, int | None, str | None]
 
 
-@dataclass
+@dataclass(slots=True)
 class OpDecision:
     """The analyzer's verdict on one op while the analysis is made: its confidence can still
     drop when an op it depends on turns out unsure. Written out as an analysis.OpVerdict."""

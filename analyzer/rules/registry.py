@@ -40,36 +40,44 @@ class Evidence:
         object.__setattr__(self, "citations", citations)
 
 
-@dataclass
 class OpContext:
     """What a rule may look at: the op, its tensors, the model and the compiler settings.
     `as_int8` answers "what if the model were fully int8-quantized": float tensors count as
-    int8. Made for every op of every analysis, so not frozen (a frozen dataclass sets each
-    field through object.__setattr__); checks only read it."""
+    int8; `folded` are the tensors that are constants once the model is int8. Checks only
+    read it.
 
-    model: Model
-    subgraph: Subgraph
-    op: Operator
-    compiler: Compiler
-    runtime: int
-    as_int8: bool = False
-    folded: frozenset[int] = frozenset()  # tensors that are constants once the model is int8
-    # Every check reads these, so they are made with the context:
-    inputs: list[Tensor] = field(init=False)
-    outputs: list[Tensor] = field(init=False)
-    activations: list[Tensor] = field(init=False)  # what the TPU computes on
-    # Of those, the ones whose data type the op is refused for (floats count as int8 in the
-    # int8 what-if): what the 8-bit rule reports, and the op's culprits.
-    refused: list[Tensor] = field(init=False)
+    Every check reads the tensor lists, so they are made with the context: `inputs`,
+    `outputs`, `activations` (what the TPU computes on: the inputs that are neither constants
+    nor state, and the outputs that are not state) and `refused`, the activations whose data
+    type the op is refused for (floats count as int8 in the int8 what-if): what the 8-bit rule
+    reports, and the op's culprits. Made for every op of every analysis: a plain class with
+    slots that reads the op's tensors in one pass (a dataclass's generated __init__ and
+    __post_init__, and a call per list, cost a fifth more)."""
 
-    def __post_init__(self):
-        op = self.op
-        self.inputs = inputs = self.subgraph.input_tensors(op)
-        self.outputs = outputs = self.subgraph.output_tensors(op)
-        self.activations = _activations(inputs, outputs, self.folded)
-        self.refused = refused_tensors(op.opcode, self.activations, op.outputs,
-                                       EIGHT_BIT_IF_INT8 if self.as_int8 else QUANTIZED)
-        self._row = None
+    __slots__ = ("model", "subgraph", "op", "compiler", "runtime", "as_int8", "folded",
+                 "inputs", "outputs", "activations", "refused", "_row")
+
+    def __init__(self, model: Model, subgraph: Subgraph, op: Operator, compiler: Compiler,
+                 runtime: int, as_int8: bool = False, folded: frozenset[int] = frozenset()):
+        self.model, self.subgraph, self.op = model, subgraph, op
+        self.compiler, self.runtime, self.as_int8, self.folded = compiler, runtime, as_int8, folded
+        tensors = subgraph.tensors
+        self.inputs, self.outputs, self.activations = inputs, outputs, activations = [], [], []
+        for i in op.inputs:
+            if i >= 0:  # -1: an absent optional input
+                t = tensors[i]
+                inputs.append(t)
+                if not (t.is_constant or t.is_variable or i in folded):
+                    activations.append(t)
+        for i in op.outputs:
+            if i >= 0:
+                t = tensors[i]
+                outputs.append(t)
+                if not t.is_variable:
+                    activations.append(t)
+        self.refused = refused_tensors(op.opcode, activations, op.outputs,
+                                       EIGHT_BIT_IF_INT8 if as_int8 else QUANTIZED)
+        self._row: tuple[int, Tensor | None] | None = None
 
     @property
     def row(self) -> tuple[int, Tensor | None]:
@@ -87,19 +95,24 @@ class OpContext:
 
     def counted_as_int8(self, folded: frozenset[int]) -> OpContext:
         """This op in the what-if of a fully int8-quantized model, keeping what this context
-        already read that the what-if cannot change: its tensors, and the tensors it computes
-        on unless an input is a weight folded to a constant. Called on a context that does not
+        already read that the what-if cannot change: its tensors, and what it computes on but
+        the inputs that are weights folded to constants. Called on a context that does not
         count as int8 itself (nothing folded)."""
+        op = self.op
         other = object.__new__(OpContext)  # a copy, without reading the tensors again
-        other.model, other.subgraph, other.op = self.model, self.subgraph, self.op
-        other.compiler, other.runtime = self.compiler, self.runtime
+        other.model, other.subgraph, other.op = self.model, self.subgraph, op
+        other.compiler, other.runtime, other.as_int8, other.folded = (
+            self.compiler, self.runtime, True, folded)
         other.inputs, other.outputs = self.inputs, self.outputs
-        other.as_int8, other.folded = True, folded
-        if folded.isdisjoint(self.op.inputs):
+        if folded.isdisjoint(op.inputs):
             other.activations, other._row = self.activations, self._row
         else:
-            other.activations, other._row = _activations(self.inputs, self.outputs, folded), None
-        other.refused = refused_tensors(self.op.opcode, other.activations, self.op.outputs,
+            other.activations = activations = []
+            for t in self.activations:
+                if t.index not in folded or t.index in op.outputs:
+                    activations.append(t)
+            other._row = None
+        other.refused = refused_tensors(op.opcode, other.activations, op.outputs,
                                         EIGHT_BIT_IF_INT8)
         return other
 
@@ -118,20 +131,6 @@ class OpContext:
     def values(self, i: int) -> tuple | None:
         tensor = self.input(i)
         return constant_values(self.model, tensor) if tensor else None
-
-
-def _activations(inputs: list[Tensor], outputs: list[Tensor],
-                 folded: frozenset[int]) -> list[Tensor]:
-    """What the TPU computes on: non-constant, non-state inputs and all outputs (in one loop:
-    it runs for every op of every analysis)."""
-    found = []
-    for t in inputs:
-        if not (t.is_constant or t.is_variable or t.index in folded):
-            found.append(t)
-    for t in outputs:
-        if not t.is_variable:
-            found.append(t)
-    return found
 
 
 class ConfidenceReason(StrEnum):
