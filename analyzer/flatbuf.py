@@ -37,10 +37,16 @@ _SCALAR_STRUCTS = {fmt: struct.Struct("<" + fmt) for fmt in _SIZES}
 
 @lru_cache(maxsize=1024)
 def _vector_struct(count: int, fmt: str) -> struct.Struct:
-    """What unpacks `count` items: kept for the lengths met most (shapes, op inputs and
-    outputs), but only so many, as each file may bring lengths of its own."""
+    """What unpacks `count` items: kept for the lengths met most, but only so many, as each
+    file may bring lengths of its own."""
     return struct.Struct(f"<{count}{fmt}")
 
+
+# What unpacks a short vector of int32s: shapes and an op's inputs and outputs, read for every
+# tensor and op, are nearly all that short, and a tuple index costs a fraction of a call to the
+# cache above.
+_SHORT = 16
+_SHORT_INT32_VECTORS = tuple(struct.Struct(f"<{count}i") for count in range(_SHORT))
 
 EXPANSION_FACTOR = 4  # a file read once reads each byte once; sharing reads some many times
 EXPANSION_FLOOR = 8 * 1024 * 1024
@@ -138,6 +144,8 @@ def _scalars_at(buf, pos: int, end: int, budget: Budget, fmt: str) -> tuple:
     budget.left -= size
     if budget.left < 0:
         budget.refuse()
+    if fmt == "i" and count < _SHORT:
+        return _SHORT_INT32_VECTORS[count].unpack_from(buf, start)
     return _vector_struct(count, fmt).unpack_from(buf, start)
 
 
