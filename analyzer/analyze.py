@@ -317,9 +317,8 @@ def analyze_subgraph(model: Model, subgraph: Subgraph, options: Options,
     ctxs, failures = known.ctxs, known.failures
     flow = rules.flow_of(subgraph)
     words = None if counting else flow
-    passes = [f is None for f in failures]
     at_tail = [False] * len(ops) if counting else [
-        not r for r in _reaches_mappable(flow, passes)]
+        not r for r in _reaches_mappable(flow, [f is None for f in failures])]
     if subgraph.index:
         verdicts = [_failure_verdict(ctx, *f, at_tail[ctx.op.index], words, memo)
                     for ctx, f in zip(ctxs, failures, strict=True) if f]
@@ -659,7 +658,8 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
     if options.compiler.key < newest.key:
         run(f"with compiler {newest.version}", ("--compiler-version", newest.version),
             options._replace(compiler=newest, min_runtime_version=None))
-    if _has_float(model):
+    floats = _float_activations(model)
+    if floats:
         int8 = analyze_model(model, options._replace(as_int8=True), what_if=False,
                              memo=memo, counting=True)
         vanish = _gone_ops(model)
@@ -669,7 +669,7 @@ def what_ifs(analysis: ModelAnalysis, memo: CheckMemo | None = None) -> list[Wha
                            and v.reason_code != CUT_OFF
                            and (v.subgraph, v.index) not in vanish)
         counts = _counts(int8, vanish)
-        if counts != _counts(analysis, vanish) or _float_before_tail(analysis):
+        if counts != _counts(analysis, vanish) or _float_before_tail(analysis, floats):
             out.append(WhatIfCase("if fully int8-quantized", (), **counts,
                                   latency_ms=_latency(int8),
                                   blocking=tuple(op for op, _ in blocking.most_common())))
@@ -703,19 +703,15 @@ def _float_activations(model: Model) -> list[int]:
             if t.dtype in floats and not t.is_constant] if main else []
 
 
-def _has_float(model: Model) -> bool:
-    return bool(_float_activations(model))
-
-
-def _float_before_tail(analysis: ModelAnalysis) -> bool:
-    """Does a float tensor exist that neither a CPU op at the model's tail nor a dead op made?
-    Floats made there (detection post-processing, a final DEQUANTIZE) need no quantization
-    fix."""
+def _float_before_tail(analysis: ModelAnalysis, floats: list[int]) -> bool:
+    """Does a float tensor (of `floats`: _float_activations) exist that neither a CPU op at the
+    model's tail nor a dead op made? Floats made there (detection post-processing, a final
+    DEQUANTIZE) need no quantization fix."""
     main = analysis.model.subgraphs[0]
     tail_made = {t for v in analysis.verdicts if v.subgraph == 0
                  and (v.tail or v.placement == DROPPED)
                  for t in main.operators[v.index].outputs}
-    return any(t not in tail_made for t in _float_activations(analysis.model))
+    return any(t not in tail_made for t in floats)
 
 
 def _safe_cut(analysis: ModelAnalysis) -> tuple[str, ...]:

@@ -59,9 +59,11 @@ def dataflow(subgraph: Subgraph) -> Dataflow:
                 writers += 1
         waits.append(writers)
     order = _topological(feeds, list(waits))
-    placed = set(order)
-    return Dataflow(made, tuple(map(tuple, feeds)), tuple(waits), tuple(order),
-                    tuple(i for i in range(len(ops)) if i not in placed))
+    stuck: tuple[int, ...] = ()
+    if len(order) < len(ops):  # some ops wait, directly or not, on their own results
+        placed = set(order)
+        stuck = tuple(i for i in range(len(ops)) if i not in placed)
+    return Dataflow(made, tuple(map(tuple, feeds)), tuple(waits), tuple(order), stuck)
 
 
 def _topological(feeds: Sequence[Sequence[int]], waiting: list[int]) -> list[int]:
@@ -84,25 +86,25 @@ def epochs(flow: Dataflow, mappable: Sequence[bool]) -> list[int]:
     An epoch ends when no op of its kind is ready, so every op still ready is of the other
     kind, and the next epoch is always of the other kind: only the first epoch's kind needs
     the rule "the first ready op in execution order decides"."""
-    waiting = list(flow.waits_for)
-    ready: dict[bool, list[int]] = {True: [], False: []}
+    waiting, feeds = list(flow.waits_for), flow.feeds
+    ready: tuple[list[int], list[int]] = ([], [])  # by kind: ready[True] are mappable
     for i, w in enumerate(waiting):
         if w == 0:
-            ready[bool(mappable[i])].append(i)
+            ready[mappable[i]].append(i)
     epoch_of = [NO_EPOCH] * len(waiting)
     if not ready[True] and not ready[False]:
         return epoch_of
-    kind = bool(mappable[min(ready[True] + ready[False])])
+    kind = mappable[min(ready[True] + ready[False])]
     epoch = 0
     while ready[kind]:
         queue = ready[kind]
         while queue:
             i = queue.pop()
             epoch_of[i] = epoch
-            for j in flow.feeds[i]:
+            for j in feeds[i]:
                 waiting[j] -= 1
                 if waiting[j] == 0:
-                    ready[bool(mappable[j])].append(j)
+                    ready[mappable[j]].append(j)
         epoch += 1
         kind = not kind
     return epoch_of
@@ -116,15 +118,20 @@ def descendants(flow: Dataflow, subgraph: Subgraph, tensors: Iterable[int]) -> s
 
 
 def live_ops(flow: Dataflow, subgraph: Subgraph) -> set[int]:
-    """Ops whose results reach a subgraph output (every op when the outputs are not listed)."""
+    """Ops whose results reach a subgraph output (every op when the outputs are not listed),
+    found by walking from the outputs' producers to the producers of their inputs."""
     if not subgraph.outputs:
         return {op.index for op in subgraph.operators}
-    sources: list[list[int]] = [[] for _ in subgraph.operators]
-    for writer, readers in enumerate(flow.feeds):
-        for reader in readers:
-            sources[reader].append(writer)
-    start = [flow.producer[t] for t in subgraph.outputs if t in flow.producer]
-    return _reach(start, sources)
+    producer, operators = flow.producer, subgraph.operators
+    stack = [producer[t] for t in subgraph.outputs if t in producer]
+    live = set(stack)
+    while stack:
+        for t in operators[stack.pop()].inputs:
+            writer = producer.get(t)
+            if writer is not None and writer not in live:
+                live.add(writer)
+                stack.append(writer)
+    return live
 
 
 def _reach(start: Iterable[int], edges: Sequence[Sequence[int]]) -> set[int]:
@@ -141,9 +148,12 @@ def _reach(start: Iterable[int], edges: Sequence[Sequence[int]]) -> set[int]:
 def root_causes(flow: Dataflow, subgraph: Subgraph, is_cause: Sequence[bool]) -> list[int | None]:
     """For every op, the earliest op with is_cause[op] among its ancestors (None if none)."""
     cause: list[int | None] = [None] * len(subgraph.operators)
+    feeds = flow.feeds
     for i in flow.order:
-        for j in flow.feeds[i]:
-            found = i if is_cause[i] else cause[i]
-            if found is not None and (cause[j] is None or found < cause[j]):
+        found = i if is_cause[i] else cause[i]
+        if found is None:
+            continue
+        for j in feeds[i]:
+            if cause[j] is None or found < cause[j]:
                 cause[j] = found
     return cause

@@ -96,7 +96,7 @@ def static_shapes(model: Model, compiler: Compiler) -> str | None:
     """Tensor sizes must be known at compile time: an op that computes a size at run time
     (SHAPE, or a reshape/resize/pad whose size input is computed) makes the compile fail."""
     main = model.subgraphs[0]
-    made = {t for op in main.operators for t in op.outputs}
+    made = flow_of(main).producer  # every tensor an op writes
     for op in main.operators:
         slot = SIZE_INPUTS.get(op.opcode)
         computed = slot is not None and slot < len(op.inputs) and op.inputs[slot] in made
