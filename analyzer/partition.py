@@ -85,7 +85,13 @@ def epochs(flow: Dataflow, mappable: Sequence[bool]) -> list[int]:
 
     An epoch ends when no op of its kind is ready, so every op still ready is of the other
     kind, and the next epoch is always of the other kind: only the first epoch's kind needs
-    the rule "the first ready op in execution order decides"."""
+    the rule "the first ready op in execution order decides". With ops of one kind only (a
+    float model's, a model that maps whole), the first epoch takes every op that can run."""
+    if all(mappable) or not any(mappable):
+        epoch_of = [0] * len(mappable)
+        for i in flow.stuck:
+            epoch_of[i] = NO_EPOCH
+        return epoch_of
     waiting, feeds = list(flow.waits_for), flow.feeds
     ready: tuple[list[int], list[int]] = ([], [])  # by kind: ready[True] are mappable
     for i, w in enumerate(waiting):

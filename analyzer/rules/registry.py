@@ -52,7 +52,7 @@ class OpContext:
     type the op is refused for (floats count as int8 in the int8 what-if): what the 8-bit rule
     reports, and the op's culprits. Made for every op of every analysis: a plain class with
     slots that reads the op's tensors in one pass (a dataclass's generated __init__ and
-    __post_init__, and a call per list, cost a fifth more)."""
+    __post_init__, and a call per list, cost a fourth more)."""
 
     __slots__ = ("model", "subgraph", "op", "compiler", "runtime", "as_int8", "folded",
                  "inputs", "outputs", "activations", "refused", "_row")
