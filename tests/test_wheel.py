@@ -19,15 +19,17 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(bin dir, a working directory outside the repo, the wheel) of a fresh non-editable
-    install. pip reuses its cache, so this works offline once the dependencies were seen."""
+    install. pip reuses its cache, so this works offline once the dependencies were seen.
+    This environment's pip installs into the new one (no pip of its own to bootstrap), and
+    modules are compiled when imported rather than all at install (plotly has thousands)."""
     root = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
                     str(root / "dist"), str(REPO)], check=True, capture_output=True)
     wheel = next((root / "dist").glob("tpulens-*.whl"))
-    venv.create(root / "venv", with_pip=True)
+    venv.create(root / "venv", with_pip=False)
     bin_dir = root / "venv" / "bin"
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q",
-                    f"{wheel}[report]"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install",
+                    "-q", "--no-compile", f"{wheel}[report]"], check=True, capture_output=True)
     work = root / "work"
     work.mkdir()
     return bin_dir, work, wheel
