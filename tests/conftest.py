@@ -11,13 +11,19 @@ from tpulens.analyzer.ground_truth import CORPUS
 ROOT = Path(__file__).resolve().parents[1]
 
 sys.path.insert(0, str(Path(__file__).parent))  # the tflite_builder helper
-# Test files that share one costly session build (or one Chromium) run on one test worker, and
-# the heaviest units start first: the other worker runs the rest meanwhile instead of waiting
-# on the build's lock (with -n 2, one quick-suite build used to hold both workers).
-GROUPS = (("quick suite", ("test_runners_quick.py", "test_detection_pipeline.py")),
-          ("wheel", ("test_wheel.py",)),
+# Units of work for the test workers, longest first, so that both workers stay busy to the end
+# (xdist would hand out the units with the most tests first, which left the quick suite, few
+# tests but the longest unit, for last). Files that share a costly session build (or one
+# Chromium) form one unit: one worker builds it instead of the other waiting on its lock.
+# The red-team file comes first: it limits the peak memory of the commands it starts, and a
+# child's peak counts the memory of the process that started it (a worker that has converted
+# ResNet50 gives its children 2 GB). Files not named here follow in their usual order.
+GROUPS = (("red team round 3", ("test_redteam_round3.py",)),
+          ("quick suite", ("test_runners_quick.py", "test_detection_pipeline.py")),
           ("toy suite", ("test_runners_pipeline.py", "test_runners_ray.py",
                          "test_history_pipeline.py")),
+          ("cost latency", ("test_cost_latency.py",)),  # three TensorFlow conversions
+          ("wheel", ("test_wheel.py",)),
           ("browser", ("test_report_browser.py", "test_report_history_browser.py",
                        "test_report_op_graph_browser.py", "test_report_op_groups_browser.py",
                        "test_report_site_browser.py")))
@@ -38,7 +44,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """--dist loadfile, with each group of GROUPS as one unit of work."""
+    """--dist loadfile, with each group of GROUPS as one unit of work, handed out in the
+    collection's order (GROUPS first)."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -47,6 +54,7 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             return group_rank(nodeid)[1] or super()._split_scope(nodeid)
 
+    config.option.loadscopereorder = False
     return GroupedFiles(config, log)
 
 
