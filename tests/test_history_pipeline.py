@@ -8,7 +8,7 @@ import json
 
 import pytest
 from test_report_history import chart_figure
-from toy_suite import SUITE, write_suite
+from toy_suite import SUITE, copy_toy
 
 from tpulens.cli import main
 from tpulens.history import store
@@ -18,10 +18,11 @@ from tpulens.runners import pipeline
 pytestmark = pytest.mark.slow
 
 
-def test_consecutive_runs_keep_their_records_and_retention_drops_the_oldest(tmp_path, capsys):
-    suite = write_suite(tmp_path)
+def test_consecutive_runs_keep_their_records_and_retention_drops_the_oldest(toy_suite, tmp_path,
+                                                                           capsys):
+    built, first = toy_suite  # the first run, from an empty cache, shared with other tests
+    suite = copy_toy(built, tmp_path)
     results = tmp_path / "results"
-    first = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
     suite.write_text(SUITE.replace("latency_runs = 10", "latency_runs = 12"))
     second = pipeline.run_suite(suite, "quick", jobs=2, progress=False)
     assert (first.written, second.written, second.steps_run) == (2, 2, 2)  # evaluate only
