@@ -94,24 +94,21 @@ class OpContext:
         return self._row
 
     def counted_as_int8(self, folded: frozenset[int]) -> OpContext:
-        """This op in the what-if of a fully int8-quantized model, keeping what this context
-        already read that the what-if cannot change: its tensors, and what it computes on but
-        the inputs that are weights folded to constants. Called on a context that does not
-        count as int8 itself (nothing folded)."""
+        """This op in the what-if of a fully int8-quantized model. An op reading a weight
+        folded to a constant computes on other tensors: its context is made again. Any other
+        keeps what this context already read (its tensors, what it computes on), which the
+        what-if cannot change. Called on a context that does not count as int8 itself
+        (nothing folded)."""
         op = self.op
+        if not folded.isdisjoint(op.inputs):
+            return OpContext(self.model, self.subgraph, op, self.compiler, self.runtime, True,
+                             folded)
         other = object.__new__(OpContext)  # a copy, without reading the tensors again
         other.model, other.subgraph, other.op = self.model, self.subgraph, op
         other.compiler, other.runtime, other.as_int8, other.folded = (
             self.compiler, self.runtime, True, folded)
         other.inputs, other.outputs = self.inputs, self.outputs
-        if folded.isdisjoint(op.inputs):
-            other.activations, other._row = self.activations, self._row
-        else:
-            other.activations = activations = []
-            for t in self.activations:
-                if t.index not in folded or t.index in op.outputs:
-                    activations.append(t)
-            other._row = None
+        other.activations, other._row = self.activations, self._row
         other.refused = refused_tensors(op.opcode, other.activations, op.outputs,
                                         EIGHT_BIT_IF_INT8)
         return other
